@@ -1,0 +1,37 @@
+"""Errors of the bus package.
+
+BusError
+ +-- FrameError            a frame that cannot be decoded (counted and dropped by nodes)
+ |    +-- VersionError     a protocol or schema major version this reader does not speak
+ |    +-- SchemaError      a payload that does not validate against its topic's model
+ +-- ConfigError           a node, proxy or endpoint configuration that cannot work
+ +-- BusTimeout            the bus did not answer in time (handshake, control request)
+"""
+
+from __future__ import annotations
+
+__all__ = ["BusError", "BusTimeout", "ConfigError", "FrameError", "SchemaError", "VersionError"]
+
+
+class BusError(Exception):
+    """Base of every error raised by :mod:`bus`."""
+
+
+class FrameError(BusError):
+    """A frame could not be decoded; the reason says which part is wrong."""
+
+
+class VersionError(FrameError):
+    """The frame was written with a major version this reader refuses."""
+
+
+class SchemaError(FrameError):
+    """The payload does not match the model registered for its topic."""
+
+
+class ConfigError(BusError):
+    """A configuration that cannot work; the message says what to change."""
+
+
+class BusTimeout(BusError):
+    """The bus did not answer in time."""

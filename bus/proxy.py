@@ -1,0 +1,158 @@
+"""The bus: one XSUB/XPUB proxy process, the fixed point every node connects to.
+
+    python -m bus.proxy --xsub ipc:///run/vb/pub --xpub ipc:///run/vb/sub
+    python -m bus.proxy --xsub tcp://0.0.0.0:5550 --xpub tcp://0.0.0.0:5551 \\
+        --server-secret keys/bus.key_secret --clients-dir keys/clients
+
+Publishers connect to the XSUB side, subscribers to the XPUB side; the proxy forwards messages
+one way and subscriptions the other (all in ZeroMQ's C code). Each subscriber has its own queue
+on the XPUB side, so a slow subscriber (a tap) loses its own messages, nobody else's.
+
+When any endpoint is ``tcp://`` the proxy requires CURVE on every endpoint: clients must present
+a public key found in ``--clients-dir`` (ZAP); others are refused and receive nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import zmq
+import zmq.auth.thread
+
+from bus import curve
+from bus.errors import ConfigError
+
+__all__ = ["Proxy", "main"]
+
+log = logging.getLogger(__name__)
+
+
+class Proxy:
+    """XSUB/XPUB forwarder running in a background thread."""
+
+    def __init__(
+        self,
+        xsub: list[str],
+        xpub: list[str],
+        *,
+        server_secret: Path | None = None,
+        clients_dir: Path | None = None,
+        hwm: int = 100_000,
+    ) -> None:
+        if not xsub or not xpub:
+            raise ConfigError("The proxy needs at least one --xsub and one --xpub endpoint.")
+        uses_tcp = any(ep.startswith("tcp://") for ep in (*xsub, *xpub))
+        if uses_tcp and (server_secret is None or clients_dir is None):
+            raise ConfigError(
+                "A tcp:// bus endpoint needs CURVE: give --server-secret (the proxy's "
+                ".key_secret) and --clients-dir (public keys of admitted clients). "
+                "Create them with 'python -m bus.curve keygen DIR NAME'."
+            )
+        self._endpoints = [*xsub, *xpub]
+        self._ctx = zmq.Context()
+        self._auth: zmq.auth.thread.ThreadAuthenticator | None = None
+        if server_secret is not None:
+            if clients_dir is None or not clients_dir.is_dir():
+                raise ConfigError(f"CURVE clients directory {clients_dir} does not exist.")
+            self._auth = zmq.auth.thread.ThreadAuthenticator(self._ctx)
+            self._auth.start()
+            self._auth.configure_curve(domain="*", location=str(clients_dir))
+        self._keys = curve.load_secret(server_secret) if server_secret else None
+        self._frontend = self._bind(zmq.XSUB, xsub, hwm)
+        self._backend = self._bind(zmq.XPUB, xpub, hwm)
+        self._control_addr = f"inproc://proxy-control-{id(self)}"
+        self._control = self._ctx.socket(zmq.PAIR)
+        self._control.bind(self._control_addr)
+        self._thread = threading.Thread(target=self._run, name="bus-proxy", daemon=True)
+
+    def _bind(self, kind: int, endpoints: list[str], hwm: int) -> zmq.Socket:
+        sock = self._ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, hwm)
+        sock.setsockopt(zmq.RCVHWM, hwm)
+        if self._keys is not None:
+            sock.curve_server = True
+            sock.curve_publickey, sock.curve_secretkey = self._keys
+        for ep in endpoints:
+            try:
+                sock.bind(ep)
+            except zmq.ZMQError as exc:
+                raise ConfigError(f"The proxy cannot bind {ep}: {exc}") from exc
+        return sock
+
+    def start(self) -> None:
+        """Start forwarding."""
+        self._thread.start()
+
+    def _run(self) -> None:
+        ctl = self._ctx.socket(zmq.PAIR)
+        ctl.connect(self._control_addr)
+        try:
+            zmq.proxy_steerable(self._frontend, self._backend, None, ctl)
+        except zmq.ContextTerminated:
+            pass
+        finally:
+            ctl.close(linger=0)
+
+    def stop(self) -> None:
+        """Stop forwarding and close every socket (ipc socket files are removed)."""
+        if self._thread.is_alive():
+            self._control.send(b"TERMINATE")
+            self._thread.join(timeout=5)
+        self._control.close(linger=0)
+        self._frontend.close(linger=0)
+        self._backend.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
+        self._ctx.term()
+        for ep in self._endpoints:
+            if ep.startswith("ipc://"):
+                Path(ep[len("ipc://") :]).unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the proxy until SIGTERM or Ctrl-C."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bus.proxy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--xsub", action="append", required=True, help="endpoint for publishers")
+    parser.add_argument("--xpub", action="append", required=True, help="endpoint for subscribers")
+    parser.add_argument("--server-secret", type=Path, help="proxy's CURVE .key_secret file")
+    parser.add_argument("--clients-dir", type=Path, help="directory of admitted clients' .key")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s bus-proxy: %(message)s"
+    )
+    try:
+        proxy = Proxy(
+            args.xsub, args.xpub, server_secret=args.server_secret, clients_dir=args.clients_dir
+        )
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    proxy.start()
+    log.info(
+        "proxy_started xsub=%s xpub=%s curve=%s",
+        args.xsub,
+        args.xpub,
+        args.server_secret is not None,
+    )
+    while not done.wait(0.5):
+        pass
+    proxy.stop()
+    log.info("proxy_stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""LLM requests and the streamed reply, with the model's thinking kept apart from the answer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from schemas.base import Message
+from schemas.registry import registry
+
+__all__ = ["ChatMessage", "LlmAbort", "LlmDelta", "LlmReply", "LlmRequest"]
+
+
+class ChatMessage(Message):
+    """One message of a conversation."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    """Who said it."""
+    content: str
+    """What was said."""
+
+
+class LlmRequest(Message):
+    """Ask the LLM for a reply (topic ``llm.request``)."""
+
+    request_id: str
+    """Id of this request; every delta and the reply carry it."""
+    messages: tuple[ChatMessage, ...]
+    """The conversation, oldest first, ending with the user's message."""
+    max_tokens: int = 256
+    """Upper bound on generated tokens."""
+    temperature: float = 0.7
+    """Sampling temperature (0 = greedy)."""
+    tools: bool = True
+    """Offer the RT-Thread command tools (structured intents) to the model."""
+    enable_thinking: bool = False
+    """Ask a thinking-capable model to think first (its thinking is never spoken)."""
+
+
+class LlmDelta(Message):
+    """A piece of the streamed reply (topic ``llm.delta``)."""
+
+    request_id: str
+    """Request this piece belongs to."""
+    index: int
+    """Position of this piece in the stream, from 0."""
+    text: str
+    """The new text."""
+    thinking: bool = False
+    """True for text inside ``<think>...</think>`` (never spoken)."""
+
+
+class LlmAbort(Message):
+    """Stop a generation (topic ``llm.abort``), e.g. on barge-in."""
+
+    request_id: str = ""
+    """Request to abort; empty aborts whatever is running."""
+    reason: str = "barge-in"
+    """Why it is aborted."""
+
+
+class LlmReply(Message):
+    """The finished reply (topic ``llm.reply``)."""
+
+    request_id: str
+    """Request this answers."""
+    text: str
+    """The answer, thinking removed."""
+    thinking: str = ""
+    """The model's thinking, kept for logs; never spoken."""
+    finish_reason: Literal["stop", "length", "abort", "error"] = "stop"
+    """Why generation ended."""
+    error: str = ""
+    """Error message when ``finish_reason`` is ``error``."""
+    intent_json: str = ""
+    """A structured intent (tool call) the model produced, as JSON; empty when none."""
+    ttft_ms: float = 0.0
+    """Time from request to first token, ms."""
+    prompt_tokens: int = 0
+    """Tokens in the prompt (prefill)."""
+    completion_tokens: int = 0
+    """Tokens generated."""
+    tokens_per_s: float = 0.0
+    """Generation speed, tokens per second."""
+    prefill_ms: float = 0.0
+    """Prefill time reported by the runtime, ms (0 when not reported)."""
+    generate_ms: float = 0.0
+    """Generation time, ms."""
+    backend: str = ""
+    """Which LLM backend answered."""
+
+
+registry.register("llm.request", LlmRequest, core=True)
+registry.register("llm.delta", LlmDelta, core=True)
+registry.register("llm.abort", LlmAbort, core=True)
+registry.register("llm.reply", LlmReply, core=True)

@@ -1,0 +1,97 @@
+"""Commands to, and telemetry from, the RT-Thread side (through the gateway ``rtgw``).
+
+The byte layouts of these messages inside the IVMR shared-memory rings are in ``docs/rtos.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from schemas.base import Message
+from schemas.registry import registry
+
+__all__ = ["RtosAck", "RtosCommand", "RtosLink", "RtosTelemetry"]
+
+CommandKind = Literal["drive", "turn", "stop", "estop", "led", "buzzer"]
+
+
+class RtosCommand(Message):
+    """A command for the car controller (topic ``rtos.command``); checked by the safety envelope."""
+
+    cmd_id: int
+    """Id chosen by the sender (u32); the ack carries it back."""
+    kind: CommandKind
+    """drive (velocity for a duration), turn (by an angle), stop, estop, led, buzzer."""
+    linear_mps: float = 0.0
+    """drive: forward speed in m/s (negative = backwards)."""
+    angular_dps: float = 0.0
+    """drive/turn: yaw rate in degrees per second (positive = left)."""
+    duration_ms: int = 0
+    """drive: how long to apply the velocity, ms; buzzer: tone length, ms."""
+    angle_deg: float = 0.0
+    """turn: angle to turn in degrees (positive = left)."""
+    distance_m: float = 0.0
+    """drive: distance to travel in metres instead of a duration (0 = use duration)."""
+    led_rgb: int = 0
+    """led: colour as 0xRRGGBB."""
+    buzzer_hz: int = 0
+    """buzzer: tone frequency in Hz."""
+    ttl_ms: int = 500
+    """Time to live: the RT side drops the command if it has not started within this, ms."""
+    source: str = ""
+    """Who asked (e.g. 'dialog' with the turn id) for the audit log."""
+
+
+class RtosAck(Message):
+    """The outcome of a command (topic ``rtos.ack``), from the gateway or the RT side."""
+
+    cmd_id: int
+    """Id of the command acknowledged."""
+    status: Literal["accepted", "done", "rejected", "expired", "failed"]
+    """accepted = in the ring; done = executed; rejected = refused (see reason); expired = TTL."""
+    reason: str = ""
+    """Why it was rejected or failed, as a sentence."""
+    by: Literal["gateway", "rtos"] = "gateway"
+    """Which side decided."""
+
+
+class RtosTelemetry(Message):
+    """The car's state (topic ``rtos.telemetry``), sent periodically by the RT side."""
+
+    state: Literal["idle", "moving", "turning", "stopped", "estop", "fault", "offline"]
+    """Controller state."""
+    x_m: float = 0.0
+    """Odometry x position, metres from the start point."""
+    y_m: float = 0.0
+    """Odometry y position, metres from the start point."""
+    heading_deg: float = 0.0
+    """Heading, degrees, counter-clockwise from the start heading."""
+    linear_mps: float = 0.0
+    """Current forward speed, m/s."""
+    angular_dps: float = 0.0
+    """Current yaw rate, degrees per second."""
+    battery_pct: float = 100.0
+    """Battery charge, percent."""
+    battery_v: float = 0.0
+    """Battery voltage, volts."""
+    faults: int = 0
+    """Fault bit mask (see docs/rtos.md)."""
+    rt_time_ms: int = 0
+    """RT-Thread tick time of the sample, ms (the RT side's own clock)."""
+
+
+class RtosLink(Message):
+    """State of the inter-VM link (topic ``rtos.link``)."""
+
+    state: Literal["up", "down", "restarted", "fault"]
+    """up = handshake done; down = peer heartbeat lost; restarted = new peer epoch; fault."""
+    peer_epoch: int = 0
+    """Epoch of the RT side's endpoint."""
+    detail: str = ""
+    """What happened, as a sentence."""
+
+
+registry.register("rtos.command", RtosCommand, core=True)
+registry.register("rtos.ack", RtosAck, core=True)
+registry.register("rtos.telemetry", RtosTelemetry, core=True)
+registry.register("rtos.link", RtosLink, core=True)

@@ -1,0 +1,95 @@
+"""System topics: heartbeats, logs, metrics, worker lifecycle and the bus handshake."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from schemas.base import Message
+from schemas.registry import registry
+
+__all__ = ["Heartbeat", "LifecycleEvent", "LogRecord", "Metric", "Ping"]
+
+
+class Heartbeat(Message):
+    """Proof of life of a worker (topic ``sys.heartbeat``), every ``heartbeat_ms``."""
+
+    worker: str
+    """Worker name."""
+    pid: int
+    """Process id."""
+    state: Literal["starting", "ready", "stopping"]
+    """``ready`` once the worker called ``ready()``."""
+    uptime_s: float
+    """Seconds since the node started."""
+    loop_age_ms: float = 0.0
+    """Time since the worker's loop last asked the node for a message, ms (a stall shows here)."""
+    restarts: int = 0
+    """How many times the supervisor restarted this worker before this run."""
+    received: int = 0
+    """Messages received by the node so far."""
+    published: int = 0
+    """Messages published by the node so far."""
+    dropped: int = 0
+    """Malformed or refused frames dropped so far."""
+    gaps: int = 0
+    """Messages detected as lost (sequence gaps) so far."""
+
+
+class LogRecord(Message):
+    """A log line (topic ``sys.log``), WARNING and above by default."""
+
+    worker: str
+    """Worker name."""
+    level: str
+    """Logging level name."""
+    logger: str
+    """Logger name."""
+    message: str
+    """The formatted message."""
+
+
+class Metric(Message):
+    """A measurement (topic ``sys.metric``)."""
+
+    name: str
+    """Metric name, ``snake_case`` with the unit as suffix (``asr_rtf``, ``vad_close_ms``)."""
+    value: float
+    """The value."""
+    kind: Literal["gauge", "counter", "sample"] = "gauge"
+    """gauge = current value; counter = running total; sample = one observation."""
+    worker: str = ""
+    """Worker that measured it."""
+    labels: dict[str, str] = {}
+    """Extra dimensions (e.g. ``{"backend": "whisper"}``)."""
+
+
+class LifecycleEvent(Message):
+    """A worker lifecycle change seen by the supervisor (topic ``sys.lifecycle``)."""
+
+    worker: str
+    """Worker name."""
+    event: Literal[
+        "spawned", "ready", "exited", "hung", "restarting", "gave_up", "stopped", "added"
+    ]
+    """What happened."""
+    pid: int = 0
+    """Process id concerned."""
+    exit_code: int | None = None
+    """Normalised exit code: >= 0 exit status, negative = killed by that signal."""
+    restarts: int = 0
+    """Restarts so far."""
+    detail: str = ""
+    """A sentence for humans."""
+
+
+class Ping(Message):
+    """Start-up probe a node publishes to itself on ``_probe.<instance>`` until it comes back."""
+
+    nonce: int
+    """Random value identifying the probe."""
+
+
+registry.register("sys.heartbeat", Heartbeat, core=True)
+registry.register("sys.log", LogRecord, core=True)
+registry.register("sys.metric", Metric, core=True)
+registry.register("sys.lifecycle", LifecycleEvent, core=True)
