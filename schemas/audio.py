@@ -27,6 +27,9 @@ class AudioFrame(Message):
     """Monotonic time (CLOCK_MONOTONIC, ns) at which the first sample was captured."""
     source: str = ""
     """Device or file name the audio came from."""
+    final: bool = False
+    """True on the last frame of a finite source (a WAV file played once); the VAD then closes
+    an open segment instead of waiting for silence."""
 
     @property
     def samples(self) -> int:
@@ -50,6 +53,8 @@ class VadState(Message):
     """Monotonic time (ns) of the audio sample where speech started or ended."""
     decided_ns: int = 0
     """Monotonic time (ns) at which the VAD decided; ``decided_ns - at_ns`` is its latency."""
+    dropped: bool = False
+    """On speech ended: the speech was shorter than the minimum length and no segment follows."""
 
 
 class VadSegment(Message):
@@ -67,8 +72,12 @@ class VadSegment(Message):
     """Monotonic time (ns) of the first sample of ``pcm``."""
     end_ns: int
     """Monotonic time (ns) just after the last sample of ``pcm``."""
+    speech_start_ns: int = 0
+    """Monotonic time (ns) where speech started in this part (after the pre-roll); 0 if unknown."""
     speech_end_ns: int = 0
     """Monotonic time (ns) where speech ended (before the hangover); 0 if unknown."""
+    decided_ns: int = 0
+    """Monotonic time (ns) at which the VAD closed the segment."""
     closed_by: Literal["silence", "max_length", "flush"] = "silence"
     """Why the segment closed: end of speech, length limit (split), or end of input."""
     part: int = 0

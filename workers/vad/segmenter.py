@@ -1,0 +1,273 @@
+"""Turn a stream of classified frames into speech events and closed segments (pure logic).
+
+Feed :meth:`Segmenter.push` one frame at a time with its capture time and whether it is voiced;
+it returns the events that frame decided, in order:
+
+- :class:`SpeechStarted` once ``start_voiced`` of the last ``start_window`` frames are voiced; the
+  speech start is the first voiced frame of that window,
+- :class:`SpeechEnded` once ``hangover_ms`` of unvoiced frames followed the last voiced frame; the
+  speech end is the end of that last voiced frame (``dropped`` when the speech was shorter than
+  ``min_speech_ms``: no segment follows),
+- :class:`SegmentClosed` with the PCM from ``pre_roll_ms`` before the speech start to
+  ``post_roll_ms`` after its end; a segment reaching ``max_segment_ms`` is split at the quietest
+  frame of its last ``split_search_ms`` and continues as the next ``part`` of the same segment id.
+
+Times are monotonic ns of the audio samples, never of the processing; the caller stamps decision
+times. Frames must be contiguous and of one length.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+__all__ = [
+    "SegmentClosed",
+    "Segmenter",
+    "SegmenterParams",
+    "SpeechEnded",
+    "SpeechStarted",
+    "frame_level_db",
+]
+
+
+@dataclass(frozen=True)
+class SegmenterParams:
+    """Segmentation parameters; see the module docstring for their meaning."""
+
+    frame_ms: int = 20
+    start_voiced: int = 3
+    start_window: int = 5
+    pre_roll_ms: int = 200
+    hangover_ms: int = 400
+    post_roll_ms: int = 100
+    min_speech_ms: int = 150
+    max_segment_ms: int = 10_000
+    split_search_ms: int = 2_000
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.start_voiced <= self.start_window:
+            raise ValueError(
+                f"start_voiced ({self.start_voiced}) must be between 1 and start_window "
+                f"({self.start_window})."
+            )
+        if self.post_roll_ms > self.hangover_ms:
+            raise ValueError(
+                f"post_roll_ms ({self.post_roll_ms}) cannot exceed hangover_ms "
+                f"({self.hangover_ms}): the audio after the hangover is not yet captured."
+            )
+        if self.split_search_ms >= self.max_segment_ms:
+            raise ValueError(
+                f"split_search_ms ({self.split_search_ms}) must be below max_segment_ms "
+                f"({self.max_segment_ms})."
+            )
+
+    def frames(self, ms: int) -> int:
+        """Whole frames covering ``ms`` milliseconds (rounded up)."""
+        return math.ceil(ms / self.frame_ms)
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """Speech began at ``at_ns``; decided by the frame ending at ``decided_at_ns``."""
+
+    segment_id: str
+    at_ns: int
+    decided_at_ns: int
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    """Speech ended at ``at_ns``; decided by the frame ending at ``decided_at_ns``."""
+
+    segment_id: str
+    at_ns: int
+    decided_at_ns: int
+    speech_ms: float
+    dropped: bool = False
+
+
+@dataclass(frozen=True)
+class SegmentClosed:
+    """A finished segment (or one part of a split monologue) with its PCM."""
+
+    segment_id: str
+    pcm: bytes
+    start_ns: int
+    end_ns: int
+    speech_start_ns: int
+    speech_end_ns: int
+    closed_by: Literal["silence", "max_length", "flush"]
+    part: int
+    decided_at_ns: int
+
+
+Event = SpeechStarted | SpeechEnded | SegmentClosed
+
+
+@dataclass(frozen=True)
+class _Frame:
+    pcm: bytes
+    start_ns: int
+    end_ns: int
+    voiced: bool
+    level_db: float
+
+
+def frame_level_db(pcm: bytes) -> float:
+    """Mean power of int16 PCM in dB relative to full scale (digital silence = -100)."""
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    if len(x) == 0:
+        return -100.0
+    power = float(np.dot(x, x)) / len(x) / (32768.0 * 32768.0)
+    return max(-100.0, 10.0 * math.log10(power + 1e-10))
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Segmenter:
+    """Frame-level speech segmenter (state machine: idle <-> speaking)."""
+
+    def __init__(
+        self, params: SegmenterParams | None = None, new_id: Callable[[], str] = _new_id
+    ) -> None:
+        self.p = params or SegmenterParams()
+        self._new_id = new_id
+        p = self.p
+        self._pre_frames = p.frames(p.pre_roll_ms)
+        self._hang_frames = p.frames(p.hangover_ms)
+        self._post_frames = p.frames(p.post_roll_ms)
+        self._max_frames = p.max_segment_ms // p.frame_ms
+        self._search_frames = p.frames(p.split_search_ms)
+        # Idle: recent frames, enough for the trigger window plus the pre-roll before it.
+        self._recent: deque[_Frame] = deque(maxlen=p.start_window + self._pre_frames)
+        self._frames: list[_Frame] = []  # speaking: the current part, pre-roll included
+        self._segment_id = ""
+        self._part = 0
+        self._speech_start_ns = 0
+        self._part_speech_start_ns = 0
+        self._last_voiced_end_ns = 0
+        self._unvoiced_run = 0
+
+    @property
+    def speaking(self) -> bool:
+        """True between a speech start and its end."""
+        return bool(self._segment_id)
+
+    def push(
+        self, pcm: bytes, capture_ns: int, voiced: bool, level_db: float | None = None
+    ) -> list[Event]:
+        """Process one frame captured at ``capture_ns``; return the events it decided."""
+        end_ns = capture_ns + self.p.frame_ms * 1_000_000
+        level = frame_level_db(pcm) if level_db is None else level_db
+        frame = _Frame(pcm, capture_ns, end_ns, voiced, level)
+        if self.speaking:
+            return self._push_speaking(frame)
+        return self._push_idle(frame)
+
+    def flush(self) -> list[Event]:
+        """End of input: close an open segment with what was captured."""
+        if not self.speaking:
+            self._recent.clear()
+            return []
+        last = self._frames[-1]
+        events: list[Event] = [self._ended(last.end_ns, dropped=False)]
+        events.append(self._close(len(self._frames), "flush", last.end_ns))
+        self._reset()
+        return events
+
+    def _push_idle(self, frame: _Frame) -> list[Event]:
+        self._recent.append(frame)
+        window = list(self._recent)[-self.p.start_window :]
+        if sum(f.voiced for f in window) < self.p.start_voiced:
+            return []
+        first_voiced = next(f for f in window if f.voiced)
+        recent = list(self._recent)
+        i = recent.index(first_voiced)
+        self._frames = recent[max(0, i - self._pre_frames) :]
+        self._recent.clear()
+        self._segment_id = self._new_id()
+        self._part = 0
+        self._speech_start_ns = self._part_speech_start_ns = first_voiced.start_ns
+        self._last_voiced_end_ns = max(f.end_ns for f in window if f.voiced)
+        self._unvoiced_run = 0 if frame.voiced else 1
+        events: list[Event] = [SpeechStarted(self._segment_id, first_voiced.start_ns, frame.end_ns)]
+        events.extend(self._check_max_length(frame))
+        return events
+
+    def _push_speaking(self, frame: _Frame) -> list[Event]:
+        self._frames.append(frame)
+        if frame.voiced:
+            self._last_voiced_end_ns = frame.end_ns
+            self._unvoiced_run = 0
+        else:
+            self._unvoiced_run += 1
+        if self._unvoiced_run >= self._hang_frames:
+            return self._end_by_silence(frame)
+        return self._check_max_length(frame)
+
+    def _end_by_silence(self, frame: _Frame) -> list[Event]:
+        speech_ms = (self._last_voiced_end_ns - self._speech_start_ns) / 1e6
+        dropped = self._part == 0 and speech_ms < self.p.min_speech_ms
+        events: list[Event] = [self._ended(frame.end_ns, dropped=dropped)]
+        # Keep the post-roll; the rest of the hangover goes back to the idle history.
+        n_keep = len(self._frames) - self._unvoiced_run + self._post_frames
+        if not dropped:
+            events.append(self._close(n_keep, "silence", frame.end_ns))
+        tail = self._frames[max(n_keep, len(self._frames) - self._unvoiced_run) :]
+        self._reset()
+        self._recent.extend(tail)
+        return events
+
+    def _check_max_length(self, frame: _Frame) -> list[Event]:
+        if len(self._frames) < self._max_frames:
+            return []
+        lo = max(1, len(self._frames) - self._search_frames)
+        # Quietest frame of the search window: unvoiced first, then lowest level, latest on ties.
+        cut = min(
+            range(lo, len(self._frames)),
+            key=lambda j: (self._frames[j].voiced, self._frames[j].level_db, -j),
+        )
+        closed = self._close(cut + 1, "max_length", frame.end_ns)
+        self._frames = self._frames[cut + 1 :]
+        self._part += 1
+        nxt = next((f for f in self._frames if f.voiced), None)
+        self._part_speech_start_ns = nxt.start_ns if nxt else frame.end_ns
+        return [closed]
+
+    def _ended(self, decided_at_ns: int, dropped: bool) -> SpeechEnded:
+        speech_ms = (self._last_voiced_end_ns - self._speech_start_ns) / 1e6
+        return SpeechEnded(
+            self._segment_id, self._last_voiced_end_ns, decided_at_ns, speech_ms, dropped
+        )
+
+    def _close(
+        self, n_frames: int, closed_by: Literal["silence", "max_length", "flush"], decided: int
+    ) -> SegmentClosed:
+        frames = self._frames[:n_frames]
+        speech_end = self._last_voiced_end_ns if closed_by != "max_length" else frames[-1].end_ns
+        return SegmentClosed(
+            segment_id=self._segment_id,
+            pcm=b"".join(f.pcm for f in frames),
+            start_ns=frames[0].start_ns,
+            end_ns=frames[-1].end_ns,
+            speech_start_ns=self._part_speech_start_ns,
+            speech_end_ns=min(speech_end, frames[-1].end_ns),
+            closed_by=closed_by,
+            part=self._part,
+            decided_at_ns=decided,
+        )
+
+    def _reset(self) -> None:
+        self._frames = []
+        self._segment_id = ""
+        self._part = 0
+        self._unvoiced_run = 0
