@@ -73,6 +73,8 @@ class LlmReply(Message):
     """Error message when ``finish_reason`` is ``error``."""
     intent_json: str = ""
     """A structured intent (tool call) the model produced, as JSON; empty when none."""
+    intent_error: str = ""
+    """Why a tool call the model attempted was refused (never guessed into a command)."""
     ttft_ms: float = 0.0
     """Time from request to first token, ms."""
     prompt_tokens: int = 0
@@ -85,6 +87,8 @@ class LlmReply(Message):
     """Prefill time reported by the runtime, ms (0 when not reported)."""
     generate_ms: float = 0.0
     """Generation time, ms."""
+    memory_mb: float = 0.0
+    """Peak memory the runtime reported for the run, MB (0 when not reported)."""
     backend: str = ""
     """Which LLM backend answered."""
 

@@ -1,0 +1,69 @@
+"""The one small interface every LLM backend implements.
+
+A backend turns a :class:`Prompt` into a stream of :class:`Chunk` and stops promptly once the
+``abort`` event is set (between tokens at the latest). It raises only :mod:`workers.llm.errors`.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.llm import ChatMessage
+from workers.llm.metrics import Perf
+
+__all__ = ["Backend", "Chunk", "Prompt"]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What to generate from."""
+
+    messages: tuple[ChatMessage, ...]
+    """The conversation, system prompt first, ending with the user's message."""
+    max_tokens: int = 256
+    """Upper bound on generated tokens."""
+    temperature: float = 0.7
+    """Sampling temperature (0 = greedy)."""
+    enable_thinking: bool = False
+    """Ask a thinking-capable model to think first."""
+    tools: tuple[dict[str, Any], ...] = field(default=())
+    """Tools offered (OpenAI function form); empty when none."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of the stream."""
+
+    text: str = ""
+    """New text (may be empty, e.g. on the final chunk)."""
+    tokens: int = 0
+    """Tokens in this piece (0 = unknown)."""
+    perf: Perf | None = None
+    """Runtime figures, usually on the last chunk."""
+    finish_reason: str | None = None
+    """Set on the last chunk: stop, length or abort."""
+
+
+class Backend(ABC):
+    """An LLM backend."""
+
+    #: Name reported in ``llm.reply.backend``.
+    name: str = ""
+    #: True when the backend hands ``Prompt.tools`` to the model itself; otherwise the worker
+    #: describes the tool in the system prompt.
+    native_tools: bool = False
+
+    @abstractmethod
+    def stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:
+        """Generate, yielding chunks as they come; stop soon after ``abort`` is set."""
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens in ``text`` by the model's tokenizer, or None when the backend cannot tell."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free the model and any connection."""

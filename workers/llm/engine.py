@@ -1,0 +1,161 @@
+"""One request, start to finish: prompt in, ``llm.delta`` pieces and one ``llm.reply`` out.
+
+No bus here: :func:`build_prompt` turns a request into a backend :class:`Prompt` (system prompt,
+tool offer, history budget) and :class:`Generation` runs it, splitting thinking and tool calls out
+of the stream, timing it, and checking any tool call against the intent schema.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
+from workers.llm.backends.base import Backend, Prompt
+from workers.llm.errors import LlmError
+from workers.llm.history import estimate_tokens, fit_messages
+from workers.llm.intents import IntentResult, parse_intent, tool_definition, tool_prompt
+from workers.llm.metrics import RequestMetrics
+from workers.llm.settings import LlmSettings
+from workers.llm.think import Piece, TagSplitter
+
+__all__ = ["Generation", "build_prompt", "start_in_think"]
+
+
+def start_in_think(settings: LlmSettings) -> bool:
+    """Whether replies of the configured backend open inside a think block."""
+    if settings.backend == "rkllm":
+        return settings.rkllm.start_in_think
+    if settings.backend == "rkllm-server":
+        return settings.rkllm_server.start_in_think
+    if settings.backend == "openai":
+        return settings.openai.start_in_think
+    return settings.llamacpp.start_in_think
+
+
+def build_prompt(
+    request: LlmRequest,
+    settings: LlmSettings,
+    backend: Backend,
+    earlier: tuple[ChatMessage, ...] = (),
+) -> Prompt:
+    """The backend prompt for a request: system prompt, tool offer, bounded history."""
+    messages = [*earlier, *request.messages]
+    tools = settings.tools and request.tools
+    if not any(m.role == "system" for m in messages) and settings.system_prompt:
+        messages.insert(0, ChatMessage(role="system", content=settings.system_prompt))
+    if tools and not backend.native_tools:
+        i = next((k for k, m in enumerate(messages) if m.role == "system"), None)
+        if i is None:
+            messages.insert(0, ChatMessage(role="system", content=tool_prompt()))
+        else:
+            messages[i] = ChatMessage(
+                role="system", content=f"{messages[i].content}\n\n{tool_prompt()}"
+            )
+    hist = settings.history
+
+    def count(text: str) -> int:
+        n = backend.count_tokens(text)
+        return estimate_tokens(text) if n is None else n
+
+    fitted = fit_messages(
+        messages,
+        max_chars=None if hist.max_tokens is not None else hist.max_chars,
+        max_tokens=hist.max_tokens,
+        count_tokens=count,
+    )
+    return Prompt(
+        messages=fitted,
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+        enable_thinking=request.enable_thinking,
+        tools=(tool_definition(),) if tools else (),
+    )
+
+
+class Generation:
+    """Run one request on a backend; iterate :meth:`run` for deltas, then the reply."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        request: LlmRequest,
+        prompt: Prompt,
+        *,
+        start_in_think: bool = False,
+        tools: bool = True,
+    ) -> None:
+        self.backend = backend
+        self.request = request
+        self.prompt = prompt
+        self.abort = threading.Event()
+        self.metrics = RequestMetrics()
+        self._splitter = TagSplitter(start_in_think=start_in_think)
+        self._tools = tools
+
+    def run(self) -> Iterator[LlmDelta | LlmReply]:
+        """Stream the reply; the last item is always the :class:`LlmReply`."""
+        self._answer: list[str] = []
+        self._thinking: list[str] = []
+        self._tool: list[str] | None = None
+        self._index = 0
+        finish = "stop"
+        error = ""
+        self.metrics = metrics = RequestMetrics(start_ns=time.monotonic_ns())
+        try:
+            for chunk in self.backend.stream(self.prompt, self.abort):
+                if chunk.text:
+                    metrics.token(chunk.tokens)
+                    yield from self._route(self._splitter.feed(chunk.text))
+                if chunk.perf is not None:
+                    metrics.perf = chunk.perf
+                if chunk.finish_reason:
+                    finish = chunk.finish_reason
+        except LlmError as exc:
+            finish, error = "error", str(exc)
+        yield from self._route(self._splitter.finish())
+        yield self._reply(finish, error)
+
+    def _route(self, pieces: list[Piece]) -> Iterator[LlmDelta]:
+        for piece in pieces:
+            if piece.channel == "tool":
+                self._tool = [*(self._tool or []), piece.text]
+                continue
+            (self._thinking if piece.channel == "think" else self._answer).append(piece.text)
+            yield LlmDelta(
+                request_id=self.request.request_id,
+                index=self._index,
+                text=piece.text,
+                thinking=piece.channel == "think",
+            )
+            self._index += 1
+
+    def _reply(self, finish: str, error: str) -> LlmReply:
+        tool = self._tool
+        if self._splitter.channel == "tool" and tool is None:
+            tool = []  # an opened, empty tool block is still an attempt
+        if self.abort.is_set():
+            finish = "abort"
+        text = "".join(self._answer).strip()
+        intent = IntentResult()
+        if self._tools and finish in ("stop", "length"):
+            intent = parse_intent(None if tool is None else "".join(tool), text)
+        metrics = self.metrics
+        return LlmReply(
+            request_id=self.request.request_id,
+            text=text,
+            thinking="".join(self._thinking).strip(),
+            finish_reason=finish,  # type: ignore[arg-type]
+            error=error,
+            intent_json=intent.intent_json,
+            intent_error=intent.error,
+            ttft_ms=metrics.ttft_ms,
+            prompt_tokens=metrics.prompt_tokens,
+            completion_tokens=metrics.completion_tokens,
+            tokens_per_s=metrics.tokens_per_s,
+            prefill_ms=metrics.prefill_ms,
+            generate_ms=metrics.generate_ms,
+            memory_mb=metrics.perf.memory_mb if metrics.perf else 0.0,
+            backend=self.backend.name,
+        )

@@ -1,0 +1,117 @@
+"""Cut a streamed reply into sentences for text-to-speech, as soon as each one is complete.
+
+    seg = SentenceSegmenter()
+    for delta in stream:
+        for sentence in seg.feed(delta):
+            speak(sentence)
+    for sentence in seg.flush():
+        speak(sentence)
+
+Rules, for Chinese and English mixed text:
+
+- Chinese sentence ends (``。！？；…``) end a sentence at once.
+- ``.`` ``!`` ``?`` ``;`` end a sentence only when followed by white space or the end of the
+  text (so ``3.14``, ``v1.2`` and ``example.com`` stay whole); ``.`` after a known abbreviation
+  (``Mr.``, ``e.g.``) or a single capital letter (``J. Smith``) does not.
+- A run of ends (``?!``, ``...``) and closing quotes or brackets after it stay with the sentence.
+- A line break ends a sentence.
+- ``max_chars`` (0 = off) cuts an over-long sentence at its last comma, so that speech can start.
+
+:func:`split_sentences` applies the same rules to a whole text.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["SentenceSegmenter", "split_sentences"]
+
+_CJK_ENDS = frozenset("。！？；…")
+_ASCII_ENDS = frozenset(".!?;")
+_CLOSERS = frozenset("\"'”’)）」』】》")
+_COMMAS = frozenset(",，、:：")
+_ABBREVIATIONS = frozenset(
+    {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no", "fig"}
+)
+
+
+class SentenceSegmenter:
+    """Incremental sentence segmenter; feed text pieces, get complete sentences back."""
+
+    def __init__(self, *, max_chars: int = 0) -> None:
+        if max_chars < 0:
+            raise ValueError(f"max_chars must be 0 (off) or positive, not {max_chars}.")
+        self._max_chars = max_chars
+        self._buf = ""
+
+    def feed(self, text: str) -> list[str]:
+        """Add text; return the sentences completed by it (stripped, never empty)."""
+        self._buf += text
+        out: list[str] = []
+        start = 0
+        i = 0
+        n = len(self._buf)
+        while i < n:
+            end = self._sentence_end(i)
+            if end is None:  # undecidable until more text arrives
+                break
+            if end > 0:
+                self._take(out, self._buf[start:end])
+                start = i = end
+                continue
+            i += 1
+        self._buf = self._buf[start:]
+        if self._max_chars and len(self._buf) > self._max_chars:
+            cut = max((k for k, c in enumerate(self._buf) if c in _COMMAS), default=-1)
+            if cut > 0:
+                self._take(out, self._buf[: cut + 1])
+                self._buf = self._buf[cut + 1 :]
+        return out
+
+    def flush(self) -> list[str]:
+        """End of stream: return what is left as a last sentence (if any)."""
+        out: list[str] = []
+        self._take(out, self._buf)
+        self._buf = ""
+        return out
+
+    def _sentence_end(self, i: int) -> int | None:
+        """Index just past the sentence ending at ``i``; 0 if none ends here; None to wait."""
+        buf = self._buf
+        c = buf[i]
+        if c == "\n":
+            return i + 1
+        if c not in _CJK_ENDS and c not in _ASCII_ENDS:
+            return 0
+        j = i + 1
+        while j < len(buf) and (buf[j] in _CJK_ENDS or buf[j] in _ASCII_ENDS or buf[j] in _CLOSERS):
+            j += 1
+        if j == len(buf):
+            return None  # more ends or closers may follow
+        if c in _CJK_ENDS or any(ch in _CJK_ENDS for ch in buf[i:j]):
+            return j
+        if not buf[j].isspace():
+            return 0  # 3.14, v1.2, example.com, "?!" inside a word
+        if c == "." and j == i + 1 and _is_abbreviation(buf[:i]):
+            return 0
+        return j
+
+    @staticmethod
+    def _take(out: list[str], text: str) -> None:
+        text = text.strip()
+        if text:
+            out.append(text)
+
+
+def _is_abbreviation(before: str) -> bool:
+    match = re.search(r"[A-Za-z.]+$", before)
+    word = match.group(0) if match else ""
+    if len(word) == 1 and word.isupper():
+        return True
+    return word.lower() in _ABBREVIATIONS
+
+
+def split_sentences(text: str, *, max_chars: int = 0) -> list[str]:
+    """Split a whole text into sentences with the rules of :class:`SentenceSegmenter`."""
+    seg = SentenceSegmenter(max_chars=max_chars)
+    return seg.feed(text) + seg.flush()

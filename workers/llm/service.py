@@ -1,0 +1,217 @@
+"""The LLM worker's logic without the transport: requests queue, one runs, aborts stop it.
+
+The worker's recipe (``__main__``) hands every message to :meth:`LlmService.handle` and calls
+:meth:`LlmService.pump` between polls; both return ``(topic, payload, trace)`` to publish. The
+running generation lives in a thread and hands its output over through a queue, so the recipe
+keeps reading the bus while tokens come and an ``llm.abort`` takes effect at the next token.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from schemas.base import Message
+from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
+from schemas.system import Metric
+from workers.llm.backends.base import Backend
+from workers.llm.engine import Generation, build_prompt, start_in_think
+from workers.llm.history import History
+from workers.llm.settings import LlmSettings
+
+__all__ = ["LlmService", "Out"]
+
+log = logging.getLogger(__name__)
+
+Out = tuple[str, Message, str]
+
+
+@dataclass
+class _Job:
+    generation: Generation
+    trace: str
+    thread: threading.Thread
+    events: queue.Queue[LlmDelta | LlmReply | None]
+
+
+class LlmService:
+    """Queue of requests, one generation at a time, aborts, history and metrics."""
+
+    def __init__(self, settings: LlmSettings, backend: Backend, *, worker: str = "llm") -> None:
+        self.settings = settings
+        self.backend = backend
+        self.worker = worker
+        self._waiting: deque[tuple[LlmRequest, str]] = deque()
+        self._job: _Job | None = None
+        h = settings.history
+        self.history: History | None = (
+            History(max_chars=None if h.max_tokens else h.max_chars, max_tokens=h.max_tokens)
+            if h.remember
+            else None
+        )
+
+    @property
+    def busy(self) -> bool:
+        """True while a generation runs."""
+        return self._job is not None
+
+    @property
+    def poll_timeout_s(self) -> float:
+        """How long the recipe may block on the bus before calling :meth:`pump`."""
+        return 0.0 if self._job else 0.1
+
+    # -- input ----------------------------------------------------------------------------
+
+    def handle(self, topic: str, payload: Message, trace: str) -> list[Out]:
+        """Take one bus message; return what to publish at once."""
+        if isinstance(payload, LlmRequest):
+            return self._request(payload, trace)
+        if isinstance(payload, LlmAbort):
+            return self._abort(payload, trace)
+        return []
+
+    def _request(self, req: LlmRequest, trace: str) -> list[Out]:
+        if self._job is None:
+            self._start(req, trace)
+            return []
+        if len(self._waiting) >= self.settings.max_queue:
+            return [
+                (
+                    "llm.reply",
+                    self._error_reply(
+                        req,
+                        f"The LLM worker is busy with {len(self._waiting) + 1} requests; this one "
+                        "was refused. Abort the running request first or raise llm.max_queue.",
+                    ),
+                    trace,
+                )
+            ]
+        self._waiting.append((req, trace))
+        return []
+
+    def _abort(self, ab: LlmAbort, trace: str) -> list[Out]:
+        out: list[Out] = []
+        for req, tr in list(self._waiting):
+            if not ab.request_id or req.request_id == ab.request_id:
+                self._waiting.remove((req, tr))
+                out.append(("llm.reply", self._aborted(req), tr))
+        job = self._job
+        if job and (not ab.request_id or job.generation.request.request_id == ab.request_id):
+            log.info(
+                "llm_abort request_id=%s reason=%s", job.generation.request.request_id, ab.reason
+            )
+            job.generation.abort.set()
+        return out
+
+    # -- output ---------------------------------------------------------------------------
+
+    def pump(self, wait_s: float | None = None) -> list[Out]:
+        """Hand over what the running generation produced (waiting up to ``wait_s`` for it)."""
+        job = self._job
+        if job is None:
+            return []
+        wait = self.settings.poll_interval_ms / 1000 if wait_s is None else wait_s
+        out: list[Out] = []
+        try:
+            item = job.events.get(timeout=wait)
+            while True:
+                if item is None:  # the thread ended
+                    self._finish(job)
+                    break
+                out.append(
+                    ("llm.delta" if isinstance(item, LlmDelta) else "llm.reply", item, job.trace)
+                )
+                if isinstance(item, LlmReply):
+                    out.extend(self._metrics(item, job.trace))
+                    self._remember(job.generation.request, item)
+                item = job.events.get_nowait()
+        except queue.Empty:
+            pass
+        return out
+
+    def _finish(self, job: _Job) -> None:
+        job.thread.join()
+        self._job = None
+        if self._waiting:
+            req, trace = self._waiting.popleft()
+            self._start(req, trace)
+
+    def _start(self, req: LlmRequest, trace: str) -> None:
+        earlier = self.history.messages if self.history else ()
+        prompt = build_prompt(req, self.settings, self.backend, earlier)
+        gen = Generation(
+            self.backend,
+            req,
+            prompt,
+            start_in_think=start_in_think(self.settings),
+            tools=bool(prompt.tools),
+        )
+        events: queue.Queue[LlmDelta | LlmReply | None] = queue.Queue()
+
+        def target() -> None:
+            try:
+                for item in gen.run():
+                    events.put(item)
+            except Exception:  # a bug, not a backend error: report it and keep serving
+                log.exception("llm_generation_failed request_id=%s", req.request_id)
+                events.put(
+                    self._error_reply(req, "The LLM worker failed unexpectedly; see its log.")
+                )
+            finally:
+                events.put(None)
+
+        thread = threading.Thread(target=target, name=f"llm-{req.request_id}", daemon=True)
+        self._job = _Job(gen, trace, thread, events)
+        thread.start()
+
+    def _remember(self, req: LlmRequest, reply: LlmReply) -> None:
+        if self.history is None or reply.finish_reason not in ("stop", "length"):
+            return
+        new = [m for m in req.messages if m.role != "system"]
+        self.history.add(*new, ChatMessage(role="assistant", content=reply.text))
+
+    def _error_reply(self, req: LlmRequest, error: str) -> LlmReply:
+        return LlmReply(
+            request_id=req.request_id,
+            text="",
+            finish_reason="error",
+            error=error,
+            backend=self.backend.name,
+        )
+
+    def _aborted(self, req: LlmRequest) -> LlmReply:
+        return LlmReply(
+            request_id=req.request_id, text="", finish_reason="abort", backend=self.backend.name
+        )
+
+    def _metrics(self, reply: LlmReply, trace: str) -> list[Out]:
+        labels = {"backend": reply.backend, "finish": reply.finish_reason}
+        values = {
+            "llm.ttft_ms": reply.ttft_ms,
+            "llm.tokens_per_s": reply.tokens_per_s,
+            "llm.prefill_ms": reply.prefill_ms,
+            "llm.generate_ms": reply.generate_ms,
+            "llm.completion_tokens": float(reply.completion_tokens),
+        }
+        if reply.memory_mb:
+            values["llm.memory_mb"] = reply.memory_mb
+        return [
+            (
+                "sys.metric",
+                Metric(name=k, value=v, kind="sample", worker=self.worker, labels=labels),
+                trace,
+            )
+            for k, v in values.items()
+        ]
+
+    def close(self) -> None:
+        """Abort any generation, wait for it, and free the backend."""
+        job = self._job
+        if job is not None:
+            job.generation.abort.set()
+            job.thread.join(timeout=10)
+            self._job = None
+        self.backend.close()
