@@ -1,0 +1,208 @@
+import json
+
+from schemas.audio import SpeakerReport, VadState
+from schemas.rtos import RtosAck, RtosTelemetry
+from schemas.system import LifecycleEvent
+from tests.workers.dialog.harness import make
+
+
+def spoken(h) -> list[str]:
+    return [r.text for r in h.out("tts.request") if r.text]
+
+
+def test_wake_phrase_opens_the_window_and_the_question_goes_to_the_llm_with_one_trace():
+    h = make()
+    h.utterance("s1", "Hey robot, what is the capital of France?")
+    (req,) = h.out("llm.request")
+    assert req.request_id == "s1"
+    assert req.messages[0].role == "system"
+    assert req.messages[-1].content == "what is the capital of France"
+    h.llm_says("s1", "Paris is the capital", " of France. It is", " a big city.")
+    assert spoken(h) == ["Paris is the capital of France.", "It is a big city."]
+    assert h.out("tts.request")[-1].final
+    h.tts_plays()
+    (turn,) = h.out("dialog.turn")
+    assert turn.outcome == "answered" and turn.turn_id == "s1"
+    assert turn.asr_ms == 200.0 and turn.vad_close_ms == 300.0
+    assert turn.end_to_end_ms > turn.first_audio_ms > turn.llm_ttft_ms > 0
+    assert h.traces() == {"s1"}
+    states = [s.state for s in h.out("dialog.state")]
+    assert states[:2] == ["thinking", "speaking"] and states[-1] == "idle"
+
+
+def test_first_sentence_is_requested_before_the_reply_ends():
+    h = make(wake="always")
+    h.utterance("s1", "tell me something")
+    h.send("llm.delta", _delta("s1", "First sentence. Second"), "s1")
+    assert spoken(h) == ["First sentence."]
+
+
+def test_without_the_wake_phrase_nothing_is_answered():
+    h = make()
+    h.utterance("s1", "what is the capital of France?")
+    assert h.out("llm.request") == [] and h.out("tts.request") == []
+    assert h.out("dialog.turn")[0].outcome == "ignored"
+
+
+def test_wake_phrase_alone_gets_an_acknowledgement_and_the_next_utterance_needs_none():
+    h = make()
+    h.utterance("s1", "Hey robot.")
+    assert spoken(h) == ["Yes?", "I'm listening."]
+    h.tts_plays()
+    h.utterance("s2", "What is two plus two?")
+    assert h.out("llm.request")[0].messages[-1].content == "What is two plus two?"
+
+
+def test_awake_window_expires_after_silence_and_re_arms_the_wake_phrase():
+    h = make(awake_window_s=10)
+    h.utterance("s1", "hey robot")
+    h.tts_plays()
+    h.advance(5)
+    h.utterance("s2", "how are you")  # still awake: keeps the window open
+    h.llm_says("s2", "Fine.")
+    h.tts_plays()
+    h.advance(9.9)
+    assert h.out("dialog.state")[-1].awake
+    h.advance(0.2)
+    assert not h.out("dialog.state")[-1].awake
+    h.clear()
+    h.utterance("s3", "how are you")
+    assert h.out("llm.request") == []
+    h.utterance("s4", "ok robot how are you")
+    assert len(h.out("llm.request")) == 1
+
+
+def test_barge_in_stops_playback_and_aborts_the_llm_then_handles_the_new_utterance():
+    h = make(wake="always")
+    h.utterance("s1", "tell me a long story")
+    h.send("llm.delta", _delta("s1", "Once upon a time. There was"), "s1")
+    h.tts_plays()
+    h.send("speaker.report", SpeakerReport(turn_id="s1", event="started"), "s1")
+    h.clear()
+    h.send("vad.state", VadState(speaking=True, segment_id="s2", at_ns=h.now_ns), "s2")
+    (stop,) = h.out("speaker.stop")
+    (abort,) = h.out("llm.abort")
+    assert abort.request_id == "s1" and stop.reason == "barge-in"
+    assert h.out("dialog.turn")[0].outcome == "aborted"
+    # the rest of the aborted stream is not spoken
+    h.send("llm.delta", _delta("s1", " a dragon. "), "s1")
+    assert spoken(h) == []
+    h.send("speaker.report", SpeakerReport(turn_id="s1", event="cut"), "s1")
+    h.utterance("s2", "what is your name", language="en")
+    assert h.out("llm.request")[-1].request_id == "s2"
+    # the aborted turn stays in the history, with what was said of it
+    contents = [m.content for m in h.out("llm.request")[-1].messages]
+    assert "tell me a long story" in contents and "Once upon a time." in contents
+
+
+def test_an_intent_becomes_exactly_one_command_and_its_outcome_is_spoken():
+    h = make(wake="always")
+    h.utterance("s1", "please do a little dance for me")
+    h.llm_says("s1", "", intent_json=json.dumps({"kind": "turn", "angle_deg": 90}))
+    (cmd,) = h.out("rtos.command")
+    assert cmd.kind == "turn" and cmd.angle_deg == 90 and cmd.source == "dialog:s1"
+    assert spoken(h) == ["OK, turning left."]
+    h.tts_plays()
+    assert h.out("dialog.turn")[0].outcome == "command"
+    h.send("rtos.ack", RtosAck(cmd_id=cmd.cmd_id, status="accepted"))
+    h.send("rtos.ack", RtosAck(cmd_id=cmd.cmd_id, status="done", by="rtos"))
+    assert spoken(h)[-1] == "Done."
+    assert h.traces() == {"s1"}
+
+
+def test_garbled_or_out_of_bounds_intents_give_no_command_and_a_spoken_refusal():
+    h = make(wake="always")
+    h.utterance("s1", "fly away")
+    h.llm_says("s1", "", intent_json='{"kind": "fly"}')
+    h.utterance("s2", "drive far")
+    h.llm_says("s2", "", intent_json='{"kind": "drive", "distance_m": 50.0}')
+    h.utterance("s3", "move forward 20 meters then turn left")
+    assert h.out("rtos.command") == []
+    said = spoken(h)
+    assert said[0] == "Sorry, I did not understand that command."
+    assert said[1].startswith("Sorry, I can't do that: 50 metres")
+    assert said[2].startswith("Sorry, I can't do that: 20 metres")
+
+
+def test_spoken_command_is_understood_without_the_llm_and_both_steps_are_sent():
+    h = make(wake="always")
+    h.utterance("s1", "Move forward one meter, then turn left.")
+    assert h.out("llm.request") == []
+    drive, turn = h.out("rtos.command")
+    assert (drive.kind, drive.distance_m, turn.kind, turn.angle_deg) == ("drive", 1.0, "turn", 90)
+    assert spoken(h) == ["OK, moving forward 1 metre, then turning left."]
+    h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="rejected", reason="Obstacle ahead."))
+    assert spoken(h)[-1] == "The car refused: Obstacle ahead."
+
+
+def test_device_questions_are_answered_from_telemetry():
+    h = make(wake="always")
+    h.utterance("s1", "Where are you?")
+    assert spoken(h) == ["I have no news from the car yet."]
+    h.send(
+        "rtos.telemetry",
+        RtosTelemetry(state="idle", x_m=1.0, y_m=0.5, heading_deg=90, battery_pct=87),
+    )
+    h.utterance("s2", "What is your battery level?")
+    h.utterance("s3", "你在哪里？", language="zh")
+    said = spoken(h)
+    assert said[1] == "My battery is at 87 percent."
+    assert said[2].startswith("我在 x 1.0 米")
+    assert h.out("llm.request") == []
+
+
+def test_llm_worker_dying_mid_turn_gives_a_spoken_apology():
+    h = make(wake="always")
+    h.utterance("s1", "tell me a joke")
+    h.send("sys.lifecycle", LifecycleEvent(worker="llm", event="exited", exit_code=-9))
+    assert spoken(h) == ["Sorry, I can't think right now.", "Please try again."]
+    h.tts_plays()
+    assert h.out("dialog.turn")[0].outcome == "error"
+
+
+def test_llm_silence_times_out_into_an_apology_and_an_abort():
+    h = make(wake="always", llm_first_token_timeout_s=5)
+    h.utterance("s1", "tell me a joke")
+    h.advance(4.9)
+    assert spoken(h) == []
+    h.advance(0.2)
+    assert h.out("llm.abort")[0].reason == "timeout"
+    assert spoken(h)[0] == "Sorry, I can't think right now."
+    # a late reply is ignored
+    h.llm_says("s1", "Too late.")
+    assert "Too late." not in spoken(h)
+
+
+def test_asr_worker_dying_or_silent_after_speech_gives_an_apology():
+    h = make(wake="always", asr_timeout_s=3)
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
+    h.send("vad.state", VadState(speaking=False, segment_id="s1", at_ns=h.now_ns), "s1")
+    h.send("sys.lifecycle", LifecycleEvent(worker="asr", event="exited", exit_code=1))
+    assert spoken(h)[0] == "Sorry, I did not catch that."
+    h.send("vad.state", VadState(speaking=False, segment_id="s2", at_ns=h.now_ns), "s2")
+    h.advance(3.1)
+    assert spoken(h)[-1] == "Please say it again." and len(spoken(h)) == 4
+
+
+def test_llm_error_reply_gives_an_apology():
+    h = make(wake="always")
+    h.utterance("s1", "hello")
+    h.llm_says("s1", finish="error")
+    assert spoken(h)[0] == "Sorry, I can't think right now."
+
+
+def test_history_is_bounded():
+    h = make(wake="always", history_max_chars=60)
+    for i in range(6):
+        h.utterance(f"s{i}", f"question number {i} please")
+        h.llm_says(f"s{i}", f"Answer number {i}.")
+        h.tts_plays()
+    msgs = h.out("llm.request")[-1].messages
+    assert sum(len(m.content) for m in msgs[1:]) <= 60 + len(msgs[-1].content)
+    assert msgs[-1].content == "question number 5 please"
+
+
+def _delta(rid: str, text: str):
+    from schemas.llm import LlmDelta
+
+    return LlmDelta(request_id=rid, index=0, text=text)

@@ -1,0 +1,1 @@
+"""The dialog worker: wake phrase, turns, spoken replies, car commands (see ``manager``)."""

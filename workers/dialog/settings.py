@@ -1,0 +1,69 @@
+"""Settings of the dialog worker (the ``settings:`` map of its entry in the supervisor config)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workers.dialog.actions import Bounds
+
+__all__ = ["DialogSettings"]
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a small voice assistant on a robot car. Answer in one or two short sentences, "
+    "in the language of the question, without lists or markdown."
+)
+
+
+class DialogSettings(BaseModel):
+    """How the dialog turns transcripts into replies and car commands."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    wake: Literal["phrase", "always"] = "phrase"
+    """``phrase``: wait for a wake phrase; ``always``: every utterance is for the assistant."""
+    wake_phrases: list[str] = Field(
+        default_factory=lambda: ["hey robot", "hi robot", "ok robot", "你好小车"]
+    )
+    """Wake phrases, in characters, pinyin or English words."""
+    awake_window_s: float = Field(default=30.0, ge=0)
+    """Seconds without speech after which a wake phrase is needed again (0 = never)."""
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    """System message of every LLM request."""
+    history_max_chars: int = Field(default=1500, ge=0)
+    """Budget of earlier turns sent with each request, in characters of content."""
+    max_tokens: int = Field(default=96, gt=0)
+    """Upper bound on generated tokens per reply."""
+    temperature: float = Field(default=0.3, ge=0)
+    """Sampling temperature of the LLM."""
+    tools: bool = True
+    """Offer the car command tool to the LLM."""
+    enable_thinking: bool = False
+    """Ask a thinking model to think first (never spoken)."""
+    local_commands: bool = True
+    """Understand plain car commands ('move forward one metre') without the LLM."""
+    device_questions: bool = True
+    """Answer 'where are you' / 'battery' from telemetry without the LLM."""
+    speak_done: bool = True
+    """Say 'Done.' when every command of a turn was executed."""
+    barge_in: bool = True
+    """Stop playback and abort the LLM when the user speaks over the assistant."""
+    sentence_max_chars: int = Field(default=160, ge=0)
+    """Cut a longer sentence at a comma so that speech can start (0 = never)."""
+    asr_timeout_s: float = Field(default=10.0, gt=0)
+    """End of speech -> transcript deadline before apologising."""
+    llm_first_token_timeout_s: float = Field(default=20.0, gt=0)
+    """Request -> first token deadline before apologising."""
+    llm_stall_timeout_s: float = Field(default=10.0, gt=0)
+    """Longest silence between two tokens before apologising."""
+    tts_timeout_s: float = Field(default=15.0, gt=0)
+    """Last request -> last audio deadline before closing the turn anyway."""
+    asr_worker: str = "asr"
+    """Name of the ASR worker (its death fails a pending transcript at once)."""
+    llm_worker: str = "llm"
+    """Name of the LLM worker (its death fails a pending reply at once)."""
+    tick_s: float = Field(default=0.05, gt=0)
+    """Interval of the timeout checks."""
+    bounds: Bounds = Field(default_factory=Bounds)
+    """What a spoken command may ask of the car."""

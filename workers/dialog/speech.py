@@ -1,0 +1,78 @@
+"""Turn a streamed reply into ``tts.request`` messages, sentence by sentence.
+
+Only the answer is spoken: pieces flagged as thinking are dropped, and a ``<think>`` or
+``<tool_call>`` block that reaches the dialog inside answer text is split out again with the LLM
+worker's own :class:`~workers.llm.think.TagSplitter`. Each sentence goes out the moment the
+:class:`~workers.llm.segment.SentenceSegmenter` sees it complete; :meth:`ReplySpeech.finish`
+marks the last one ``final`` (an empty final request when everything was already sent).
+"""
+
+from __future__ import annotations
+
+from schemas.dialog import TtsRequest
+from workers.llm.segment import SentenceSegmenter, split_sentences
+from workers.llm.think import TagSplitter
+
+__all__ = ["ReplySpeech"]
+
+
+class ReplySpeech:
+    """The spoken side of one turn: numbering, sentence cutting, the final mark."""
+
+    def __init__(self, turn_id: str, language: str = "", *, max_chars: int = 0) -> None:
+        self.turn_id = turn_id
+        self.language = language
+        self._max_chars = max_chars
+        self._tags = TagSplitter()
+        self._seg = SentenceSegmenter(max_chars=max_chars)
+        self._next = 0
+        self.spoken: list[str] = []
+        """Sentences sent so far."""
+
+    @property
+    def sent(self) -> int:
+        """Requests sent so far."""
+        return self._next
+
+    def feed(self, text: str, *, thinking: bool = False) -> list[TtsRequest]:
+        """A piece of the LLM's stream; the sentences it completes."""
+        if thinking:
+            return []
+        out: list[TtsRequest] = []
+        for piece in self._tags.feed(text):
+            if piece.channel == "answer":
+                out += [self._request(s) for s in self._seg.feed(piece.text)]
+        return out
+
+    def finish(self, *extra: str) -> list[TtsRequest]:
+        """End of the stream, plus ``extra`` sentences to say after it; the last is final."""
+        texts: list[str] = []
+        for piece in self._tags.finish():
+            if piece.channel == "answer":
+                texts += self._seg.feed(piece.text)
+        texts += self._seg.flush()
+        for e in extra:
+            texts += split_sentences(e, max_chars=self._max_chars)
+        return self.say_texts(texts)
+
+    def say(self, text: str) -> list[TtsRequest]:
+        """Speak a whole text now (split into sentences), ending with a final request."""
+        return self.say_texts(split_sentences(text, max_chars=self._max_chars))
+
+    def say_texts(self, texts: list[str]) -> list[TtsRequest]:
+        """Speak these sentences, the last one final (an empty final request if none)."""
+        out = [self._request(t) for t in texts]
+        if out:
+            out[-1] = out[-1].model_copy(update={"final": True})
+        else:
+            out.append(self._request("", final=True))
+        return out
+
+    def _request(self, text: str, *, final: bool = False) -> TtsRequest:
+        req = TtsRequest(
+            turn_id=self.turn_id, index=self._next, text=text, language=self.language, final=final
+        )
+        self._next += 1
+        if text:
+            self.spoken.append(text)
+        return req
