@@ -1,0 +1,156 @@
+"""The whole ``asr`` worker on the in-memory bus: a WAV in a ``vad.segment`` -> ``asr.text``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from bus import MemoryBus
+from schemas.asr import AsrText
+from schemas.audio import VadSegment
+from schemas.system import Metric
+from tests.workers.asr.conftest import (
+    EXPECTED_TEXT,
+    FakeSenseVoice,
+    make_fake_sensevoice,
+    read_wav,
+    write_wav,
+)
+from workers.asr.backends import open_recognizer
+from workers.asr.errors import ModelDirError
+from workers.asr.settings import AsrSettings
+from workers.asr.worker import serve
+
+
+def segment_from_wav(path: Path, segment_id: str = "seg-1", rate: int = 16000) -> VadSegment:
+    pcm = read_wav(path).tobytes()
+    return VadSegment(
+        pcm=pcm,
+        sample_rate_hz=rate,
+        segment_id=segment_id,
+        start_ns=1,
+        end_ns=2,
+        speech_end_ns=1_000,
+    )
+
+
+def run_worker(settings: AsrSettings, *segments: VadSegment) -> tuple[list, list]:
+    """Feed ``segments`` through the worker loop; return (asr.text envelopes, metrics)."""
+    bus = MemoryBus()
+    worker, vad, probe = bus.node("asr"), bus.node("vad"), bus.node("probe")
+    probe.subscribe("asr.text", "sys.metric")
+    worker.subscribe("vad.segment")
+    for seg in segments:
+        vad.publish("vad.segment", seg, trace=seg.segment_id)
+    recognizer = open_recognizer(settings)
+    try:
+        serve(worker, recognizer, settings)
+    finally:
+        recognizer.close()
+    got = list(probe)
+    texts = [m for m in got if m.topic == "asr.text"]
+    metrics = [m for m in got if m.topic == "sys.metric"]
+    return texts, metrics
+
+
+def onnx_settings(model_dir: Path, **kw: object) -> AsrSettings:
+    return AsrSettings.model_validate(
+        {"backend": "sensevoice-onnx", "sensevoice": {"model_dir": model_dir}, **kw}
+    )
+
+
+def test_wav_becomes_text_language_emotion_with_the_segment_trace(
+    fake_sensevoice: FakeSenseVoice, tmp_path: Path
+) -> None:
+    wav = write_wav(tmp_path / "tones.wav", fake_sensevoice.tone_audio(EXPECTED_TEXT))
+    texts, metrics = run_worker(
+        onnx_settings(fake_sensevoice.dir, language="en"), segment_from_wav(wav)
+    )
+    (msg,) = texts
+    out = msg.payload
+    assert isinstance(out, AsrText)
+    assert msg.trace == "seg-1"
+    assert (out.text, out.language, out.emotion, out.event, out.itn) == (
+        EXPECTED_TEXT,
+        "en",
+        "HAPPY",
+        "Speech",
+        True,
+    )
+    assert out.segment_id == "seg-1" and out.speech_end_ns == 1_000
+    assert out.backend == "sensevoice-onnxruntime"
+    assert out.audio_s == pytest.approx(len(read_wav(wav)) / 16000)
+    assert out.infer_ms > 0 and out.rtf > 0
+    names = {m.payload.name for m in metrics}
+    assert names == {"asr_rtf", "asr_infer_ms", "asr_latency_ms"}
+    for m in metrics:
+        assert isinstance(m.payload, Metric) and m.trace == "seg-1"
+        assert m.payload.kind == "sample" and m.payload.labels == {"backend": out.backend}
+
+
+def test_language_and_itn_settings_reach_the_query_rows(
+    fake_sensevoice: FakeSenseVoice, tmp_path: Path
+) -> None:
+    wav = write_wav(tmp_path / "tones.wav", fake_sensevoice.tone_audio(EXPECTED_TEXT))
+    (msg,), _ = run_worker(
+        onnx_settings(fake_sensevoice.dir, language="zh", use_itn=False), segment_from_wav(wav)
+    )
+    assert (msg.payload.language, msg.payload.itn, msg.payload.text) == ("zh", False, EXPECTED_TEXT)
+
+
+def test_silence_is_answered_with_empty_text(
+    fake_sensevoice: FakeSenseVoice, tmp_path: Path
+) -> None:
+    wav = write_wav(tmp_path / "silence.wav", np.zeros(16000, np.int16))
+    (msg,), _ = run_worker(onnx_settings(fake_sensevoice.dir), segment_from_wav(wav, "quiet"))
+    assert msg.payload.text == "" and msg.trace == "quiet"
+    assert msg.payload.event == "Speech"  # the tags are still reported
+
+
+def test_long_segment_is_split_and_joined_without_repeats(
+    fake_sensevoice: FakeSenseVoice, tmp_path: Path
+) -> None:
+    one = fake_sensevoice.tone_audio(EXPECTED_TEXT)
+    wav = write_wav(tmp_path / "long.wav", np.concatenate([one] * 4))  # 12.8 s > 10 s window
+    (msg,), _ = run_worker(onnx_settings(fake_sensevoice.dir), segment_from_wav(wav))
+    assert msg.payload.audio_s > 10.5
+    assert msg.payload.text == " ".join([EXPECTED_TEXT] * 4)
+
+
+@pytest.mark.parametrize("layout", ["4d", "time_first"])
+def test_other_output_layouts_decode_the_same(layout: str, tmp_path: Path) -> None:
+    fake = make_fake_sensevoice(tmp_path / layout, layout)
+    wav = write_wav(tmp_path / "tones.wav", fake.tone_audio(EXPECTED_TEXT))
+    (msg,), _ = run_worker(onnx_settings(fake.dir), segment_from_wav(wav))
+    assert msg.payload.text == EXPECTED_TEXT
+
+
+def test_segment_at_another_rate_is_refused_and_nothing_is_published(
+    fake_sensevoice: FakeSenseVoice, tmp_path: Path
+) -> None:
+    wav = write_wav(tmp_path / "tones.wav", fake_sensevoice.tone_audio(EXPECTED_TEXT))
+    good = segment_from_wav(wav, "good")
+    bad = segment_from_wav(wav, "bad", rate=8000)
+    texts, _ = run_worker(onnx_settings(fake_sensevoice.dir), bad, good)
+    assert [m.trace for m in texts] == ["good"]
+
+
+def test_settings_reject_unknown_keys_and_a_missing_model_dir() -> None:
+    with pytest.raises(ValidationError, match="core_masc"):
+        AsrSettings.model_validate({"sensevoice": {"core_masc": "0"}})
+    with pytest.raises(ValidationError, match="needs sensevoice.model_dir"):
+        AsrSettings(backend="sensevoice-rknn")
+
+
+def test_missing_model_file_is_named_at_start(
+    fake_sensevoice: FakeSenseVoice, tmp_path: Path
+) -> None:
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for name in ("am.mvn", "embedding.npy", "sense-voice-encoder.onnx"):
+        (partial / name).write_bytes((fake_sensevoice.dir / name).read_bytes())
+    with pytest.raises(ModelDirError, match=r"lacks chn_jpn_yue_eng_ko_spectok\.bpe\.model"):
+        open_recognizer(onnx_settings(partial))

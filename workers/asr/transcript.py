@@ -1,0 +1,48 @@
+"""What every ASR backend returns, and the interface a backend implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["Recognizer", "Transcript"]
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The recognised text of one piece of audio, rich tags already parsed out."""
+
+    text: str
+    """Text without tags; empty when the audio held no speech."""
+    language: str = ""
+    """Language code (zh, en, yue, ja, ko) or empty when unknown or no speech."""
+    emotion: str = ""
+    """SenseVoice emotion tag (HAPPY, NEUTRAL, EMO_UNKNOWN, ...) or empty."""
+    event: str = ""
+    """SenseVoice audio event tag (Speech, BGM, ...) or empty."""
+    itn: bool = False
+    """True when the text is inverse-normalised (punctuation, digits)."""
+
+    @property
+    def is_speech(self) -> bool:
+        """False for tag-only output (no words recognised)."""
+        return bool(self.text.strip())
+
+
+class Recognizer(Protocol):
+    """An ASR backend: 16 kHz float audio in, one transcript out."""
+
+    name: str
+    """Backend name reported in ``asr.text`` (e.g. ``sensevoice-rknn``, ``whisper-base``)."""
+    max_samples: int
+    """Longest audio one call accepts; longer segments are split by the caller."""
+
+    def transcribe(self, samples: np.ndarray) -> Transcript:
+        """Recognise mono float32 audio in [-1, 1] at 16 kHz (at most ``max_samples``)."""
+        ...
+
+    def close(self) -> None:
+        """Release the model (idempotent)."""
+        ...
