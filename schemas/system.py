@@ -78,6 +78,8 @@ class LifecycleEvent(Message):
     """Normalised exit code: >= 0 exit status, negative = killed by that signal."""
     restarts: int = 0
     """Restarts so far."""
+    delay_s: float = 0.0
+    """For ``restarting``: the backoff delay before the new start, s."""
     detail: str = ""
     """A sentence for humans."""
 

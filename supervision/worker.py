@@ -1,0 +1,266 @@
+"""One configured worker across its successive processes: the state machine the arbiter drives.
+
+States (``status`` shows them)::
+
+    waiting --deps ready--> starting --ready heartbeat (or started)--> ready
+    starting/ready --exit or hang--> backoff --delay--> starting        (restart policy allows)
+                                 \\-> failed                            (restart window exhausted)
+                                 \\-> exited                            (policy says no restart)
+    any running --stop--> stopping --> stopped
+
+Every transition is announced through ``emit`` (the arbiter turns it into a ``sys.lifecycle``
+event and a log line). Time is a parameter of every method, so tests can drive it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from bus.nodeconfig import ENV_NODE
+from bus.runtime import ENV_RUNTIME_DIR
+from schemas.system import Heartbeat
+from supervision.buslayout import BusLayout
+from supervision.child import Child, Launch, describe_exit
+from supervision.config import PROJECT_ROOT, WorkerSpec, resolve_path
+from supervision.restart import RestartTracker
+
+__all__ = ["EXIT_NOT_STARTED", "Emit", "State", "Worker"]
+
+State = Literal[
+    "waiting", "starting", "ready", "backoff", "stopping", "stopped", "exited", "failed"
+]
+#: ``emit(event, worker, pid=..., exit_code=..., detail=..., delay_s=...)``
+Emit = Callable[..., None]
+#: Exit code recorded when the program could not be started at all (like a shell's 127).
+EXIT_NOT_STARTED = 127
+
+
+class Worker:
+    """A worker's spec, its current process and its restart history."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: WorkerSpec,
+        cpus: tuple[int, ...] | None,
+        layout: BusLayout,
+        heartbeat_ms: int,
+        emit: Emit,
+    ) -> None:
+        self.name = name
+        self.spec = spec
+        self.cpus = cpus
+        self._layout = layout
+        self._heartbeat_ms = heartbeat_ms
+        self._emit = emit
+        self.state: State = "waiting" if spec.autostart else "stopped"
+        self.child: Child | None = None
+        self.tracker = RestartTracker(spec.restart)
+        self.restarts = 0
+        self.last_exit: int | None = None
+        self.detail = ""
+        self.ready_at: float | None = None
+        self.last_beat: float | None = None
+        self.restart_at: float | None = None
+        self._start_after_stop = False
+        self._hung = False
+
+    # --- requests --------------------------------------------------------------------------
+
+    def request_start(self) -> None:
+        """Start (again) a worker that is not running, with a fresh restart window."""
+        if self.state in ("stopped", "exited", "failed", "backoff"):
+            self.tracker.reset()
+            self.state = "waiting"
+            self.detail = ""
+
+    def request_stop(self, now: float) -> None:
+        """SIGTERM the process (SIGKILL after ``stop_grace_s``); no restart follows."""
+        self._start_after_stop = False
+        if self.child is not None:
+            self.state = "stopping"
+            self.child.terminate(self.spec.stop_grace_s, now)
+        elif self.state != "stopping":
+            self.state = "stopped"
+
+    def request_restart(self, now: float) -> None:
+        """Stop, then start again once the process ended."""
+        if self.child is None:
+            self.request_start()
+            return
+        self.request_stop(now)
+        self._start_after_stop = True
+
+    @property
+    def running(self) -> bool:
+        """True while a process exists."""
+        return self.child is not None
+
+    # --- events from outside ---------------------------------------------------------------
+
+    def on_heartbeat(self, beat: Heartbeat, now: float) -> None:
+        """A ``sys.heartbeat`` with this worker's name arrived."""
+        if self.child is None or not self.child.owns(beat.pid):
+            return  # a previous process, or a node started by hand under the same name
+        self.last_beat = now
+        if beat.state == "ready" and self.state == "starting":
+            self._became_ready(now)
+
+    def tick(self, now: float, deps_ready: bool) -> None:
+        """Reap, enforce timeouts, start when due."""
+        child = self.child
+        if child is not None:
+            code = child.poll()
+            if code is not None:
+                self._ended(code, now)
+            else:
+                child.enforce(now)
+                self._check_liveness(child, now)
+        due = self.state == "waiting" or (
+            self.state == "backoff" and now >= (self.restart_at or 0.0)
+        )
+        if due and deps_ready:
+            self._spawn(now)
+
+    # --- transitions -----------------------------------------------------------------------
+
+    def _spawn(self, now: float) -> None:
+        self._hung = False
+        self.last_beat = None
+        self.ready_at = None
+        try:
+            self.child = Child(self._launch())
+        except (OSError, subprocess.SubprocessError) as exc:
+            self.detail = f"cannot start: {exc}"
+            self._emit("exited", self, exit_code=EXIT_NOT_STARTED, detail=self.detail)
+            self._after_failure(EXIT_NOT_STARTED, now, failed=True)
+            return
+        self.state = "starting"
+        self.detail = ""
+        self._emit("spawned", self, detail=" ".join(self.child.launch.argv))
+        if self.spec.readiness == "started":
+            self._became_ready(now)
+
+    def _became_ready(self, now: float) -> None:
+        self.state = "ready"
+        self.ready_at = now
+        self.last_beat = now
+        self._emit("ready", self)
+
+    def _check_liveness(self, child: Child, now: float) -> None:
+        if self.state == "ready" and self.spec.readiness == "heartbeat":
+            silent_s = now - (self.last_beat or now)
+            if silent_s > self.spec.heartbeat_timeout_s:
+                self._kill_hung(child, f"no heartbeat for {silent_s:.1f} s")
+        elif self.state == "starting" and self.spec.ready_timeout_s is not None:
+            limit_s = self.spec.ready_timeout_s
+            if now - child.started_at > limit_s:
+                self._kill_hung(child, f"not ready after {limit_s:g} s")
+
+    def _kill_hung(self, child: Child, why: str) -> None:
+        self._hung = True
+        self.detail = f"{why}; killed with SIGKILL"
+        self._emit("hung", self, detail=self.detail)
+        child.kill()
+        self.state = "stopping"
+
+    def _ended(self, code: int, now: float) -> None:
+        assert self.child is not None
+        pid, self.child = self.child.pid, None
+        self.last_exit = code
+        self.ready_at = None
+        self._emit("exited", self, pid=pid, exit_code=code, detail=describe_exit(code))
+        if self._hung:
+            self._after_failure(code, now, failed=True)
+        elif self.state == "stopping":
+            self.state = "stopped"
+            self._emit("stopped", self, pid=pid, exit_code=code)
+            if self._start_after_stop:
+                self._start_after_stop = False
+                self.request_start()
+        else:
+            self._after_failure(code, now, failed=code != 0)
+
+    def _after_failure(self, code: int, now: float, *, failed: bool) -> None:
+        decision = self.tracker.decide(failed=failed, now=now, name=self.name)
+        if decision.restart:
+            self.restarts += 1
+            self.state = "backoff"
+            self.restart_at = now + decision.delay_s
+            self._emit(
+                "restarting", self, exit_code=code, detail=decision.reason, delay_s=decision.delay_s
+            )
+        elif decision.gave_up:
+            self.state = "failed"
+            self.detail = f"{decision.reason} (last: {describe_exit(code)})"
+            self._emit("gave_up", self, exit_code=code, detail=self.detail)
+        else:
+            self.state = "exited"
+            self.detail = decision.reason
+
+    # --- the process -----------------------------------------------------------------------
+
+    def _launch(self) -> Launch:
+        spec = self.spec
+        node = self._layout.node_config(
+            self.name,
+            self._heartbeat_ms,
+            restarts=self.restarts,
+            settings=spec.settings,
+            log_level=spec.log_level,
+        )
+        env = dict(os.environ)
+        env.update(spec.env)
+        env[ENV_NODE] = node.model_dump_json()
+        env[ENV_RUNTIME_DIR] = str(self._layout.runtime_dir)
+        env["PYTHONUNBUFFERED"] = "1"
+        path = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = f"{PROJECT_ROOT}{os.pathsep}{path}" if path else str(PROJECT_ROOT)
+        if spec.module is not None:
+            launcher = ["-m", "supervision.launch", "--mlockall"] if spec.mlockall else []
+            argv = [sys.executable, *launcher, "-m", spec.module, *spec.args]
+        else:
+            assert spec.command is not None
+            argv = [_find_program(spec.command), *spec.args]
+            if spec.mlockall:
+                env["VOICEBUS_MLOCKALL"] = "1"
+        return Launch(
+            argv=tuple(argv),
+            env=env,
+            cwd=resolve_path(spec.cwd) if spec.cwd is not None else PROJECT_ROOT,
+            cpus=self.cpus,
+            nice=spec.nice,
+            sched_fifo=spec.sched_fifo,
+        )
+
+    def status(self, now: float) -> dict[str, Any]:
+        """The row of ``status --json``."""
+        child = self.child
+        return {
+            "name": self.name,
+            "state": self.state,
+            "pid": child.pid if child is not None else None,
+            "cpus": list(self.cpus) if self.cpus is not None else None,
+            "restarts": self.restarts,
+            "uptime_s": round(now - child.started_at, 3) if child is not None else None,
+            "last_exit": self.last_exit,
+            "last_exit_text": describe_exit(self.last_exit),
+            "detail": self.detail,
+            "program": self.spec.module or self.spec.command,
+            "depends_on": list(self.spec.depends_on),
+        }
+
+
+def _find_program(command: str) -> str:
+    if "/" in command:
+        return str(resolve_path(Path(command)))
+    found = shutil.which(command)
+    if found is None:
+        raise FileNotFoundError(f"{command!r} is not on PATH")
+    return found
