@@ -133,6 +133,10 @@ class TurnManager:
             if self.window.awake:
                 self._set_state("listening", p.segment_id, "", out)
             return
+        if p.dropped:  # too short to be speech: no segment, no transcript follows
+            if not self._assistant_talking():
+                self._restore_state(out)
+            return
         tl = Timeline(speech_end_ns=p.at_ns, closed_ns=p.decided_ns or now_ns)
         tl.bus_ns += max(0, now_ns - msg.ts_ns)
         self._pending[p.segment_id] = (tl, now_ns + int(self.s.asr_timeout_s * 1e9))
@@ -146,7 +150,12 @@ class TurnManager:
     def _barge_in(self, now_ns: int, out: list[Out]) -> None:
         t = self.turn
         log.info("barge_in turn=%s", t.turn_id if t else "")
-        out.append(Out("speaker.stop", SpeakerStop(reason="barge-in"), t.turn_id if t else ""))
+        # Name each turn: the speaker then also refuses its audio still on the way.
+        turns = set(self._playing) | ({t.turn_id} if t is not None and t.stage != "done" else set())
+        for turn_id in sorted(turns) or [""]:
+            out.append(
+                Out("speaker.stop", SpeakerStop(reason="barge-in", turn_id=turn_id), turn_id)
+            )
         self._playing.clear()
         if t is not None and t.stage in ("llm", "speaking"):
             if t.stage == "llm":

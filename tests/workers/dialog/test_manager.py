@@ -206,3 +206,11 @@ def _delta(rid: str, text: str):
     from schemas.llm import LlmDelta
 
     return LlmDelta(request_id=rid, index=0, text=text)
+
+
+def test_a_dropped_blip_waits_for_no_transcript():
+    h = make(wake="always", asr_timeout_s=1)
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
+    h.send("vad.state", VadState(speaking=False, segment_id="s1", at_ns=h.now_ns, dropped=True))
+    h.advance(2)
+    assert spoken(h) == [] and h.out("dialog.state")[-1].state == "idle"

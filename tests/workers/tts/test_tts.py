@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+
+from bus.memory import MemoryBus
+from schemas.audio import SpeakerStop
+from schemas.dialog import TtsAudio, TtsRequest
+from workers.tts.backends import Espeak, TtsError, to_pinyin
+from workers.tts.queue import SpeechQueue
+from workers.tts.synth import Synthesizer, TtsSettings, language_of
+from workers.tts.worker import run
+
+
+def req(text: str, turn: str = "t1", index: int = 0, final: bool = False) -> TtsRequest:
+    return TtsRequest(turn_id=turn, index=index, text=text, final=final)
+
+
+@pytest.fixture(scope="module")
+def synth() -> Synthesizer:
+    return Synthesizer(TtsSettings(backend="espeak", sample_rate_hz=16000))
+
+
+def test_language_is_chosen_from_the_text():
+    assert language_of("Hello.") == "en" and language_of("你好。") == "zh"
+    assert to_pinyin("你好，小车") == "ni3 hao3 ， xiao3 che1"
+
+
+def test_english_and_chinese_come_out_at_the_speakers_rate(synth):
+    en = synth.speak(req("Hello there, how are you?"))
+    zh = synth.speak(req("你好，我是小车。"))
+    for audio in (en, zh):
+        pcm = np.frombuffer(audio.pcm, dtype="<i2")
+        assert audio.sample_rate_hz == 16000 and audio.backend == "espeak-ng"
+        assert 0.5 < len(pcm) / 16000 < 5 and np.abs(pcm).max() > 1000
+
+
+def test_an_empty_request_is_the_end_of_turn_marker(synth):
+    audio = synth.speak(req("", final=True))
+    assert audio.pcm == b"" and audio.final
+
+
+def test_a_missing_espeak_says_what_to_install():
+    with pytest.raises(TtsError, match="apt-get install espeak-ng"):
+        Espeak(binary="no-such-espeak")
+
+
+def test_a_stop_cancels_queued_and_later_sentences_of_that_turn_only():
+    q = SpeechQueue()
+    q.push(req("a", "t1", 0))
+    q.push(req("b", "t1", 1))
+    q.push(req("c", "t2", 0))
+    assert q.stop(SpeakerStop(turn_id="t1")) == 2
+    q.push(req("d", "t1", 2))
+    first = q.pop()
+    assert first is not None and first.text == "c"
+    assert q.pop() is None
+
+
+def test_a_stop_without_turn_cancels_every_turn_seen():
+    q = SpeechQueue()
+    q.push(req("a", "t1"))
+    q.stop(SpeakerStop())
+    q.push(req("b", "t1", 1))
+    q.push(req("c", "t3"))
+    assert q.pop().text == "c" and q.pop() is None  # type: ignore[union-attr]
+    assert q.dropped == 2
+
+
+def test_worker_answers_each_request_with_audio_in_order_and_skips_cancelled_ones(synth):
+    bus = MemoryBus()
+    tts, peer = bus.node("tts"), bus.node("peer")
+    peer.subscribe("tts.audio")
+    tts.subscribe("tts.request", "speaker.stop")
+    peer.publish("tts.request", req("One.", "t1", 0), trace="t1")
+    peer.publish("tts.request", req("Two.", "t1", 1, final=True), trace="t1")
+    peer.publish("tts.request", req("Gone.", "t0", 0), trace="t0")
+    peer.publish("speaker.stop", SpeakerStop(turn_id="t0"))
+    run(tts, synth, once=True)
+    got = [m for m in peer if isinstance(m.payload, TtsAudio)]
+    assert [(m.payload.turn_id, m.payload.index, m.payload.final) for m in got] == [
+        ("t1", 0, False),
+        ("t1", 1, True),
+    ]
+    assert {m.trace for m in got} == {"t1"}
