@@ -51,7 +51,7 @@ def openai_chunks(events: Iterator[str], *, source: str) -> Iterator[Chunk]:
     finish: str | None = None
     perf: Perf | None = None
     tool_calls: dict[int, dict[str, str]] = {}
-    bad = good = 0
+    bad = texts = 0
     done = False
     for data in events:
         if data.strip() == "[DONE]":
@@ -69,7 +69,6 @@ def openai_chunks(events: Iterator[str], *, source: str) -> Iterator[Chunk]:
             err = obj["error"]
             msg = err.get("message") if isinstance(err, dict) else err
             raise BackendProtocolError(f"The LLM server at {source} reported an error: {msg}.")
-        good += 1
         perf = _perf(obj) or perf
         choices = obj.get("choices") or []
         if not choices or not isinstance(choices[0], dict):
@@ -91,6 +90,7 @@ def openai_chunks(events: Iterator[str], *, source: str) -> Iterator[Chunk]:
             slot["name"] += fn.get("name") or ""
             slot["arguments"] += fn.get("arguments") or ""
         if text:
+            texts += 1
             yield Chunk(text=text, tokens=1)
         if choice.get("finish_reason"):
             finish = choice["finish_reason"]
@@ -99,12 +99,12 @@ def openai_chunks(events: Iterator[str], *, source: str) -> Iterator[Chunk]:
     for call in tool_calls.values():
         block = json.dumps({"name": call["name"], "arguments": call["arguments"]})
         yield Chunk(text=f"<tool_call>{block}</tool_call>")
+    if bad and not texts:
+        raise BackendProtocolError(
+            f"The LLM server at {source} sent {bad} malformed chunks and none was usable text; "
+            "is the URL that of an OpenAI-compatible server?"
+        )
     if not done and finish is None:
-        if good == 0 and bad:
-            raise BackendProtocolError(
-                f"The LLM server at {source} sent {bad} chunks and none was valid JSON; is the "
-                "URL that of an OpenAI-compatible server?"
-            )
         raise BackendProtocolError(
             f"The stream from {source} ended before the reply was finished (no [DONE])."
         )
