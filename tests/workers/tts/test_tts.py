@@ -75,9 +75,9 @@ def test_worker_answers_each_request_with_audio_in_order_and_skips_cancelled_one
     peer.publish("tts.request", req("Gone.", "t0", 0), trace="t0")
     peer.publish("speaker.stop", SpeakerStop(turn_id="t0"))
     run(tts, synth, once=True)
-    got = [m for m in peer if isinstance(m.payload, TtsAudio)]
-    assert [(m.payload.turn_id, m.payload.index, m.payload.final) for m in got] == [
+    got = [(m.payload, m.trace) for m in peer if isinstance(m.payload, TtsAudio)]
+    assert [(a.turn_id, a.index, a.final) for a, _ in got] == [
         ("t1", 0, False),
         ("t1", 1, True),
     ]
-    assert {m.trace for m in got} == {"t1"}
+    assert {trace for _, trace in got} == {"t1"}
