@@ -3,8 +3,9 @@
 An intent is the argument map of one ``rtos_command`` tool call (the fields of
 :class:`schemas.rtos.RtosCommand` the model may set). :func:`check_intent` refuses one that is
 out of the dialog's bounds (the gateway's safety envelope checks again; refusing here lets the
-assistant say why); :func:`to_commands` numbers a checked sequence and gives each command a time
-to live that covers the commands queued before it.
+assistant say why); :func:`to_commands` numbers a checked sequence. The car runs one motion at a
+time and a new one preempts the current one, so the dialog sends a sequence one command at a
+time, each when the previous one is done.
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ class Bounds(BaseModel):
     """Largest turn of one command, degrees."""
     max_angular_dps: float = 180.0
     """Largest yaw rate, degrees per second."""
-    turn_rate_dps: float = 90.0
-    """Yaw rate the car turns at, for time-to-live estimates, degrees per second."""
     max_duration_ms: int = 10000
     """Longest timed drive or tone, ms."""
     ttl_ms: int = 500
@@ -116,31 +115,14 @@ def check_intent(intent: Intent, bounds: Bounds) -> Checked:
     return Checked(out)
 
 
-def _duration_ms(intent: Intent, bounds: Bounds) -> float:
-    kind = intent.get("kind")
-    if kind == "drive":
-        dist = abs(float(intent.get("distance_m", 0.0)))
-        speed = abs(float(intent.get("linear_mps", 0.0))) or bounds.default_speed_mps
-        return dist / speed * 1000 if dist else float(intent.get("duration_ms", 0))
-    if kind == "turn":
-        return abs(float(intent.get("angle_deg", 0.0))) / bounds.turn_rate_dps * 1000
-    return float(intent.get("duration_ms", 0)) if kind == "buzzer" else 0.0
-
-
 def to_commands(
     intents: Sequence[Intent], bounds: Bounds, *, first_id: int, source: str
 ) -> list[RtosCommand]:
-    """Number checked intents from ``first_id``; each lives long enough to wait its turn."""
-    out: list[RtosCommand] = []
-    queued_ms = 0.0
+    """Number checked intents from ``first_id`` (the caller sends them one after the other)."""
+    out = []
     for i, intent in enumerate(intents):
-        ttl = bounds.ttl_ms + int(queued_ms)
-        out.append(
-            RtosCommand.model_validate(
-                {**intent, "cmd_id": (first_id + i) & 0xFFFFFFFF, "ttl_ms": ttl, "source": source}
-            )
-        )
-        queued_ms += _duration_ms(intent, bounds)
+        fields = {"cmd_id": (first_id + i) & 0xFFFFFFFF, "ttl_ms": bounds.ttl_ms, "source": source}
+        out.append(RtosCommand.model_validate({**intent, **fields}))
     return out
 
 

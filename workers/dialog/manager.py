@@ -73,6 +73,7 @@ class TurnManager:
         self._playing: set[str] = set()
         self._commands: dict[int, str] = {}
         self._next_cmd = 1
+        self._acting = ""
         self._state: tuple[str, bool, str] = ("", True, "")
 
     # --- entry points --------------------------------------------------------------------
@@ -256,7 +257,10 @@ class TurnManager:
             self._apologise(t, "llm_failed", now_ns, out)
             return
         extra: list[str] = []
-        if p.intent_json:
+        if p.intent_error:
+            log.warning("intent_refused turn=%s error=%s", t.turn_id, p.intent_error)
+            extra.append(say("garbled", t.language))
+        elif p.intent_json:
             intents, error = intents_from_json(p.intent_json)
             if error:
                 log.warning("intent_refused turn=%s error=%s", t.turn_id, error)
@@ -293,34 +297,41 @@ class TurnManager:
             ok, self.s.bounds, first_id=self._next_cmd, source=f"{self.name}:{t.turn_id}"
         )
         self._next_cmd = (self._next_cmd + len(cmds)) & 0xFFFFFFFF or 1
-        for cmd in cmds:
-            out.append(Out("rtos.command", cmd, t.turn_id))
-            self._commands[cmd.cmd_id] = t.turn_id
-            t.commands.append(cmd.cmd_id)
+        for other in self.turns.values():
+            other.plan.clear()  # the car obeys the newest request
+        self._acting = t.turn_id
+        t.plan = cmds
+        self._send_next(t, out)
         what = join_steps([describe(i, t.language) for i in ok], t.language)
         self._set_state("acting", t.turn_id, what, out)
         return [say("command_ok", t.language, what=what)]
 
+    def _send_next(self, t: Turn, out: list[Out]) -> None:
+        cmd = t.plan.pop(0)
+        out.append(Out("rtos.command", cmd, t.turn_id))
+        self._commands[cmd.cmd_id] = t.turn_id
+        t.commands.append(cmd.cmd_id)
+
     def _on_ack(self, p: RtosAck, now_ns: int, out: list[Out]) -> None:
         turn_id = self._commands.get(p.cmd_id)
         t = self.turns.get(turn_id or "")
-        if t is None:
-            return
-        key = {"rejected": "rt_rejected", "expired": "rt_expired", "failed": "rt_failed"}.get(
-            p.status
-        )
-        if key is not None:
+        if t is None or turn_id != self._acting:
+            return  # an older turn's command, superseded by a newer request
+        key = {"rejected": "rt_rejected", "expired": "rt_expired", "failed": "rt_failed"}
+        if p.status in key:
+            t.plan.clear()
             for cid in t.commands:
                 self._commands.pop(cid, None)
             why = p.reason.rstrip(".") or p.status
-            self._speak(t, t.speech.say(say(key, t.language, why=why)), now_ns, out, follow_up=True)
+            text = say(key[p.status], t.language, why=why)
+            self._speak(t, t.speech.say(text), now_ns, out, follow_up=True)
         elif p.status == "done":
             self._commands.pop(p.cmd_id, None)
-            t.commands_done += 1
-            if t.commands_done == len(t.commands) and self.s.speak_done:
-                self._speak(
-                    t, t.speech.say(say("rt_done", t.language)), now_ns, out, follow_up=True
-                )
+            if t.plan:
+                self._send_next(t, out)
+            elif self.s.speak_done:
+                text = say("rt_done", t.language)
+                self._speak(t, t.speech.say(text), now_ns, out, follow_up=True)
 
     # --- speaking ------------------------------------------------------------------------
 

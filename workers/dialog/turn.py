@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from schemas.dialog import TurnMetrics
+from schemas.rtos import RtosCommand
 from workers.dialog.speech import ReplySpeech
 
 __all__ = ["Stage", "Timeline", "Turn"]
@@ -71,7 +72,8 @@ class Turn:
     """TurnMetrics already published."""
     commands: list[int] = field(default_factory=list)
     """Ids of the car commands this turn sent, in order."""
-    commands_done: int = 0
+    plan: list[RtosCommand] = field(default_factory=list)
+    """Commands still to send, each once the one before it is done."""
 
     def metrics(self) -> TurnMetrics:
         """The turn's metrics message."""

@@ -34,7 +34,7 @@ def test_bounds_refuse_with_a_reason_and_fill_the_drive_speed():
     assert ok == {"kind": "drive", "distance_m": -1.0, "linear_mps": -0.3}
 
 
-def test_commands_are_numbered_and_later_ones_live_long_enough_to_wait_their_turn():
+def test_commands_are_numbered_and_carry_the_source():
     cmds = to_commands(
         [
             {"kind": "drive", "distance_m": 0.6, "linear_mps": 0.3},
@@ -45,8 +45,7 @@ def test_commands_are_numbered_and_later_ones_live_long_enough_to_wait_their_tur
         source="dialog:t1",
     )
     assert [c.cmd_id for c in cmds] == [7, 8]
-    assert cmds[0].ttl_ms == 500 and cmds[1].ttl_ms == 500 + 2000
-    assert cmds[1].source == "dialog:t1"
+    assert {c.ttl_ms for c in cmds} == {500} and cmds[1].source == "dialog:t1"
 
 
 def test_descriptions_in_both_languages():

@@ -1,6 +1,7 @@
 import json
 
 from schemas.audio import SpeakerReport, VadState
+from schemas.llm import LlmReply
 from schemas.rtos import RtosAck, RtosTelemetry
 from schemas.system import LifecycleEvent
 from tests.workers.dialog.harness import make
@@ -117,22 +118,54 @@ def test_garbled_or_out_of_bounds_intents_give_no_command_and_a_spoken_refusal()
     h.utterance("s2", "drive far")
     h.llm_says("s2", "", intent_json='{"kind": "drive", "distance_m": 50.0}')
     h.utterance("s3", "move forward 20 meters then turn left")
+    h.utterance("s4", "spin")
+    h.send("llm.reply", LlmReply(request_id="s4", text="", intent_error="not JSON"), "s4")
     assert h.out("rtos.command") == []
     said = spoken(h)
     assert said[0] == "Sorry, I did not understand that command."
     assert said[1].startswith("Sorry, I can't do that: 50 metres")
     assert said[2].startswith("Sorry, I can't do that: 20 metres")
+    assert said[3] == "Sorry, I did not understand that command."
 
 
 def test_spoken_command_is_understood_without_the_llm_and_both_steps_are_sent():
     h = make(wake="always")
     h.utterance("s1", "Move forward one meter, then turn left.")
     assert h.out("llm.request") == []
-    drive, turn = h.out("rtos.command")
-    assert (drive.kind, drive.distance_m, turn.kind, turn.angle_deg) == ("drive", 1.0, "turn", 90)
+    (drive,) = h.out("rtos.command")  # the car runs one motion at a time: the turn waits
+    assert (drive.kind, drive.distance_m) == ("drive", 1.0)
     assert spoken(h) == ["OK, moving forward 1 metre, then turning left."]
+    h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="accepted"))
+    h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="started", by="rtos"))
+    assert len(h.out("rtos.command")) == 1
+    h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="done", by="rtos"))
+    _, turn = h.out("rtos.command")
+    assert (turn.kind, turn.angle_deg) == ("turn", 90)
+    h.send("rtos.ack", RtosAck(cmd_id=turn.cmd_id, status="done", by="rtos"))
+    assert spoken(h)[-1] == "Done."
+    assert len(h.out("rtos.command")) == 2
+
+
+def test_a_refused_step_is_spoken_and_the_rest_of_the_plan_dropped():
+    h = make(wake="always")
+    h.utterance("s1", "Move forward one meter, then turn left.")
+    (drive,) = h.out("rtos.command")
     h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="rejected", reason="Obstacle ahead."))
     assert spoken(h)[-1] == "The car refused: Obstacle ahead."
+    h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="done", by="rtos"))
+    assert len(h.out("rtos.command")) == 1
+
+
+def test_a_newer_command_replaces_the_rest_of_an_older_plan():
+    h = make(wake="always")
+    h.utterance("s1", "Move forward one meter, then turn left.")
+    (drive,) = h.out("rtos.command")
+    h.utterance("s2", "stop")
+    assert [c.kind for c in h.out("rtos.command")] == ["drive", "stop"]
+    h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="failed", reason="Stopped."))
+    h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="done"))
+    assert [c.kind for c in h.out("rtos.command")] == ["drive", "stop"]
+    assert not any("failed" in t for t in spoken(h))
 
 
 def test_device_questions_are_answered_from_telemetry():
