@@ -10,8 +10,9 @@ Each fenced block says what the test does with it after its language:
 
 Between blocks, HTML comments ``<!-- check: ... -->`` (invisible on the rendered page) ask the
 test to verify what the reader would see: ``bus`` (a supervisor is up), ``shout NAME`` (a
-transcript put on the bus comes back in capitals from the worker ``NAME``), ``stop`` (every
-background process ends cleanly on SIGTERM).
+transcript put on the bus comes back in capitals from the worker ``NAME``), ``restarted NAME``
+(the supervisor restarted it after it was killed), ``stop`` (every background process ends
+cleanly, exit 0, on SIGTERM).
 
 The guide's paths and addresses are made safe to run here by :data:`SUBSTITUTIONS`.
 """
@@ -76,7 +77,8 @@ def test_every_code_block_is_marked_for_the_test() -> None:
             ok = ok or (s.kind == "sh" and s.marker == "bg")
             assert ok, f"line {s.line}: ```{s.kind} block needs 'run', 'bg' or 'file=PATH'"
         elif s.kind == "check":
-            assert s.marker.split()[0] in ("bus", "shout", "stop"), f"line {s.line}: {s.marker}"
+            words = s.marker.split()
+            assert words[0] in ("bus", "shout", "restarted", "stop"), f"line {s.line}: {words}"
         else:
             assert (s.kind, s.marker) == ("text", "output"), f"line {s.line}: unknown block"
 
@@ -199,12 +201,28 @@ class Guide:
                         return
         pytest.fail(f"{where}: worker {name!r} did not shout back\n{self.bg_logs()}")
 
+    def check_restarted(self, name: str, *, where: str) -> None:
+        from supervision.control import ControlClient
+
+        client = ControlClient(self.run_dir)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            (row,) = [w for w in client.call("status")["workers"] if w["name"] == name]
+            if row["restarts"] >= 1 and row["state"] == "ready":
+                assert row["last_exit"] == -signal.SIGKILL, row
+                return
+            time.sleep(0.1)
+        pytest.fail(f"{where}: {name} was not restarted: {row}\n{self.bg_logs()}")
+
     def check_stop(self, *, where: str) -> None:
         for s, proc, _ in reversed(self.background):
-            # SIGTERM the program the block started (bash's child), as the supervisor or Ctrl-C
-            # would; bash then exits with the program's status.
-            for child in psutil.Process(proc.pid).children():
-                child.send_signal(signal.SIGTERM)
+            # SIGTERM the program the block started, as the supervisor or Ctrl-C would: bash
+            # itself when it exec'd a lone command, else its children (it then exits with their
+            # status).
+            shell = psutil.Process(proc.pid)
+            targets = shell.children() if shell.name() == "bash" else [shell]
+            for target in targets:
+                target.send_signal(signal.SIGTERM)
             try:
                 code = proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -216,6 +234,7 @@ class Guide:
     def cleanup(self) -> None:
         for _, proc, _ in self.background:
             if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
                 for child in psutil.Process(proc.pid).children(recursive=True):
                     child.send_signal(signal.SIGTERM)
                 try:
