@@ -12,7 +12,7 @@ from schemas.registry import registry
 
 __all__ = ["RtosAck", "RtosCommand", "RtosLink", "RtosTelemetry"]
 
-CommandKind = Literal["drive", "turn", "stop", "estop", "led", "buzzer"]
+CommandKind = Literal["drive", "turn", "stop", "estop", "reset", "led", "buzzer"]
 
 
 class RtosCommand(Message):
@@ -21,13 +21,15 @@ class RtosCommand(Message):
     cmd_id: int
     """Id chosen by the sender (u32); the ack carries it back."""
     kind: CommandKind
-    """drive (velocity for a duration), turn (by an angle), stop, estop, led, buzzer."""
+    """drive (velocity for a duration or distance), turn (by an angle), stop, estop (latched
+    emergency stop), reset (clears the estop latch), led, buzzer."""
     linear_mps: float = 0.0
     """drive: forward speed in m/s (negative = backwards)."""
     angular_dps: float = 0.0
     """drive/turn: yaw rate in degrees per second (positive = left)."""
     duration_ms: int = 0
-    """drive: how long to apply the velocity, ms; buzzer: tone length, ms."""
+    """drive: how long to apply the velocity, ms (0 = hold it until the TTL runs out);
+    buzzer: tone length, ms."""
     angle_deg: float = 0.0
     """turn: angle to turn in degrees (positive = left)."""
     distance_m: float = 0.0
@@ -37,7 +39,8 @@ class RtosCommand(Message):
     buzzer_hz: int = 0
     """buzzer: tone frequency in Hz."""
     ttl_ms: int = 500
-    """Time to live: the RT side drops the command if it has not started within this, ms."""
+    """Time to live, ms, counted from when the gateway accepts the command: it expires (ack
+    ``expired``) if it has not started by then; a drive with duration 0 stops when it ends."""
     source: str = ""
     """Who asked (e.g. 'dialog' with the turn id) for the audit log."""
 
@@ -47,8 +50,10 @@ class RtosAck(Message):
 
     cmd_id: int
     """Id of the command acknowledged."""
-    status: Literal["accepted", "done", "rejected", "expired", "failed"]
-    """accepted = in the ring; done = executed; rejected = refused (see reason); expired = TTL."""
+    status: Literal["accepted", "started", "done", "rejected", "expired", "failed"]
+    """accepted = written to the ring (gateway); started = the RT side began executing it;
+    done = finished; rejected = refused (see reason); expired = its TTL ran out before it
+    started; failed = stopped before the end (preempted, STOP, heartbeat lost)."""
     reason: str = ""
     """Why it was rejected or failed, as a sentence."""
     by: Literal["gateway", "rtos"] = "gateway"
@@ -78,6 +83,8 @@ class RtosTelemetry(Message):
     """Fault bit mask (see docs/rtos.md)."""
     rt_time_ms: int = 0
     """RT-Thread tick time of the sample, ms (the RT side's own clock)."""
+    active_cmd_id: int = 0
+    """Id of the motion command being executed (0 = none)."""
 
 
 class RtosLink(Message):

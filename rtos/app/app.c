@@ -198,7 +198,7 @@ static void dispatch(app_cfg_t *cfg, uint16_t type, const uint8_t *p, int n, uin
             msg_ack_t a = {0};
             memcpy(&a.cmd_id, p, 4);
             a.status = ACK_REJECTED;
-            a.reason = R_RANGE;
+            a.reason = R_BUSY;
             a.rt_time_ms = (uint32_t)now;
             post_out(MSG_ACK, &a, sizeof(a));
         }

@@ -103,6 +103,7 @@ enum {
     R_RANGE,       /* duration/distance/angle beyond the RT hard limits */
     R_STOPPED,     /* stopped by STOP/ESTOP */
     R_UNKNOWN,     /* unknown command type */
+    R_BUSY,        /* the controller's command queue is full */
 };
 
 typedef struct {

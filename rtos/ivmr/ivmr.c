@@ -118,15 +118,11 @@ static int geometry_ok(uint32_t capacity, uint32_t max_msg)
 }
 
 /* ---- init / session ----------------------------------------------------------------------- */
-static void write_block(ivmr_ep_t *ep)
+/* The descriptor fields of our block from our local copies (init, and re-asserted every poll so
+ * that a damaged word in our own block heals: we are its only writer). */
+static void write_descriptor(ivmr_ep_t *ep)
 {
     uint8_t *b = ep->own;
-    st32_rel(b, IVMR_OFF_STATE, IVMR_STATE_INIT);
-    st64_rel(b, IVMR_OFF_PEER_EPOCH_ACK, 0);
-    for (uint32_t off = 0; off < IVMR_RING_OFFSET + ep->capacity; off += 8u)
-        if (off != IVMR_OFF_STATE)
-            st64(b, off, 0);
-    st32(b, IVMR_OFF_STATE + 4u, 0); /* the half word beside state (hb period, rewritten below) */
     st32(b, IVMR_OFF_MAGIC, IVMR_MAGIC);
     st32(b, IVMR_OFF_VERSION, IVMR_VERSION_MAJOR | (IVMR_VERSION_MINOR << 16));
     st32(b, IVMR_OFF_HEADER_SIZE, IVMR_HEADER_SIZE);
@@ -137,6 +133,17 @@ static void write_block(ivmr_ep_t *ep)
     st32(b, IVMR_OFF_ENDPOINT_ID, ep->me);
     st64(b, IVMR_OFF_EPOCH, ep->epoch);
     st32(b, IVMR_OFF_HB_PERIOD, ep->hb_period_ms);
+}
+
+static void write_block(ivmr_ep_t *ep)
+{
+    uint8_t *b = ep->own;
+    st32_rel(b, IVMR_OFF_STATE, IVMR_STATE_INIT);
+    st64_rel(b, IVMR_OFF_PEER_EPOCH_ACK, 0);
+    for (uint32_t off = 0; off < IVMR_RING_OFFSET + ep->capacity; off += 8u)
+        if (off != IVMR_OFF_STATE)
+            st64(b, off, 0);
+    write_descriptor(ep);
     st32_rel(b, IVMR_OFF_TX_TAIL, 0);
     st32_rel(b, IVMR_OFF_STATE, IVMR_STATE_READY);
 
@@ -149,6 +156,7 @@ static void write_block(ivmr_ep_t *ep)
     ep->linked = 0;
     ep->refused = 0;
     ep->fault = IVMR_FAULT_NONE;
+    ep->stopped = 0;
 }
 
 int ivmr_init(ivmr_ep_t *ep, void *base, uint32_t region_size, uint32_t endpoint_id,
@@ -192,6 +200,7 @@ void ivmr_shutdown(ivmr_ep_t *ep)
     st32_rel(ep->own, IVMR_OFF_STATE, IVMR_STATE_OFF);
     ep->linked = 0;
     ep->peer_epoch = 0;
+    ep->stopped = 1;
 }
 
 static int set_fault(ivmr_ep_t *ep, uint32_t code)
@@ -265,8 +274,16 @@ uint32_t ivmr_poll(ivmr_ep_t *ep, uint64_t now_ms)
     uint8_t *own = ep->own;
     const uint8_t *peer = ep->peer;
 
-    if (ld32(own, IVMR_OFF_STATE) != IVMR_STATE_READY)
+    if (ep->fault || ep->stopped)
         return 0; /* FAULT/OFF: the owner must reinit */
+    /* re-assert our block from local state (heals a damaged word; we are its only writer) */
+    write_descriptor(ep);
+    st32_rel(own, IVMR_OFF_TX_TAIL, ep->tail);
+    if (ep->peer_epoch) {
+        st32_rel(own, IVMR_OFF_RX_HEAD, ep->head);
+        st64_rel(own, IVMR_OFF_PEER_EPOCH_ACK, ep->peer_epoch);
+    }
+    st32_rel(own, IVMR_OFF_STATE, IVMR_STATE_READY);
     if (now_ms - ep->last_hb_ms >= ep->hb_period_ms) {
         ep->last_hb_ms = now_ms;
         st64_rel(own, IVMR_OFF_HB_COUNTER, ld64(own, IVMR_OFF_HB_COUNTER) + 1u);
@@ -470,7 +487,7 @@ uint32_t ivmr_tx_free(ivmr_ep_t *ep, int urgent)
 /* Checks the tail against our head; 1 = data, 0 = empty, <0 = error (EAGAIN after a detach). */
 static int rx_tail(ivmr_ep_t *ep, uint32_t *tail)
 {
-    if (!ep->peer_epoch || ld32(ep->own, IVMR_OFF_STATE) != IVMR_STATE_READY)
+    if (!ep->peer_epoch || ep->fault || ep->stopped)
         return 0;
     uint32_t t = ld32_acq(ep->peer, IVMR_OFF_TX_TAIL);
     if (t == ep->head)

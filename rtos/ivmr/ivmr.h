@@ -137,6 +137,7 @@ typedef struct ivmr_ep {
     uint64_t peer_hb_change_ms;
     uint32_t peer_hb_valid;
     uint32_t fault;
+    uint32_t stopped;
 } ivmr_ep_t;
 
 /* Geometry helpers. */

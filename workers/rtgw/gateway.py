@@ -1,0 +1,256 @@
+"""The gateway logic: commands through the envelope into the ring, ring records onto the bus.
+
+:class:`Gateway` owns the Linux endpoint (endpoint 0) of the region; it does no bus I/O. The
+worker feeds it commands (:meth:`Gateway.submit`) and calls :meth:`Gateway.step` every poll
+period; both return the ``(topic, payload, trace)`` messages to publish. Counters for
+``sys.metric`` come from :meth:`Gateway.metrics`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.base import Message
+from schemas.rtos import RtosAck, RtosCommand, RtosLink
+from workers.rtgw import messages, ring
+from workers.rtgw.doorbell import Doorbell, PollDoorbell
+from workers.rtgw.envelope import (
+    ALWAYS_ADMITTED,
+    CommandQueue,
+    EnvelopeSettings,
+    Pending,
+    RateLimiter,
+    check,
+)
+from workers.rtgw.errors import RingFault
+from workers.rtgw.ring import Endpoint
+
+__all__ = ["Gateway", "GatewaySettings", "Outgoing"]
+
+log = logging.getLogger("workers.rtgw")
+
+Outgoing = list[tuple[str, Message, str]]
+AckStatus = Literal["accepted", "started", "done", "rejected", "expired", "failed"]
+LinkState = Literal["up", "down", "restarted", "fault"]
+
+_OFFLINE = (
+    "The RT side is offline (no handshake, or its heartbeat was lost); the command was not sent."
+)
+
+
+class GatewaySettings(BaseModel):
+    """Settings of the ``rtgw`` worker."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    region: str = "shmfile:/dev/shm/voicebus-ivmr"
+    """The shared region: 'shmfile:/dev/shm/NAME' (host), 'uio:/dev/uioN', 'devmem:0xADDR'."""
+    capacity: int = 16384
+    """Bytes of each ring (a power of two); the RT side must use the same."""
+    max_msg: int = 1024
+    """Largest payload, bytes; capacity >= 4 * (16 + max_msg)."""
+    heartbeat_ms: int = Field(default=100, ge=1)
+    """Our heartbeat period, ms; the peer is dead after 5 of its own periods."""
+    poll_ms: float = Field(default=2.0, gt=0)
+    """Ring poll period, ms (the wait on the bus between ring polls)."""
+    doorbell: str = "poll"
+    """'poll', 'fifo:IN,OUT' (host) or 'uio:/dev/uioN[,map=M,offset=0xOFF,value=V]'."""
+    metrics_every_s: float = Field(default=5.0, gt=0)
+    """How often the ring counters are published as sys.metric."""
+    envelope: EnvelopeSettings = EnvelopeSettings()
+    """The safety envelope."""
+
+
+class Gateway:
+    """Bus <-> ring logic of the Linux side."""
+
+    def __init__(
+        self, endpoint: Endpoint, settings: GatewaySettings, doorbell: Doorbell | None = None
+    ) -> None:
+        self.ep = endpoint
+        self.settings = settings
+        self.env = settings.envelope
+        self.doorbell = doorbell or PollDoorbell()
+        self.queue = CommandQueue(settings.envelope.max_pending)
+        self.limiter = RateLimiter(settings.envelope.rate_per_s, settings.envelope.burst)
+        self.traces: OrderedDict[int, str] = OrderedDict()
+        self.counters = {"envelope_rejects": 0, "rate_limited": 0, "faults": 0, "expired": 0}
+        self._stats_base: dict[str, int] = {}
+
+    # --- commands ------------------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        """Linked both ways and the RT heartbeat is moving."""
+        return self.ep.linked and self.ep.peer_alive
+
+    def _ack(
+        self, p: Pending | RtosCommand, status: AckStatus, reason: str, trace: str = ""
+    ) -> tuple[str, Message, str]:
+        cmd = p.cmd if isinstance(p, Pending) else p
+        tr = p.trace if isinstance(p, Pending) else trace
+        return ("rtos.ack", RtosAck(cmd_id=cmd.cmd_id, status=status, reason=reason), tr)
+
+    def submit(self, cmd: RtosCommand, trace: str, now_s: float) -> Outgoing:
+        """Admit ``cmd`` through the envelope into the send queue; returns rejections."""
+        reason = check(cmd, self.env)
+        if reason is None and not self.online:
+            reason = _OFFLINE
+        if reason is None and cmd.kind not in ALWAYS_ADMITTED and not self.limiter.allow(now_s):
+            self.counters["rate_limited"] += 1
+            reason = (
+                f"Rate limit of {self.env.rate_per_s:g} commands/s (burst {self.env.burst}) "
+                "exceeded; send fewer commands."
+            )
+        if reason is not None:
+            self.counters["envelope_rejects"] += 1
+            log.info("command_rejected cmd_id=%s kind=%s reason=%s", cmd.cmd_id, cmd.kind, reason)
+            return [self._ack(cmd, "rejected", reason, trace)]
+        displaced, refused = self.queue.put(Pending(cmd, trace, now_s))
+        out: Outgoing = [self._ack(p, "rejected", why) for p, why in displaced]
+        if refused is not None:
+            out.append(self._ack(cmd, "rejected", refused, trace))
+        return out + self._flush(now_s)
+
+    def _flush(self, now_s: float) -> Outgoing:
+        out: Outgoing = []
+        kick = False
+        for p in list(self.queue):
+            age_ms = int((now_s - p.accepted_s) * 1000)
+            urgent = p.cmd.kind in ALWAYS_ADMITTED
+            if not urgent and age_ms >= p.cmd.ttl_ms:
+                self.queue.remove(p)
+                self.counters["expired"] += 1
+                out.append(
+                    self._ack(
+                        p, "expired", "Its time to live ran out while waiting for ring space."
+                    )
+                )
+                continue
+            rtype, flags, payload = messages.encode_command(p.cmd, age_ms)
+            try:
+                rc = self.ep.send(rtype, payload, flags)
+            except RingFault as exc:
+                return out + self._on_fault(exc)
+            if rc >= 0:
+                kick |= rc == 1
+                self.queue.remove(p)
+                self._remember(p)
+                out.append(self._ack(p, "accepted", ""))
+            elif rc == ring.ENOLINK:
+                self.queue.remove(p)
+                out.append(self._ack(p, "rejected", _OFFLINE))
+            else:  # EFULL: retried next step (TTL bounds the wait)
+                p.tries += 1
+                if urgent:
+                    log.warning("urgent_command_waits cmd_id=%s", p.cmd.cmd_id)
+        if kick:
+            self.doorbell.kick()
+        return out
+
+    def _remember(self, p: Pending) -> None:
+        self.traces[p.cmd.cmd_id] = p.trace
+        while len(self.traces) > 512:
+            self.traces.popitem(last=False)
+
+    # --- the ring ------------------------------------------------------------------------
+
+    def _link(self, state: LinkState, detail: str) -> tuple[str, Message, str]:
+        link = RtosLink(state=state, peer_epoch=self.ep.peer_epoch, detail=detail)
+        return ("rtos.link", link, "")
+
+    def _on_fault(self, exc: RingFault) -> Outgoing:
+        self.counters["faults"] += 1
+        log.warning("link_fault code=%d detail=%s", exc.code, exc)
+        out: Outgoing = [self._link("fault", f"{exc} Re-initialising with a new epoch.")]
+        out += self._drop_pending()
+        for k, v in self.ep.stats().items():  # the block's counters restart with it
+            self._stats_base[k] = self._stats_base.get(k, 0) + v
+        self.ep.reinit()
+        return out
+
+    def _drop_pending(self) -> Outgoing:
+        return [self._ack(p, "rejected", _OFFLINE) for p in self.queue.clear()]
+
+    def _events(self, ev: int) -> Outgoing:
+        out: Outgoing = []
+        epoch = f"{self.ep.peer_epoch:016x}"
+        if ev & ring.EV_REFUSED:
+            out.append(
+                self._link(
+                    "fault",
+                    "The RT side's block was refused (magic, version or geometry mismatch); "
+                    "check that both sides use IVMR v1 with the same capacity.",
+                )
+            )
+        if ev & ring.EV_PEER_RESTARTED:
+            out.append(
+                self._link(
+                    "restarted",
+                    f"The RT side restarted (new epoch {epoch}); the backlogs were dropped.",
+                )
+            )
+        if ev & ring.EV_PEER_DEAD:
+            out.append(
+                self._link(
+                    "down",
+                    "No heartbeat from the RT side for 5 periods: commands are rejected until "
+                    "it is back; it stops the motors on its own when it loses ours.",
+                )
+            )
+            out += self._drop_pending()
+        elif ev & ring.EV_LINK_DOWN:
+            out.append(self._link("down", "The RT side stopped or is re-initialising."))
+            out += self._drop_pending()
+        if (ev & (ring.EV_LINK_UP | ring.EV_PEER_ALIVE)) and self.online:
+            out.append(self._link("up", f"Linked to the RT side (epoch {epoch})."))
+        return out
+
+    def step(self, now_s: float) -> Outgoing:
+        """One poll period: session events, inbound records, pending commands."""
+        self.doorbell.drain()
+        out = self._events(self.ep.poll(int(now_s * 1000)))
+        try:
+            records = self.ep.recv_many(256)
+        except RingFault as exc:
+            return out + self._on_fault(exc)
+        for rec in records:
+            out += self._inbound(rec)
+        if len(self.queue):
+            out += self._flush(now_s)
+        return out
+
+    def _inbound(self, rec: ring.Record) -> Outgoing:
+        try:
+            if rec.rtype == messages.MSG_TELEMETRY:
+                return [("rtos.telemetry", messages.decode_telemetry(rec.payload), "")]
+            if rec.rtype == messages.MSG_ACK:
+                ack = messages.decode_ack(rec.payload)
+                return [("rtos.ack", ack, self.traces.get(ack.cmd_id, ""))]
+        except messages.PayloadError as exc:
+            log.warning("payload_short type=%#x detail=%s", rec.rtype, exc)
+            self.ep.count_unknown()
+            return []
+        if rec.rtype == messages.MSG_HELLO:
+            log.info("rt_hello build=%s", rec.payload[8:32].rstrip(b"\0").decode(errors="replace"))
+        elif rec.rtype != messages.MSG_PONG:
+            self.ep.count_unknown()
+        return []
+
+    def metrics(self) -> dict[str, float]:
+        """Ring counters (our block) and envelope counters, by metric name."""
+        m: dict[str, float] = {
+            f"rtgw.{k}": float(v + self._stats_base.get(k, 0)) for k, v in self.ep.stats().items()
+        }
+        m.update({f"rtgw.{k}": float(v) for k, v in self.counters.items()})
+        m["rtgw.online"] = float(self.online)
+        return m
+
+    def close(self) -> None:
+        """Mark our endpoint OFF (the RT side stops the motors) and release the doorbell."""
+        self.ep.shutdown()
+        self.doorbell.close()
