@@ -1,0 +1,264 @@
+"""The supervisor with real processes: restarts, liveness, give-up, dependencies, late joiners.
+
+Each test starts ``python supervisor.py CONFIG`` with a private runtime directory and stops it
+with SIGINT, checking that no process and no socket file is left (see ``harness.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from typing import Any
+
+import psutil
+import pytest
+
+from bus.node import Node
+from schemas.asr import AsrText
+from schemas.system import LifecycleEvent, Metric
+from tests.supervision.harness import SupervisorProc, worker
+
+RELAY = "tests.supervision.workers.relay"
+CRASH = "tests.supervision.workers.crash"
+
+pytestmark = pytest.mark.slow
+
+
+def lifecycle(probe: Node, timeout_s: float = 0.0) -> list[tuple[int, LifecycleEvent]]:
+    """``(ts_ns, event)`` of the lifecycle events waiting at ``probe``."""
+    out = []
+    while (msg := probe.poll(timeout_s)) is not None:
+        if isinstance(msg.payload, LifecycleEvent):
+            out.append((msg.ts_ns, msg.payload))
+    return out
+
+
+def test_kill_9_worker_is_restarted_and_ready_again_while_others_never_notice() -> None:
+    config = {
+        "heartbeat_ms": 200,
+        "workers": {
+            "victim": worker("workers.echo", restart="always"),
+            "bystander": worker(RELAY),
+        },
+    }
+    with SupervisorProc(config) as sup:
+        old = sup.wait_state("victim", "ready")
+        by_before = sup.wait_state("bystander", "ready")
+        probe = sup.node("probe")
+        probe.subscribe("sys.lifecycle", "sys.metric")
+        sent: list[int] = []
+        relayed: set[int] = set()
+        events: list[tuple[int, LifecycleEvent]] = []
+
+        def pump(n: int) -> None:
+            """Publish asr.text n times, 20 ms apart, collecting what comes back."""
+            for _ in range(n):
+                sent.append(len(sent))
+                probe.publish("asr.text", AsrText(text="x", segment_id=str(sent[-1])))
+                end = time.monotonic() + 0.02
+                while (msg := probe.poll(max(0.0, end - time.monotonic()))) is not None:
+                    if isinstance(msg.payload, Metric) and msg.payload.name == "relayed":
+                        relayed.add(int(msg.payload.value))
+                    elif isinstance(msg.payload, LifecycleEvent):
+                        events.append((msg.ts_ns, msg.payload))
+
+        pump(10)
+        kill_ns = time.monotonic_ns()
+        os.kill(old["pid"], signal.SIGKILL)
+        new = sup.wait(
+            lambda: (r := sup.row("victim"))["state"] == "ready" and r["pid"] != old["pid"] and r,
+            "the victim to be ready again",
+        )
+        pump(25)  # also lets the bystander's answers to the last messages arrive
+        ready_ns = next(ts for ts, e in events if e.worker == "victim" and e.event == "ready")
+        print(f"\nkill -9 -> ready again: {(ready_ns - kill_ns) / 1e6:.0f} ms")
+
+        assert new["restarts"] == 1
+        assert new["last_exit"] == -9
+        assert new["last_exit_text"] == "killed by SIGKILL"
+        kinds = [e.event for _, e in events if e.worker == "victim"]
+        assert kinds[:4] == ["exited", "restarting", "spawned", "ready"]
+        by_after = sup.row("bystander")
+        assert (by_after["pid"], by_after["restarts"]) == (by_before["pid"], 0)
+        assert not [e for _, e in events if e.worker == "bystander"]
+        assert relayed >= set(sent[:-3]), f"bystander lost {sorted(set(sent) - relayed)}"
+
+
+def test_sigstop_after_ready_is_detected_within_heartbeat_timeout_and_replaced() -> None:
+    timeout_s = 1.0
+    config = {
+        "heartbeat_ms": 100,
+        "workers": {"frozen": worker("workers.echo", heartbeat_timeout_s=timeout_s)},
+    }
+    with SupervisorProc(config) as sup:
+        old = sup.wait_state("frozen", "ready")
+        probe = sup.node("probe")
+        probe.subscribe("sys.lifecycle")
+        time.sleep(0.3)  # a few beats after ready
+        stop_ns = time.monotonic_ns()
+        os.kill(old["pid"], signal.SIGSTOP)
+        new = sup.wait(
+            lambda: (r := sup.row("frozen"))["state"] == "ready" and r["pid"] != old["pid"] and r,
+            "a replacement of the stopped worker",
+        )
+        events = lifecycle(probe, 0.2)
+        hung_ns = next(ts for ts, e in events if e.event == "hung")
+        detect_s = (hung_ns - stop_ns) / 1e9
+        print(f"\nSIGSTOP -> detected hung after {detect_s:.2f} s (timeout {timeout_s} s)")
+        assert detect_s <= timeout_s + 1.0  # the timeout, plus the loop's turn on a busy machine
+        assert new["last_exit"] == -9 and new["restarts"] == 1
+        assert not psutil.pid_exists(old["pid"]) or (
+            psutil.Process(old["pid"]).status() == psutil.STATUS_ZOMBIE
+        )
+        assert [e.event for _, e in events][:3] == ["hung", "exited", "restarting"]
+
+
+def test_worker_crashing_at_start_backs_off_then_is_given_up_while_the_rest_runs() -> None:
+    restart = {"policy": "on-failure", "backoff_initial_s": 0.05, "max_restarts": 3}
+    config = {
+        "workers": {
+            "steady": worker("workers.echo"),
+            "crashy": worker(CRASH, restart={**restart, "window_s": 30}, autostart=False),
+        }
+    }
+    with SupervisorProc(config) as sup:
+        steady = sup.wait_state("steady", "ready")
+        probe = sup.node("probe")
+        probe.subscribe("sys.lifecycle")
+        sup.client.call("start", name="crashy")
+        row = sup.wait_state("crashy", "failed")
+        events = [e for _, e in lifecycle(probe, 0.2) if e.worker == "crashy"]
+        delays = [e.delay_s for e in events if e.event == "restarting"]
+        assert delays == [0.05, 0.1, 0.2]  # doubling
+        assert [e.event for e in events].count("spawned") == 4
+        assert events[-1].event == "gave_up"
+        assert row["restarts"] == 3 and row["last_exit"] == 3
+        assert "gave up after 3 restarts in 30 s" in row["detail"]
+        table = sup.cli("status").stdout
+        assert "crashy: failed: gave up after 3 restarts in 30 s" in table
+        assert "'python supervisor.py start crashy'" in table
+        assert sup.row("steady")["pid"] == steady["pid"]
+        assert sup.row("steady")["state"] == "ready"
+
+
+def test_depends_on_starts_after_ready_and_stops_in_reverse_order() -> None:
+    config = {
+        "workers": {
+            "c": worker(RELAY, depends_on=["b"]),
+            "b": worker(RELAY, depends_on=["a"], settings={"ready_after_s": 0.3}),
+            "a": worker(RELAY, settings={"ready_after_s": 0.3}),
+        }
+    }
+    sup = SupervisorProc(config).start()
+    try:
+        sup.wait_state("c", "ready")
+        assert [r["name"] for r in sup.status()] == ["a", "b", "c"]
+    finally:
+        assert sup.stop() == 0
+    seq = [
+        (event, line.split(" name=", 1)[1].split()[0])
+        for line in sup.log().splitlines()
+        for event in ("spawned", "ready", "stopped")
+        if f" worker_{event} " in line
+    ]
+    assert seq.index(("spawned", "b")) > seq.index(("ready", "a"))
+    assert seq.index(("spawned", "c")) > seq.index(("ready", "b"))
+    assert [name for event, name in seq if event == "stopped"] == ["c", "b", "a"]
+
+
+def test_late_joiner_added_at_run_time_receives_everything_published_after_its_ready() -> None:
+    with SupervisorProc({"workers": {"first": worker("workers.echo")}}) as sup:
+        sup.wait_state("first", "ready")
+        probe = sup.node("probe")
+        probe.subscribe("sys.lifecycle", "sys.metric")
+        done = sup.cli("add", RELAY, "--name", "late")
+        assert done.returncode == 0, done.stderr
+        n = 0
+        first_after_ready: int | None = None
+        relayed: set[int] = set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            probe.publish("asr.text", AsrText(text="x", segment_id=str(n)))
+            n += 1
+            while (msg := probe.poll(0.01)) is not None:
+                p: Any = msg.payload
+                if isinstance(p, LifecycleEvent) and (p.worker, p.event) == ("late", "ready"):
+                    first_after_ready = n
+                elif isinstance(p, Metric) and p.name == "relayed":
+                    relayed.add(int(p.value))
+            if first_after_ready is not None and n > first_after_ready + 50:
+                break
+        assert first_after_ready is not None, sup.log()
+        end = time.monotonic() + 2
+        while time.monotonic() < end and not set(range(first_after_ready, n)) <= relayed:
+            msg = probe.poll(0.05)
+            if msg is not None and isinstance(msg.payload, Metric) and msg.payload.name == "relayed":
+                relayed.add(int(msg.payload.value))
+        missing = sorted(set(range(first_after_ready, n)) - relayed)
+        assert not missing, f"published after ready but not received: {missing}"
+        row = sup.row("late")
+        assert row["state"] == "ready" and row["program"] == RELAY
+
+
+def test_cli_status_stop_start_restart_and_add() -> None:
+    config = {"workers": {"echo": worker("workers.echo", cpus=[0])}}
+    with SupervisorProc(config) as sup:
+        sup.wait_state("echo", "ready")
+        table = sup.cli("status").stdout.splitlines()
+        assert table[0].split() == ["NAME", "STATE", "PID", "CPUS", "RESTARTS", "UPTIME", "LAST"] + [
+            "EXIT"
+        ]
+        assert table[1].split()[:2] == ["echo", "ready"]
+        rows = json.loads(sup.cli("status", "--json").stdout)
+        assert {"name", "state", "pid", "restarts", "cpus"} <= set(rows[0])
+        assert rows[0]["cpus"] == [0]
+        allowed = psutil.Process(rows[0]["pid"]).cpu_affinity()
+        assert allowed == [0]
+
+        out = sup.cli("stop", "echo")
+        assert out.returncode == 0 and "echo: stopped (exit 0)" in out.stdout, out.stderr
+        out = sup.cli("start", "echo")
+        assert out.returncode == 0 and "echo: ready" in out.stdout, out.stderr
+        pid = sup.row("echo")["pid"]
+        out = sup.cli("restart", "echo")
+        assert out.returncode == 0, out.stderr
+        assert sup.row("echo")["pid"] != pid and sup.row("echo")["restarts"] == 0
+
+        snippet = sup.tmp / "more.yaml"
+        snippet.write_text("echo2:\n  module: workers.echo\n  depends_on: [echo]\n")
+        assert sup.cli("add", str(snippet)).returncode == 0
+        assert sup.cli("add", "echo3: {module: workers.echo, cpus: little}").returncode == 0
+        sup.wait_state("echo2", "ready")
+        sup.wait_state("echo3", "ready")
+
+        bad = sup.cli("add", "echo4: {module: workers.echo, cpu: [0]}")
+        assert bad.returncode == 2
+        assert "workers.echo4.cpu: unknown key" in bad.stderr
+        dup = sup.cli("add", "workers.echo")
+        assert dup.returncode == 2 and "already exists" in dup.stderr
+        unknown = sup.cli("stop", "nobody")
+        assert unknown.returncode == 2 and "No worker named 'nobody'" in unknown.stderr
+
+
+def test_stop_escalates_to_sigkill_after_grace_and_sigterm_stops_everything() -> None:
+    config = {"workers": {"stubborn": worker("tests.supervision.workers.stubborn", stop_grace_s=0.5)}}
+    sup = SupervisorProc(config).start()
+    try:
+        sup.wait_state("stubborn", "ready")
+        out = sup.cli("stop", "stubborn")
+        assert out.returncode == 0, out.stderr
+        assert sup.row("stubborn")["last_exit"] == -9
+        sup.client.call("start", name="stubborn")
+        sup.wait_state("stubborn", "ready")
+    finally:
+        assert sup.stop(signal.SIGTERM) == 0
+    assert "stop_grace_expired" in sup.log()
+
+
+def test_no_supervisor_gives_a_clear_error() -> None:
+    sup = SupervisorProc({"workers": {}})
+    out = sup.cli("status")
+    assert out.returncode == 2
+    assert "No supervisor is running with runtime directory" in out.stderr
