@@ -194,8 +194,9 @@ def test_late_joiner_added_at_run_time_receives_everything_published_after_its_r
         end = time.monotonic() + 2
         while time.monotonic() < end and not set(range(first_after_ready, n)) <= relayed:
             msg = probe.poll(0.05)
-            if msg is not None and isinstance(msg.payload, Metric) and msg.payload.name == "relayed":
-                relayed.add(int(msg.payload.value))
+            p = msg.payload if msg is not None else None
+            if isinstance(p, Metric) and p.name == "relayed":
+                relayed.add(int(p.value))
         missing = sorted(set(range(first_after_ready, n)) - relayed)
         assert not missing, f"published after ready but not received: {missing}"
         row = sup.row("late")
@@ -207,9 +208,8 @@ def test_cli_status_stop_start_restart_and_add() -> None:
     with SupervisorProc(config) as sup:
         sup.wait_state("echo", "ready")
         table = sup.cli("status").stdout.splitlines()
-        assert table[0].split() == ["NAME", "STATE", "PID", "CPUS", "RESTARTS", "UPTIME", "LAST"] + [
-            "EXIT"
-        ]
+        header = ["NAME", "STATE", "PID", "CPUS", "RESTARTS", "UPTIME", "LAST", "EXIT"]
+        assert table[0].split() == header
         assert table[1].split()[:2] == ["echo", "ready"]
         rows = json.loads(sup.cli("status", "--json").stdout)
         assert {"name", "state", "pid", "restarts", "cpus"} <= set(rows[0])
@@ -243,7 +243,8 @@ def test_cli_status_stop_start_restart_and_add() -> None:
 
 
 def test_stop_escalates_to_sigkill_after_grace_and_sigterm_stops_everything() -> None:
-    config = {"workers": {"stubborn": worker("tests.supervision.workers.stubborn", stop_grace_s=0.5)}}
+    stubborn = worker("tests.supervision.workers.stubborn", stop_grace_s=0.5)
+    config = {"workers": {"stubborn": stubborn}}
     sup = SupervisorProc(config).start()
     try:
         sup.wait_state("stubborn", "ready")

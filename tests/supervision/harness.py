@@ -1,10 +1,10 @@
 """A real supervisor process for tests: config in a temporary directory, log captured.
 
-    with SupervisorProc(tmp, {"workers": {...}}) as sup:
-        sup.wait_state("echo", "ready")
-        probe = sup.node("probe")
-        ...
-    # leaving the block sends SIGINT and checks that no process and no socket file is left
+with SupervisorProc(tmp, {"workers": {...}}) as sup:
+    sup.wait_state("echo", "ready")
+    probe = sup.node("probe")
+    ...
+# leaving the block sends SIGINT and checks that no process and no socket file is left
 """
 
 from __future__ import annotations
@@ -44,9 +44,8 @@ class SupervisorProc:
         self._own_tmp = tmp is None
         self.run_dir = self.tmp / "run"
         self.config_path = self.tmp / "config.yaml"
-        if isinstance(config, dict):
-            config = yaml.safe_dump(config)
-        self.config_path.write_text(config)
+        text = yaml.safe_dump(config) if isinstance(config, dict) else config
+        self.config_path.write_text(text)
         self.log_path = self.tmp / "supervisor.log"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEBUS_")}
         self.env["VOICEBUS_RUNTIME_DIR"] = str(self.run_dir)
@@ -80,9 +79,9 @@ class SupervisorProc:
         self.proc.send_signal(sig)
         try:
             code = self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as exc:
             self.kill_all()
-            raise AssertionError(f"supervisor did not stop within {timeout_s} s\n{self.log()}")
+            raise AssertionError(f"supervisor did not stop in {timeout_s} s\n{self.log()}") from exc
         alive = [p for p in descendants if _alive(p)]
         for p in alive:
             p.kill()

@@ -1,4 +1,4 @@
-"""Test worker: dies at start with exit status ``$CRASH_CODE`` (default 3), before joining the bus."""
+"""Test worker: dies at start with status ``$CRASH_CODE`` (default 3), before joining the bus."""
 
 import os
 import sys
