@@ -153,3 +153,46 @@ def test_memory_node_settings_errors_name_the_key() -> None:
     node = MemoryBus().node("w", {"keyword": ["x"]})
     with pytest.raises(ConfigError, match=r"settings\.keyword: unknown key"):
         node.settings_as(Settings)
+
+
+class ShoutV11(Message):
+    """Minor version 1.1 of ``Shout``: one optional field more."""
+
+    schema_version = (1, 1)
+    text: str
+    """Upper-cased text."""
+    loud: bool = True
+    """Added in 1.1."""
+
+
+def _across(writer: Message, reader: type[Message]) -> Message:
+    """Frames written with ``writer``'s model, read where ``reader`` is registered."""
+    rreg = Registry()
+    rreg.register("ext.ver.shout", reader)
+    frames = encode("ext.ver.shout", writer, source="w", instance=1, seq=1, ts_ns=1)
+    b = MemoryBus(rreg)
+    probe = b.node("probe")
+    probe.subscribe("ext.ver.*")
+    b.inject(frames)
+    msg = probe.poll()
+    assert msg is not None
+    return payload_as(msg, reader)
+
+
+def test_a_minor_version_is_read_both_ways() -> None:
+    old_reads_new = _across(ShoutV11(text="HI", loud=False), Shout)
+    assert old_reads_new == Shout(text="HI")
+    new_reads_old = _across(Shout(text="HI"), ShoutV11)
+    assert new_reads_old == ShoutV11(text="HI", loud=True)
+
+
+def test_another_major_version_is_refused_by_the_reader() -> None:
+    frames = encode("ext.ver.shout", ShoutV2(text="HI"), source="w", instance=1, seq=1, ts_ns=1)
+    rreg = Registry()
+    rreg.register("ext.ver.shout", Shout)
+    b = MemoryBus(rreg)
+    probe = b.node("probe")
+    probe.subscribe("ext.ver.*")
+    b.inject(frames)
+    assert probe.poll() is None
+    assert probe.stats.refused_version == 1
