@@ -93,13 +93,13 @@ class Generation:
         self.metrics = RequestMetrics()
         self._splitter = TagSplitter(start_in_think=start_in_think)
         self._tools = tools
-
-    def run(self) -> Iterator[LlmDelta | LlmReply]:
-        """Stream the reply; the last item is always the :class:`LlmReply`."""
         self._answer: list[str] = []
         self._thinking: list[str] = []
         self._tool: list[str] | None = None
         self._index = 0
+
+    def run(self) -> Iterator[LlmDelta | LlmReply]:
+        """Stream the reply; the last item is always the :class:`LlmReply` (call once)."""
         finish = "stop"
         error = ""
         self.metrics = metrics = RequestMetrics(start_ns=time.monotonic_ns())

@@ -1,0 +1,71 @@
+"""The embedded default (llama.cpp in process, SmolLM2 from its wheel) answers for real."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
+from workers.llm.backends.base import Prompt
+from workers.llm.backends.llamacpp import LlamaCppBackend, default_model_path
+from workers.llm.engine import Generation, build_prompt
+from workers.llm.segment import split_sentences
+from workers.llm.settings import LlamaCppSettings, LlmSettings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[LlamaCppBackend]:
+    b = LlamaCppBackend(LlamaCppSettings())
+    yield b
+    b.close()
+
+
+def test_the_model_ships_in_a_wheel() -> None:
+    path = default_model_path()
+    assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000
+
+
+def test_answers_a_real_question_end_to_end(backend: LlamaCppBackend) -> None:
+    req = LlmRequest(
+        request_id="q1",
+        messages=(ChatMessage(role="user", content="What is the capital of France?"),),
+        max_tokens=48,
+        temperature=0.0,
+        tools=False,
+    )
+    gen = Generation(
+        backend, req, build_prompt(req, LlmSettings(tools=False), backend), tools=False
+    )
+    items = list(gen.run())
+    reply = items[-1]
+    assert isinstance(reply, LlmReply)
+    assert reply.finish_reason in ("stop", "length"), reply.error
+    assert "paris" in reply.text.lower()
+    deltas = [i for i in items if isinstance(i, LlmDelta)]
+    assert len(deltas) > 3 and "".join(d.text for d in deltas).strip() == reply.text
+    assert reply.ttft_ms > 0 and reply.tokens_per_s > 0 and reply.completion_tokens == len(deltas)
+    assert split_sentences(reply.text)
+
+
+def test_abort_stops_between_tokens(backend: LlamaCppBackend) -> None:
+    abort = threading.Event()
+    prompt = Prompt(
+        messages=(ChatMessage(role="user", content="Tell me a long story about a robot."),),
+        max_tokens=200,
+        temperature=0.0,
+    )
+    chunks = []
+    for chunk in backend.stream(prompt, abort):
+        chunks.append(chunk)
+        if len(chunks) == 2:
+            abort.set()
+    assert chunks[-1].finish_reason == "abort" and len(chunks) <= 4
+
+
+def test_counts_tokens_with_the_model_tokenizer(backend: LlamaCppBackend) -> None:
+    n = backend.count_tokens("Hello there, how are you?")
+    assert n is not None and 3 <= n <= 12
