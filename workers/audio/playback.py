@@ -120,8 +120,7 @@ class PlaybackQueue:
                     keep.append(turn)
                     continue
                 cut = sum(len(c) for c in turn.chunks)
-                if not turn.final_queued:
-                    self._cut.append(turn.turn_id)
+                self._cut.append(turn.turn_id)
                 events.append(
                     PlaybackEvent(turn.turn_id, "cut", self._ms(turn.played), self._ms(cut))
                 )
