@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="replace an existing file")
     add_common_args(parser, "record")
     parser.set_defaults(queue=100_000)
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
 
     def run() -> int:
         writer = RecordWriter(args.file, list(args.topics), args.name, overwrite=args.force)
@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             writer.close()
             args.file.unlink(missing_ok=True)
             raise
-        print(f"# record: writing {args.file} ({' '.join(args.topics)})", file=sys.stderr)
+        print(
+            f"# record: writing {args.file} ({' '.join(args.topics)})", file=sys.stderr, flush=True
+        )
         try:
             record(tap, writer, count=args.count, duration_s=args.duration)
         finally:

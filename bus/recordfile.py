@@ -124,6 +124,9 @@ class Recording:
                         self.skipped += 1
             except (msgpack.OutOfData, ValueError):
                 self.truncated = True
+            else:
+                # iteration also ends quietly at a partial last object
+                self.truncated = unpacker.tell() < self.path.stat().st_size
 
 
 def read(path: Path) -> Recording:

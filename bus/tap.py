@@ -94,13 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         "--duration", type=float, default=0.0, metavar="S", help="exit after S seconds"
     )
     add_common_args(parser, "tap")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
 
     def run() -> int:
         tap, _stop = connect(args, args.topics, publisher=False)
         try:
-            if not args.json:
-                print(f"# tap: listening to {' '.join(args.topics)}", file=sys.stderr)
+            print(f"# tap: listening to {' '.join(args.topics)}", file=sys.stderr, flush=True)
             echo(tap, sys.stdout, as_json=args.json, count=args.count, duration_s=args.duration)
         finally:
             tap.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from typing import Any
 
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="watch one interval, print, exit")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_common_args(parser, "top")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     topics = list(args.topics)
     if "*" not in topics and "sys.*" not in topics:
         topics += ["sys.heartbeat", "sys.lifecycle"]  # worker rows need them
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         tap, _stop = connect(args, topics, publisher=False)
         obs = BusObserver(args.window)
         sampler = ProcessSampler()
+        print(f"# top: watching {' '.join(topics)}", file=sys.stderr, flush=True)
         try:
             while tap.running:
                 watch(tap, obs, sampler, time.monotonic_ns() + int(args.interval * 1e9))
