@@ -266,8 +266,11 @@ static void ipc_thread(void *arg)
                 ivmr_reinit(&g.ep, port_new_epoch());
             }
         }
-        if (g.bench_left && ivmr_linked(&g.ep) && bench_tx() > 0)
-            busy = 1;
+        if (g.bench_left && ivmr_linked(&g.ep)) {
+            if (bench_tx() == 0)
+                port_sleep_us(50); /* ring full: let the consumer run; a 1 ms poll is too long */
+            continue;
+        }
         if (busy)
             continue;
         if (!ivmr_rx_arm(&g.ep))

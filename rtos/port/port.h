@@ -30,6 +30,7 @@ void port_thread_join_all(void); /* host: wait for the threads started above */
 uint64_t port_now_ms(void);
 uint64_t port_now_ns(void);
 void port_sleep_ms(uint32_t ms);
+void port_sleep_us(uint32_t us); /* short sleep (RT-Thread: one tick at least) */
 uint64_t port_new_epoch(void); /* nonzero, different on every call and every boot */
 
 /* Doorbell: wake_sem is released (from the ISR on the board) when the peer kicks us. */

@@ -210,6 +210,13 @@ void port_sleep_ms(uint32_t ms)
     }
 }
 
+void port_sleep_us(uint32_t us)
+{
+    struct timespec ts = {us / 1000000u, (long)(us % 1000000u) * 1000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 uint64_t port_new_epoch(void)
 {
     uint64_t e = 0;
