@@ -41,27 +41,36 @@ SENTENCES: dict[str, list[tuple[str, str]]] = {
         ("Turn on the light in the kitchen.", "Turn on the light in the kitchen."),
         ("What is the weather like today?", "What is the weather like today?"),
         ("Drive forward two meters, then stop.", "Drive forward two meters, then stop."),
-        ("Please tell me a short story about a robot.",
-         "Please tell me a short story about a robot."),
+        (
+            "Please tell me a short story about a robot.",
+            "Please tell me a short story about a robot.",
+        ),
         ("How far is it to the nearest station?", "How far is it to the nearest station?"),
         ("Set a timer for five minutes.", "Set a timer for five minutes."),
         ("Turn left and slow down.", "Turn left and slow down."),
         ("Can you play some quiet music?", "Can you play some quiet music?"),
         ("Stop.", "Stop."),
-        ("Remind me to call my sister tomorrow morning.",
-         "Remind me to call my sister tomorrow morning."),
+        (
+            "Remind me to call my sister tomorrow morning.",
+            "Remind me to call my sister tomorrow morning.",
+        ),
     ],
     "zh": [
         ("今天天气怎么样", "jin1 tian1 tian1 qi4 zen3 me5 yang4"),
         ("打开客厅的灯", "da3 kai1 ke4 ting1 de5 deng1"),
         ("向前走两米然后停下", "xiang4 qian2 zou3 liang3 mi3 ran2 hou4 ting2 xia4"),
-        ("给我讲一个关于机器人的故事", "gei3 wo3 jiang3 yi2 ge4 guan1 yu2 ji1 qi4 ren2 de5 gu4 shi5"),
+        (
+            "给我讲一个关于机器人的故事",
+            "gei3 wo3 jiang3 yi2 ge4 guan1 yu2 ji1 qi4 ren2 de5 gu4 shi5",
+        ),
         ("现在几点了", "xian4 zai4 ji3 dian3 le5"),
         ("向左转然后慢一点", "xiang4 zuo3 zhuan3 ran2 hou4 man4 yi4 dian3"),
         ("停", "ting2"),
         ("播放一些安静的音乐", "bo1 fang4 yi4 xie1 an1 jing4 de5 yin1 yue4"),
-        ("明天早上提醒我给妹妹打电话",
-         "ming2 tian1 zao3 shang4 ti2 xing3 wo3 gei3 mei4 mei5 da3 dian4 hua4"),
+        (
+            "明天早上提醒我给妹妹打电话",
+            "ming2 tian1 zao3 shang4 ti2 xing3 wo3 gei3 mei4 mei5 da3 dian4 hua4",
+        ),
         ("你好小车", "ni2 hao3 xiao3 che1"),
     ],
 }
@@ -115,7 +124,9 @@ class Manifest:
 def speak(text: str, language: str, *, speed_wpm: int = 160) -> np.ndarray:
     """Speak ``text`` with espeak-ng; return 16 kHz mono int16 samples (digital silence kept)."""
     if shutil.which("espeak-ng") is None:
-        raise RuntimeError("espeak-ng is not installed; install it with 'apt-get install espeak-ng'.")
+        raise RuntimeError(
+            "espeak-ng is not installed; install it with 'apt-get install espeak-ng'."
+        )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "s.wav"
         subprocess.run(
@@ -219,8 +230,11 @@ def make_corpus(
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: write a corpus and print its manifest summary."""
-    ap = argparse.ArgumentParser(prog="python -m bench.corpus", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.corpus",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("out_dir", type=Path, help="directory for the WAV files and manifest.json")
     ap.add_argument("--language", action="append", choices=sorted(SENTENCES))
     ap.add_argument("--snr", action="append", type=float, help="SNR in dB (repeatable)")

@@ -150,8 +150,13 @@ def run(node: Any, settings: MicSettings) -> int:
         mic.rate_hz, settings.channels, settings.frame_ms, latency_ns=mic.latency_ns
     )
     source = mic.device.name
-    log.info("mic_open device=%r index=%d rate=%d latency_ms=%.1f",
-             source, mic.device.index, mic.rate_hz, mic.latency_ns / 1e6)
+    log.info(
+        "mic_open device=%r index=%d rate=%d latency_ms=%.1f",
+        source,
+        mic.device.index,
+        mic.rate_hz,
+        mic.latency_ns / 1e6,
+    )
     node.ready()
     next_metrics = time.monotonic() + settings.metrics_every_s
     reported = (0, 0)
@@ -163,9 +168,12 @@ def run(node: Any, settings: MicSettings) -> int:
                 buf = b""
             if buf:
                 for f in conv.push(buf, arrival_ns, lost):
-                    node.publish("audio.frame", AudioFrame(
-                        pcm=f.pcm, index=f.index, capture_ns=f.capture_ns, source=source
-                    ))
+                    node.publish(
+                        "audio.frame",
+                        AudioFrame(
+                            pcm=f.pcm, index=f.index, capture_ns=f.capture_ns, source=source
+                        ),
+                    )
             counts = (mic.overruns, mic.dropped_buffers)
             if counts != reported:
                 log.warning("audio_lost overruns=%d dropped_buffers=%d", *counts)

@@ -1,4 +1,4 @@
-"""The ``speaker`` worker: plays ``tts.audio``; obeys ``speaker.stop``; publishes ``speaker.report``.
+"""The ``speaker`` worker: plays ``tts.audio``, obeys ``speaker.stop``, reports ``speaker.report``.
 
 Audio of each turn is resampled to the output rate and queued; the output pulls one buffer
 (``buffer_ms``) at a time, so a ``speaker.stop`` (barge-in) silences it within one buffer. With
@@ -95,12 +95,21 @@ class Speaker:
                 spans = self._recorded.pop(e.turn_id, [])
                 self.s.out_dir.mkdir(parents=True, exist_ok=True)
                 pcm = np.concatenate(spans) if spans else np.zeros(0, np.int16)
-                path = str(write_wav(self.s.out_dir / f"{e.turn_id or 'turn'}.wav", pcm,
-                                     self.s.sample_rate_hz))
-            out.append(SpeakerReport(
-                turn_id=e.turn_id, event=e.event, played_ms=e.played_ms, cut_ms=e.cut_ms,
-                at_ns=time.monotonic_ns(), path=path,
-            ))
+                path = str(
+                    write_wav(
+                        self.s.out_dir / f"{e.turn_id or 'turn'}.wav", pcm, self.s.sample_rate_hz
+                    )
+                )
+            out.append(
+                SpeakerReport(
+                    turn_id=e.turn_id,
+                    event=e.event,
+                    played_ms=e.played_ms,
+                    cut_ms=e.cut_ms,
+                    at_ns=time.monotonic_ns(),
+                    path=path,
+                )
+            )
         return out
 
 
@@ -118,8 +127,12 @@ class PyAudioOutput:
         self._continue = pyaudio.paContinue
         try:
             self.stream = self.pa.open(
-                format=pyaudio.paInt16, channels=1, rate=s.sample_rate_hz, output=True,
-                output_device_index=dev.index, frames_per_buffer=speaker.buffer,
+                format=pyaudio.paInt16,
+                channels=1,
+                rate=s.sample_rate_hz,
+                output=True,
+                output_device_index=dev.index,
+                frames_per_buffer=speaker.buffer,
                 stream_callback=self._callback,
             )
         except (OSError, ValueError) as exc:

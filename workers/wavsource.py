@@ -91,8 +91,13 @@ def main() -> int:
         samples = load_files(s.files)
         source = s.source or s.files[0].name
         node.ready()
-        log.info("wavsource_start files=%d seconds=%.1f realtime=%s loop=%s",
-                 len(s.files), len(samples) / RATE_HZ, s.realtime, s.loop)
+        log.info(
+            "wavsource_start files=%d seconds=%.1f realtime=%s loop=%s",
+            len(s.files),
+            len(samples) / RATE_HZ,
+            s.realtime,
+            s.loop,
+        )
         deadline = time.monotonic() + s.start_delay_s
         while node.running and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -106,10 +111,17 @@ def main() -> int:
                 wait_ns = capture_ns + frame_ns - time.monotonic_ns()
                 if wait_ns > 0:
                     time.sleep(wait_ns / 1e9)
-            node.publish("audio.frame", AudioFrame(
-                pcm=pcm, sample_rate_hz=RATE_HZ, index=index, capture_ns=capture_ns,
-                source=source, final=final,
-            ))
+            node.publish(
+                "audio.frame",
+                AudioFrame(
+                    pcm=pcm,
+                    sample_rate_hz=RATE_HZ,
+                    index=index,
+                    capture_ns=capture_ns,
+                    source=source,
+                    final=final,
+                ),
+            )
         log.info("wavsource_done frames=%d", index + 1)
         if not s.exit_when_done:
             for _ in node:

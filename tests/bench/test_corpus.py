@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,6 @@ def test_corpus_has_speech_exactly_inside_the_utterance_spans_and_the_asked_snr(
     noise = noisy - clean
     snr = 10 * np.log10(np.mean(clean[mask] ** 2) / np.mean(noise**2))
     assert snr == pytest.approx(10.0, abs=0.3)
-    gaps = [b.start_s - a.end_s for a, b in zip(utts, utts[1:], strict=False)]
+    gaps = [b.start_s - a.end_s for a, b in itertools.pairwise(utts)]
     assert min(gaps) == pytest.approx(2.0)
     assert Manifest.load(tmp_path / "manifest.json").files == m.files

@@ -17,7 +17,6 @@ from bus.node import Node
 from schemas.audio import AudioFrame, VadSegment, VadState
 from schemas.system import Heartbeat
 from tests.bus.conftest import ProxyProc
-from workers.audio.wavio import write_wav
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +36,9 @@ def _wait_ready(probe: Node, name: str, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         msg = probe.poll(0.1)
-        if msg is not None and isinstance(msg.payload, Heartbeat):
-            if msg.payload.worker == name and msg.payload.state == "ready":
-                return
+        p = None if msg is None else msg.payload
+        if isinstance(p, Heartbeat) and p.worker == name and p.state == "ready":
+            return
     raise AssertionError(f"worker {name} did not report ready within {timeout_s} s")
 
 
@@ -78,14 +77,21 @@ def test_wavsource_to_vad_gives_segments_at_the_true_speech_boundaries(tmp_path:
             probe.subscribe("sys.heartbeat", "vad.*", "audio.frame")
             procs.append(_worker(proxy, "vad", "workers.vad", {}))
             _wait_ready(probe, "vad")
-            procs.append(_worker(proxy, "wavsource", "workers.wavsource",
-                                 {"files": [str(wav)], "realtime": False}))
+            procs.append(
+                _worker(
+                    proxy,
+                    "wavsource",
+                    "workers.wavsource",
+                    {"files": [str(wav)], "realtime": False},
+                )
+            )
             states: list[VadState] = []
             segments: list[VadSegment] = []
             frames: list[AudioFrame] = []
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not (frames and frames[-1].final
-                                                       and len(segments) >= 2):
+            while time.monotonic() < deadline and not (
+                frames and frames[-1].final and len(segments) >= 2
+            ):
                 msg = probe.poll(0.1)
                 if msg is None:
                     continue
@@ -102,17 +108,18 @@ def test_wavsource_to_vad_gives_segments_at_the_true_speech_boundaries(tmp_path:
                 if isinstance(msg.payload, VadSegment):
                     segments.append(msg.payload)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=10)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
         proxy.stop()
     assert [f.index for f in frames] == list(range(len(frames)))  # nothing lost on the way
     t0 = frames[0].capture_ns
     assert [s.speaking for s in states] == [True, False, True, False]
     assert len(segments) == 2
-    for seg, (start_s, end_s), on, off in zip(segments, spans, states[0::2], states[1::2],
-                                               strict=True):
+    for seg, (start_s, end_s), on, off in zip(
+        segments, spans, states[0::2], states[1::2], strict=True
+    ):
         assert seg.closed_by == "silence"
         assert on.segment_id == off.segment_id == seg.segment_id
         assert abs((seg.speech_start_ns - t0) / 1e9 - start_s) < 0.06

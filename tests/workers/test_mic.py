@@ -35,8 +35,12 @@ def run_py(code: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, HOME=str(home))
     env.pop("VOICEBUS_NODE", None)
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
-        timeout=120, cwd=Path(__file__).resolve().parents[2],
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
     )
 
 
@@ -93,8 +97,13 @@ def test_a_machine_without_a_default_input_says_so(tmp_path: Path) -> None:
 def test_list_prints_the_devices(alsa_mic: tuple[Path, np.ndarray]) -> None:
     home, _ = alsa_mic
     env = dict(os.environ, HOME=str(home))
-    r = subprocess.run([sys.executable, "-m", "workers.mic", "--list"], env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "workers.mic", "--list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert "vbmic" in r.stdout
 

@@ -1,4 +1,4 @@
-"""The speaker: queueing, stop within one buffer with a report of the cut, WAV and PortAudio output."""
+"""The speaker: queueing, stop within one buffer with a report of the cut, WAV and PortAudio."""
 
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ def test_turn_plays_in_order_and_reports_started_then_finished() -> None:
 
 
 def test_stop_cuts_within_one_buffer_and_reports_what_was_cut(tmp_path: Path) -> None:
-    sp = Speaker(SpeakerSettings(backend="wav", sample_rate_hz=16000, buffer_ms=20,
-                                 out_dir=tmp_path))
+    sp = Speaker(
+        SpeakerSettings(backend="wav", sample_rate_hz=16000, buffer_ms=20, out_dir=tmp_path)
+    )
     sp.on_audio(audio("t1", 0, 1.0, final=True))
     for _ in range(10):
         sp.pull()
@@ -47,7 +48,7 @@ def test_stop_cuts_within_one_buffer_and_reports_what_was_cut(tmp_path: Path) ->
     assert (r.turn_id, r.event) == ("t1", "cut")
     assert r.played_ms == pytest.approx(200.0)
     assert r.cut_ms == pytest.approx(800.0)
-    pcm, events = sp.pull()
+    pcm, _ = sp.pull()
     assert not np.frombuffer(pcm, "<i2").any()  # the very next buffer is silence
     assert len(read_wav(r.path)) == 3200  # the WAV holds what was played
     # Late sentences of a stopped turn are ignored.
@@ -83,14 +84,16 @@ def test_speaker_worker_logic_on_a_memory_bus_publishes_reports(tmp_path: Path) 
         dialog.publish("speaker.report", r, trace=r.turn_id)
     got = [m.payload for m in tap]
     assert [(p.event, p.turn_id) for p in got if isinstance(p, SpeakerReport)] == [
-        ("started", "turn-1"), ("finished", "turn-1")]
+        ("started", "turn-1"),
+        ("finished", "turn-1"),
+    ]
     assert got[-1].path.endswith("turn-1.wav")  # type: ignore[union-attr]
 
 
 @pytest.mark.slow
 def test_pyaudio_output_plays_on_the_alsa_null_device(tmp_path: Path) -> None:
     pytest.importorskip("pyaudio")
-    (tmp_path / ".asoundrc").write_text('pcm.!default { type null }\n')
+    (tmp_path / ".asoundrc").write_text("pcm.!default { type null }\n")
     code = """
         import time
         from schemas.dialog import TtsAudio
@@ -109,6 +112,11 @@ def test_pyaudio_output_plays_on_the_alsa_null_device(tmp_path: Path) -> None:
         print("EVENTS", [e.event for e in events])
     """
     env = dict(os.environ, HOME=str(tmp_path))
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "EVENTS ['started', 'finished']" in r.stdout, r.stderr[-2000:]

@@ -28,8 +28,9 @@ def utterance() -> tuple[np.ndarray, float, float]:
 
 def frames_of(x: np.ndarray, frame_ms: int = 20) -> list[AudioFrame]:
     return [
-        AudioFrame(pcm=pcm, index=i, capture_ns=T0 + i * frame_ms * 1_000_000, source="t",
-                   final=final)
+        AudioFrame(
+            pcm=pcm, index=i, capture_ns=T0 + i * frame_ms * 1_000_000, source="t", final=final
+        )
         for i, pcm, final in wav_frames(x, frame_ms)
     ]
 

@@ -47,8 +47,15 @@ def frames_in(pcm: bytes) -> list[int]:
 
 
 P = SegmenterParams(
-    frame_ms=FRAME_MS, start_voiced=3, start_window=5, pre_roll_ms=100, hangover_ms=200,
-    post_roll_ms=60, min_speech_ms=100, max_segment_ms=2000, split_search_ms=400,
+    frame_ms=FRAME_MS,
+    start_voiced=3,
+    start_window=5,
+    pre_roll_ms=100,
+    hangover_ms=200,
+    post_roll_ms=60,
+    min_speech_ms=100,
+    max_segment_ms=2000,
+    split_search_ms=400,
 )
 
 

@@ -83,10 +83,16 @@ def list_devices(pa: Any) -> list[DeviceInfo]:
     for i in range(pa.get_device_count()):
         d = pa.get_device_info_by_index(i)
         api = pa.get_host_api_info_by_index(d["hostApi"])["name"]
-        out.append(DeviceInfo(
-            i, str(d["name"]), int(d["maxInputChannels"]), int(d["maxOutputChannels"]),
-            int(d["defaultSampleRate"]), str(api),
-        ))
+        out.append(
+            DeviceInfo(
+                i,
+                str(d["name"]),
+                int(d["maxInputChannels"]),
+                int(d["maxOutputChannels"]),
+                int(d["defaultSampleRate"]),
+                str(api),
+            )
+        )
     return out
 
 
@@ -157,7 +163,11 @@ def supported_rate(
 
     for rate in rates:
         kw: dict[str, Any] = (
-            {"input_device": device.index, "input_channels": channels, "input_format": pyaudio.paInt16}
+            {
+                "input_device": device.index,
+                "input_channels": channels,
+                "input_format": pyaudio.paInt16,
+            }
             if direction == "input"
             else {
                 "output_device": device.index,

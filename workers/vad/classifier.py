@@ -20,11 +20,11 @@ __all__ = ["ClassifierParams", "FrameClassifier", "NoiseFloor"]
 
 @dataclass(frozen=True)
 class ClassifierParams:
-    """Frame classification parameters."""
+    """Frame classification parameters (defaults chosen by ``python -m bench.vad``)."""
 
-    aggressiveness: int = 3
+    aggressiveness: int = 2
     sample_rate_hz: int = 16000
-    gate_db: float | None = None
+    gate_db: float | None = 9.0
     floor_window_s: float = 3.0
     min_level_dbfs: float = -70.0
 

@@ -32,40 +32,44 @@ __all__ = ["VadPipeline", "VadSettings"]
 
 log = logging.getLogger(__name__)
 
+#: The defaults live in the pure parameter classes (one place); these are read from them.
+_SEG = SegmenterParams()
+_CLS = ClassifierParams()
+
 #: A capture-time jump larger than this (beyond the expected frame start) is a hole in the audio.
 _MAX_JITTER_NS = 5_000_000
 
 
 class VadSettings(BaseModel):
-    """Settings of the ``vad`` worker; defaults chosen from ``bench/vad`` (see docs/audio.md)."""
+    """Settings of the ``vad`` worker; defaults chosen by ``bench.vad`` (see ``docs/audio.md``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    frame_ms: Literal[10, 20, 30] = 20
+    frame_ms: Literal[10, 20, 30] = _SEG.frame_ms  # type: ignore[assignment]
     """Length of the frames webrtcvad judges, ms."""
-    aggressiveness: int = Field(default=3, ge=0, le=3)
+    aggressiveness: int = Field(default=_CLS.aggressiveness, ge=0, le=3)
     """webrtcvad mode: 0 lets most through as speech, 3 is the strictest."""
-    start_voiced: int = Field(default=3, ge=1)
+    start_voiced: int = Field(default=_SEG.start_voiced, ge=1)
     """Speech starts when this many of the last ``start_window`` frames are voiced."""
-    start_window: int = Field(default=5, ge=1)
+    start_window: int = Field(default=_SEG.start_window, ge=1)
     """Frames in the start trigger window."""
-    pre_roll_ms: int = Field(default=200, ge=0)
+    pre_roll_ms: int = Field(default=_SEG.pre_roll_ms, ge=0)
     """Audio kept before the speech start, ms."""
-    hangover_ms: int = Field(default=400, ge=10)
+    hangover_ms: int = Field(default=_SEG.hangover_ms, ge=10)
     """Unvoiced audio after the last voiced frame that ends speech, ms."""
-    post_roll_ms: int = Field(default=100, ge=0)
+    post_roll_ms: int = Field(default=_SEG.post_roll_ms, ge=0)
     """Audio kept after the speech end, ms (at most ``hangover_ms``)."""
-    min_speech_ms: int = Field(default=150, ge=0)
+    min_speech_ms: int = Field(default=_SEG.min_speech_ms, ge=0)
     """Shorter speech is dropped (``vad.state`` ended with ``dropped``, no segment), ms."""
-    max_segment_ms: int = Field(default=10_000, ge=1000)
+    max_segment_ms: int = Field(default=_SEG.max_segment_ms, ge=1000)
     """A longer segment is split at its quietest point near this length, ms."""
-    split_search_ms: int = Field(default=2_000, ge=100)
+    split_search_ms: int = Field(default=_SEG.split_search_ms, ge=100)
     """How far back from the limit the split point is searched, ms."""
-    gate_db: float | None = 6.0
+    gate_db: float | None = _CLS.gate_db
     """Voiced frames must also be this many dB above the noise floor; null disables the gate."""
-    floor_window_s: float = Field(default=3.0, gt=0)
+    floor_window_s: float = Field(default=_CLS.floor_window_s, gt=0)
     """The noise floor is the quietest frame level over this many seconds."""
-    min_level_dbfs: float = -70.0
+    min_level_dbfs: float = _CLS.min_level_dbfs
     """Frames quieter than this (dBFS) are never voiced."""
     source: str = ""
     """Only use frames whose ``source`` is this; empty accepts any source."""
@@ -166,18 +170,45 @@ class VadPipeline:
         out: list[Out] = []
         for e in events:
             if isinstance(e, SpeechStarted):
-                out.append(("vad.state", VadState(
-                    speaking=True, segment_id=e.segment_id, at_ns=e.at_ns, decided_ns=now
-                ), e.segment_id))
+                out.append(
+                    (
+                        "vad.state",
+                        VadState(
+                            speaking=True, segment_id=e.segment_id, at_ns=e.at_ns, decided_ns=now
+                        ),
+                        e.segment_id,
+                    )
+                )
             elif isinstance(e, SpeechEnded):
-                out.append(("vad.state", VadState(
-                    speaking=False, segment_id=e.segment_id, at_ns=e.at_ns, decided_ns=now,
-                    dropped=e.dropped,
-                ), e.segment_id))
+                out.append(
+                    (
+                        "vad.state",
+                        VadState(
+                            speaking=False,
+                            segment_id=e.segment_id,
+                            at_ns=e.at_ns,
+                            decided_ns=now,
+                            dropped=e.dropped,
+                        ),
+                        e.segment_id,
+                    )
+                )
             elif isinstance(e, SegmentClosed):
-                out.append(("vad.segment", VadSegment(
-                    pcm=e.pcm, segment_id=e.segment_id, start_ns=e.start_ns, end_ns=e.end_ns,
-                    speech_start_ns=e.speech_start_ns, speech_end_ns=e.speech_end_ns,
-                    closed_by=e.closed_by, part=e.part, decided_ns=now,
-                ), e.segment_id))
+                out.append(
+                    (
+                        "vad.segment",
+                        VadSegment(
+                            pcm=e.pcm,
+                            segment_id=e.segment_id,
+                            start_ns=e.start_ns,
+                            end_ns=e.end_ns,
+                            speech_start_ns=e.speech_start_ns,
+                            speech_end_ns=e.speech_end_ns,
+                            closed_by=e.closed_by,
+                            part=e.part,
+                            decided_ns=now,
+                        ),
+                        e.segment_id,
+                    )
+                )
         return out

@@ -39,13 +39,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SegmenterParams:
-    """Segmentation parameters; see the module docstring for their meaning."""
+    """Segmentation parameters; see the module docstring for their meaning.
+
+    These defaults are the ``vad`` worker's defaults, chosen by ``python -m bench.vad``.
+    """
 
     frame_ms: int = 20
-    start_voiced: int = 3
-    start_window: int = 5
+    start_voiced: int = 4
+    start_window: int = 6
     pre_roll_ms: int = 200
-    hangover_ms: int = 400
+    hangover_ms: int = 500
     post_roll_ms: int = 100
     min_speech_ms: int = 150
     max_segment_ms: int = 10_000
