@@ -1,0 +1,125 @@
+/*
+ * RT-Thread port of port.h, against RT-Thread's documented kernel API (4.1 / 5.x):
+ * rt_sem_* (the doorbell ISR releases the IPC thread's semaphore), rt_mq_* (never blocking on
+ * send), rt_thread_create/startup, rt_tick_*, rt_hw_interrupt_install/umask.
+ *
+ * Board specifics come from rtconfig.h (menuconfig) or the compiler command line:
+ *   IVMR_DOORBELL_IRQ   virtual IRQ the hypervisor raises when Linux kicks us (-1 = poll only)
+ *   and ivmr_board_kick(): how to kick Linux (hypercall or doorbell register; vendor SDK).
+ */
+#include <rtthread.h>
+#include <rthw.h>
+#include <stdarg.h>
+
+#include "../port.h"
+
+#ifndef IVMR_DOORBELL_IRQ
+#define IVMR_DOORBELL_IRQ (-1)
+#endif
+
+port_sem_t *port_sem_create(const char *name)
+{
+    return (port_sem_t *)rt_sem_create(name, 0, RT_IPC_FLAG_PRIO);
+}
+
+int port_sem_take(port_sem_t *sem, uint32_t timeout_ms)
+{
+    return rt_sem_take((rt_sem_t)sem, rt_tick_from_millisecond((rt_int32_t)timeout_ms)) == RT_EOK
+               ? 0
+               : -1;
+}
+
+void port_sem_release(port_sem_t *sem) { rt_sem_release((rt_sem_t)sem); }
+
+port_mq_t *port_mq_create(const char *name, size_t msg_size, size_t max_msgs)
+{
+    return (port_mq_t *)rt_mq_create(name, msg_size, max_msgs, RT_IPC_FLAG_FIFO);
+}
+
+int port_mq_send(port_mq_t *mq, const void *msg, size_t size)
+{
+    return rt_mq_send((rt_mq_t)mq, msg, size) == RT_EOK ? 0 : -1; /* -RT_EFULL: dropped */
+}
+
+int port_mq_urgent(port_mq_t *mq, const void *msg, size_t size)
+{
+    return rt_mq_urgent((rt_mq_t)mq, msg, size) == RT_EOK ? 0 : -1;
+}
+
+int port_mq_recv(port_mq_t *mq, void *msg, size_t size, uint32_t timeout_ms)
+{
+    /* 4.x returns RT_EOK, 5.x the received length: both are >= 0 on success */
+    rt_int32_t t = timeout_ms ? rt_tick_from_millisecond((rt_int32_t)timeout_ms) : 0;
+    return rt_mq_recv((rt_mq_t)mq, msg, size, t) >= 0 ? 0 : -1;
+}
+
+int port_thread_start(const char *name, void (*entry)(void *), void *arg, uint32_t stack_size,
+                      uint8_t priority)
+{
+    rt_thread_t t = rt_thread_create(name, entry, arg, stack_size, priority, 10);
+    if (t == RT_NULL)
+        return -1;
+    return rt_thread_startup(t) == RT_EOK ? 0 : -1;
+}
+
+void port_thread_join_all(void) {} /* the controller runs for the life of the VM */
+
+uint64_t port_now_ms(void) { return (uint64_t)rt_tick_get() * 1000u / RT_TICK_PER_SECOND; }
+
+uint64_t port_now_ns(void) { return port_now_ms() * 1000000ull; }
+
+void port_sleep_ms(uint32_t ms) { rt_thread_mdelay((rt_int32_t)ms); }
+
+void port_sleep_us(uint32_t us)
+{
+    rt_thread_delay(1); /* one tick: the shortest sleep the scheduler offers */
+    (void)us;
+}
+
+uint64_t port_new_epoch(void)
+{
+    /* virtual counter (differs on every boot and restart) mixed with the tick */
+    uint64_t cnt = 0;
+#if defined(__aarch64__)
+    __asm__ volatile("mrs %0, cntvct_el0" : "=r"(cnt));
+#endif
+    uint64_t e = (cnt << 16) ^ ((uint64_t)rt_tick_get() << 40) ^ 0x9E3779B97F4A7C15ull;
+    return e ? e : 1u;
+}
+
+/* ---- doorbell ------------------------------------------------------------------------------ */
+static port_sem_t *wake;
+
+static void doorbell_isr(int vector, void *param)
+{
+    (void)vector;
+    (void)param;
+    rt_interrupt_enter();
+    rt_sem_release((rt_sem_t)wake);
+    rt_interrupt_leave();
+}
+
+int port_doorbell_attach(port_sem_t *wake_sem)
+{
+    wake = wake_sem;
+    if (IVMR_DOORBELL_IRQ < 0)
+        return 0; /* polling: the IPC thread's semaphore wait times out every poll period */
+    rt_hw_interrupt_install(IVMR_DOORBELL_IRQ, doorbell_isr, RT_NULL, "ivmr");
+    rt_hw_interrupt_umask(IVMR_DOORBELL_IRQ);
+    return 0;
+}
+
+/* Kicks Linux: the hypercall or doorbell register comes from the vendor SDK; override this. */
+__attribute__((weak)) void ivmr_board_kick(void) {}
+
+void port_doorbell_kick(void) { ivmr_board_kick(); }
+
+void port_log(const char *fmt, ...)
+{
+    char buf[160];
+    va_list ap;
+    va_start(ap, fmt);
+    rt_vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    rt_kprintf("[car] %s\n", buf);
+}
