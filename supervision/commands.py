@@ -9,6 +9,7 @@ once; the CLI waits for the state it asked for by polling ``status``.
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from supervision.config import parse_workers
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from supervision.arbiter import Arbiter
 
 __all__ = ["COMMANDS", "Command", "dispatch"]
+
+log = logging.getLogger(__name__)
 
 
 class Command:
@@ -163,4 +166,10 @@ def dispatch(arbiter: Arbiter, raw: bytes) -> bytes:
         reply = {"ok": False, "error": f"The request is not valid JSON: {exc}."}
     except (ControlError, ConfigError) as exc:
         reply = {"ok": False, "error": str(exc)}
+    except Exception as exc:  # a bug in one command must not take every worker down
+        log.exception("control_command_failed")
+        reply = {
+            "ok": False,
+            "error": f"The supervisor failed on this request ({exc!r}); see its log.",
+        }
     return json.dumps(reply).encode()
