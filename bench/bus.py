@@ -12,6 +12,8 @@ processes:
   payload in the raw frame) through the same proxy, decoded and validated by a ``bus.Node``;
 - ``voicebus+2taps``: the same while ``python -m bus.tap '*'`` (printing to /dev/null) and
   ``python -m bus.metrics`` are attached to the bus;
+- ``pyzmq-direct`` (full run only): raw pyzmq straight from PUB to SUB, no proxy: the floor
+  of one ipc hop, to show what the proxy's second hop costs;
 - ``dora-rs``: two dora-rs Python nodes (``dora run``; pyarrow arrays, the timestamp in the
   metadata), when ``dora-rs`` and ``dora-rs-cli`` are installed.
 
@@ -50,7 +52,9 @@ QUICK = [(64, 200, 0.001, 2000), (640, 200, 0.001, 2000), (65536, 100, 0.002, 20
          (1048576, 30, 0.01, 20)]  # fmt: skip
 FULL = [(64, 5000, 0.001, 50000), (640, 5000, 0.001, 50000), (65536, 2000, 0.002, 5000),
         (1048576, 1000, 0.005, 300)]  # fmt: skip
-SYSTEMS = ("pyzmq-raw", "voicebus", "voicebus+2taps", "dora-rs")
+SYSTEMS = ("pyzmq-raw", "voicebus", "voicebus+2taps", "dora-rs", "pyzmq-direct")
+#: The systems of a quick run (pyzmq-direct, the proxy-less floor, only in the full run).
+QUICK_SYSTEMS = SYSTEMS[:4]
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -91,7 +95,7 @@ class Bench:
             self.proxy.terminate()
             self.proxy.wait(timeout=10)
 
-    def _spec(self, name: str) -> tuple[Path, dict[str, Any]]:
+    def _spec(self, name: str, *, direct: bool = False) -> tuple[Path, dict[str, Any]]:
         ctl = self.dir / name
         ctl.mkdir()
         spec = {
@@ -102,14 +106,15 @@ class Bench:
             "sub_endpoint": self.sub_ep,
             "run_timeout_s": 60.0 if self.quick else 300.0,
             "phase_timeout_s": 5.0 if self.quick else 20.0,
+            "direct_endpoint": f"ipc://{ctl}/direct" if direct else "",
         }
         path = ctl / "spec.json"
         path.write_text(json.dumps(spec))
         return path, spec
 
-    def run_pair(self, name: str, role: str) -> dict[str, Any] | None:
-        """Run ``<role>-sub`` then ``<role>-pub``; the subscriber's measurements."""
-        path, spec = self._spec(name)
+    def run_pair(self, name: str, role: str, *, direct: bool = False) -> dict[str, Any] | None:
+        """Run ``<role>-sub`` and ``<role>-pub``; the subscriber's measurements."""
+        path, spec = self._spec(name, direct=direct)
         cmd = [sys.executable, "-m", "bench.busnodes"]
         # both start at once: the publisher sends warm-up messages until the subscriber has one
         sub = subprocess.Popen([*cmd, f"{role}-sub", str(path)], env=self.env)
@@ -343,10 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short run, JSON only (< 30 s)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     parser.add_argument(
-        "--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {SYSTEMS}"
+        "--systems",
+        default="",
+        help=f"comma-separated subset of {SYSTEMS} (default: all; the first four with --quick)",
     )
     args = parser.parse_args(argv)
-    systems = [s for s in args.systems.split(",") if s]
+    systems = [s for s in args.systems.split(",") if s] or list(
+        QUICK_SYSTEMS if args.quick else SYSTEMS
+    )
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
         parser.error(f"unknown systems {sorted(unknown)}; choose from {SYSTEMS}.")
@@ -363,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
                 note = ""
                 if system == "pyzmq-raw":
                     result = bench.run_pair("zmq", "zmq")
+                elif system == "pyzmq-direct":
+                    result = bench.run_pair("zmqdirect", "zmq", direct=True)
                 elif system == "voicebus":
                     result = bench.run_pair("voicebus", "voicebus")
                 elif system == "voicebus+2taps":

@@ -2,7 +2,8 @@
 
     python -m bench.busnodes ROLE SPEC.json
 
-ROLE is ``<system>-pub`` or ``<system>-sub`` with system ``zmq`` (raw pyzmq, no envelope),
+ROLE is ``<system>-pub`` or ``<system>-sub`` with system ``zmq`` (raw pyzmq, no envelope;
+through the proxy, or straight from PUB to SUB when SPEC has a ``direct_endpoint``),
 ``voicebus`` (``bus.Node`` publishing ``audio.frame`` models) or ``dora`` (dora-rs Python nodes,
 started by ``dora run``). Only the standard library is imported at the top so the dora nodes run
 in any interpreter that has ``dora-rs``.
@@ -142,7 +143,7 @@ def zmq_pub(spec: dict[str, Any]) -> None:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PUB)
     sock.setsockopt(zmq.SNDHWM, 100_000)
-    sock.connect(spec["pub_endpoint"])
+    sock.connect(spec.get("direct_endpoint") or spec["pub_endpoint"])
     payloads = {s: bytes(s) for s in _sizes(spec)}
     topic = b"bench"
 
@@ -163,7 +164,10 @@ def zmq_sub(spec: dict[str, Any]) -> None:
     ctx = zmq.Context()
     sock = ctx.socket(zmq.SUB)
     sock.setsockopt(zmq.RCVHWM, 100_000)
-    sock.connect(spec["sub_endpoint"])
+    if spec.get("direct_endpoint"):  # no proxy: the subscriber binds, the publisher connects
+        sock.bind(spec["direct_endpoint"])
+    else:
+        sock.connect(spec["sub_endpoint"])
     sock.setsockopt(zmq.SUBSCRIBE, b"bench")
     col = SubCollector(spec)
     (col.ctl / "ready").touch()
