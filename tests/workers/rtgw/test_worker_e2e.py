@@ -75,6 +75,18 @@ def run_pipeline(config: dict[str, Any], region: Any) -> None:
         else:
             raise AssertionError(f"no command completed: {got}\n{sup.log()}")
 
+        # SIGSTOP of the gateway: the RT side loses the Linux heartbeat and stops the motors
+        hold = RtosCommand(cmd_id=50, kind="drive", linear_mps=0.2, duration_ms=5000)
+        probe.publish("rtos.command", hold)
+        assert collect(probe, got, lambda: "started" in acks(50)), got
+        gw_pid = sup.row("rtgw")["pid"]
+        os.kill(gw_pid, signal.SIGSTOP)
+        time.sleep(0.6)  # 12 heartbeat periods of 50 ms
+        os.kill(gw_pid, signal.SIGCONT)
+        assert collect(probe, got, lambda: "failed" in acks(50)), got
+        failed = [p for p in got if isinstance(p, RtosAck) and p.cmd_id == 50][-1]
+        assert failed.by == "rtos" and "heartbeat" in failed.reason
+
         os.kill(sup.row("rtapp")["pid"], signal.SIGKILL)
         assert collect(
             probe, got, lambda: any(isinstance(p, RtosLink) and p.state == "restarted" for p in got)
