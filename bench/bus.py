@@ -50,7 +50,7 @@ SIZES = (64, 640, 65536, 1048576)
 #: (size, latency messages, interval s, burst messages)
 QUICK = [(64, 200, 0.001, 2000), (640, 200, 0.001, 2000), (65536, 100, 0.002, 200),
          (1048576, 30, 0.01, 20)]  # fmt: skip
-FULL = [(64, 5000, 0.001, 50000), (640, 5000, 0.001, 50000), (65536, 2000, 0.002, 5000),
+FULL = [(64, 5000, 0.001, 30000), (640, 5000, 0.001, 30000), (65536, 2000, 0.002, 3000),
         (1048576, 1000, 0.005, 300)]  # fmt: skip
 SYSTEMS = ("pyzmq-raw", "voicebus", "voicebus+2taps", "dora-rs", "pyzmq-direct")
 #: The systems of a quick run (pyzmq-direct, the proxy-less floor, only in the full run).
@@ -79,6 +79,7 @@ class Bench:
         self.proxy: subprocess.Popen[bytes] | None = None
         self.notes: list[str] = []
         self.tap_report: list[str] = []
+        self.dora_note = ""
 
     # --- processes -----------------------------------------------------------------------
 
@@ -130,7 +131,7 @@ class Bench:
         out = Path(spec["out"])
         return json.loads(out.read_text()) if out.exists() else None
 
-    def run_dora(self) -> dict[str, Any] | None:
+    def run_dora(self, tag: str) -> dict[str, Any] | None:
         """Run the dora-rs pair under ``dora run``; ``None`` (and a note) if impossible."""
         dora = shutil.which("dora", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
         probe = subprocess.run(
@@ -145,7 +146,7 @@ class Bench:
                 + "; install both with '.venv/bin/pip install dora-rs dora-rs-cli'."
             )
             return None
-        path, spec = self._spec("dora")
+        path, spec = self._spec(tag)
         flow = Path(spec["ctl"]) / "dataflow.yml"
         node = {"path": sys.executable, "env": {"PYTHONPATH": str(REPO)}}
         flow.write_text(
@@ -180,7 +181,35 @@ class Bench:
             tail = log.read_text(errors="replace")[-400:].strip().replace("\n", " | ")
             self.notes.append(f"dora-rs: the dataflow produced no result (log tail: {tail})")
             return None
+        discarded = log.read_text(errors="replace").count("Discarding event")
+        if discarded:
+            self.notes.append(
+                f"dora-rs ({tag}): its input queue discarded events {discarded} times "
+                "('Discarding event ... due to queue size limit' in the dora log)"
+            )
         return json.loads(out.read_text())
+
+    def measure(self, system: str, rnd: int) -> dict[str, Any] | None:
+        """One round of one system."""
+        tag = f"{system.replace('+', '-')}-{rnd}"
+        if system == "pyzmq-raw":
+            return self.run_pair(tag, "zmq")
+        if system == "pyzmq-direct":
+            return self.run_pair(tag, "zmq", direct=True)
+        if system == "voicebus":
+            return self.run_pair(tag, "voicebus")
+        if system == "voicebus+2taps":
+            taps = self.start_taps()
+            try:
+                return self.run_pair(tag, "voicebus")
+            finally:
+                self.stop_taps(taps)
+        if self.dora_note:  # not installed, or failed in an earlier round
+            return None
+        result = self.run_dora(tag)
+        if result is None:
+            self.dora_note = self.notes[-1]
+        return result
 
     def start_taps(self) -> list[subprocess.Popen[bytes]]:
         """``bus.tap '*'`` to /dev/null and ``bus.metrics --port 0``, once both are connected."""
@@ -215,29 +244,36 @@ class Bench:
 
 
 def rows_for(
-    system: str, result: dict[str, Any] | None, plan: list[dict[str, Any]], note: str = ""
+    system: str,
+    results: list[dict[str, Any] | None],
+    plan: list[dict[str, Any]],
+    note: str = "",
 ) -> list[dict[str, Any]]:
-    """Result rows of one system."""
+    """Result rows of one system: latencies pooled over its rounds, throughput their mean."""
+    done = [r for r in results if r]
     rows = []
     for k, item in enumerate(plan):
-        lat = (result or {}).get("lat_us", {}).get(str(2 * k), [])
-        burst = (result or {}).get("burst", {}).get(str(2 * k + 1))
-        rate = None
-        received = 0
-        if burst and burst["n"] > 1:
-            received = burst["n"]
-            rate = received / max(1e-9, (burst["last_ns"] - burst["first_sent_ns"]) / 1e9)
+        lat = [x for r in done for x in r.get("lat_us", {}).get(str(2 * k), [])]
+        rates, received = [], 0
+        for r in done:
+            burst = r.get("burst", {}).get(str(2 * k + 1))
+            if burst and burst["n"] > 1:
+                received += burst["n"]
+                rates.append(
+                    burst["n"] / max(1e-9, (burst["last_ns"] - burst["first_sent_ns"]) / 1e9)
+                )
         row: dict[str, Any] = {
             "system": system,
             "payload_bytes": item["size"],
             "p50_us": _round(_pct(lat, 0.50)),
             "p99_us": _round(_pct(lat, 0.99)),
             "p999_us": _round(_pct(lat, 0.999)),
-            "msgs_per_s": _round(rate),
+            "msgs_per_s": _round(sum(rates) / len(rates)) if rates else None,
             "latency_samples": len(lat),
-            "latency_sent": item["lat_n"],
-            "burst_sent": item["burst_n"],
-            "burst_lost": item["burst_n"] - received if result else None,
+            "latency_sent": item["lat_n"] * len(results),
+            "burst_sent": item["burst_n"] * len(results),
+            "burst_lost": item["burst_n"] * len(done) - received if done else None,
+            "rounds": len(done),
         }
         if note:
             row["note"] = note
@@ -346,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--quick", action="store_true", help="short run, JSON only (< 30 s)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="measure every system this many times, interleaved, and pool the rounds "
+        "(default 1 with --quick, 2 otherwise: load from other work then hits all alike)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     parser.add_argument(
         "--systems",
@@ -359,38 +402,29 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
         parser.error(f"unknown systems {sorted(unknown)}; choose from {SYSTEMS}.")
+    args.rounds = args.rounds or (1 if args.quick else 2)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     load_before = os.getloadavg()
     rows: list[dict[str, Any]] = []
+    results: dict[str, list[dict[str, Any] | None]] = {}
     with tempfile.TemporaryDirectory(prefix="vbbench") as tmp:
         bench = Bench(QUICK if args.quick else FULL, Path(tmp), args.quick)
         bench.start_proxy()
         try:
+            for rnd in range(args.rounds):
+                for system in systems:
+                    t0 = time.monotonic()
+                    results.setdefault(system, []).append(bench.measure(system, rnd))
+                    print(
+                        f"bench.bus: {system} (round {rnd + 1}/{args.rounds}) measured in "
+                        f"{time.monotonic() - t0:.1f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             for system in systems:
-                t0 = time.monotonic()
-                note = ""
-                if system == "pyzmq-raw":
-                    result = bench.run_pair("zmq", "zmq")
-                elif system == "pyzmq-direct":
-                    result = bench.run_pair("zmqdirect", "zmq", direct=True)
-                elif system == "voicebus":
-                    result = bench.run_pair("voicebus", "voicebus")
-                elif system == "voicebus+2taps":
-                    taps = bench.start_taps()
-                    try:
-                        result = bench.run_pair("voicebus2taps", "voicebus")
-                    finally:
-                        bench.stop_taps(taps)
-                else:
-                    result = bench.run_dora()
-                    note = "" if result else (bench.notes[-1] if bench.notes else "failed")
-                rows += rows_for(system, result, bench.plan, note)
-                print(
-                    f"bench.bus: {system} measured in {time.monotonic() - t0:.1f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                note = bench.dora_note if system == "dora-rs" else ""
+                rows += rows_for(system, results[system], bench.plan, note)
         finally:
             bench.stop_proxy()
     elapsed = time.monotonic() - started

@@ -51,7 +51,7 @@ def test_the_subscriber_bookkeeping_ends_phases_and_reports(tmp_path: Path) -> N
     col.on(-1, 0, 0, 0)
     assert col.done and (tmp_path / "done_1").exists()
     col.write()
-    rows = rows_for("voicebus", json.loads((tmp_path / "r.json").read_text()), spec["plan"])
+    rows = rows_for("voicebus", [json.loads((tmp_path / "r.json").read_text())], spec["plan"])
     assert rows[0]["p50_us"] == 10.0 and rows[0]["burst_lost"] == 0
     assert rows[0]["msgs_per_s"] == pytest.approx(3 / 1.002e-3, rel=1e-3)
     assert verdict(rows)[0].startswith("voicebus 64 B: p50 10.0 us")
