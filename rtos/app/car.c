@@ -208,8 +208,12 @@ int car_tick(car_t *car, uint64_t now_ms, int link_ok, msg_ack_t *acks)
     if (car->active_cmd) {
         int reached = (car->state == CAR_TURNING && car->angle_left_mdeg <= 0.5) ||
                       (car->dist_left_mm >= 0 && car->dist_left_mm <= 0.5);
-        if (reached || now_ms >= car->end_ms)
+        int target = car->state == CAR_TURNING || car->dist_left_mm >= 0;
+        if (reached)
             n += end_motion(car, ACK_DONE, R_NONE, now_ms, acks, CAR_IDLE);
+        else if (now_ms >= car->end_ms)
+            n += end_motion(car, target ? ACK_FAILED : ACK_DONE, target ? R_TIMECAP : R_NONE,
+                            now_ms, acks, CAR_IDLE);
     }
     if (car->buzzer_until_ms && now_ms >= car->buzzer_until_ms)
         car->buzzer_until_ms = 0;

@@ -104,6 +104,7 @@ enum {
     R_STOPPED,     /* stopped by STOP/ESTOP */
     R_UNKNOWN,     /* unknown command type */
     R_BUSY,        /* the controller's command queue is full */
+    R_TIMECAP,     /* a distance/angle target not reached within the time limit */
 };
 
 typedef struct {

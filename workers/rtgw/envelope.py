@@ -95,8 +95,22 @@ def check(cmd: RtosCommand, s: EnvelopeSettings) -> str | None:
             )
         if not 0 <= cmd.duration_ms <= s.max_duration_ms:
             return f"duration_ms {cmd.duration_ms} is outside 0..{s.max_duration_ms} ms."
-        if not 0 <= cmd.distance_m <= s.max_distance_m:
-            return f"distance_m {cmd.distance_m:g} is outside 0..{s.max_distance_m:g} m."
+        if abs(cmd.distance_m) > s.max_distance_m:
+            return (
+                f"|distance_m| {abs(cmd.distance_m):g} exceeds the limit of {s.max_distance_m:g} m."
+            )
+        if cmd.distance_m:
+            if cmd.linear_mps == 0 or cmd.linear_mps * cmd.distance_m < 0:
+                return (
+                    "A drive over a distance needs a nonzero linear_mps with the same sign as "
+                    "distance_m."
+                )
+            need_ms = abs(cmd.distance_m / cmd.linear_mps) * 1000
+            if not cmd.duration_ms and need_ms > s.max_duration_ms:
+                return (
+                    f"Driving {abs(cmd.distance_m):g} m at {abs(cmd.linear_mps):g} m/s takes "
+                    f"{need_ms / 1000:.1f} s, longer than max_duration_ms {s.max_duration_ms}."
+                )
     elif cmd.kind == "turn":
         if cmd.angle_deg == 0 or abs(cmd.angle_deg) > s.max_angle_deg:
             return (

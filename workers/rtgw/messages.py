@@ -65,6 +65,7 @@ ACK_REASONS: Final = {
     8: "Stopped by a stop or emergency stop command.",
     9: "The RT side does not know this command type.",
     10: "The RT controller's command queue is full; send fewer commands.",
+    11: "The motion hit the RT side's time limit before reaching its target.",
 }
 
 
@@ -87,7 +88,7 @@ def encode_command(cmd: RtosCommand, age_ms: int = 0) -> tuple[int, int, bytes]:
             round(cmd.linear_mps * 1000),
             round(cmd.angular_dps * 1000),
             cmd.duration_ms,
-            round(cmd.distance_m * 1000),
+            round(abs(cmd.distance_m) * 1000),
         )
     elif cmd.kind == "turn":
         body = struct.pack("<ii", round(cmd.angle_deg * 1000), round(abs(cmd.angular_dps) * 1000))
