@@ -33,7 +33,7 @@ __all__ = ["ZH_PROMPT", "WhisperModelName", "WhisperRecognizer", "default_cache_
 log = logging.getLogger(__name__)
 
 WhisperModelName = Literal["base", "tiny.en"]
-ZH_PROMPT = "以下是普通话的句子，使用简体中文。"
+ZH_PROMPT = "以下是普通话的句子。"
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 _SAMPLE_RATE = 16000
 
