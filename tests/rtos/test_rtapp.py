@@ -219,3 +219,21 @@ def test_rtapp_refuses_bad_options_with_a_sentence() -> None:
     assert r.returncode == 2 and "unknown option --bogus" in r.stderr
     r = subprocess.run([str(RTAPP)], capture_output=True, text=True)
     assert r.returncode == 2 and "--region PATH is required" in r.stderr
+
+
+def test_a_distance_drive_stops_at_its_distance(rig: Rig) -> None:
+    rig.submit(cmd_id=70, kind="drive", linear_mps=-0.5, distance_m=-0.05)
+    assert rig.run_until(lambda: "done" in rig.statuses(70))
+    rig.run(0.15)
+    assert rig.telemetry()[-1].x_m == pytest.approx(-0.05, abs=0.002)
+
+
+def test_a_distance_not_reached_in_the_rt_time_limit_fails(tmp_path: Path) -> None:
+    r = Rig(tmp_path, ("--max-duration-ms", "200"))
+    try:
+        r.wait_up()
+        r.submit(cmd_id=71, kind="drive", linear_mps=0.2, distance_m=1.0)
+        assert r.run_until(lambda: "failed" in r.statuses(71))
+        assert "time limit" in r.acks(71, by="rtos")[-1].reason
+    finally:
+        r.close()
