@@ -1,15 +1,18 @@
 """``python -m workers.demo``: the scripted conversation through the whole pipeline (``make run``).
 
-1. speaks the script (:mod:`workers.demo.script`) into ``OUT/conversation.wav`` with espeak-ng;
-2. derives ``OUT/run-config.yaml`` from ``--config`` (that WAV as the microphone, replies written
-   to ``OUT/replies/``, a shared-memory region of its own) and starts the supervisor on it in a
-   private runtime directory;
-3. joins the bus and prints each turn as it happens: what was heard, what the assistant says,
-   barge-ins, the car's commands, acks and telemetry, and the latency breakdown of every turn;
-4. when the WAV is over and the last reply was played, stops everything, writes
-   ``OUT/turns.json`` and exits 0 if every scripted line got its turn (1 otherwise).
+1. speaks the script (:mod:`workers.demo.script`) with espeak-ng (also saved as one WAV,
+   ``OUT/conversation.wav``, for ``wavsource``);
+2. derives ``OUT/run-config.yaml`` from ``--config`` (the demo itself is the microphone instead
+   of ``wavsource``, replies are written to ``OUT/replies/``, a shared-memory region of its own)
+   and starts the supervisor on it in a private runtime directory;
+3. joins the bus, says each line when the previous turn is over (the barge-in line while the
+   assistant is still talking, see :mod:`workers.demo.conductor`), and prints each turn as it
+   happens: what was heard, what the assistant says, barge-ins, the car's commands, acks and
+   telemetry, and the latency breakdown of every turn;
+4. after the last turn, stops everything, writes ``OUT/turns.json`` and exits 0 if every
+   scripted line got its turn (1 otherwise).
 
-``--live`` takes a microphone instead of the WAV and runs until Ctrl-C.
+``--live`` takes a microphone instead (the ``mic`` worker) and runs until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ import yaml
 
 from bus import Node, NodeConfig
 from bus.runtime import ENV_RUNTIME_DIR
-from schemas.audio import SpeakerReport
-from schemas.dialog import DialogState
 from schemas.system import LifecycleEvent
-from workers.demo.script import SCRIPT, build_wav
+from workers.demo.conductor import Conductor
+from workers.demo.player import ScriptedMic
+from workers.demo.script import SCRIPT, build_wav, speak_script
 from workers.demo.transcript import Transcript, format_telemetry
 
 __all__ = ["derive_config", "main"]
@@ -42,8 +45,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TOPICS = (
     "asr.text", "tts.request", "dialog.turn", "dialog.state", "speaker.stop", "speaker.report",
     "llm.abort", "rtos.command", "rtos.ack", "rtos.telemetry", "rtos.link", "sys.lifecycle",
+    "sys.heartbeat", "vad.state",
 )  # fmt: skip
-_ACTIVITY = {"asr.text", "tts.request", "speaker.report", "rtos.command", "rtos.ack"}
 
 
 def derive_config(cfg: dict[str, Any], out: Path, *, live: bool, region: str) -> dict[str, Any]:
@@ -59,14 +62,12 @@ def derive_config(cfg: dict[str, Any], out: Path, *, live: bool, region: str) ->
             if old.startswith("shmfile:"):
                 old_paths.append(old.removeprefix("shmfile:"))
                 settings["region"] = f"shmfile:{region}"
-        elif module == "workers.wavsource":
+    for name, spec in list(workers.items()):
+        if spec.get("module") == "workers.wavsource":
             if live:
-                spec["module"] = "workers.mic"
-                spec["settings"] = {}
-                spec["restart"] = {"policy": "never"}
-            else:
-                settings["files"] = [str(out / "conversation.wav")]
-                settings["exit_when_done"] = True
+                spec.update(module="workers.mic", settings={}, restart={"policy": "never"})
+            else:  # the demo speaks the lines itself, on cue
+                del workers[name]
     for spec in workers.values():
         if spec.get("args"):
             spec["args"] = [region if a in old_paths else a for a in spec["args"]]
@@ -83,6 +84,8 @@ class Demo:
         self.runtime = Path(tempfile.mkdtemp(prefix="voicebus-demo-"))
         self.sup: subprocess.Popen[bytes] | None = None
         self.stop = False
+        self.lines: list[Any] = []
+        self.expected: set[str] = set()
 
     def prepare(self) -> Path:
         """WAV, derived config; the config path."""
@@ -90,12 +93,15 @@ class Demo:
         for old in (self.out / "replies").glob("*.wav"):
             old.unlink()
         if not self.args.live:
-            placed = build_wav(self.out / "conversation.wav")
-            print(f"Scripted conversation ({placed[-1].end_s:.0f} s), spoken by espeak-ng:")
-            for p in placed:
-                print(f"  {p.start_s:5.1f}s  {p.line.kind:9s} {p.line.text}")
+            build_wav(self.out / "conversation.wav")
+            self.lines = speak_script()
+            print("Scripted conversation, spoken by espeak-ng, each line when the turn before")
+            print("is over (the barge-in line while the assistant is talking):")
+            for line in SCRIPT:
+                print(f"  {line.kind:9s} {line.text}")
         cfg = yaml.safe_load(Path(self.args.config).read_text())
         cfg = derive_config(cfg, self.out, live=self.args.live, region=self.region)
+        self.expected = {n for n, w in cfg["workers"].items() if w.get("module")}
         path = self.out / "run-config.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         return path
@@ -133,49 +139,55 @@ class Demo:
         Path(self.region).unlink(missing_ok=True)
 
     def follow(self, node: Node, transcript: Transcript) -> bool:
-        """Print the conversation until it is over; True if nothing gave up."""
-        limit_s = self.args.timeout_s
-        t_end = time.monotonic() + limit_s
-        source_done = False
-        playing: set[str] = set()
-        state = "idle"
-        last_activity = time.monotonic()
-        ok = True
-        while not self.stop and time.monotonic() < t_end:
-            msg = node.poll(0.1)
-            now = time.monotonic()
-            if msg is not None:
-                for line in transcript.feed(msg, time.monotonic_ns()):
-                    print(line, flush=True)
-                p = msg.payload
-                if msg.topic in _ACTIVITY:
-                    last_activity = now
-                if isinstance(p, SpeakerReport):
-                    (playing.add if p.event == "started" else playing.discard)(p.turn_id)
-                elif isinstance(p, DialogState):
-                    state = p.state
-                elif isinstance(p, LifecycleEvent):
-                    if p.event == "ready":
-                        print(f"           supervisor: {p.worker} ready", flush=True)
-                    if p.worker in ("wavsource", "mic") and p.event in ("exited", "stopped"):
-                        source_done = True
-                        if self.args.live:
-                            print("The microphone stopped; see the supervisor log.")
+        """Say the lines on cue and print the conversation; True if it ran to its end."""
+        t_end = time.monotonic() + self.args.timeout_s
+        conductor = Conductor(SCRIPT, self.expected)
+        mic: ScriptedMic | None = None
+        mic_node: Node | None = None
+        if not self.args.live:
+            mic_node = Node(NodeConfig.from_env("demo-mic"), signals=False)
+            mic = ScriptedMic(mic_node)
+            mic.start()
+        try:
+            while not self.stop and time.monotonic() < t_end:
+                msg = node.poll(0.05)
+                now = time.monotonic()
+                if msg is not None:
+                    conductor.feed(msg, now)
+                    for line in transcript.feed(msg, time.monotonic_ns()):
+                        print(line, flush=True)
+                    p = msg.payload
+                    if isinstance(p, LifecycleEvent):
+                        if p.event == "ready":
+                            print(f"           supervisor: {p.worker} ready", flush=True)
+                        if p.event == "gave_up" or (self.args.live and p.worker == "mic"
+                                                    and p.event == "exited"):  # fmt: skip
+                            print(f"{p.worker} {p.event}; see {self.out / 'supervisor.log'}.")
                             return False
-                    if p.event == "gave_up":
-                        ok = False
-                        print(f"{p.worker} gave up; see {self.out / 'supervisor.log'}.")
-                        return False
-            if self.sup is not None and self.sup.poll() is not None:
-                print(f"The supervisor exited; see {self.out / 'supervisor.log'}.")
-                return False
-            quiet = now - last_activity > self.args.settle_s
-            if source_done and not playing and state in ("idle", "listening") and quiet:
-                return ok
+                if self.sup is not None and self.sup.poll() is not None:
+                    print(f"The supervisor exited; see {self.out / 'supervisor.log'}.")
+                    return False
+                if mic is None:
+                    continue
+                i = conductor.due(now, mic.speaking)
+                if i is not None:
+                    at = (time.monotonic_ns() - transcript.start_ns) / 1e9
+                    print(f"[{at:6.1f}s] (says)   {SCRIPT[i].text}", flush=True)
+                    mic.say(self.lines[i])
+                if conductor.finished:
+                    for i in conductor.timed_out:
+                        print(f"No complete turn for line {i + 1}: {SCRIPT[i].text!r}")
+                    return not conductor.timed_out
+        finally:
+            if mic is not None:
+                mic.stop()
+                mic.join(timeout=2)
+            if mic_node is not None:
+                mic_node.close()
         if not self.stop:
-            print(f"The conversation did not finish within {limit_s:.0f} s.")
+            print(f"The conversation did not finish within {self.args.timeout_s:.0f} s.")
             return False
-        return ok
+        return True
 
 
 def _report(transcript: Transcript, out: Path) -> int:
@@ -210,8 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=str(ROOT / "configs/host.yaml"), help="pipeline")
     parser.add_argument("--out", default=str(ROOT / "out/demo"), help="output folder")
     parser.add_argument("--live", action="store_true", help="listen on the microphone instead")
-    parser.add_argument("--timeout-s", type=float, default=300.0, help="give up after this")
-    parser.add_argument("--settle-s", type=float, default=3.0, help="quiet time that ends it")
+    parser.add_argument("--timeout-s", type=float, default=600.0, help="give up after this")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     demo = Demo(args)

@@ -1,7 +1,9 @@
-"""The scripted conversation: what the user says, when, spoken by espeak-ng into one WAV.
+"""The scripted conversation: what the user says, spoken by espeak-ng.
 
-Gaps leave each reply time to be heard before the next line, except before the barge-in line,
-which starts while the assistant is still telling its story.
+The demo plays each line on cue (:mod:`workers.demo.player`); :func:`build_wav` also writes the
+whole script into one WAV with fixed gaps (what ``wavsource`` plays when ``configs/host.yaml``
+is run by hand). Each line is one sentence: a pause at a full stop inside a line could end the
+segment there and split the line into two turns.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from workers.audio.resample import resample
 from workers.audio.wavio import write_wav
 from workers.tts.backends import Espeak
 
-__all__ = ["SCRIPT", "Line", "build_wav"]
+__all__ = ["SCRIPT", "Line", "Placed", "build_wav", "speak_line", "speak_script"]
 
 RATE_HZ = 16000
 
@@ -33,12 +35,12 @@ class Line:
 
 
 SCRIPT: tuple[Line, ...] = (
-    Line("Hey robot, hello! What is your name?", 9.0, "greeting"),
+    Line("Hey robot, hello, what is your name?", 9.0, "greeting"),
     Line("What is the capital of France?", 9.0, "question"),
     Line("Move forward one meter, then turn left.", 11.0, "command"),
     Line("Where are you?", 6.0, "device"),
     Line("Tell me a long story about a dragon.", 3.0, "story"),
-    Line("Stop. What is your battery level?", 7.0, "barge-in"),
+    Line("Wait, what is your battery level?", 7.0, "barge-in"),
 )
 
 
@@ -51,22 +53,31 @@ class Placed:
     end_s: float
 
 
+def speak_line(text: str, engine: Espeak) -> np.ndarray:
+    """``text`` spoken at 16 kHz, leading and trailing silence trimmed."""
+    pcm, rate = engine.synthesize(text, "en")
+    x = pcm.astype(np.float32) / 32768.0
+    if rate != RATE_HZ:
+        x = resample(x, rate, RATE_HZ)
+    voiced = np.flatnonzero(np.abs(x) > 1e-3)
+    x = x[voiced[0] : voiced[-1] + 1] if len(voiced) else x
+    return np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
+
+
+def speak_script(script: tuple[Line, ...] = SCRIPT, *, speed_wpm: int = 150) -> list[np.ndarray]:
+    """Every line of ``script`` spoken."""
+    engine = Espeak(speed_wpm=speed_wpm)
+    return [speak_line(line.text, engine) for line in script]
+
+
 def build_wav(
     path: Path, script: tuple[Line, ...] = SCRIPT, *, lead_s: float = 1.0, speed_wpm: int = 150
 ) -> list[Placed]:
     """Speak ``script`` into a 16 kHz mono WAV at ``path``; where each line lies."""
-    engine = Espeak(speed_wpm=speed_wpm)
     parts = [np.zeros(int(lead_s * RATE_HZ), np.int16)]
     placed: list[Placed] = []
     t = lead_s
-    for line in script:
-        pcm, rate = engine.synthesize(line.text, "en")
-        x = pcm.astype(np.float32) / 32768.0
-        if rate != RATE_HZ:
-            x = resample(x, rate, RATE_HZ)
-        voiced = np.flatnonzero(np.abs(x) > 1e-3)
-        x = x[voiced[0] : voiced[-1] + 1] if len(voiced) else x
-        speech = np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
+    for line, speech in zip(script, speak_script(script, speed_wpm=speed_wpm), strict=True):
         placed.append(Placed(line, t, t + len(speech) / RATE_HZ))
         parts += [speech, np.zeros(int(line.gap_after_s * RATE_HZ), np.int16)]
         t += len(speech) / RATE_HZ + line.gap_after_s

@@ -51,7 +51,7 @@ class DialogSettings(BaseModel):
     """Stop playback and abort the LLM when the user speaks over the assistant."""
     sentence_max_chars: int = Field(default=160, ge=0)
     """Cut a longer sentence at a comma so that speech can start (0 = never)."""
-    asr_timeout_s: float = Field(default=10.0, gt=0)
+    asr_timeout_s: float = Field(default=15.0, gt=0)
     """End of speech -> transcript deadline before apologising."""
     llm_first_token_timeout_s: float = Field(default=20.0, gt=0)
     """Request -> first token deadline before apologising."""
