@@ -594,8 +594,8 @@ int ivmr_recv_batch(ivmr_ep_t *ep, uint8_t *out, uint32_t outsize, uint32_t max_
     int rc = rx_tail(ep, &tail);
     if (rc <= 0)
         return rc;
-    uint32_t need = 16u + rx_buf_need(ep);
-    while ((uint32_t)items < max_items && ep->head != tail && outsize - pos >= need) {
+    uint32_t need = 16u + ALIGN16(rx_buf_need(ep)); /* the largest item, padding included */
+    while ((uint32_t)items < max_items && ep->head != tail && need <= outsize - pos) {
         rc = rx_one(ep, tail, &tf, &s, out + pos + 16u);
         if (rc == IVMR_EPROTO)
             return rc;

@@ -173,3 +173,14 @@ def test_fuzzing_the_region_never_crashes_and_the_link_recovers() -> None:
     after = b.stats()
     assert after["rx_crc_err"] == before["rx_crc_err"]
     assert after["rx_proto_err"] == before["rx_proto_err"]
+
+
+def test_a_small_receive_buffer_takes_one_large_record_per_call() -> None:
+    mm = mmap.mmap(-1, layout.region_size(CAP))
+    a = Endpoint(mm, 0, capacity=CAP, max_msg=1000, hb_period_ms=HB)
+    b = Endpoint(mm, 1, capacity=CAP, max_msg=1000, hb_period_ms=HB, batch_bytes=16 + 1008)
+    pump(a, b, 0, 3)
+    for i in range(3):
+        assert a.send(0x101, bytes([i]) * 999) >= 0
+    got = [b.recv_many() for _ in range(4)]
+    assert [[r.payload[:1] for r in g] for g in got] == [[b"\0"], [b"\1"], [b"\2"], []]
