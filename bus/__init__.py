@@ -15,17 +15,29 @@ The names in ``__all__`` are the stable surface (pinned by ``tests/bus/test_publ
 - The errors: :class:`BusError` and its subclasses, and :class:`RegistryError`.
 """
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bus.errors import BusError, BusTimeout, ConfigError, FrameError, SchemaError, VersionError
 from bus.framing import PROTOCOL_VERSION, Envelope
 from bus.memory import MemoryBus, MemoryNode
-from bus.node import Node
 from bus.nodeconfig import NodeConfig
 from schemas.base import Message
 from schemas.registry import RegistryError, registry
 
+if TYPE_CHECKING:
+    from bus.node import Node
+
 M = TypeVar("M", bound=Message)
+
+
+def __getattr__(name: str) -> object:
+    # Node (and with it bus.curve) is imported on first use, so that ``python -m bus.curve``
+    # does not find its own module already imported by the package (runpy warns about that).
+    if name == "Node":
+        from bus.node import Node
+
+        return Node
+    raise AttributeError(f"module 'bus' has no attribute {name!r}")
 
 
 def register_topic(topic: str, model: type[M]) -> type[M]:
