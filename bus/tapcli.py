@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -11,7 +12,7 @@ from typing import Any
 
 from bus.errors import BusError
 from bus.framing import Envelope
-from bus.nodeconfig import NodeConfig
+from bus.nodeconfig import ENV_NODE, NodeConfig
 from bus.tapnode import DEFAULT_QUEUE, TapNode
 from schemas.base import Message
 
@@ -19,8 +20,9 @@ __all__ = ["add_common_args", "connect", "jsonable", "parser_for", "run_cli", "s
 
 _CONNECT_HELP = """
 The command joins the bus like any node: with the configuration in VOICEBUS_NODE when the
-supervisor started it, else through bus.json in the runtime directory of the running supervisor
-($VOICEBUS_RUNTIME_DIR, else $XDG_RUNTIME_DIR/voicebus, else /tmp/voicebus-<uid>).
+supervisor started it (it then sends heartbeats and reports ready, like a worker), else through
+bus.json in the runtime directory of the running supervisor ($VOICEBUS_RUNTIME_DIR, else
+$XDG_RUNTIME_DIR/voicebus, else /tmp/voicebus-<uid>).
 """
 
 
@@ -51,6 +53,9 @@ def connect(
     args: argparse.Namespace, patterns: Sequence[str], **kwargs: Any
 ) -> tuple[TapNode, threading.Event]:
     """Join the bus; SIGINT/SIGTERM then set the returned event and stop the tap."""
+    # under the supervisor (VOICEBUS_NODE set) a tap beats like any worker, so it becomes ready
+    supervised = bool(os.environ.get(ENV_NODE))
+    kwargs.setdefault("heartbeat", supervised)
     tap = TapNode(NodeConfig.from_env(args.name), patterns, queue_size=args.queue, **kwargs)
     stop = threading.Event()
 

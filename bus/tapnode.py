@@ -20,18 +20,21 @@ malformed frames instead of raising.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import secrets
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import zmq
 
 from bus import curve
 from bus.errors import BusTimeout, FrameError, VersionError
 from bus.framing import Envelope, decode, encode
+from bus.heartbeat import HeartbeatThread
 from bus.nodeconfig import NodeConfig
 from bus.seqtrack import SeqTracker
 from bus.topics import literal_prefix, matcher
@@ -94,6 +97,8 @@ class TapNode:
     """A read-mostly bus participant for taps; ``publish_raw`` serves the replayer.
 
     ``patterns`` are topic globs (``*`` = everything); an empty list subscribes to nothing.
+    With ``heartbeat`` the tap beats like a worker (state ``ready`` once connected), so the
+    supervisor can run it as one.
     """
 
     def __init__(
@@ -105,6 +110,7 @@ class TapNode:
         reg: Registry = registry,
         handshake: bool = True,
         publisher: bool = True,
+        heartbeat: bool = False,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -121,15 +127,27 @@ class TapNode:
         self._sub = self._socket(zmq.SUB, config.sub_endpoint)
         self._pub = self._socket(zmq.PUB, config.pub_endpoint) if publisher or handshake else None
         self._thread = threading.Thread(target=self._receive, name=f"tap-{self.name}", daemon=True)
+        self.started_ns = self.loop_tick_ns = time.monotonic_ns()
+        self._heartbeat: HeartbeatThread | None = None
         try:
             if handshake:
                 self._handshake(config.handshake_timeout_s)
             for p in self.patterns:
                 self._sub.setsockopt(zmq.SUBSCRIBE, literal_prefix(p).encode())
+            if heartbeat:
+                self._heartbeat = HeartbeatThread(
+                    self._socket(zmq.PUB, config.pub_endpoint),
+                    self.name,
+                    self.instance ^ 0x5A5A5A5A,
+                    config.heartbeat_ms / 1000.0,
+                    self._heartbeat_fields,
+                )
         except BaseException:
             self._close_sockets()
             raise
         self._thread.start()
+        if self._heartbeat is not None:
+            self._heartbeat.start()
 
     # --- consuming -----------------------------------------------------------------------
 
@@ -144,6 +162,7 @@ class TapNode:
 
     def get(self, timeout_s: float | None = 0.1) -> Received | None:
         """The next received frame set, or ``None`` after ``timeout_s``."""
+        self.loop_tick_ns = time.monotonic_ns()
         try:
             return self._queue.get(timeout=timeout_s) if timeout_s else self._queue.get_nowait()
         except queue.Empty:
@@ -187,6 +206,22 @@ class TapNode:
         self._pub.send_multipart(frames, copy=len(frames[-1]) < 65536)
 
     # --- internals -----------------------------------------------------------------------
+
+    def _heartbeat_fields(self) -> dict[str, Any]:
+        now = time.monotonic_ns()
+        s = self.stats
+        return {
+            "worker": self.name,
+            "pid": os.getpid(),
+            "state": "ready" if self.running else "stopping",
+            "uptime_s": (now - self.started_ns) / 1e9,
+            "loop_age_ms": (now - self.loop_tick_ns) / 1e6,
+            "restarts": self.config.restarts,
+            "received": s.received,
+            "published": 0,
+            "dropped": s.lost + s.malformed + s.refused_version,
+            "gaps": s.gaps,
+        }
 
     def _socket(self, kind: int, endpoint: str) -> zmq.Socket:
         sock = self._ctx.socket(kind)
@@ -266,6 +301,8 @@ class TapNode:
             self._stop.set()
 
     def _close_sockets(self) -> None:
+        if self._heartbeat is not None and self._heartbeat.is_alive():
+            self._heartbeat.stop()  # sends a last beat (stopping) and closes its socket
         self._sub.close(linger=0)
         if self._pub is not None:
             self._pub.close()

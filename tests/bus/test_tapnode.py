@@ -12,7 +12,7 @@ from bus.framing import Envelope
 from bus.node import Node
 from bus.nodeconfig import NodeConfig
 from bus.tapnode import TapNode
-from schemas import AsrText
+from schemas import AsrText, Heartbeat
 from tests.bus.conftest import ProxyProc
 from tests.bus.tapsupport import received
 
@@ -94,3 +94,19 @@ def test_no_bus_is_a_clear_timeout(tmp_path: Path) -> None:
     )
     with pytest.raises(BusTimeout, match="supervisor"):
         TapNode(cfg)
+
+
+def test_a_tap_run_by_the_supervisor_beats_ready_like_a_worker(proxy: ProxyProc) -> None:
+    with Node(proxy.config("supervisor"), signals=False) as sup:
+        sup.subscribe("sys.heartbeat")
+        time.sleep(0.1)
+        with TapNode(proxy.config("metrics", heartbeat_ms=50), heartbeat=True):
+            deadline = time.monotonic() + 10
+            beat = None
+            while time.monotonic() < deadline:
+                msg = sup.poll(0.1)
+                p = None if msg is None else msg.payload
+                if isinstance(p, Heartbeat) and p.worker == "metrics":
+                    beat = p
+                    break
+    assert beat is not None and beat.state == "ready"
