@@ -103,6 +103,10 @@ class Arbiter:
         if install_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: self.request_shutdown())
+        ensure_private_dir(self.layout.runtime_dir)
+        # Refused here if another supervisor answers on this directory: then nothing of it is
+        # ours to clean up.
+        self.control = ControlServer(self.layout.runtime_dir, lambda raw: dispatch(self, raw))
         try:
             self._start()
             log.info(
@@ -119,8 +123,6 @@ class Arbiter:
         return 0
 
     def _start(self) -> None:
-        ensure_private_dir(self.layout.runtime_dir)
-        self.control = ControlServer(self.layout.runtime_dir, lambda raw: dispatch(self, raw))
         self._start_proxy()
         bus_file = self.layout.runtime_dir / BUS_FILE
         tmp = bus_file.with_suffix(".tmp")

@@ -263,3 +263,70 @@ def test_no_supervisor_gives_a_clear_error() -> None:
     out = sup.cli("status")
     assert out.returncode == 2
     assert "No supervisor is running with runtime directory" in out.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_tcp_bus_with_curve_keys_carries_workers_and_hands_them_client_keys() -> None:
+    from bus import curve
+    from tests.supervision.harness import short_tmp
+
+    tmp = short_tmp()
+    keys = tmp / "keys"
+    curve.generate(keys, "bus")
+    curve.generate(keys / "clients", "local")
+    config = {
+        "bus": {
+            "mode": "tcp",
+            "pub_port": _free_port(),
+            "sub_port": _free_port(),
+            "curve": {
+                "server_secret": str(keys / "bus.key_secret"),
+                "server_public": str(keys / "bus.key"),
+                "clients_dir": str(keys / "clients"),
+                "client_secret": str(keys / "clients" / "local.key_secret"),
+            },
+        },
+        "workers": {"relay": worker(RELAY)},
+    }
+    with SupervisorProc(config, tmp) as sup:
+        sup.wait_state("relay", "ready")
+        bus_file = json.loads((sup.run_dir / "bus.json").read_text())
+        assert bus_file["pub_endpoint"].startswith("tcp://127.0.0.1:")
+        assert bus_file["curve"]["client_secret"].endswith("local.key_secret")
+        probe = sup.node("probe")  # a CURVE client with the local key, from bus.json
+        probe.subscribe("sys.metric")
+        for i in range(50):
+            probe.publish("asr.text", AsrText(text="x", segment_id=str(i)))
+            msg = probe.poll(0.1)
+            if msg is not None and isinstance(msg.payload, Metric):
+                break
+        else:
+            pytest.fail(f"no answer over tcp\n{sup.log()}")
+
+
+def test_second_supervisor_on_the_same_runtime_dir_is_refused_and_kill_9_leaves_no_workers() -> (
+    None
+):
+    sup = SupervisorProc({"workers": {"echo": worker("workers.echo")}}).start()
+    try:
+        pid = sup.wait_state("echo", "ready")["pid"]
+        second = sup.cli(str(sup.config_path))
+        assert second.returncode == 2
+        assert "A supervisor is already running with runtime directory" in second.stderr
+        assert sup.row("echo")["pid"] == pid
+        workers = sup.descendants()
+        assert sup.proc is not None
+        sup.proc.kill()  # no chance to clean up: the children must still go
+        sup.proc.wait(10)
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"workers outlived a killed supervisor: {alive}"
+    finally:
+        sup.kill_all()

@@ -93,9 +93,11 @@ class SupervisorProc:
     def kill_all(self) -> None:
         if self.proc is None:
             return
-        for p in [*self.descendants(), psutil.Process(self.proc.pid)]:
+        for p in self.descendants():
             if _alive(p):
                 p.kill()
+        if self.proc.poll() is None:
+            self.proc.kill()
         self.proc.wait(10)
 
     def descendants(self) -> list[psutil.Process]:
