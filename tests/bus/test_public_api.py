@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel
 
@@ -196,3 +200,14 @@ def test_another_major_version_is_refused_by_the_reader() -> None:
     b.inject(frames)
     assert probe.poll() is None
     assert probe.stats.refused_version == 1
+
+
+def test_bus_cli_modules_run_without_a_double_import_warning(tmp_path: Path) -> None:
+    # `import bus` must not import bus.curve, or `python -m bus.curve` warns (runpy).
+    done = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", "bus.curve", "keygen", tmp_path, "x"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
