@@ -172,7 +172,11 @@ int car_command(car_t *car, uint16_t type, const uint8_t *p, uint32_t n, uint64_
 int car_tick(car_t *car, uint64_t now_ms, int link_ok, msg_ack_t *acks)
 {
     int n = 0;
-    double dt = (double)(now_ms - car->last_tick_ms) / 1000.0;
+    /* a late tick must not move the car past the end of its motion */
+    uint64_t until = (car->active_cmd && car->end_ms < now_ms && car->end_ms > car->last_tick_ms)
+                         ? car->end_ms
+                         : now_ms;
+    double dt = (double)(until - car->last_tick_ms) / 1000.0;
     car->last_tick_ms = now_ms;
     if (!link_ok && car->link_ok)
         car->faults |= FAULT_LINK_LOST;

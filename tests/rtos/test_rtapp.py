@@ -35,7 +35,7 @@ def test_drive_starts_moves_the_odometry_and_completes(rig: Rig) -> None:
     rig.run(0.15)
     last = rig.telemetry()[-1]
     assert last.state == "idle" and last.linear_mps == 0
-    assert 0.05 < last.x_m < 0.15  # 0.3 m/s for 0.3 s, integrated at 100 Hz
+    assert last.x_m == pytest.approx(0.09, abs=0.004)  # 0.3 m/s for 0.3 s
 
 
 def test_turn_reaches_its_angle(rig: Rig) -> None:
@@ -105,7 +105,7 @@ def test_a_hold_setpoint_stops_when_its_ttl_ends(rig: Rig) -> None:
 def test_linux_heartbeat_loss_stops_the_motors_then_recovers(rig: Rig) -> None:
     rig.submit(cmd_id=20, kind="drive", linear_mps=0.2, duration_ms=5000)
     assert rig.run_until(lambda: "started" in rig.statuses(20))
-    time.sleep(0.3)  # the gateway stalls (as under SIGSTOP): no heartbeat for 15 periods
+    time.sleep(0.6)  # the gateway stalls (as under SIGSTOP): no heartbeat for 12 periods
     assert rig.run_until(lambda: "failed" in rig.statuses(20))
     assert "heartbeat" in rig.acks(20, by="rtos")[-1].reason
     rig.run(0.15)
