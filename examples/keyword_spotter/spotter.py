@@ -63,9 +63,9 @@ def normalise(text: str) -> str:
 def _pattern(keyword: str) -> re.Pattern[str]:
     words = normalise(keyword)
     # Latin words need word boundaries ("stop" is not in "stopwatch"); CJK text has no spaces,
-    # so a boundary is only required where the keyword starts or ends with an ASCII letter/digit.
-    head = r"(?<![a-z0-9])" if words[:1].isascii() else ""
-    tail = r"(?![a-z0-9])" if words[-1:].isascii() else ""
+    # so a boundary is only required where the keyword starts or ends with an ASCII word character.
+    head = r"(?<![a-z0-9_])" if words[:1].isascii() else ""
+    tail = r"(?![a-z0-9_])" if words[-1:].isascii() else ""
     return re.compile(head + re.escape(words) + tail)
 
 
