@@ -11,10 +11,14 @@ and reports the latencies it measured).
 
 Measured in the same run:
 
-- ``throughput``: both directions at once, as fast as possible, ``batch`` records per ctypes
+- ``throughput``: (median of 3 runs, every run's rates in ``runs_msgs_per_s``) both directions
+  at once, as fast as possible, ``batch`` records per ctypes
   call, FIFO doorbell (the C side sleeps on its doorbell semaphore when idle and is kicked only
   when it armed it); msgs_per_s = records / (last received - start) per direction; the p50/p99
   there is queueing delay in a full ring, reported for completeness.
+- ``throughput_priority`` (when run as root): the same with both processes at nice -10, as the
+  supervisor's ``nice``/``sched_fifo`` settings would place them; on a machine busy with other
+  work it shows how much of the gap is scheduling.
 - ``throughput_poll``: the same with polling only (the C side sleeps up to 1 ms when idle).
 - ``unbatched``: polling, one ctypes call per record on the Python side (the shape of the
   5-function reference helper that reached about 38k msg/s per direction on this kind of host).
@@ -66,6 +70,7 @@ BENCH, BENCH_CTL, BENCH_REP = 0x7F01, 0x7F02, 0x7F03
 CAPACITY = 16384
 PAYLOAD = 32  # bytes: a 48-byte record, the size of a motion command or an ack
 HB_MS = 100
+PRIORITY_NICE = -10
 
 
 def _pct(a: np.ndarray, q: float) -> float:
@@ -283,6 +288,20 @@ def in_process(seconds: float) -> dict[str, Any]:
     return out
 
 
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median rate (by the slower direction), with every run's rates."""
+
+    def rate(r: dict[str, Any]) -> int:
+        return min(r["linux_to_rt"]["msgs_per_s"], r["rt_to_linux"]["msgs_per_s"])
+
+    ordered = sorted(runs, key=rate)
+    out = dict(ordered[len(ordered) // 2])
+    out["runs_msgs_per_s"] = [
+        [r["linux_to_rt"]["msgs_per_s"], r["rt_to_linux"]["msgs_per_s"]] for r in runs
+    ]
+    return out
+
+
 def _errors(*stats: dict[str, int]) -> dict[str, int]:
     keys = ("rx_crc_err", "rx_seq_gap", "rx_proto_err")
     return {k: int(sum(s[k] for s in stats)) for k in keys}
@@ -297,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     if not RTAPP.exists():
         print("rtos/build/rtapp is missing: run 'make -C rtos' first.", file=sys.stderr)
         return 1
-    n, n_unbatched, samples = (200_000, 20_000, 500) if args.quick else (2_000_000, 200_000, 5000)
+    n, n_unbatched, samples = (150_000, 20_000, 500) if args.quick else (2_000_000, 200_000, 5000)
     tmp = Path(tempfile.mkdtemp(prefix="ivmr-", dir="/dev/shm"))
     stats: list[dict[str, int]] = []
     result: dict[str, Any] = {
@@ -325,7 +344,18 @@ def main(argv: list[str] | None = None) -> int:
             peer.close()
         peer = Peer(tmp, doorbell=True)
         try:
-            result["throughput"] = throughput(peer, n, 64)
+            runs = [throughput(peer, n, 64) for _ in range(3)]
+            result["throughput"] = _median_run(runs)
+            if os.geteuid() == 0:  # what a raised priority (supervisor `nice`) buys under load
+                for pid in (0, peer.proc.pid):
+                    os.setpriority(os.PRIO_PROCESS, pid, PRIORITY_NICE)
+                try:
+                    runs = [throughput(peer, n, 64) for _ in range(3)]
+                    result["throughput_priority"] = _median_run(runs)
+                    result["throughput_priority"]["nice"] = PRIORITY_NICE
+                finally:
+                    for pid in (0, peer.proc.pid):
+                        os.setpriority(os.PRIO_PROCESS, pid, 0)
             result["latency"]["doorbell"] = latency(peer, samples)
             stats += [result["latency"]["doorbell"]["rt_stats"], peer.ep.stats()]
         finally:
@@ -334,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         for p in tmp.iterdir():
             p.unlink()
         tmp.rmdir()
-    parts = (result["throughput"], result["throughput_poll"], result["unbatched"])
+    parts = [result[k] for k in ("throughput", "throughput_poll", "unbatched")]
+    parts += [result["throughput_priority"]] if "throughput_priority" in result else []
     for part in (*parts, *result["latency"].values()):
         part.pop("rt_stats", None)
     for d in ("linux_to_rt", "rt_to_linux"):
