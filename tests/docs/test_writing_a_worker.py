@@ -12,9 +12,9 @@ Between blocks, HTML comments ``<!-- check: ... -->`` (invisible on the rendered
 test to verify what the reader would see: ``bus`` (a supervisor is up), ``shout NAME`` (a
 transcript put on the bus comes back in capitals from the worker ``NAME``), ``restarted NAME``
 (the supervisor restarted it after it was killed), ``stop`` (every background process ends
-cleanly, exit 0, on SIGTERM).
+cleanly, exit 0, on SIGTERM or by itself).
 
-The guide's paths and addresses are made safe to run here by :data:`SUBSTITUTIONS`.
+The guide's paths and addresses are made safe to run here by ``Guide.subs``.
 """
 
 from __future__ import annotations
@@ -216,6 +216,9 @@ class Guide:
 
     def check_stop(self, *, where: str) -> None:
         for s, proc, _ in reversed(self.background):
+            if proc.poll() is not None:  # ended by the guide itself (quit)
+                assert proc.returncode == 0, f"{where}: line {s.line} exit {proc.returncode}"
+                continue
             # SIGTERM the program the block started, as the supervisor or Ctrl-C would: bash
             # itself when it exec'd a lone command, else its children (it then exits with their
             # status).
