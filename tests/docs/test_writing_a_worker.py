@@ -173,7 +173,7 @@ class Guide:
         )
 
     def check_bus(self, *, where: str) -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not (self.run_dir / BUS_FILE).is_file() or not (self.run_dir / "control").exists():
             for s, proc, _ in self.background:
                 assert proc.poll() is None, (
@@ -205,7 +205,7 @@ class Guide:
         from supervision.control import ControlClient
 
         client = ControlClient(self.run_dir)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             (row,) = [w for w in client.call("status")["workers"] if w["name"] == name]
             if row["restarts"] >= 1 and row["state"] == "ready":

@@ -99,7 +99,7 @@ def supervisor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervisor]
         )
     sup = Supervisor(proc, tmp / "run", log, env)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not (sup.run_dir / BUS_FILE).is_file() or not (sup.run_dir / "control").exists():
             assert proc.poll() is None, f"the supervisor ended\n{sup.tail()}"
             assert time.monotonic() < deadline, f"the supervisor did not come up\n{sup.tail()}"
@@ -119,7 +119,7 @@ def exchange(
     probe: Node, send: Callable[[int], None], want: Callable[[Envelope], bool]
 ) -> Envelope:
     """Call ``send(i)`` every half second until a message satisfying ``want`` arrives."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     i = 0
     while time.monotonic() < deadline:
         send(i)
