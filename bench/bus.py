@@ -338,6 +338,41 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def codec_cost(n: int) -> list[str]:
+    """CPU per message of building, encoding and decoding, in this process, no sockets."""
+    import struct
+
+    from bus.framing import decode, encode
+    from schemas.audio import AudioFrame
+
+    lines = []
+    header = struct.Struct("<qii")
+    for size in (64, 640):
+        pcm = bytes(size)
+        t0 = time.perf_counter_ns()
+        for i in range(n):
+            frame = AudioFrame(pcm=pcm, index=i, capture_ns=i, source="0")
+        t1 = time.perf_counter_ns()
+        for i in range(n):
+            frames = encode("audio.frame", frame, source="b", instance=1, seq=i + 1, ts_ns=i)
+        t2 = time.perf_counter_ns()
+        for _ in range(n):
+            decode(frames)
+        t3 = time.perf_counter_ns()
+        for i in range(n):
+            raw = header.pack(i, 0, i)
+        for _ in range(n):
+            header.unpack(raw)
+        t5 = time.perf_counter_ns()
+        lines.append(
+            f"CPU per {size} B audio.frame, one process, no sockets: build "
+            f"{(t1 - t0) / n / 1e3:.1f} us + encode {(t2 - t1) / n / 1e3:.1f} us + decode "
+            f"{(t3 - t2) / n / 1e3:.1f} us (raw pyzmq header pack+unpack "
+            f"{(t5 - t3) / n / 1e3:.1f} us)"
+        )
+    return lines
+
+
 def plot(rows: list[dict[str, Any]], path: Path, subtitle: str) -> None:
     """Latency (p50, p99) and throughput against payload size, one line per system."""
     import matplotlib
@@ -444,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         table(rows),
         "",
         *[f"- {line}" for line in verdict(rows)],
+        *[f"- {line}" for line in codec_cost(2000 if args.quick else 20000)],
         *[f"- {n}" for n in bench.notes],
         *[f"- tap summary: {t}" for t in bench.tap_report],
     ]
