@@ -5,6 +5,9 @@ The gateway always polls the rings every ``poll_ms``; a doorbell only shortens t
 - ``fifo:IN,OUT``: named FIFOs emulating UIO semantics on a host. IN wakes us (the RT app's
   OUT), OUT wakes the RT app (its IN); a 1-byte non-blocking write is the kick (EAGAIN = a kick
   is already pending). Pass the same pair, swapped, to ``rtapp --doorbell-fifo``.
+- ``eventfd:IN,OUT``: two inherited eventfd descriptors (numbers), e.g. handed over by a vendor
+  driver (the KVM ``irqfd``/``ioeventfd`` pattern) or by a parent process; IN wakes us, a write
+  of 1 to OUT wakes the peer.
 - ``uio:/dev/uioN[,map=M,offset=0xOFF,value=V]``: the inbound IRQ is a UIO device (``read`` of 4
   bytes counts interrupts; writing u32 1 re-enables it); the kick is an aligned 32-bit store of
   V to a doorbell register in map M at OFF, if the vendor exposes one (HVC is undefined at EL0:
@@ -22,7 +25,14 @@ from typing import Protocol
 
 from workers.rtgw.errors import RegionError
 
-__all__ = ["Doorbell", "FifoDoorbell", "PollDoorbell", "UioDoorbell", "open_doorbell"]
+__all__ = [
+    "Doorbell",
+    "EventfdDoorbell",
+    "FifoDoorbell",
+    "PollDoorbell",
+    "UioDoorbell",
+    "open_doorbell",
+]
 
 
 class Doorbell(Protocol):
@@ -99,6 +109,38 @@ class FifoDoorbell:
         os.close(self._out)
 
 
+class EventfdDoorbell:
+    """A pair of eventfd descriptors (inherited or handed over by a driver)."""
+
+    def __init__(self, fd_in: int, fd_out: int) -> None:
+        for fd in (fd_in, fd_out):
+            try:
+                os.set_blocking(fd, False)
+            except OSError as exc:
+                raise RegionError(f"Descriptor {fd} is not open in this process: {exc}.") from exc
+        self._in = fd_in
+        self._out = fd_out
+
+    def kick(self) -> None:
+        """Add 1 to the peer's counter."""
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_write(self._out, 1)
+
+    def drain(self) -> int:
+        """Read and reset our counter."""
+        try:
+            return os.eventfd_read(self._in)
+        except BlockingIOError:
+            return 0
+
+    def fileno(self) -> int | None:
+        """The inbound eventfd."""
+        return self._in
+
+    def close(self) -> None:
+        """The descriptors belong to whoever handed them over: left open."""
+
+
 class UioDoorbell:
     """UIO interrupt in, optional memory-mapped doorbell register out."""
 
@@ -151,6 +193,10 @@ def open_doorbell(spec: str) -> Doorbell:
         paths = arg.split(",")
         if len(paths) == 2 and all(paths):
             return FifoDoorbell(paths[0], paths[1])
+    if kind == "eventfd":
+        fds = arg.split(",")
+        if len(fds) == 2 and all(f.isdigit() for f in fds):
+            return EventfdDoorbell(int(fds[0]), int(fds[1]))
     if kind == "uio" and arg:
         dev, *opts = arg.split(",")
         kw = dict(o.split("=", 1) for o in opts if "=" in o)
@@ -159,6 +205,6 @@ def open_doorbell(spec: str) -> Doorbell:
             dev, reg_map, int(kw.get("offset", "0"), 0), int(kw.get("value", "1"), 0)
         )
     raise RegionError(
-        f"Doorbell {spec!r} is not understood; write 'poll', 'fifo:IN_PATH,OUT_PATH' or "
-        "'uio:/dev/uioN[,map=M,offset=0xOFF,value=V]'."
+        f"Doorbell {spec!r} is not understood; write 'poll', 'fifo:IN_PATH,OUT_PATH', "
+        "'eventfd:IN_FD,OUT_FD' or 'uio:/dev/uioN[,map=M,offset=0xOFF,value=V]'."
     )

@@ -58,7 +58,8 @@ class GatewaySettings(BaseModel):
     poll_ms: float = Field(default=2.0, gt=0)
     """Ring poll period, ms (the wait on the bus between ring polls)."""
     doorbell: str = "poll"
-    """'poll', 'fifo:IN,OUT' (host) or 'uio:/dev/uioN[,map=M,offset=0xOFF,value=V]'."""
+    """'poll', 'fifo:IN,OUT' (host), 'eventfd:IN_FD,OUT_FD' or
+    'uio:/dev/uioN[,map=M,offset=0xOFF,value=V]'."""
     metrics_every_s: float = Field(default=5.0, gt=0)
     """How often the ring counters are published as sys.metric."""
     envelope: EnvelopeSettings = EnvelopeSettings()

@@ -66,8 +66,20 @@ def test_fifo_doorbell_pair_kicks_the_other_side(tmp_path: Path) -> None:
     b.close()
 
 
+def test_eventfd_doorbell_pair() -> None:
+    x, y = os.eventfd(0), os.eventfd(0)
+    a = open_doorbell(f"eventfd:{x},{y}")
+    b = open_doorbell(f"eventfd:{y},{x}")
+    assert b.drain() == 0
+    a.kick()
+    a.kick()
+    assert b.drain() == 2 and b.drain() == 0 and b.fileno() == y
+    os.close(x)
+    os.close(y)
+
+
 def test_poll_doorbell_and_bad_specs() -> None:
     assert isinstance(open_doorbell("poll"), PollDoorbell)
-    for spec in ("bell", "fifo:onlyone", "uio:"):
+    for spec in ("bell", "fifo:onlyone", "uio:", "eventfd:1"):
         with pytest.raises(RegionError, match="not understood"):
             open_doorbell(spec)
