@@ -1,6 +1,9 @@
 """Waking the peer and being woken: ``poll``, ``fifo:IN,OUT`` (host) and ``uio:/dev/uioN``.
 
-The gateway always polls the rings every ``poll_ms``; a doorbell only shortens the wait.
+The gateway worker waits on the bus for at most ``poll_ms`` and then polls the rings, so the RT
+side's records wait at most ``poll_ms``; the inbound doorbell is drained (and a UIO interrupt
+re-enabled) every poll. The outbound kick is what matters: it wakes the RT side at once instead
+of after its own poll period.
 - ``poll``: nothing to ring; the peer polls too.
 - ``fifo:IN,OUT``: named FIFOs emulating UIO semantics on a host. IN wakes us (the RT app's
   OUT), OUT wakes the RT app (its IN); a 1-byte non-blocking write is the kick (EAGAIN = a kick
