@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     pace.add_argument(
         "--speed", type=float, default=1.0, help="pace factor (2 = twice as fast; default 1)"
     )
-    add_common_args(parser, "replay")
+    add_common_args(parser, "replay", queue=False)
     args = parser.parse_intermixed_args(argv)
     if not args.fast and args.speed <= 0:
         parser.error("--speed must be positive (use --fast for no pacing).")

@@ -35,11 +35,16 @@ def parser_for(prog: str, doc: str | None) -> argparse.ArgumentParser:
     )
 
 
-def add_common_args(parser: argparse.ArgumentParser, default_name: str) -> None:
-    """``--name`` and ``--queue``."""
+def add_common_args(
+    parser: argparse.ArgumentParser, default_name: str, *, queue: bool = True
+) -> None:
+    """``--name`` and (for commands that listen) ``--queue``."""
     parser.add_argument(
         "--name", default=default_name, help=f"node name on the bus (default {default_name})"
     )
+    if not queue:
+        parser.set_defaults(queue=1)
+        return
     parser.add_argument(
         "--queue",
         type=int,
