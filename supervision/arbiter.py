@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 NODE_NAME = "supervisor"
 #: Longest wait of one loop turn for a bus message, s (bounds the reaction time to exits).
 TICK_S = 0.02
+#: Shortest time between two starts of the proxy, s.
+PROXY_RESTART_DELAY_S = 0.5
 #: How long the proxy gets to exit on SIGTERM at shutdown, s.
 PROXY_GRACE_S = 3.0
 
@@ -71,6 +73,7 @@ class Arbiter:
         self.control: ControlServer | None = None
         self._shutdown = threading.Event()
         self._force = False
+        self._bus_down = False
 
     def _make(self, name: str, spec: WorkerSpec) -> Worker:
         cpus = self.topology.resolve(spec.cpus, f"workers.{name}.cpus")
@@ -152,6 +155,8 @@ class Arbiter:
         assert self.control is not None and self.node is not None
         self.control.serve_pending()
         msg = self.node.poll(TICK_S)
+        if msg is not None:
+            self._bus_down = False
         while msg is not None:
             beat = msg.payload
             if isinstance(beat, Heartbeat):
@@ -159,15 +164,26 @@ class Arbiter:
                 if worker is not None:
                     worker.on_heartbeat(beat, self.clock())
             msg = self.node.poll(0)
-        if self.proxy is not None and self.proxy.poll() is not None:
-            log.error("proxy_exited %s action=restart", describe_exit(self.proxy.exit_code))
-            self._start_proxy()
         now = self.clock()
+        self._watch_proxy(now)
         for worker in list(self.workers.values()):
-            worker.tick(now, self._deps_ready(worker))
+            if self._bus_down:
+                # Nobody's heartbeats get through while the bus is down; not their fault.
+                worker.excuse_silence(now)
+            worker.tick(now, self._waiting_for(worker))
 
-    def _deps_ready(self, worker: Worker) -> bool:
-        return all(self.workers[d].state == "ready" for d in worker.spec.depends_on)
+    def _watch_proxy(self, now: float) -> None:
+        proxy = self.proxy
+        if proxy is None or proxy.poll() is None:
+            return
+        self._bus_down = True  # until a message (our own heartbeat at least) comes through
+        if proxy.started_at + PROXY_RESTART_DELAY_S > now:
+            return  # a proxy that dies at once is not restarted in a tight loop
+        log.error("proxy_exited %s action=restart", describe_exit(proxy.exit_code))
+        self._start_proxy()
+
+    def _waiting_for(self, worker: Worker) -> list[str]:
+        return [d for d in worker.spec.depends_on if self.workers[d].state != "ready"]
 
     # --- shutdown --------------------------------------------------------------------------
 
@@ -184,7 +200,7 @@ class Arbiter:
                 elif w.running and w.state != "stopping" and not self._has_running_dependents(w):
                     w.request_stop(now)
             for w in self.workers.values():
-                w.tick(now, deps_ready=False)
+                w.tick(now, waiting_for=["shutdown"])
                 if w.state in ("backoff", "waiting"):
                     w.request_stop(now)
             if self.node is not None:

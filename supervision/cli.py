@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bus.errors import BusError
 from bus.runtime import default_runtime_dir
 from supervision.config import load_config
 from supervision.control import ControlClient
-from supervision.errors import ConfigError, ControlError, SupervisionError
+from supervision.errors import ControlError, SupervisionError
 from supervision.topology import Topology, format_cores
 
 __all__ = ["format_table", "main"]
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args.configs)
         client = ControlClient(default_runtime_dir())
         return _control(client, args)
-    except (SupervisionError, ConfigError) as exc:
+    except (SupervisionError, BusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -194,6 +195,6 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
     ]
     for r in rows:
-        if r["detail"] and r["state"] in ("failed", "exited", "backoff", "stopping"):
+        if r["detail"] and r["state"] in ("failed", "exited", "backoff", "stopping", "waiting"):
             lines.append(f"{r['name']}: {r['state']}: {r['detail']}")
     return "\n".join(lines)

@@ -104,6 +104,11 @@ class Worker:
 
     # --- events from outside ---------------------------------------------------------------
 
+    def excuse_silence(self, now: float) -> None:
+        """Count the heartbeat timeout from ``now`` (the bus itself was down)."""
+        if self.last_beat is not None:
+            self.last_beat = max(self.last_beat, now)
+
     def on_heartbeat(self, beat: Heartbeat, now: float) -> None:
         """A ``sys.heartbeat`` with this worker's name arrived."""
         if self.child is None or not self.child.owns(beat.pid):
@@ -112,8 +117,8 @@ class Worker:
         if beat.state == "ready" and self.state == "starting":
             self._became_ready(now)
 
-    def tick(self, now: float, deps_ready: bool) -> None:
-        """Reap, enforce timeouts, start when due."""
+    def tick(self, now: float, waiting_for: list[str]) -> None:
+        """Reap, enforce timeouts, start when due (``waiting_for``: dependencies not ready)."""
         child = self.child
         if child is not None:
             code = child.poll()
@@ -125,8 +130,10 @@ class Worker:
         due = self.state == "waiting" or (
             self.state == "backoff" and now >= (self.restart_at or 0.0)
         )
-        if due and deps_ready:
+        if due and not waiting_for:
             self._spawn(now)
+        elif due and self.state == "waiting":
+            self.detail = f"waiting for {', '.join(waiting_for)} to be ready"
 
     # --- transitions -----------------------------------------------------------------------
 

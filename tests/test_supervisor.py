@@ -148,13 +148,15 @@ def test_depends_on_starts_after_ready_and_stops_in_reverse_order() -> None:
         "workers": {
             "c": worker(RELAY, depends_on=["b"]),
             "b": worker(RELAY, depends_on=["a"], settings={"ready_after_s": 0.3}),
-            "a": worker(RELAY, settings={"ready_after_s": 0.3}),
+            "a": worker(RELAY, depends_on=["sleeper"], settings={"ready_after_s": 0.3}),
+            # a program that does not speak the bus: ready once started
+            "sleeper": {"command": "sleep", "args": ["600"]},
         }
     }
     sup = SupervisorProc(config).start()
     try:
         sup.wait_state("c", "ready")
-        assert [r["name"] for r in sup.status()] == ["a", "b", "c"]
+        assert [r["name"] for r in sup.status()] == ["sleeper", "a", "b", "c"]
     finally:
         assert sup.stop() == 0
     seq = [
@@ -165,7 +167,7 @@ def test_depends_on_starts_after_ready_and_stops_in_reverse_order() -> None:
     ]
     assert seq.index(("spawned", "b")) > seq.index(("ready", "a"))
     assert seq.index(("spawned", "c")) > seq.index(("ready", "b"))
-    assert [name for event, name in seq if event == "stopped"] == ["c", "b", "a"]
+    assert [name for event, name in seq if event == "stopped"] == ["c", "b", "a", "sleeper"]
 
 
 def test_late_joiner_added_at_run_time_receives_everything_published_after_its_ready() -> None:
@@ -330,3 +332,25 @@ def test_second_supervisor_on_the_same_runtime_dir_is_refused_and_kill_9_leaves_
         assert not alive, f"workers outlived a killed supervisor: {alive}"
     finally:
         sup.kill_all()
+
+
+def test_proxy_killed_is_restarted_and_workers_carry_on_without_restarts() -> None:
+    config = {"heartbeat_ms": 200, "workers": {"relay": worker(RELAY)}}
+    with SupervisorProc(config) as sup:
+        before = sup.wait_state("relay", "ready")
+        proxies = [p for p in sup.descendants() if "bus.proxy" in " ".join(p.cmdline())]
+        assert len(proxies) == 1
+        proxies[0].kill()
+        sup.wait(lambda: " proxy_spawned " in sup.log().split("proxy_exited", 1)[-1], "a new proxy")
+        probe = sup.node("probe")  # joins the new proxy
+        probe.subscribe("sys.metric")
+        for i in range(100):
+            probe.publish("asr.text", AsrText(text="x", segment_id=str(i)))
+            msg = probe.poll(0.1)
+            if msg is not None and isinstance(msg.payload, Metric):
+                break
+        else:
+            pytest.fail(f"the relay did not answer through the new proxy\n{sup.log()}")
+        time.sleep(1.0)
+        after = sup.row("relay")
+        assert (after["pid"], after["restarts"], after["state"]) == (before["pid"], 0, "ready")

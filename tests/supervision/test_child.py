@@ -76,3 +76,19 @@ def test_settings_that_cannot_be_applied_fail_with_a_distinct_status() -> None:
     child = Child(launch("pass", cpus=(4096,)))
     assert child.wait(20) == EXIT_SETUP_FAILED
     assert "could not be applied" in describe_exit(EXIT_SETUP_FAILED)
+
+
+def test_sched_fifo_is_applied_or_the_child_refuses_to_run() -> None:
+    code = "import os; raise SystemExit(0 if os.sched_getscheduler(0) == os.SCHED_FIFO else 1)"
+    assert Child(launch(code, sched_fifo=10)).wait(20) in (0, EXIT_SETUP_FAILED)
+
+
+def test_mlockall_launcher_locks_memory_then_runs_the_module() -> None:
+    argv = (sys.executable, "-m", "supervision.launch", "--mlockall", "-m")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    child = Child(Launch((*argv, "tests.supervision.workers.lockcheck"), env, Path.cwd()))
+    assert child.wait(20) in (0, EXIT_SETUP_FAILED)  # locked, or refused with the reason
+    unlocked = Child(
+        Launch((sys.executable, "-m", "tests.supervision.workers.lockcheck"), env, Path.cwd())
+    )
+    assert unlocked.wait(20) == 1
