@@ -210,6 +210,7 @@ class Guide:
             (row,) = [w for w in client.call("status")["workers"] if w["name"] == name]
             if row["restarts"] >= 1 and row["state"] == "ready":
                 assert row["last_exit"] == -signal.SIGKILL, row
+                assert os.sched_getaffinity(row["pid"]) == set(row["cpus"]), row  # still pinned
                 return
             time.sleep(0.1)
         pytest.fail(f"{where}: {name} was not restarted: {row}\n{self.bg_logs()}")
