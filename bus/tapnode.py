@@ -130,10 +130,12 @@ class TapNode:
         self.started_ns = self.loop_tick_ns = time.monotonic_ns()
         self._heartbeat: HeartbeatThread | None = None
         try:
-            if handshake:
-                self._handshake(config.handshake_timeout_s)
+            # subscribe before the handshake: once our probe came back through the proxy, the
+            # subscriptions sent ahead of it on the same connection have reached it too
             for p in self.patterns:
                 self._sub.setsockopt(zmq.SUBSCRIBE, literal_prefix(p).encode())
+            if handshake:
+                self._handshake(config.handshake_timeout_s)
             if heartbeat:
                 self._heartbeat = HeartbeatThread(
                     self._socket(zmq.PUB, config.pub_endpoint),
@@ -259,7 +261,9 @@ class TapNode:
                 )
                 if self._sub.poll(20):
                     while self._sub.poll(0):
-                        self._sub.recv_multipart()
+                        frames = self._sub.recv_multipart()
+                        if frames[0] != topic.encode():
+                            self._take(time.monotonic_ns(), frames)  # traffic, not a probe
                     return
             raise BusTimeout(
                 f"The bus did not answer within {timeout_s:.1f} s "
@@ -270,10 +274,20 @@ class TapNode:
         finally:
             self._sub.setsockopt(zmq.UNSUBSCRIBE, topic.encode())
 
+    def _take(self, now_ns: int, frames: list[bytes]) -> None:
+        """Queue ``frames`` if they match our globs; count them lost if the queue is full."""
+        head = frames[0]
+        if head.startswith(_PROBE) or not self._match(head.decode("utf-8", "replace")):
+            return
+        self.stats.received += 1
+        try:
+            self._queue.put_nowait(Received(now_ns, frames))
+        except queue.Full:
+            self.stats.lost += 1
+
     def _receive(self) -> None:
         sub = self._sub
-        put = self._queue.put_nowait
-        match = self._match
+        take = self._take
         try:
             while not self._stop.is_set():
                 if not sub.poll(100):
@@ -283,17 +297,7 @@ class TapNode:
                         frames = sub.recv_multipart(zmq.NOBLOCK)
                     except zmq.Again:
                         break
-                    now = time.monotonic_ns()
-                    head = frames[0]
-                    if head.startswith(_PROBE):
-                        continue
-                    if not match(head.decode("utf-8", "replace")):
-                        continue
-                    self.stats.received += 1
-                    try:
-                        put(Received(now, frames))
-                    except queue.Full:
-                        self.stats.lost += 1
+                    take(time.monotonic_ns(), frames)
         except zmq.ContextTerminated:
             pass
         except Exception:
