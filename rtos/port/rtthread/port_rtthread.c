@@ -64,7 +64,20 @@ int port_thread_start(const char *name, void (*entry)(void *), void *arg, uint32
 
 void port_thread_join_all(void) {} /* the controller runs for the life of the VM */
 
-uint64_t port_now_ms(void) { return (uint64_t)rt_tick_get() * 1000u / RT_TICK_PER_SECOND; }
+/* rt_tick_t is 32 bits (49 days at 1 kHz): extend it so the ring core's clock never goes back */
+uint64_t port_now_ms(void)
+{
+    static uint64_t high;
+    static rt_tick_t last;
+    rt_base_t level = rt_hw_interrupt_disable();
+    rt_tick_t t = rt_tick_get();
+    if (t < last)
+        high += (uint64_t)1 << 32;
+    last = t;
+    uint64_t ticks = high | t;
+    rt_hw_interrupt_enable(level);
+    return ticks * 1000u / RT_TICK_PER_SECOND;
+}
 
 uint64_t port_now_ns(void) { return port_now_ms() * 1000000ull; }
 
