@@ -27,3 +27,10 @@ def test_bit_flips_never_read_outside_the_region_under_asan() -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "link healed" in run.stdout and "clean faults" in run.stdout
+
+
+def test_the_rtthread_port_compiles_against_the_documented_api() -> None:
+    r = subprocess.run(
+        ["make", "-s", "-C", str(ROOT / "rtos"), "check-rtthread"], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
