@@ -1,4 +1,4 @@
-"""``python supervisor.py``: run the supervisor, or talk to the running one.
+"""python supervisor.py: run the supervisor, or talk to the running one.
 
     python supervisor.py CONFIG                 run in the foreground (Ctrl-C stops everything)
     python supervisor.py check CONFIG...        validate configs (and CPU sets) without running

@@ -83,6 +83,7 @@ class Worker:
     def request_stop(self, now: float) -> None:
         """SIGTERM the process (SIGKILL after ``stop_grace_s``); no restart follows."""
         self._start_after_stop = False
+        self._hung = False  # a stop asked for wins over the restart a hang would cause
         if self.child is not None:
             self.state = "stopping"
             self.child.terminate(self.spec.stop_grace_s, now)
