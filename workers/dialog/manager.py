@@ -166,6 +166,9 @@ class TurnManager:
             self._close(t, now_ns, out)
 
     def _on_asr(self, p: AsrText, msg: Envelope, now_ns: int, out: list[Out]) -> None:
+        if p.segment_id in self.turns:
+            self._more_of_turn(self.turns[p.segment_id], p.text.strip(), now_ns, out)
+            return
         tl, _ = self._pending.pop(p.segment_id, (Timeline(speech_end_ns=p.speech_end_ns), 0))
         tl.transcript_ns = now_ns
         tl.bus_ns += max(0, now_ns - msg.ts_ns)
@@ -215,12 +218,22 @@ class TurnManager:
             return
         self._ask_llm(t, now_ns, out)
 
+    def _more_of_turn(self, t: Turn, text: str, now_ns: int, out: list[Out]) -> None:
+        """A later part of a long segment (the VAD splits monologues): ask again with all of it."""
+        if not text or t.stage != "llm":
+            log.info("late_part_ignored turn=%s stage=%s", t.turn_id, t.stage)
+            return
+        out.append(Out("llm.abort", LlmAbort(request_id=t.request_id, reason="more"), t.turn_id))
+        t.user_text = f"{t.user_text} {text}".strip()
+        t.speech = ReplySpeech(t.turn_id, t.language, max_chars=self.s.sentence_max_chars)
+        self._ask_llm(t, now_ns, out, part=t.request_id.count("+") + 1)
+
     # --- the LLM -------------------------------------------------------------------------
 
-    def _ask_llm(self, t: Turn, now_ns: int, out: list[Out]) -> None:
+    def _ask_llm(self, t: Turn, now_ns: int, out: list[Out], *, part: int = 0) -> None:
         user = ChatMessage(role="user", content=t.user_text)
         system = ChatMessage(role="system", content=self.s.system_prompt)
-        t.request_id = t.turn_id
+        t.request_id = t.turn_id + "+" * part
         req = LlmRequest(
             request_id=t.request_id,
             messages=(system, *self.history.with_new([user])),

@@ -1,5 +1,6 @@
 import json
 
+from schemas.asr import AsrText
 from schemas.audio import SpeakerReport, VadState
 from schemas.llm import LlmReply
 from schemas.rtos import RtosAck, RtosTelemetry
@@ -247,3 +248,17 @@ def test_a_dropped_blip_waits_for_no_transcript():
     h.send("vad.state", VadState(speaking=False, segment_id="s1", at_ns=h.now_ns, dropped=True))
     h.advance(2)
     assert spoken(h) == [] and h.out("dialog.state")[-1].state == "idle"
+
+
+def test_a_long_segment_split_in_parts_is_asked_again_as_a_whole():
+    h = make(wake="always")
+    h.utterance("s1", "tell me about the first thing")
+    h.send("asr.text", AsrText(text="and the second thing", segment_id="s1"), "s1")
+    first, second = h.out("llm.request")
+    assert h.out("llm.abort")[0].request_id == first.request_id == "s1"
+    assert second.request_id == "s1+"
+    assert second.messages[-1].content == "tell me about the first thing and the second thing"
+    h.llm_says("s1", "Stale answer.")
+    h.llm_says("s1+", "Both things.")
+    assert spoken(h) == ["Both things."]
+    assert h.traces() == {"s1"}
