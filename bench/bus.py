@@ -240,7 +240,7 @@ class Bench:
             t.send_signal(signal.SIGINT)
             t.wait(timeout=10)
             lines = (self.dir / f"tap{i}.err").read_text(errors="replace").splitlines()
-            self.tap_report += [line for line in lines if "lost" in line]
+            self.tap_report += [line.lstrip("# ") for line in lines if "lost" in line]
 
 
 def rows_for(
@@ -335,6 +335,27 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
                 f"throughput on 640 B: voicebus {vb['msgs_per_s']:,.0f} msgs/s = "
                 f"{raw['msgs_per_s'] / vb['msgs_per_s']:.1f}x fewer than raw pyzmq"
             )
+    raw_d = by.get(("pyzmq-direct", 640))
+    if raw and raw_d and raw["p50_us"] and raw_d["p50_us"]:
+        lines.append(
+            f"the proxy's extra hop (640 B): pyzmq through the proxy p50 {raw['p50_us']} us vs "
+            f"straight PUB -> SUB {raw_d['p50_us']} us (+{raw['p50_us'] - raw_d['p50_us']:.0f} us)"
+        )
+    dora = by.get(("dora-rs", 640))
+    if vb and dora and vb["p50_us"] and dora["p50_us"]:
+        lines.append(
+            f"voicebus vs dora-rs (640 B): p50 {vb['p50_us']} vs {dora['p50_us']} us, "
+            f"p99 {vb['p99_us']} vs {dora['p99_us']} us, "
+            f"{vb['msgs_per_s'] or 0:,.0f} vs {dora['msgs_per_s'] or 0:,.0f} msgs/s"
+        )
+    taps = by.get(("voicebus+2taps", 640))
+    if vb and taps and vb["p50_us"] and taps["p50_us"]:
+        lines.append(
+            f"two taps attached (640 B): p50 {vb['p50_us']} -> {taps['p50_us']} us, "
+            f"{vb['msgs_per_s'] or 0:,.0f} -> {taps['msgs_per_s'] or 0:,.0f} msgs/s, "
+            f"burst lost {taps['burst_lost']} (the taps' own losses are in their summary lines; "
+            "on 2 cores they compete with publisher, proxy and subscriber for CPU)"
+        )
     return lines
 
 
@@ -481,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         *[f"- {line}" for line in verdict(rows)],
         *[f"- {line}" for line in codec_cost(2000 if args.quick else 20000)],
         *[f"- {n}" for n in bench.notes],
-        *[f"- tap summary: {t}" for t in bench.tap_report],
+        *[f"- attached tap's own summary: {t}" for t in bench.tap_report],
     ]
     print("\n".join(text))
     if not args.quick:

@@ -304,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
             tap.close()
             server.shutdown()
             thread.join(timeout=2)
+            st = tap.stats
+            print(
+                f"# metrics: received={st.received} lost_by_tap={st.lost} gaps={st.gaps} "
+                f"malformed={st.malformed + st.refused_version}",
+                file=sys.stderr,
+            )
         return 0
 
     run_cli(run)
