@@ -1,0 +1,112 @@
+"""A worker's state machine, driven with small real programs and a hand-moved clock."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from schemas.system import Heartbeat
+from supervision.buslayout import BusLayout
+from supervision.config import WorkerSpec
+from supervision.worker import EXIT_NOT_STARTED, Worker
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, event: str, worker: Worker, **fields: Any) -> None:
+        self.events.append((event, fields))
+
+    def names(self) -> list[str]:
+        return [e for e, _ in self.events]
+
+
+def make(tmp_path: Path, **spec: Any) -> tuple[Worker, Recorder]:
+    layout = BusLayout(tmp_path, "ipc://x/pub", "ipc://x/sub", "ipc://x/pub", "ipc://x/sub")
+    rec = Recorder()
+    return Worker("w", WorkerSpec.model_validate(spec), None, layout, 500, rec), rec
+
+
+def run_until(worker: Worker, state: str, now: float = 0.0, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while worker.state != state:
+        assert time.monotonic() < deadline, f"still {worker.state}, wanted {state}"
+        worker.tick(now, [])
+        time.sleep(0.01)
+
+
+def test_waits_for_dependencies_and_says_so(tmp_path: Path) -> None:
+    w, rec = make(tmp_path, command="true", depends_on=[])
+    w.tick(0.0, ["asr", "llm"])
+    assert w.state == "waiting" and w.detail == "waiting for asr, llm to be ready"
+    assert rec.events == []
+
+
+def test_clean_exit_under_on_failure_is_not_restarted(tmp_path: Path) -> None:
+    w, rec = make(tmp_path, command="true")
+    w.tick(0.0, [])
+    assert w.state == "ready"  # ready: started, the default for a command
+    run_until(w, "exited")
+    assert rec.names() == ["spawned", "ready", "exited"]
+    assert w.last_exit == 0 and w.restarts == 0
+
+
+def test_failures_back_off_then_give_up(tmp_path: Path) -> None:
+    w, rec = make(tmp_path, command="false", restart={"max_restarts": 2, "backoff_initial_s": 1})
+    w.tick(0.0, [])
+    run_until(w, "backoff", now=0.0)
+    assert w.restart_at == 1.0
+    w.tick(0.5, [])
+    assert w.state == "backoff"  # not yet
+    w.tick(1.0, [])
+    run_until(w, "backoff", now=1.0)
+    assert w.restart_at == 3.0  # doubled
+    w.tick(3.0, [])
+    run_until(w, "failed", now=3.0)
+    assert rec.names().count("spawned") == 3
+    assert "gave up after 2 restarts" in w.detail and w.restarts == 2
+
+
+def test_missing_program_counts_as_a_failure(tmp_path: Path) -> None:
+    w, rec = make(tmp_path, command="no-such-program-here", restart="never")
+    w.tick(0.0, [])
+    assert w.state == "exited" and rec.events[0][1]["exit_code"] == EXIT_NOT_STARTED
+    assert "not on PATH" in rec.events[0][1]["detail"]
+
+
+def test_stop_restart_and_start(tmp_path: Path) -> None:
+    w, _ = make(tmp_path, command="sleep", args=["60"])
+    w.tick(0.0, [])
+    first = w.child.pid if w.child else 0
+    w.request_restart(1.0)
+    assert w.state == "stopping"
+    run_until(w, "ready", now=1.0)
+    assert w.child is not None and w.child.pid != first and w.restarts == 0
+    w.request_stop(2.0)
+    run_until(w, "stopped", now=2.0)
+    assert w.last_exit == -15
+    w.request_start()
+    run_until(w, "ready", now=3.0)
+    w.request_stop(4.0)
+    run_until(w, "stopped", now=4.0)
+
+
+def test_heartbeats_make_ready_and_silence_makes_hung(tmp_path: Path) -> None:
+    w, rec = make(tmp_path, command="sleep", args=["60"], ready="heartbeat", heartbeat_timeout_s=2)
+    w.tick(0.0, [])
+    assert w.state == "starting" and w.child is not None
+    beat = Heartbeat(worker="w", pid=w.child.pid, state="ready", uptime_s=0.1)
+    w.on_heartbeat(beat.model_copy(update={"pid": 1}), 0.5)  # someone else's process
+    assert w.state == "starting"
+    w.on_heartbeat(beat, 0.5)
+    assert w.state == "ready"
+    w.tick(2.4, [])
+    assert w.state == "ready"
+    w.tick(2.6, [])
+    assert "hung" in rec.names() and "no heartbeat for 2.1 s" in w.detail
+    run_until(w, "backoff", now=2.6)
+    assert w.last_exit == -9
+    w.request_stop(3.0)
+    assert w.state == "stopped"
