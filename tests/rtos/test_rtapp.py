@@ -237,3 +237,8 @@ def test_a_distance_not_reached_in_the_rt_time_limit_fails(tmp_path: Path) -> No
         assert "time limit" in r.acks(71, by="rtos")[-1].reason
     finally:
         r.close()
+
+
+def test_pings_measure_the_round_trip_through_the_rt_ipc_thread(rig: Rig) -> None:
+    assert rig.run_until(lambda: "rtgw.ping_rtt_ms" in rig.gw.metrics(), timeout_s=3)
+    assert rig.gw.metrics()["rtgw.ping_rtt_ms"] > 0

@@ -8,7 +8,10 @@ period; both return the ``(topic, payload, trace)`` messages to publish. Counter
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import struct
+import time
 from collections import OrderedDict
 from typing import Literal
 
@@ -62,6 +65,10 @@ class GatewaySettings(BaseModel):
     'uio:/dev/uioN[,map=M,offset=0xOFF,value=V]'."""
     metrics_every_s: float = Field(default=5.0, gt=0)
     """How often the ring counters are published as sys.metric."""
+    ping_every_s: float = Field(default=1.0, gt=0)
+    """How often a PING checks end-to-end processing on the RT side (RTT in the metrics)."""
+    attach_timeout_s: float = Field(default=10.0, gt=0)
+    """Warn on rtos.link when no RT side has linked this long after the start."""
     envelope: EnvelopeSettings = EnvelopeSettings()
     """The safety envelope."""
 
@@ -81,6 +88,10 @@ class Gateway:
         self.traces: OrderedDict[int, str] = OrderedDict()
         self.counters = {"envelope_rejects": 0, "rate_limited": 0, "faults": 0, "expired": 0}
         self._stats_base: dict[str, int] = {}
+        self._started_s: float | None = None
+        self._ever_linked = False
+        self._next_ping_s = 0.0
+        self._ping_rtt_ms = float("nan")
 
     # --- commands ------------------------------------------------------------------------
 
@@ -215,6 +226,7 @@ class Gateway:
         """One poll period: session events, inbound records, pending commands."""
         self.doorbell.drain()
         out = self._events(self.ep.poll(int(now_s * 1000)))
+        out += self._watch(now_s)
         try:
             records = self.ep.recv_many(256)
         except RingFault as exc:
@@ -224,6 +236,29 @@ class Gateway:
         if len(self.queue):
             out += self._flush(now_s)
         return out
+
+    def _watch(self, now_s: float) -> Outgoing:
+        """The attach timeout warning, and the periodic end-to-end PING."""
+        if self._started_s is None:
+            self._started_s = now_s
+        if self.online:
+            self._ever_linked = True
+            if now_s >= self._next_ping_s:
+                self._next_ping_s = now_s + self.settings.ping_every_s
+                token = struct.pack("<Q", time.monotonic_ns())
+                with contextlib.suppress(RingFault):  # a fault shows on the next receive
+                    self.ep.send(messages.MSG_PING, token)
+        elif not self._ever_linked and now_s - self._started_s >= self.settings.attach_timeout_s:
+            self._ever_linked = True  # warn once
+            return [
+                self._link(
+                    "down",
+                    f"No RT side has linked to {self.settings.region} within "
+                    f"{self.settings.attach_timeout_s:g} s; check that rtapp (or the RT-Thread "
+                    "app) runs on the same region with the same capacity.",
+                )
+            ]
+        return []
 
     def _inbound(self, rec: ring.Record) -> Outgoing:
         try:
@@ -238,6 +273,9 @@ class Gateway:
             return []
         if rec.rtype == messages.MSG_HELLO:
             log.info("rt_hello build=%s", rec.payload[8:32].rstrip(b"\0").decode(errors="replace"))
+        elif rec.rtype == messages.MSG_PONG and len(rec.payload) >= 8:
+            sent_ns = struct.unpack_from("<Q", rec.payload)[0]
+            self._ping_rtt_ms = (time.monotonic_ns() - sent_ns) / 1e6
         elif rec.rtype != messages.MSG_PONG:
             self.ep.count_unknown()
         return []
@@ -249,6 +287,8 @@ class Gateway:
         }
         m.update({f"rtgw.{k}": float(v) for k, v in self.counters.items()})
         m["rtgw.online"] = float(self.online)
+        if self._ping_rtt_ms == self._ping_rtt_ms:  # not NaN: a PONG came back
+            m["rtgw.ping_rtt_ms"] = self._ping_rtt_ms
         return m
 
     def close(self) -> None:

@@ -63,7 +63,7 @@ def test_link_up_then_commands_reach_the_ring_and_rt_records_reach_the_bus() -> 
     got = b.received()
     assert any(isinstance(p, RtosLink) and p.state == "up" for p, _ in got)
     b.submit("turn-7", cmd_id=7, kind="drive", linear_mps=0.2, duration_ms=500)
-    recs = b.rt.recv_many()
+    recs = [r for r in b.rt.recv_many() if r.rtype != messages.MSG_PING]
     assert [(r.rtype, r.flags) for r in recs] == [(0x0101, 0)]
     assert struct.unpack_from("<IHH", recs[0].payload) == (7, 500, 0)
     ack = struct.pack("<IHHiI", 7, 1, 0, 0, 123)
@@ -139,3 +139,20 @@ def test_a_protocol_error_is_published_and_the_gateway_reinitialises() -> None:
     assert states[0] == "fault" and b.gw.ep.epoch != epoch
     assert b.gw.metrics()["rtgw.rx_proto_err"] >= 1
     assert b.gw.online
+
+
+def test_a_missing_rt_side_is_reported_once_after_the_attach_timeout() -> None:
+    mm = mmap.mmap(-1, layout.region_size(CAP))
+    s = GatewaySettings(capacity=CAP, max_msg=256, attach_timeout_s=0.5)
+    gw = Gateway(Endpoint(mm, 0, capacity=CAP, max_msg=256), s)
+    out = [o for t in range(100) for o in gw.step(t * 0.01)]
+    links = [p for _, p, _ in out if isinstance(p, RtosLink)]
+    assert len(links) == 1 and links[0].state == "down" and "same region" in links[0].detail
+
+
+def test_pings_go_out_once_per_period_while_online() -> None:
+    b = Bench()
+    b.rt.recv_many()
+    b.step(2.5)
+    pings = [r for r in b.rt.recv_many() if r.rtype == messages.MSG_PING]
+    assert len(pings) in (2, 3)
