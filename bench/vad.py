@@ -11,8 +11,8 @@ speech -> segment closed latency (ms), CPU seconds per second of audio. The refe
 stream time of the frame that decided plus the measured CPU time per frame.
 
 The full run also sweeps webrtcvad aggressiveness x energy gate, frame length x start trigger,
-and the hangover; the ``vad`` worker's defaults (``workers/vad/pipeline.py``) are the choice
-printed here. Then ``bench.vadhog`` runs wavsource -> vad as processes on the real bus with all
+noise-floor percentile x gate, the continuation rule and the hangover; the ``vad`` worker's
+defaults (``workers/vad/segmenter.py`` and ``classifier.py``) are the choice printed here. Then ``bench.vadhog`` runs wavsource -> vad as processes on the real bus with all
 cores saturated and counts lost frames by index and sequence number.
 """
 
@@ -51,7 +51,7 @@ def run_ours(manifest: Manifest, s: VadSettings, cache: dict | None = None) -> d
     cpu_s = audio_s = 0.0
     frames_total = 0
     for f in manifest.files:
-        key = (f.path, s.frame_ms, s.aggressiveness, s.gate_db, s.floor_window_s)
+        key = (f.path, s.frame_ms, s.classifier_params())
         if cache is not None and key in cache:
             frames, c_cpu = cache[key]
         else:
@@ -132,7 +132,8 @@ def _rank(summ: dict[str, Any]) -> tuple:
 
 
 def sweep(manifest: Manifest, base: VadSettings) -> tuple[VadSettings, list[dict[str, Any]]]:
-    """Choose the defaults: aggressiveness x gate, then frame x trigger, then hangover."""
+    """Choose the defaults: aggressiveness x gate, frame x trigger, noise floor x gate,
+    continuation, hangover (each stage keeps the best of the one before)."""
     rows: list[dict[str, Any]] = []
     cache: dict = {}
 
@@ -179,6 +180,19 @@ def sweep(manifest: Manifest, base: VadSettings) -> tuple[VadSettings, list[dict
         ),
         key=lambda t: t[0],
     )[1]
+    best = min(
+        (
+            trial("floor", **{**_chosen(best), "floor_percentile": q, "gate_db": g})
+            for q in (0.0, 10.0, 20.0, 30.0)
+            for g in (3.0, 6.0, 9.0)
+        ),
+        key=lambda t: t[0],
+    )[1]
+    cache.clear()
+    best = min(
+        (trial("continue", **{**_chosen(best), "continue_voiced": c}) for c in (1, 2, 3)),
+        key=lambda t: t[0],
+    )[1]
     # Hangover: the shortest that splits no utterance at its internal pauses, plus 100 ms margin.
     ok = []
     for h in (150, 200, 250, 300, 400, 500, 600):
@@ -196,7 +210,15 @@ def sweep(manifest: Manifest, base: VadSettings) -> tuple[VadSettings, list[dict
 
 
 def _chosen(s: VadSettings) -> dict[str, Any]:
-    keys = ("aggressiveness", "gate_db", "frame_ms", "start_voiced", "start_window")
+    keys = (
+        "aggressiveness",
+        "gate_db",
+        "frame_ms",
+        "start_voiced",
+        "start_window",
+        "continue_voiced",
+        "floor_percentile",
+    )
     return {k: getattr(s, k) for k in keys}
 
 

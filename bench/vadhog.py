@@ -30,6 +30,8 @@ from workers.wavsource import load_files
 
 __all__ = ["hog_run"]
 
+#: Worker logs of the last run (for diagnosis; ignored by git).
+LOG_DIR = Path(__file__).resolve().parent / "results" / "tmp"
 _HOG = "import os\nwhile True:\n    pass\n"
 
 
@@ -40,7 +42,10 @@ def _spawn(
     env["VOICEBUS_NODE"] = json.dumps(
         {"name": name, "pub_endpoint": pub, "sub_endpoint": sub, "settings": settings}
     )
-    return subprocess.Popen([sys.executable, "-m", module], env=env, stderr=subprocess.DEVNULL)
+    log = LOG_DIR / f"vadhog-{name}.log"
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as err:
+        return subprocess.Popen([sys.executable, "-m", module], env=env, stderr=err)
 
 
 def hog_run(manifest: Manifest, seconds: float, hogs: int | None = None) -> dict[str, Any]:
@@ -72,9 +77,6 @@ def hog_run(manifest: Manifest, seconds: float, hogs: int | None = None) -> dict
             vad = _spawn("vad", "workers.vad", pub, sub, {})
             procs.append(vad)
             _wait_ready(probe, "vad")
-            procs += [subprocess.Popen([sys.executable, "-c", _HOG]) for _ in range(n_hogs)]
-            time.sleep(1.0)
-            vad_cpu0 = psutil.Process(vad.pid).cpu_times()
             src = _spawn(
                 "wavsource",
                 "workers.wavsource",
@@ -83,6 +85,9 @@ def hog_run(manifest: Manifest, seconds: float, hogs: int | None = None) -> dict
                 {"files": [str(p) for p in paths], "realtime": True, "loop": True},
             )
             procs.append(src)
+            _wait_topic(probe, "audio.frame")  # the hogs start once audio flows
+            procs += [subprocess.Popen([sys.executable, "-c", _HOG]) for _ in range(n_hogs)]
+            vad_cpu0 = psutil.Process(vad.pid).cpu_times()
             result = _collect(probe, seconds, period_s, truth_ends)
             cpu = psutil.Process(vad.pid).cpu_times()
             result["vad_cpu_s_per_audio_s"] = round(
@@ -116,6 +121,15 @@ def _wait_ready(probe: Node, name: str, timeout_s: float = 60.0) -> None:
         if isinstance(p, Heartbeat) and p.worker == name and p.state == "ready":
             return
     raise RuntimeError(f"worker {name} did not report ready within {timeout_s} s")
+
+
+def _wait_topic(probe: Node, topic: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        msg = probe.poll(0.1)
+        if msg is not None and msg.topic == topic:
+            return
+    raise RuntimeError(f"nothing on {topic} within {timeout_s} s; is the worker failing?")
 
 
 def _last_heartbeat(probe: Node, name: str, wait_s: float) -> dict[str, Any]:

@@ -104,8 +104,22 @@ def test_speech_ends_after_the_hangover_at_the_end_of_the_last_voiced_frame():
 
 
 def test_pause_shorter_than_the_hangover_does_not_split_speech():
-    events = run("0" * 5 + "1" * 10 + "0" * 9 + "1" * 10 + "0" * 20, P)
+    # 8 unvoiced frames, then speech confirmed by its 2nd voiced frame: 180 ms < 200 ms.
+    events = run("0" * 5 + "1" * 10 + "0" * 8 + "1" * 10 + "0" * 20, P)
     assert sum(isinstance(e, SegmentClosed) for _, e in events) == 1
+
+
+def test_isolated_voiced_frames_in_the_hangover_do_not_prolong_speech() -> None:
+    events = run("0" * 5 + "1" * 10 + "0000010000" + "1" + "0" * 20, P)
+    (ended,) = [e for _, e in events if isinstance(e, SpeechEnded)]
+    assert ended.at_ns == 15 * FRAME_NS  # the isolated hits are not speech
+    one = SegmenterParams(**{**P.__dict__, "continue_voiced": 1})
+    (ended,) = [
+        e
+        for _, e in run("0" * 5 + "1" * 10 + "0000010000" + "1" + "0" * 20, one)
+        if isinstance(e, SpeechEnded)
+    ]
+    assert ended.at_ns == 26 * FRAME_NS  # with continue_voiced=1 every hit restarts the hangover
 
 
 def test_events_come_in_order_started_ended_closed():
@@ -165,6 +179,7 @@ def test_two_utterances_get_two_segment_ids():
         ({"start_voiced": 6, "start_window": 5}, "start_voiced"),
         ({"post_roll_ms": 500, "hangover_ms": 200}, "post_roll_ms"),
         ({"split_search_ms": 3000, "max_segment_ms": 2000}, "split_search_ms"),
+        ({"continue_voiced": 9, "start_window": 8}, "continue_voiced"),
     ],
 )
 def test_bad_parameters_are_refused_with_their_name(kwargs, words):

@@ -1,7 +1,8 @@
 """Decide whether one frame is voiced: webrtcvad, optionally gated by energy over a noise floor.
 
-The noise floor is the quietest frame level of the last ``floor_window_s`` seconds, so it
-settles on the level of steady background noise (a fan) and not on speech. With
+The noise floor is a low percentile (``floor_percentile``) of the frame levels of the last
+``floor_window_s`` seconds, so it settles on the level of background noise (a fan) and not on
+speech. With
 ``gate_db`` set, a frame counts as voiced only when webrtcvad says so *and* its level is at least
 ``gate_db`` above that floor; this stops a loud steady noise from holding a segment open.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
 import webrtcvad
 
 from workers.vad.segmenter import frame_level_db
@@ -24,8 +26,9 @@ class ClassifierParams:
 
     aggressiveness: int = 2
     sample_rate_hz: int = 16000
-    gate_db: float | None = 9.0
+    gate_db: float | None = 6.0
     floor_window_s: float = 3.0
+    floor_percentile: float = 20.0
     min_level_dbfs: float = -70.0
 
     def __post_init__(self) -> None:
@@ -38,29 +41,31 @@ class ClassifierParams:
 
 
 class NoiseFloor:
-    """Background level in dBFS: the minimum frame level over the last ``window_s`` seconds.
+    """Background level in dBFS: a low percentile of the frame levels of the last ``window_s``.
 
-    A sliding minimum follows a fan switched on within one window, and speech cannot raise it
-    unless it runs for the whole window without a single quieter frame.
+    The 20th percentile sits in the pauses between words, so speech barely raises it, while it
+    follows a fan switched on within a window. Unlike the minimum it is not dragged down by the
+    quiet dips of fluctuating (pink) noise, so the gate above it rejects that noise's peaks.
+    Recomputed every ``every_s`` (the floor moves slowly; this keeps the cost per frame low).
     """
 
-    def __init__(self, window_s: float) -> None:
+    def __init__(self, window_s: float, percentile: float = 20.0, every_s: float = 0.2) -> None:
         self.window_s = window_s
-        self._mins: deque[tuple[int, float]] = deque()  # (frame number, level), increasing
+        self.percentile = percentile
+        self.every_s = every_s
+        self._levels: deque[float] = deque()
         self._n = 0
         self.level_db: float | None = None
 
     def update(self, level_db: float, frame_s: float) -> float:
         """Take one frame's level; return the floor before this frame (what it is judged by)."""
         before = level_db if self.level_db is None else self.level_db
-        window = max(1, round(self.window_s / frame_s))
-        while self._mins and self._mins[-1][1] >= level_db:
-            self._mins.pop()
-        self._mins.append((self._n, level_db))
-        while self._mins[0][0] <= self._n - window:
-            self._mins.popleft()
+        self._levels.append(level_db)
+        if len(self._levels) > max(1, round(self.window_s / frame_s)):
+            self._levels.popleft()
+        if self.level_db is None or self._n % max(1, round(self.every_s / frame_s)) == 0:
+            self.level_db = float(np.percentile(np.fromiter(self._levels, float), self.percentile))
         self._n += 1
-        self.level_db = self._mins[0][1]
         return before
 
 
@@ -70,7 +75,7 @@ class FrameClassifier:
     def __init__(self, params: ClassifierParams | None = None) -> None:
         self.p = params or ClassifierParams()
         self._vad = webrtcvad.Vad(self.p.aggressiveness)
-        self.floor = NoiseFloor(self.p.floor_window_s)
+        self.floor = NoiseFloor(self.p.floor_window_s, self.p.floor_percentile)
 
     def classify(self, pcm: bytes) -> tuple[bool, float]:
         """Return (voiced, level in dBFS) for one 10/20/30 ms int16 frame."""

@@ -53,6 +53,9 @@ class VadSettings(BaseModel):
     """Speech starts when this many of the last ``start_window`` frames are voiced."""
     start_window: int = Field(default=_SEG.start_window, ge=1)
     """Frames in the start trigger window."""
+    continue_voiced: int = Field(default=_SEG.continue_voiced, ge=1)
+    """While speaking, a voiced frame restarts the hangover only if this many of the last
+    ``start_window`` frames are voiced (isolated noise hits do not prolong a segment)."""
     pre_roll_ms: int = Field(default=_SEG.pre_roll_ms, ge=0)
     """Audio kept before the speech start, ms."""
     hangover_ms: int = Field(default=_SEG.hangover_ms, ge=10)
@@ -68,7 +71,9 @@ class VadSettings(BaseModel):
     gate_db: float | None = _CLS.gate_db
     """Voiced frames must also be this many dB above the noise floor; null disables the gate."""
     floor_window_s: float = Field(default=_CLS.floor_window_s, gt=0)
-    """The noise floor is the quietest frame level over this many seconds."""
+    """The noise floor is taken over this many seconds of frame levels."""
+    floor_percentile: float = Field(default=_CLS.floor_percentile, ge=0, le=100)
+    """The noise floor is this percentile of those levels."""
     min_level_dbfs: float = _CLS.min_level_dbfs
     """Frames quieter than this (dBFS) are never voiced."""
     source: str = ""
@@ -85,6 +90,7 @@ class VadSettings(BaseModel):
             frame_ms=self.frame_ms,
             start_voiced=self.start_voiced,
             start_window=self.start_window,
+            continue_voiced=self.continue_voiced,
             pre_roll_ms=self.pre_roll_ms,
             hangover_ms=self.hangover_ms,
             post_roll_ms=self.post_roll_ms,
@@ -99,6 +105,7 @@ class VadSettings(BaseModel):
             aggressiveness=self.aggressiveness,
             gate_db=self.gate_db,
             floor_window_s=self.floor_window_s,
+            floor_percentile=self.floor_percentile,
             min_level_dbfs=self.min_level_dbfs,
         )
 

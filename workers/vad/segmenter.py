@@ -5,9 +5,10 @@ it returns the events that frame decided, in order:
 
 - :class:`SpeechStarted` once ``start_voiced`` of the last ``start_window`` frames are voiced; the
   speech start is the first voiced frame of that window,
-- :class:`SpeechEnded` once ``hangover_ms`` of unvoiced frames followed the last voiced frame; the
-  speech end is the end of that last voiced frame (``dropped`` when the speech was shorter than
-  ``min_speech_ms``: no segment follows),
+- :class:`SpeechEnded` once ``hangover_ms`` passed without a voiced frame that had at least
+  ``continue_voiced`` voiced frames among the last ``start_window`` (so an isolated noise hit does
+  not prolong speech); the speech end is the end of the last such voiced frame (``dropped``
+  when the speech was shorter than ``min_speech_ms``: no segment follows),
 - :class:`SegmentClosed` with the PCM from ``pre_roll_ms`` before the speech start to
   ``post_roll_ms`` after its end; a segment reaching ``max_segment_ms`` is split at the quietest
   frame of its last ``split_search_ms`` and continues as the next ``part`` of the same segment id.
@@ -44,9 +45,10 @@ class SegmenterParams:
     These defaults are the ``vad`` worker's defaults, chosen by ``python -m bench.vad``.
     """
 
-    frame_ms: int = 20
+    frame_ms: int = 10
     start_voiced: int = 4
     start_window: int = 6
+    continue_voiced: int = 2
     pre_roll_ms: int = 200
     hangover_ms: int = 500
     post_roll_ms: int = 100
@@ -58,6 +60,11 @@ class SegmenterParams:
         if not 1 <= self.start_voiced <= self.start_window:
             raise ValueError(
                 f"start_voiced ({self.start_voiced}) must be between 1 and start_window "
+                f"({self.start_window})."
+            )
+        if not 1 <= self.continue_voiced <= self.start_window:
+            raise ValueError(
+                f"continue_voiced ({self.continue_voiced}) must be between 1 and start_window "
                 f"({self.start_window})."
             )
         if self.post_roll_ms > self.hangover_ms:
@@ -208,7 +215,8 @@ class Segmenter:
 
     def _push_speaking(self, frame: _Frame) -> list[Event]:
         self._frames.append(frame)
-        if frame.voiced:
+        window = self._frames[-self.p.start_window :]
+        if frame.voiced and sum(f.voiced for f in window) >= self.p.continue_voiced:
             self._last_voiced_end_ns = frame.end_ns
             self._unvoiced_run = 0
         else:
