@@ -20,8 +20,9 @@ Measured in the same run:
   supervisor's ``nice``/``sched_fifo`` settings would place them; on a machine busy with other
   work it shows how much of the gap is scheduling.
 - ``throughput_poll``: the same with polling only (the C side sleeps up to 1 ms when idle).
-- ``unbatched``: polling, one ctypes call per record on the Python side (the shape of the
-  5-function reference helper that reached about 38k msg/s per direction on this kind of host).
+- ``unbatched``: polling, one ctypes call per record each way on the Python side, parsed with
+  ``struct`` (the shape of the 5-function reference helper that reached about 38k msg/s per
+  direction on this kind of host).
 - ``in_process``: both endpoints in this thread (send a batch, receive it): the CPU cost of
   the Python path per record, batched and unbatched, free of scheduling effects.
 - ``latency``: one record each way at a time, paced with random gaps; the C side idles on its
@@ -153,9 +154,46 @@ def _tx_batch(k: int) -> tuple[bytearray, int]:
     return buf, stride
 
 
+def _unbatched_loop(peer: Peer, n: int, lat: np.ndarray) -> tuple[int, int, int]:
+    """One ctypes call per record each way, records parsed with struct: ``(t0, t_tx, t_rx)``."""
+    ep = peer.ep
+    filler = bytes(PAYLOAD - 12)
+    sent = got = 0
+    t0 = time.monotonic_ns()
+    t_tx_end = t_rx_end = t0
+    while sent < n or got < n:
+        now = time.monotonic_ns()
+        ep.poll(now // 1_000_000)
+        progress = 0
+        if sent < n:
+            rc = ep.send(BENCH, struct.pack("<QI", now, sent) + filler)
+            if rc >= 0:
+                sent += 1
+                progress = 1
+                if sent == n:
+                    t_tx_end = time.monotonic_ns()
+        count, view = ep.recv_raw(1)
+        if count:
+            progress = 1
+            rtype = struct.unpack_from("<H", view)[0]
+            if rtype == BENCH:
+                lat[got] = time.monotonic_ns() - struct.unpack_from("<Q", view, 16)[0]
+                got += 1
+                if got == n:
+                    t_rx_end = time.monotonic_ns()
+        if not progress:
+            os.sched_yield()
+    return t0, t_tx_end, t_rx_end
+
+
 def throughput(peer: Peer, n: int, batch: int) -> dict[str, Any]:
     """Both directions at once; returns per-direction rates and latencies."""
     ep = peer.ep
+    if batch == 1:
+        lat = np.empty(n, dtype=np.int64)
+        peer.ctl(1, n)
+        t0, t_tx_end, t_rx_end = _unbatched_loop(peer, n, lat)
+        return _rates(peer, n, batch, t0, t_tx_end, t_rx_end, lat)
     buf, stride = _tx_batch(batch)
     ts = np.frombuffer(buf, dtype="<u8").reshape(batch, stride // 8)[:, 1]  # u64 at item+8
     rx_stride = 16 + ((PAYLOAD + 15) & ~15)
@@ -203,6 +241,13 @@ def throughput(peer: Peer, n: int, batch: int) -> dict[str, Any]:
                     pos += 16 + ((size + 15) & ~15)
             if got >= n:
                 t_rx_end = time.monotonic_ns()
+    return _rates(peer, n, batch, t0, t_tx_end, t_rx_end, lat[:got])
+
+
+def _rates(
+    peer: Peer, n: int, batch: int, t0: int, t_tx_end: int, t_rx_end: int, lat: np.ndarray
+) -> dict[str, Any]:
+    got = len(lat)
     c = peer.report()
     return {
         "messages": n,
