@@ -2,8 +2,9 @@
 
     python -m bench.supervisor [--rounds 10] [--quick]
 
-Starts ``python supervisor.py`` with two ``workers.echo`` (one the victim, restart ``always``),
-kills the victim ``--rounds`` times and takes the times from the ``sys.lifecycle`` events
+Starts ``python supervisor.py`` with ``workers.echo`` victims (restart ``always``; one started
+as a fresh process each time, one with ``standby: true``) and a bystander, kills each victim
+``--rounds`` times and takes the times from the ``sys.lifecycle`` events
 (one monotonic clock on one machine): kill -> exit seen, exit -> respawn (the backoff delay),
 respawn -> ready (interpreter start, imports, bus handshake). It also measures how long a
 SIGSTOPped worker takes to be declared hung with ``heartbeat_timeout_s: 1``. Figures are
@@ -14,6 +15,7 @@ plus the worker's own model load time.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -32,6 +34,7 @@ from bus.nodeconfig import BUS_FILE, NodeConfig
 from schemas.system import LifecycleEvent
 from supervision.control import ControlClient
 
+KEYS = ("kill_to_ready_ms", "kill_to_exit_seen_ms", "exit_to_spawn_ms", "spawn_to_ready_ms")
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results" / "supervisor.json"
 
@@ -78,6 +81,11 @@ def run(rounds: int) -> dict[str, Any]:
                 "module": "workers.echo",
                 "restart": {"policy": "always", "max_restarts": 1000, "window_s": 0.5},
             },
+            "victim_standby": {
+                "module": "workers.echo",
+                "standby": True,
+                "restart": {"policy": "always", "max_restarts": 1000, "window_s": 0.5},
+            },
             "frozen": {"module": "workers.echo", "heartbeat_timeout_s": 1.0},
             "bystander": {"module": "workers.echo"},
         },
@@ -101,13 +109,15 @@ def run(rounds: int) -> dict[str, Any]:
         data = json.loads((run_dir / BUS_FILE).read_text())
         probe = Node(NodeConfig.parse({**data, "name": "bench"}), signals=False)
         probe.subscribe("sys.lifecycle")
-        samples: list[dict[str, float]] = []
-        for _ in range(rounds):
-            pid = _row(client, "victim")["pid"]
+        samples: dict[str, list[dict[str, float]]] = {"victim": [], "victim_standby": []}
+        for _, (victim, series) in itertools.product(range(rounds), samples.items()):
+            if victim == "victim_standby":
+                _wait(lambda v=victim: _row(client, v)["standby_pid"], "a standby process")
+            pid = _row(client, victim)["pid"]
             kill_ns = time.monotonic_ns()
             os.kill(pid, signal.SIGKILL)
-            ev = _events(probe, {"exited", "spawned", "ready"}, "victim")
-            samples.append(
+            ev = _events(probe, {"exited", "spawned", "ready"}, victim)
+            series.append(
                 {
                     "kill_to_exit_seen_ms": (ev["exited"] - kill_ns) / 1e6,
                     "exit_to_spawn_ms": (ev["spawned"] - ev["exited"]) / 1e6,
@@ -133,8 +143,8 @@ def run(rounds: int) -> dict[str, Any]:
         sup.wait(30)
         log.close()
 
-    def summary(key: str) -> dict[str, float]:
-        values = sorted(s[key] for s in samples)
+    def summary(key: str, victim: str) -> dict[str, float]:
+        values = sorted(s[key] for s in samples[victim])
         return {
             "median": round(statistics.median(values), 1),
             "min": round(values[0], 1),
@@ -146,10 +156,10 @@ def run(rounds: int) -> dict[str, Any]:
         "backoff_initial_s": 0.1,
         "cpus": os.cpu_count(),
         "load_average_1min": {"before": load_before, "after": round(os.getloadavg()[0], 2)},
-        "kill_to_ready_ms": summary("kill_to_ready_ms"),
-        "kill_to_exit_seen_ms": summary("kill_to_exit_seen_ms"),
-        "exit_to_spawn_ms": summary("exit_to_spawn_ms"),
-        "spawn_to_ready_ms": summary("spawn_to_ready_ms"),
+        "modes": {
+            mode: {key: summary(key, victim) for key in KEYS}
+            for mode, victim in (("fresh_process", "victim"), ("standby", "victim_standby"))
+        },
         "hang": {k: round(v, 1) for k, v in hung.items()},
         "bystander_restarts": bystander["restarts"],
         "samples": samples,
@@ -164,23 +174,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(3 if args.quick else args.rounds)
     print(f"kill -9 -> ready again over {result['rounds']} rounds (ms):")
-    for key in (
-        "kill_to_ready_ms",
-        "kill_to_exit_seen_ms",
-        "exit_to_spawn_ms",
-        "spawn_to_ready_ms",
-    ):
-        s = result[key]
-        print(f"  {key:22s} median {s['median']:7.1f}  min {s['min']:7.1f}  max {s['max']:7.1f}")
+    for mode, figures in result["modes"].items():
+        print(f" {mode}:")
+        for key in KEYS:
+            s = figures[key]
+            print(
+                f"  {key:22s} median {s['median']:7.1f}  min {s['min']:7.1f}  max {s['max']:7.1f}"
+            )
     h = result["hang"]
     print(
         f"SIGSTOP -> hung detected after {h['sigstop_to_hung_ms']:.0f} ms (timeout 1 s), "
         f"replacement ready after {h['sigstop_to_ready_ms']:.0f} ms"
     )
     print(f"bystander restarts: {result['bystander_restarts']}")
-    print(
-        f"load average (1 min): {result['load_average_1min']} on {result['cpus']} cores"
-    )
+    print(f"load average (1 min): {result['load_average_1min']} on {result['cpus']} cores")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     print(f"saved {OUT.relative_to(ROOT)}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -44,6 +45,8 @@ class Launch:
     cpus: tuple[int, ...] | None = None
     nice: int | None = None
     sched_fifo: int | None = None
+    standby: bool = False
+    """The program waits for :meth:`Child.go` (``supervision.launch --standby``)."""
 
 
 def describe_exit(code: int | None) -> str:
@@ -94,7 +97,7 @@ class Child:
             launch.argv,
             env=launch.env,
             cwd=launch.cwd,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if launch.standby else subprocess.DEVNULL,
             start_new_session=True,
             preexec_fn=_setup_in_child(launch),
             close_fds=True,
@@ -103,6 +106,14 @@ class Child:
         self.exit_code: int | None = None
         self.kill_at: float | None = None
         """When a SIGTERM was sent: the time to follow it with SIGKILL."""
+
+    def go(self, env: dict[str, str]) -> None:
+        """Let a standby process run, with ``env`` added to its environment."""
+        stdin = self._proc.stdin
+        assert stdin is not None, "go() is for a Launch with standby=True"
+        stdin.write(json.dumps(env).encode() + b"\n")
+        stdin.close()
+        self.started_at = time.monotonic()
 
     @property
     def alive(self) -> bool:
@@ -115,6 +126,8 @@ class Child:
             code = self._proc.poll()
             if code is not None:
                 self.exit_code = code
+                if self._proc.stdin is not None and not self._proc.stdin.closed:
+                    self._proc.stdin.close()
                 # The leader is gone; anything it left in its group goes with it.
                 self.signal(signal.SIGKILL)
         return self.exit_code

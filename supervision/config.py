@@ -170,6 +170,10 @@ class WorkerSpec(_Model):
     """A ready bus worker silent this long is killed with SIGKILL and restarted, s."""
     stop_grace_s: float = Field(default=5.0, ge=0)
     """Time between SIGTERM and SIGKILL when stopping, s."""
+    standby: bool = False
+    """Module workers: keep a spare process with the module's imports done, waiting; a restart
+    hands over to it (no interpreter start, no imports) and a new spare is made once the worker
+    is ready again. Costs one idle process."""
     autostart: bool = True
     """Start with the supervisor; if false, only on ``supervisor.py start NAME``."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -193,6 +197,12 @@ class WorkerSpec(_Model):
     def _one_program(self) -> WorkerSpec:
         if (self.module is None) == (self.command is None):
             raise ValueError("give exactly one of 'module' (Python) or 'command' (executable)")
+        return self
+
+    @model_validator(mode="after")
+    def _standby_needs_module(self) -> WorkerSpec:
+        if self.standby and self.module is None:
+            raise ValueError("standby works for 'module' workers only (it pre-imports Python)")
         return self
 
     @property

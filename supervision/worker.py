@@ -61,6 +61,8 @@ class Worker:
         self._emit = emit
         self.state: State = "waiting" if spec.autostart else "stopped"
         self.child: Child | None = None
+        self.spare: Child | None = None
+        """Standby process (``standby: true``) that the next start hands over to."""
         self.tracker = RestartTracker(spec.restart)
         self.restarts = 0
         self.last_exit: int | None = None
@@ -84,6 +86,7 @@ class Worker:
         """SIGTERM the process (SIGKILL after ``stop_grace_s``); no restart follows."""
         self._start_after_stop = False
         self._hung = False  # a stop asked for wins over the restart a hang would cause
+        self._drop_spare()
         if self.child is not None:
             self.state = "stopping"
             self.child.terminate(self.spec.stop_grace_s, now)
@@ -120,6 +123,8 @@ class Worker:
 
     def tick(self, now: float, waiting_for: list[str]) -> None:
         """Reap, enforce timeouts, start when due (``waiting_for``: dependencies not ready)."""
+        if self.spare is not None and self.spare.poll() is not None:
+            self.spare = None  # died waiting; the next start makes a fresh process
         child = self.child
         if child is not None:
             code = child.poll()
@@ -143,8 +148,14 @@ class Worker:
         self.last_beat = None
         self.ready_at = None
         try:
-            self.child = Child(self._launch())
+            self.child = self._take_spare() or Child(self._launch())
+            if self.child.launch.standby:
+                self.child.go({ENV_NODE: self._node_json()})
         except (OSError, subprocess.SubprocessError) as exc:
+            if self.child is not None:
+                self.child.kill()
+                self.child.wait(2.0)
+                self.child = None
             self.detail = f"cannot start: {exc}"
             self._emit("exited", self, exit_code=EXIT_NOT_STARTED, detail=self.detail)
             self._after_failure(EXIT_NOT_STARTED, now, failed=True)
@@ -160,6 +171,23 @@ class Worker:
         self.ready_at = now
         self.last_beat = now
         self._emit("ready", self)
+        if self.spec.standby and self.spare is None:
+            try:
+                self.spare = Child(self._launch())
+            except (OSError, subprocess.SubprocessError):
+                self.spare = None  # the next start makes its own process and reports why
+
+    def _take_spare(self) -> Child | None:
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.poll() is None:
+            return spare
+        return None
+
+    def _drop_spare(self) -> None:
+        if self.spare is not None:
+            self.spare.kill()
+            self.spare.wait(2.0)
+            self.spare = None
 
     def _check_liveness(self, child: Child, now: float) -> None:
         if self.state == "ready" and self.spec.readiness == "heartbeat":
@@ -214,24 +242,30 @@ class Worker:
 
     # --- the process -----------------------------------------------------------------------
 
-    def _launch(self) -> Launch:
-        spec = self.spec
+    def _node_json(self) -> str:
         node = self._layout.node_config(
             self.name,
             self._heartbeat_ms,
             restarts=self.restarts,
-            settings=spec.settings,
-            log_level=spec.log_level,
+            settings=self.spec.settings,
+            log_level=self.spec.log_level,
         )
+        return node.model_dump_json()
+
+    def _launch(self) -> Launch:
+        spec = self.spec
         env = dict(os.environ)
         env.update(spec.env)
-        env[ENV_NODE] = node.model_dump_json()
+        env[ENV_NODE] = self._node_json()
         env[ENV_RUNTIME_DIR] = str(self._layout.runtime_dir)
         env["PYTHONUNBUFFERED"] = "1"
         path = env.get("PYTHONPATH")
         env["PYTHONPATH"] = f"{PROJECT_ROOT}{os.pathsep}{path}" if path else str(PROJECT_ROOT)
         if spec.module is not None:
-            launcher = ["-m", "supervision.launch", "--mlockall"] if spec.mlockall else []
+            flags = [
+                f for f, on in (("--mlockall", spec.mlockall), ("--standby", spec.standby)) if on
+            ]
+            launcher = ["-m", "supervision.launch", *flags] if flags else []
             argv = [sys.executable, *launcher, "-m", spec.module, *spec.args]
         else:
             assert spec.command is not None
@@ -245,6 +279,7 @@ class Worker:
             cpus=self.cpus,
             nice=spec.nice,
             sched_fifo=spec.sched_fifo,
+            standby=spec.standby,
         )
 
     def status(self, now: float) -> dict[str, Any]:
@@ -262,6 +297,7 @@ class Worker:
             "detail": self.detail,
             "program": self.spec.module or self.spec.command,
             "depends_on": list(self.spec.depends_on),
+            "standby_pid": self.spare.pid if self.spare is not None else None,
         }
 
 

@@ -35,11 +35,14 @@ def lifecycle(probe: Node, timeout_s: float = 0.0) -> list[tuple[int, LifecycleE
     return out
 
 
-def test_kill_9_worker_is_restarted_and_ready_again_while_others_never_notice() -> None:
+@pytest.mark.parametrize("standby", [False, True], ids=["fresh-process", "standby"])
+def test_kill_9_worker_is_restarted_and_ready_again_while_others_never_notice(
+    standby: bool,
+) -> None:
     config = {
         "heartbeat_ms": 200,
         "workers": {
-            "victim": worker("workers.echo", restart="always"),
+            "victim": worker("workers.echo", restart="always", standby=standby),
             "bystander": worker(RELAY),
         },
     }
@@ -64,6 +67,8 @@ def test_kill_9_worker_is_restarted_and_ready_again_while_others_never_notice() 
                     elif isinstance(msg.payload, LifecycleEvent):
                         events.append((msg.ts_ns, msg.payload))
 
+        if standby:
+            old = sup.wait(lambda: (r := sup.row("victim"))["standby_pid"] and r, "a standby")
         pump(10)
         kill_ns = time.monotonic_ns()
         os.kill(old["pid"], signal.SIGKILL)
@@ -73,7 +78,10 @@ def test_kill_9_worker_is_restarted_and_ready_again_while_others_never_notice() 
         )
         pump(25)  # also lets the bystander's answers to the last messages arrive
         ready_ns = next(ts for ts, e in events if e.worker == "victim" and e.event == "ready")
-        print(f"\nkill -9 -> ready again: {(ready_ns - kill_ns) / 1e6:.0f} ms")
+        mode = "standby" if standby else "fresh process"
+        print(f"\nkill -9 -> ready again ({mode}): {(ready_ns - kill_ns) / 1e6:.0f} ms")
+        if standby:
+            assert new["pid"] == old["standby_pid"]  # the spare took over
 
         assert new["restarts"] == 1
         assert new["last_exit"] == -9

@@ -62,6 +62,9 @@ def test_tcp_with_missing_key_files_is_refused_at_start(tmp_path: Path) -> None:
 def test_worker_needs_exactly_one_program() -> None:
     assert "exactly one of 'module'" in bad({"workers": {"w": {}}})
     assert "exactly one of 'module'" in bad({"workers": {"w": {"module": "a", "command": "b"}}})
+    assert "standby works for 'module' workers only" in bad(
+        {"workers": {"w": {"command": "b", "standby": True}}}
+    )
 
 
 def test_dependencies_must_exist_and_not_loop() -> None:
