@@ -13,7 +13,8 @@ stream time of the frame that decided plus the measured CPU time per frame.
 The full run also sweeps webrtcvad aggressiveness x energy gate, frame length x start trigger,
 noise-floor percentile x gate, the continuation rule and the hangover; the ``vad`` worker's
 defaults (``workers/vad/segmenter.py`` and ``classifier.py``) are the choice printed here.
-Then ``bench.vadhog`` runs wavsource -> vad as processes on the real bus with all cores saturated and counts lost frames by index and sequence number.
+Then ``bench.vadhog`` runs wavsource -> vad as processes on the real bus with all cores saturated
+and counts lost frames by index and sequence number.
 """
 
 from __future__ import annotations
