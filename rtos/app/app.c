@@ -93,7 +93,8 @@ static void control_thread(void *arg)
     __atomic_store_n(&g.ctl_done, 1, __ATOMIC_RELEASE);
 }
 
-/* ---- benchmark helpers ------------------------------------------------------------------ */
+/* ---- benchmark helpers (host builds only: IVMR_BENCH) ----------------------------------- */
+#ifdef IVMR_BENCH
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -167,6 +168,7 @@ static int bench_tx(void)
         g.bench_full++;
     return sent;
 }
+#endif /* IVMR_BENCH */
 
 /* ---- IPC thread ------------------------------------------------------------------------- */
 static void log_events(app_cfg_t *cfg, uint32_t ev)
@@ -205,6 +207,7 @@ static void dispatch(app_cfg_t *cfg, uint16_t type, const uint8_t *p, int n, uin
     } else if (type == MSG_PING && n >= 8) {
         if (ivmr_send(&g.ep, MSG_PONG, IVMR_FLAG_IS_REPLY, p, 8) == 1)
             port_doorbell_kick();
+#ifdef IVMR_BENCH
     } else if (type == MSG_BENCH) {
         bench_rx(p, n);
     } else if (type == MSG_BENCH_CTL && n >= (int)sizeof(msg_bench_ctl_t)) {
@@ -217,6 +220,7 @@ static void dispatch(app_cfg_t *cfg, uint16_t type, const uint8_t *p, int n, uin
         } else if (c.op == 2) {
             bench_report();
         }
+#endif
     } else if (type != MSG_HELLO && type != MSG_PONG) {
         ivmr_count_unknown(&g.ep);
     }
@@ -266,11 +270,13 @@ static void ipc_thread(void *arg)
                 ivmr_reinit(&g.ep, port_new_epoch());
             }
         }
+#ifdef IVMR_BENCH
         if (g.bench_left && ivmr_linked(&g.ep)) {
             if (bench_tx() == 0)
                 port_sleep_us(50); /* ring full: let the consumer run; a 1 ms poll is too long */
             continue;
         }
+#endif
         if (busy)
             continue;
         if (!ivmr_rx_arm(&g.ep))
