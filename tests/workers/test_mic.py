@@ -7,10 +7,12 @@ own process because ALSA reads its configuration once per process.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +146,43 @@ def test_capture_at_48k_through_portaudio_is_resampled_to_16k_frames(
     spec = np.abs(np.fft.rfft(out * np.hanning(len(out))))
     assert abs(np.argmax(spec) * 16000 / len(out) - 1000) < 15
     assert abs(out.std() - 8000 / np.sqrt(2)) < 8000 * 0.02
+
+
+def test_mic_worker_publishes_frames_and_loss_metrics_on_the_bus(
+    alsa_mic: tuple[Path, np.ndarray],
+) -> None:
+    from bus.node import Node
+    from schemas.audio import AudioFrame
+    from schemas.system import Metric
+    from tests.bus.conftest import ProxyProc
+
+    home, _ = alsa_mic
+    proxy = ProxyProc(home)
+    env = dict(os.environ, HOME=str(home))
+    env["VOICEBUS_NODE"] = json.dumps({
+        "name": "mic", "pub_endpoint": proxy.pub, "sub_endpoint": proxy.sub,
+        "settings": {"device": "vbmic", "capture_rate_hz": 48000, "metrics_every_s": 0.2},
+    })  # fmt: skip
+    frames: list[AudioFrame] = []
+    metrics: dict[str, float] = {}
+    try:
+        with Node(proxy.config("probe"), signals=False) as probe:
+            probe.subscribe("audio.frame", "sys.metric")
+            mic = subprocess.Popen([sys.executable, "-m", "workers.mic"], env=env)
+            try:
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and not (len(frames) >= 50 and metrics):
+                    msg = probe.poll(0.1)
+                    if msg is not None and isinstance(msg.payload, AudioFrame):
+                        frames.append(msg.payload)
+                    elif msg is not None and isinstance(msg.payload, Metric):
+                        metrics[msg.payload.name] = msg.payload.value
+            finally:
+                mic.terminate()
+                assert mic.wait(timeout=20) == 0
+    finally:
+        proxy.stop()
+    assert len(frames) >= 50
+    assert {f.source for f in frames} == {"vbmic"}
+    assert all(len(f.pcm) == 640 and f.sample_rate_hz == 16000 for f in frames)
+    assert {"mic.overruns", "mic.dropped_buffers"} <= set(metrics)
