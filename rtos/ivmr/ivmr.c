@@ -231,9 +231,8 @@ static uint32_t try_attach(ivmr_ep_t *ep, uint64_t pep, uint64_t now_ms)
 {
     uint32_t ev = 0;
     if (!descriptor_ok(ep)) {
-        if (!ep->refused) {
+        if (!ep->refused) { /* not a FAULT of ours: keep polling, the peer may heal or restart */
             ep->refused = 1;
-            ep->fault = IVMR_FAULT_DESCRIPTOR;
             st32(ep->own, IVMR_OFF_FAULT_CODE, IVMR_FAULT_DESCRIPTOR);
             stat_add(ep, IVMR_STAT_RX_PROTO_ERR, 1);
             ev |= IVMR_EV_REFUSED;

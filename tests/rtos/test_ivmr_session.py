@@ -15,6 +15,7 @@ from workers.rtgw.ring import (
     EV_PEER_ALIVE,
     EV_PEER_DEAD,
     EV_PEER_RESTARTED,
+    EV_REFUSED,
     Endpoint,
 )
 
@@ -184,3 +185,13 @@ def test_a_small_receive_buffer_takes_one_large_record_per_call() -> None:
         assert a.send(0x101, bytes([i]) * 999) >= 0
     got = [b.recv_many() for _ in range(4)]
     assert [[r.payload[:1] for r in g] for g in got] == [[b"\0"], [b"\1"], [b"\2"], []]
+
+
+def test_a_refused_descriptor_is_reported_and_attaches_once_healed() -> None:
+    mm, a, b = pair()
+    struct.pack_into("<I", mm, layout.block_size(CAP) + layout.OFF_MAGIC, 0xBAD)
+    assert a.poll(0) & EV_REFUSED
+    assert not a.linked and a.stats()["rx_proto_err"] == 1
+    assert a.poll(1) == 0  # reported once
+    pump(a, b, 2, 6)  # b re-asserts its descriptor: a attaches
+    assert a.linked and b.linked
