@@ -192,8 +192,19 @@ class Arbiter:
         for w in self.workers.values():
             if not w.running:
                 w.request_stop(self.clock())
+        # Layers stop one after the other; past every grace period together, kill what is left.
+        deadline = time.monotonic() + sum(w.spec.stop_grace_s for w in self.workers.values()) + 10
         while any(w.running for w in self.workers.values()):
             now = self.clock()
+            if time.monotonic() > deadline + 5:
+                stuck = [w.name for w in self.workers.values() if w.running]
+                log.error("shutdown_abandoned unkillable=%s", ",".join(stuck))
+                break
+            if time.monotonic() > deadline and not self._force:
+                log.error("shutdown_overdue action=SIGKILL for every remaining worker")
+                self._force = True
+            if self.control is not None:
+                self.control.serve_pending()  # status keeps answering while we stop
             for w in self.workers.values():
                 if self._force and w.child is not None:
                     w.child.kill()
