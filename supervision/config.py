@@ -168,6 +168,11 @@ class WorkerSpec(_Model):
     """Kill and restart a worker not ready this long after its start, s; no limit by default."""
     heartbeat_timeout_s: float = Field(default=3.0, gt=0)
     """A ready bus worker silent this long is killed with SIGKILL and restarted, s."""
+    loop_timeout_s: float | None = Field(default=None, gt=0)
+    """Kill and restart a ready bus worker whose loop has not asked for a message this long
+    (``loop_age_ms`` in its heartbeats: the heartbeat thread still beats while the loop is
+    stuck), s. Off by default: a producer that never polls (``wavsource``) has a growing loop
+    age."""
     stop_grace_s: float = Field(default=5.0, ge=0)
     """Time between SIGTERM and SIGKILL when stopping, s."""
     standby: bool = False

@@ -69,6 +69,8 @@ class Worker:
         self.detail = ""
         self.ready_at: float | None = None
         self.last_beat: float | None = None
+        self.loop_age_s = 0.0
+        """``loop_age_ms`` of the last heartbeat, s."""
         self.restart_at: float | None = None
         self._start_after_stop = False
         self._hung = False
@@ -118,6 +120,7 @@ class Worker:
         if self.child is None or not self.child.owns(beat.pid):
             return  # a previous process, or a node started by hand under the same name
         self.last_beat = now
+        self.loop_age_s = beat.loop_age_ms / 1000.0
         if beat.state == "ready" and self.state == "starting":
             self._became_ready(now)
 
@@ -146,6 +149,7 @@ class Worker:
     def _spawn(self, now: float) -> None:
         self._hung = False
         self.last_beat = None
+        self.loop_age_s = 0.0
         self.ready_at = None
         try:
             self.child = self._take_spare() or Child(self._launch())
@@ -192,8 +196,11 @@ class Worker:
     def _check_liveness(self, child: Child, now: float) -> None:
         if self.state == "ready" and self.spec.readiness == "heartbeat":
             silent_s = now - (self.last_beat or now)
+            loop_limit_s = self.spec.loop_timeout_s
             if silent_s > self.spec.heartbeat_timeout_s:
                 self._kill_hung(child, f"no heartbeat for {silent_s:.1f} s")
+            elif loop_limit_s is not None and self.loop_age_s > loop_limit_s:
+                self._kill_hung(child, f"its loop has not polled for {self.loop_age_s:.1f} s")
         elif self.state == "starting" and self.spec.ready_timeout_s is not None:
             limit_s = self.spec.ready_timeout_s
             if now - child.started_at > limit_s:

@@ -110,3 +110,18 @@ def test_heartbeats_make_ready_and_silence_makes_hung(tmp_path: Path) -> None:
     assert w.last_exit == -9
     w.request_stop(3.0)
     assert w.state == "stopped"
+
+
+def test_a_stuck_loop_is_a_hang_when_loop_timeout_is_set(tmp_path: Path) -> None:
+    w, _ = make(tmp_path, command="sleep", args=["60"], ready="heartbeat", loop_timeout_s=5)
+    w.tick(0.0, [])
+    assert w.child is not None
+    beat = Heartbeat(worker="w", pid=w.child.pid, state="ready", uptime_s=1, loop_age_ms=4000)
+    w.on_heartbeat(beat, 1.0)
+    w.tick(1.0, [])
+    assert w.state == "ready"
+    w.on_heartbeat(beat.model_copy(update={"loop_age_ms": 5500}), 1.5)  # still beating
+    w.tick(1.5, [])
+    assert "its loop has not polled for 5.5 s" in w.detail
+    run_until(w, "backoff", now=1.5)
+    w.request_stop(2.0)
