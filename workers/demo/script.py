@@ -40,7 +40,7 @@ SCRIPT: tuple[Line, ...] = (
     Line("Move forward one meter, then turn left.", 11.0, "command"),
     Line("Where are you?", 6.0, "device"),
     Line("Tell me a long story about a dragon.", 3.0, "story"),
-    Line("Stop, how much battery do you have?", 7.0, "barge-in"),
+    Line("Stop, how much charge is in your battery?", 7.0, "barge-in"),
 )
 
 

@@ -119,7 +119,9 @@ class TurnManager:
             elif t.stage == "speaking":
                 log.warning("tts_timeout turn=%s", t.turn_id)
                 self._close(t, now_ns, out)
-        if self.window.expire(now_ns / 1e9):
+        if self._assistant_talking() or self._pending:
+            self.window.touch(now_ns / 1e9)  # a turn in progress keeps the window open
+        elif self.window.expire(now_ns / 1e9):
             log.info("awake_window_closed")
             self._set_state("idle", "", "", out)
         return out

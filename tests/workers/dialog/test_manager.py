@@ -262,3 +262,15 @@ def test_a_long_segment_split_in_parts_is_asked_again_as_a_whole():
     h.llm_says("s1+", "Both things.")
     assert spoken(h) == ["Both things."]
     assert h.traces() == {"s1"}
+
+
+def test_a_slow_reply_does_not_let_the_awake_window_close_under_it():
+    h = make(awake_window_s=10)
+    h.utterance("s1", "hey robot tell me a story")
+    h.advance(25)  # the LLM is slow
+    h.llm_says("s1", "Once upon a time.")
+    h.tts_plays()
+    h.advance(9)
+    assert h.out("dialog.state")[-1].awake
+    h.utterance("s2", "and then?")
+    assert len(h.out("llm.request")) == 2
