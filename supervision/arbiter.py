@@ -127,11 +127,6 @@ class Arbiter:
 
     def _start(self) -> None:
         self._start_proxy()
-        bus_file = self.layout.runtime_dir / BUS_FILE
-        tmp = bus_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.layout.bus_file_data(self.config.heartbeat_ms), indent=2))
-        os.chmod(tmp, 0o600)
-        tmp.replace(bus_file)
         cfg = self.layout.node_config(NODE_NAME, self.config.heartbeat_ms)
         try:
             self.node = Node(cfg, signals=False)
@@ -144,6 +139,12 @@ class Arbiter:
                 ) from exc
             raise
         self.node.subscribe("sys.heartbeat")
+        # Written once the bus answered our handshake: its presence means "the bus is up".
+        bus_file = self.layout.runtime_dir / BUS_FILE
+        tmp = bus_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.layout.bus_file_data(self.config.heartbeat_ms), indent=2))
+        os.chmod(tmp, 0o600)
+        tmp.replace(bus_file)
 
     def _start_proxy(self) -> None:
         env = dict(os.environ)
