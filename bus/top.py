@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         "--window", type=float, default=5.0, metavar="S", help="rate/age window (default 5 s)"
     )
     parser.add_argument("--once", action="store_true", help="watch one interval, print, exit")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON object (one line per refresh)"
+    )
     add_common_args(parser, "top")
     args = parser.parse_intermixed_args(argv)
     topics = list(args.topics)
