@@ -31,7 +31,10 @@ _MCL_FUTURE = 2
 
 def imports_of(module: str) -> list[str]:
     """Modules imported at the top level of ``module``'s source (absolute names)."""
-    spec = importlib.util.find_spec(module)
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return []  # the module itself will fail to run, with the reason
     if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
         return []
     with open(spec.origin, encoding="utf-8") as f:
