@@ -243,7 +243,8 @@ class Gateway:
             self._started_s = now_s
         if self.online:
             self._ever_linked = True
-            if now_s >= self._next_ping_s:
+            # only into a ring with room: a probe must never crowd out or reject a command
+            if now_s >= self._next_ping_s and self.ep.tx_free() >= self.ep.capacity // 4:
                 self._next_ping_s = now_s + self.settings.ping_every_s
                 token = struct.pack("<Q", time.monotonic_ns())
                 with contextlib.suppress(RingFault):  # a fault shows on the next receive
