@@ -16,7 +16,8 @@ Measured in the same run, on this machine:
   block; then, in one thread, the whole transcript, the *whole* reply, and TTS of the whole reply
   before anything is played) with the same models and settings: the same Whisper tiny.en
   (``WhisperRecognizer``), the same SmolLM2 GGUF through llama.cpp (same system prompt,
-  ``max_tokens``, temperature, threads) and the same espeak-ng synthesis. The same spoken lines
+  ``max_tokens``, temperature, threads, read from ``configs/host.yaml``; one warm-up call first)
+  and the same espeak-ng synthesis. The same spoken lines
   (espeak-ng, 16 kHz) are fed on a simulated stream clock; processing after the close is wall
   time. Its end to end is close latency + ASR + whole LLM reply + whole TTS.
 
