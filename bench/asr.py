@@ -17,10 +17,13 @@ segment with pre-roll would be:
   lowercase, punctuation dropped) and character error rate (Chinese, punctuation dropped).
 
 Per system: p50 latency per utterance (processing time, ms), real-time factor (sum of
-processing time / sum of audio time, and its p50 per utterance), error rates, and for auto
-language, how often the detected language was right. The SenseVoice-on-NPU figure is the one
-published with SenseVoiceSmall-RKNN2, copied and labelled as published: it cannot be measured
-here.
+processing time / sum of audio time, and its p50 per utterance), p50 CPU time per utterance
+(all threads; less sensitive than wall time to other load on this shared machine), error rates,
+and how often the reported language was right. The recognisers are all loaded first and then
+run interleaved, utterance by utterance, so that changing load hits them alike.
+
+The SenseVoice-on-NPU figure is the one published with SenseVoiceSmall-RKNN2, copied and
+labelled as published: it cannot be measured here.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +101,11 @@ def run_system(
     name: str, transcribe: Callable[[np.ndarray], Any], utterances: list[tuple[str, np.ndarray]]
 ) -> tuple[dict[str, Any], list[Any]]:
     """Time ``transcribe`` on each utterance; return the timing summary and the outputs."""
-    infer_ms, audio_s, outputs = [], [], []
+    infer_ms, cpu_ms, audio_s, outputs = [], [], [], []
     for _, audio in utterances:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         outputs.append(transcribe(audio))
+        cpu_ms.append(1000.0 * (time.process_time() - cpu))
         infer_ms.append(1000.0 * (time.perf_counter() - started))
         audio_s.append(len(audio) / RATE)
     rtfs = [ms / 1000.0 / s for ms, s in zip(infer_ms, audio_s, strict=True)]
@@ -112,6 +117,7 @@ def run_system(
         "max_latency_ms": round(max(infer_ms), 1),
         "rtf": round(sum(infer_ms) / 1000.0 / sum(audio_s), 4),
         "p50_rtf": round(statistics.median(rtfs), 4),
+        "p50_cpu_ms": round(statistics.median(cpu_ms), 1),
     }
     return summary, outputs
 
@@ -171,30 +177,73 @@ def bench_sensevoice_standin(utts: list[tuple[str, np.ndarray]], tmp: Path) -> d
     return whole
 
 
-def bench_recognizer(
-    name: str, make: Callable[[], Recognizer], by_lang: dict[str, list[tuple[str, np.ndarray]]]
-) -> dict[str, Any]:
-    """Load a recogniser, run it over every language given, score it."""
-    started = time.perf_counter()
-    recognizer = make()
-    load_s = time.perf_counter() - started
-    result: dict[str, Any] = {"system": name, "load_s": round(load_s, 2), "languages": {}}
+@dataclass
+class Candidate:
+    """One system under test and what it measured, per language."""
+
+    name: str
+    recognizer: Recognizer
+    languages: tuple[str, ...]
+    load_s: float
+    wall_ms: dict[str, list[float]] = field(default_factory=dict)
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)
+    outputs: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def bench_candidates(
+    makers: list[tuple[str, Callable[[], Recognizer], tuple[str, ...]]],
+    by_lang: dict[str, list[tuple[str, np.ndarray]]],
+) -> list[dict[str, Any]]:
+    """Load every candidate, then run them interleaved utterance by utterance (so that the
+    load of this shared machine hits all alike) and score them."""
+    candidates = []
+    for name, make, languages in makers:
+        started = time.perf_counter()
+        try:
+            recognizer = make()
+        except ImportError as exc:
+            print(f"  {name}: skipped ({exc})")
+            continue
+        candidates.append(Candidate(name, recognizer, languages, time.perf_counter() - started))
     for lang, utts in by_lang.items():
-        summary, outs = run_system(name, recognizer.transcribe, utts)
-        refs = [r for r, _ in utts]
-        hyps = [o.text for o in outs]
-        if lang == "zh":
-            summary["cer"] = round(char_error_rate(refs, hyps), 3)
-        else:
-            summary["wer"] = round(word_error_rate(refs, hyps), 3)
-        summary["language_right"] = sum(o.language == lang for o in outs)
-        summary["examples"] = [{"ref": r, "hyp": h} for r, h in zip(refs, hyps, strict=True)]
-        result["languages"][lang] = summary
-        print(
-            f"  {name} [{lang}] {json.dumps({k: v for k, v in summary.items() if k != 'examples'})}"
-        )
-    recognizer.close()
-    return result
+        for _, audio in utts:
+            for c in candidates:
+                if lang not in c.languages:
+                    continue
+                wall, cpu = time.perf_counter(), time.process_time()
+                out = c.recognizer.transcribe(audio)
+                c.cpu_ms.setdefault(lang, []).append(1000.0 * (time.process_time() - cpu))
+                c.wall_ms.setdefault(lang, []).append(1000.0 * (time.perf_counter() - wall))
+                c.outputs.setdefault(lang, []).append(out)
+    results = []
+    for c in candidates:
+        result: dict[str, Any] = {"system": c.name, "load_s": round(c.load_s, 2), "languages": {}}
+        for lang in c.languages:
+            utts = by_lang[lang]
+            audio_s = [len(a) / RATE for _, a in utts]
+            wall, cpu = c.wall_ms[lang], c.cpu_ms[lang]
+            refs, hyps = [r for r, _ in utts], [o.text for o in c.outputs[lang]]
+            rtfs = [w / 1000.0 / a for w, a in zip(wall, audio_s, strict=True)]
+            summary: dict[str, Any] = {
+                "utterances": len(utts),
+                "audio_s": round(sum(audio_s), 2),
+                "p50_latency_ms": round(statistics.median(wall), 1),
+                "max_latency_ms": round(max(wall), 1),
+                "rtf": round(sum(wall) / 1000.0 / sum(audio_s), 4),
+                "p50_rtf": round(statistics.median(rtfs), 4),
+                "p50_cpu_ms": round(statistics.median(cpu), 1),
+            }
+            if lang == "zh":
+                summary["cer"] = round(char_error_rate(refs, hyps), 3)
+            else:
+                summary["wer"] = round(word_error_rate(refs, hyps), 3)
+            summary["language_right"] = sum(o.language == lang for o in c.outputs[lang])
+            print(f"  {c.name} [{lang}] {json.dumps(summary)}")
+            summary["examples"] = [{"ref": r, "hyp": h} for r, h in zip(refs, hyps, strict=True)]
+            result["languages"][lang] = summary
+        c.recognizer.close()
+        results.append(result)
+    return results
 
 
 class PocketSphinx:
@@ -253,28 +302,15 @@ def main(argv: list[str] | None = None) -> int:
         standin = bench_sensevoice_standin(all_utts, Path(tmp))
         print(f"  {json.dumps(standin)}")
         results["systems"].append(standin)
-    results["systems"].append(
-        bench_recognizer("whisper-base (auto: zh/en)", lambda: WhisperRecognizer("base"), by_lang)
-    )
-    for lang in by_lang:
-        results["systems"].append(
-            bench_recognizer(
-                f"whisper-base (language={lang})",
-                lambda lang=lang: WhisperRecognizer("base", language=lang),  # type: ignore[misc]
-                {lang: by_lang[lang]},
-            )
-        )
-    results["systems"].append(
-        bench_recognizer(
-            "whisper-tiny.en", lambda: WhisperRecognizer("tiny.en"), {"en": by_lang["en"]}
-        )
-    )
-    try:
-        results["systems"].append(
-            bench_recognizer("pocketsphinx", PocketSphinx, {"en": by_lang["en"]})
-        )
-    except ImportError:
-        results["systems"].append({"system": "pocketsphinx", "skipped": "not installed"})
+    both = tuple(by_lang)
+    makers: list[tuple[str, Callable[[], Recognizer], tuple[str, ...]]] = [
+        ("whisper-base (auto: zh/en)", lambda: WhisperRecognizer("base"), both),
+        ("whisper-base (language=en)", lambda: WhisperRecognizer("base", language="en"), ("en",)),
+        ("whisper-base (language=zh)", lambda: WhisperRecognizer("base", language="zh"), ("zh",)),
+        ("whisper-tiny.en", lambda: WhisperRecognizer("tiny.en"), ("en",)),
+        ("pocketsphinx", PocketSphinx, ("en",)),
+    ]
+    results["systems"] += bench_candidates(makers, by_lang)
     results["host"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
