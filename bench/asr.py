@@ -210,10 +210,10 @@ def bench_candidates(
             for c in candidates:
                 if lang not in c.languages:
                     continue
-                wall, cpu = time.perf_counter(), time.process_time()
+                wall0, cpu0 = time.perf_counter(), time.process_time()
                 out = c.recognizer.transcribe(audio)
-                c.cpu_ms.setdefault(lang, []).append(1000.0 * (time.process_time() - cpu))
-                c.wall_ms.setdefault(lang, []).append(1000.0 * (time.perf_counter() - wall))
+                c.cpu_ms.setdefault(lang, []).append(1000.0 * (time.process_time() - cpu0))
+                c.wall_ms.setdefault(lang, []).append(1000.0 * (time.perf_counter() - wall0))
                 c.outputs.setdefault(lang, []).append(out)
     results = []
     for c in candidates:
