@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -118,15 +119,19 @@ class LlmService:
         try:
             item = job.events.get(timeout=wait)
             while True:
-                if item is None:  # the thread ended
+                if item is None:  # the thread ended without a reply (it was killed)
+                    reply = self._error_reply(job.generation.request, "The generation stopped.")
+                    out.append(("llm.reply", reply, job.trace))
                     self._finish(job)
                     break
-                out.append(
-                    ("llm.delta" if isinstance(item, LlmDelta) else "llm.reply", item, job.trace)
-                )
-                if isinstance(item, LlmReply):
+                if isinstance(item, LlmDelta):
+                    out.append(("llm.delta", item, job.trace))
+                else:  # the reply is always last: the job is over, start the next one
+                    out.append(("llm.reply", item, job.trace))
                     out.extend(self._metrics(item, job.trace))
                     self._remember(job.generation.request, item)
+                    self._finish(job)
+                    break
                 item = job.events.get_nowait()
         except queue.Empty:
             pass
@@ -155,6 +160,7 @@ class LlmService:
             try:
                 for item in gen.run():
                     events.put(item)
+                    time.sleep(0)  # hand the GIL to the loop now, not at the next switch interval
             except Exception:  # a bug, not a backend error: report it and keep serving
                 log.exception("llm_generation_failed request_id=%s", req.request_id)
                 events.put(

@@ -47,7 +47,10 @@ def test_answers_a_real_question_end_to_end(backend: LlamaCppBackend) -> None:
     assert "paris" in reply.text.lower()
     deltas = [i for i in items if isinstance(i, LlmDelta)]
     assert len(deltas) > 3 and "".join(d.text for d in deltas).strip() == reply.text
-    assert reply.ttft_ms > 0 and reply.tokens_per_s > 0 and reply.completion_tokens == len(deltas)
+    assert reply.ttft_ms > 0 and reply.tokens_per_s > 0
+    # llama.cpp's own timings: prompt tokens processed, tokens generated (>= text pieces).
+    assert reply.prompt_tokens > 5 and reply.prefill_ms > 0
+    assert reply.completion_tokens >= len(deltas) - 1
     assert split_sentences(reply.text)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from workers.llm.backends.base import Backend, Chunk, Prompt
 from workers.llm.errors import BackendUnavailable, ModelNotFound
+from workers.llm.metrics import Perf
 from workers.llm.settings import LlamaCppSettings
 
 __all__ = ["LlamaCppBackend", "default_model_path"]
@@ -100,7 +101,22 @@ class LlamaCppBackend(Backend):
                         finish = "length"
             finally:
                 completion.close()
-            yield Chunk(finish_reason=finish)
+            yield Chunk(perf=None if finish == "abort" else self._perf(), finish_reason=finish)
+
+    def _perf(self) -> Perf | None:
+        """llama.cpp's own timings of the last run (reset at the start of each generation)."""
+        try:
+            import llama_cpp
+
+            data = llama_cpp.llama_perf_context(self._llm._ctx.ctx)
+        except (AttributeError, ImportError):  # private API: absent in other versions
+            return None
+        return Perf(
+            prefill_ms=float(data.t_p_eval_ms),
+            prefill_tokens=int(data.n_p_eval),
+            generate_ms=float(data.t_eval_ms),
+            generate_tokens=int(data.n_eval),
+        )
 
     def close(self) -> None:
         llm, self._llm = self._llm, None
