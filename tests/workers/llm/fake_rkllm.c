@@ -2,7 +2,8 @@
  * structs (see rkllm_stub.h), streaming a planted token sequence through the result callback.
  *
  * - tokens come from fake_plant(): pieces separated by '\n'; a piece "~WAIT" sends a WAITING
- *   callback (text withheld, as the runtime does for an incomplete UTF-8 character);
+ *   callback (text withheld, as the runtime does for an incomplete UTF-8 character), "~ERROR"
+ *   an ERROR callback and rkllm_run returning -1;
  * - rkllm_abort() stops the stream before the next token;
  * - every parameter received is recorded as "key=value" lines, read with fake_record().
  */
@@ -124,6 +125,13 @@ int rkllm_run(LLMHandle h, RKLLMInput *in, RKLLMInferParam *infer, void *userdat
     for (char *save = NULL, *tok = strtok_r(copy, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
         if (abort_flag) break;
         if (delay_us) usleep((useconds_t)delay_us);
+        if (strcmp(tok, "~ERROR") == 0) {
+            emit(&r, NULL, RKLLM_RUN_ERROR, userdata);
+            free(copy);
+            running = 0;
+            rec("sent=%d\naborted=%d\n", sent, abort_flag);
+            return -1;
+        }
         if (strcmp(tok, "~WAIT") == 0) {
             emit(&r, "\xe4\xbd", RKLLM_RUN_WAITING, userdata);  /* half of a UTF-8 character */
             continue;

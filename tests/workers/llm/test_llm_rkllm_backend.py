@@ -131,6 +131,16 @@ def test_earlier_turns_go_into_the_prompt_without_keep_history(
     assert "what is my name" in fake_rkllm.lib.fake_record().decode()
 
 
+def test_a_runtime_error_fails_the_request_keeping_the_text(
+    fake_rkllm: FakeRkllm, backend: RkllmBackend
+) -> None:
+    fake_rkllm.plant(["Hel", "lo", "~ERROR", "never"])
+    _, reply = run(backend, request())
+    assert reply.finish_reason == "error"
+    assert "rkllm runtime reported an error" in reply.error and "RKLLM_LOG_LEVEL=1" in reply.error
+    assert reply.text == "Hello"
+
+
 def test_close_destroys_the_handle(fake_rkllm: FakeRkllm, rkllm_model: Path) -> None:
     fake_rkllm.reset()
     RkllmBackend(settings(fake_rkllm, rkllm_model)).close()
