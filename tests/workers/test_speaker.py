@@ -120,3 +120,54 @@ def test_pyaudio_output_plays_on_the_alsa_null_device(tmp_path: Path) -> None:
         timeout=120,
     )
     assert "EVENTS ['started', 'finished']" in r.stdout, r.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_speaker_process_cuts_a_turn_on_stop_and_reports_it(tmp_path: Path) -> None:
+    import json
+    import time
+
+    from bus.node import Node
+    from schemas.system import Heartbeat
+    from tests.bus.conftest import ProxyProc
+
+    proxy = ProxyProc(tmp_path)
+    env = dict(os.environ)
+    env["VOICEBUS_NODE"] = json.dumps({
+        "name": "speaker", "pub_endpoint": proxy.pub, "sub_endpoint": proxy.sub,
+        "settings": {"backend": "wav", "sample_rate_hz": 16000, "out_dir": str(tmp_path / "out")},
+    })  # fmt: skip
+    reports: list[SpeakerReport] = []
+    try:
+        with Node(proxy.config("dialog"), signals=False) as dialog:
+            dialog.subscribe("speaker.report", "sys.heartbeat")
+            proc = subprocess.Popen([sys.executable, "-m", "workers.speaker"], env=env)
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    msg = dialog.poll(0.1)
+                    p = None if msg is None else msg.payload
+                    if isinstance(p, Heartbeat) and p.worker == "speaker" and p.state == "ready":
+                        break
+                time.sleep(0.2)
+                dialog.publish("tts.audio", audio("turn-9", 0, 5.0, final=True), trace="turn-9")
+                while time.monotonic() < deadline and not reports:
+                    msg = dialog.poll(0.1)
+                    if msg is not None and isinstance(msg.payload, SpeakerReport):
+                        reports.append(msg.payload)  # "started"
+                time.sleep(0.5)
+                dialog.publish("speaker.stop", SpeakerStop(turn_id="turn-9"))
+                while time.monotonic() < deadline and len(reports) < 2:
+                    msg = dialog.poll(0.1)
+                    if msg is not None and isinstance(msg.payload, SpeakerReport):
+                        reports.append(msg.payload)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=20)
+    finally:
+        proxy.stop()
+    assert [r.event for r in reports] == ["started", "cut"]
+    cut = reports[1]
+    assert 300 < cut.played_ms < 4000  # paced in real time, stopped mid-way
+    assert cut.played_ms + cut.cut_ms == pytest.approx(5000.0)
+    assert len(read_wav(cut.path)) == pytest.approx(cut.played_ms * 16, abs=16)
