@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -160,7 +159,6 @@ class LlmService:
             try:
                 for item in gen.run():
                     events.put(item)
-                    time.sleep(0)  # hand the GIL to the loop now, not at the next switch interval
             except Exception:  # a bug, not a backend error: report it and keep serving
                 log.exception("llm_generation_failed request_id=%s", req.request_id)
                 events.put(
