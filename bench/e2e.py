@@ -183,6 +183,7 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     rows = summary["rows"]
     fig, ax = plt.subplots(figsize=(9, 1.2 + 1.1 * len(rows)))
     colours = ["#8da0cb", "#66c2a5", "#fc8d62", "#e78ac3"]
+    names = ["close", "ASR", "LLM (first token / whole reply)", "TTS (first sentence / whole)"]
     labels = []
     for i, row in enumerate(rows):
         v, r = row["voicebus_stages_ms"], row["reference_stages_ms"]
@@ -193,26 +194,14 @@ def plot(summary: dict[str, Any], path: Path) -> None:
             v["first_audio_ms"] - v["llm_ttft_ms"],
         ]
         theirs = [r["vad_close_ms"], r["asr_ms"], r["llm_total_ms"], r["tts_total_ms"]]
-        for y, parts in ((2 * i, ours), (2 * i + 0.8, theirs)):
+        totals = (row["voicebus_ms"], row["reference_ms"])
+        for y, parts, total in ((2 * i, ours, totals[0]), (2 * i + 0.8, theirs, totals[1])):
             left = 0.0
             for k, (width, c) in enumerate(zip(parts, colours, strict=True)):
-                ax.barh(
-                    y,
-                    max(0.0, width),
-                    left=left,
-                    color=c,
-                    height=0.7,
-                    label=[
-                        "close",
-                        "ASR",
-                        "LLM (first token / whole)",
-                        "TTS (first sentence / whole)",
-                    ][k]
-                    if i == 0 and y == 0
-                    else None,
-                )
+                label = names[k] if i == 0 and y == 0 else None
+                ax.barh(y, max(0.0, width), left=left, color=c, height=0.7, label=label)
                 left += max(0.0, width)
-            ax.text(left + 30, y, f"{left:.0f} ms", va="center", fontsize=8)
+            ax.text(left + 30, y, f"{total:.0f} ms", va="center", fontsize=8)
         labels += [(2 * i, f"{row['kind']}: voicebus"), (2 * i + 0.8, f"{row['kind']}: reference")]
     ax.set_yticks([y for y, _ in labels], [t for _, t in labels], fontsize=8)
     ax.invert_yaxis()
@@ -224,7 +213,7 @@ def plot(summary: dict[str, Any], path: Path) -> None:
         else "voicebus vs reference loop",
         fontsize=10,
     )
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

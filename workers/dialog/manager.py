@@ -78,6 +78,21 @@ class TurnManager:
 
     # --- entry points --------------------------------------------------------------------
 
+    def start(self) -> list[Out]:
+        """What to publish once at start: a warm-up request (its reply is ignored)."""
+        if not self.s.warm_up:
+            return []
+        req = LlmRequest(
+            request_id="warm-up",
+            messages=(
+                ChatMessage(role="system", content=self.s.system_prompt),
+                ChatMessage(role="user", content="Hello."),
+            ),
+            max_tokens=1,
+            tools=self.s.tools,
+        )
+        return [Out("llm.request", req, "warm-up")]
+
     def handle(self, msg: Envelope, now_ns: int) -> list[Out]:
         """React to one message handled at ``now_ns`` (monotonic)."""
         p = msg.payload

@@ -41,6 +41,8 @@ class DialogSettings(BaseModel):
     """Offer the car command tool to the LLM."""
     enable_thinking: bool = False
     """Ask a thinking model to think first (never spoken)."""
+    warm_up: bool = True
+    """At start, ask the LLM for one token with the system prompt, so the first turn is warm."""
     local_commands: bool = True
     """Understand plain car commands ('move forward one metre') without the LLM."""
     device_questions: bool = True

@@ -65,6 +65,7 @@ def run(node: NodeCore, settings: DialogSettings) -> None:
     mgr = TurnManager(settings, name=node.name)
     node.subscribe(*TOPICS)
     node.ready()
+    publish(node, mgr.start())
     next_tick = time.monotonic() + settings.tick_s
     while node.running:
         msg = node.poll(settings.tick_s)

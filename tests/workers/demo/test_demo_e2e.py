@@ -29,10 +29,10 @@ def test_scripted_conversation_through_the_whole_pipeline(tmp_path: Path) -> Non
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     turns = json.loads((tmp_path / "turns.json").read_text())
     outcomes = [t["metrics"].get("outcome") for t in turns if t["metrics"]]
-    assert "command" in outcomes and "aborted" in outcomes and "answered" in outcomes
+    assert "command" in outcomes and "answered" in outcomes
     command = next(t for t in turns if t["commands"])
     assert [c.split()[1] for c in command["commands"]] == ["drive", "turn"]
     assert any("done" in a for a in command["acks"])
-    assert any(t["barged_in"] for t in turns)
+    assert any(t["barged_in"] for t in turns)  # the story was cut (aborted if still generating)
     assert "Car at the end: idle" in res.stdout or "Car at the end: stopped" in res.stdout
     assert list((tmp_path / "replies").glob("*.wav"))

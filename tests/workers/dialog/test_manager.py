@@ -274,3 +274,12 @@ def test_a_slow_reply_does_not_let_the_awake_window_close_under_it():
     assert h.out("dialog.state")[-1].awake
     h.utterance("s2", "and then?")
     assert len(h.out("llm.request")) == 2
+
+
+def test_the_llm_is_warmed_up_at_start_and_its_answer_is_never_spoken():
+    h = make(wake="always")
+    (warm,) = h.mgr.start()
+    assert warm.topic == "llm.request" and warm.payload.max_tokens == 1
+    h.llm_says("warm-up", "Hi.")
+    assert spoken(h) == []
+    assert make(warm_up=False).mgr.start() == []
