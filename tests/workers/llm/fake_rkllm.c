@@ -5,7 +5,8 @@
  *   callback (text withheld, as the runtime does for an incomplete UTF-8 character), "~ERROR"
  *   an ERROR callback and rkllm_run returning -1;
  * - rkllm_abort() stops the stream before the next token;
- * - every parameter received is recorded as "key=value" lines, read with fake_record().
+ * - every parameter received is recorded as "key=value" lines, read with fake_record();
+ * - in a process of its own, FAKE_RKLLM_PLANT ('|'-separated) and FAKE_RKLLM_DELAY_US plant.
  */
 #include "rkllm_stub.h"
 
@@ -84,6 +85,15 @@ int rkllm_init(LLMHandle *handle, RKLLMParam *param, LLMResultCallback callback)
     rec("init_abi=12\n");
 #endif
     record_param(param);
+    /* A process of its own (the worker under the supervisor) is planted through the env. */
+    const char *env_plant = getenv("FAKE_RKLLM_PLANT");
+    if (env_plant) {
+        snprintf(planted, sizeof planted, "%s", env_plant);
+        for (char *c = planted; *c; c++)
+            if (*c == '|') *c = '\n';
+        const char *env_delay = getenv("FAKE_RKLLM_DELAY_US");
+        delay_us = env_delay ? atoi(env_delay) : 0;
+    }
     *handle = &handle_token;
     return 0;
 }
