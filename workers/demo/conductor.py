@@ -34,6 +34,9 @@ class Conductor:
     settle_s: float = 1.5
     barge_after_s: float = 1.5
     line_timeout_s: float = 90.0
+    rounds: int = 1
+    """How many times the script is said (more for a soak)."""
+    round: int = 0
     ready: set[str] = field(default_factory=set)
     next_line: int = 0
     said_at: float = -1.0
@@ -100,7 +103,10 @@ class Conductor:
                 self.timed_out.append(self.next_line - 1)
             self.said_at = -1.0
             if self.next_line >= len(self.script):
-                return None
+                if self.round + 1 >= self.rounds:
+                    return None
+                self.round += 1
+                self.next_line = 0
             self.last_activity = now  # a short pause between turns
             return None
         if self.next_line >= len(self.script) or now - self.last_activity < 1.0:

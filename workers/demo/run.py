@@ -37,6 +37,7 @@ from schemas.system import LifecycleEvent
 from workers.demo.conductor import Conductor
 from workers.demo.player import ScriptedMic
 from workers.demo.script import SCRIPT, build_wav, speak_script
+from workers.demo.soak import Soak
 from workers.demo.transcript import Transcript, format_telemetry
 
 __all__ = ["derive_config", "main"]
@@ -141,7 +142,9 @@ class Demo:
     def follow(self, node: Node, transcript: Transcript) -> bool:
         """Say the lines on cue and print the conversation; True if it ran to its end."""
         t_end = time.monotonic() + self.args.timeout_s
-        conductor = Conductor(SCRIPT, self.expected)
+        conductor = Conductor(SCRIPT, self.expected, rounds=10_000 if self.args.soak_s else 1)
+        soak = Soak(self.sup.pid if self.sup is not None else 0) if self.args.soak_s else None
+        t0 = time.monotonic()
         mic: ScriptedMic | None = None
         mic_node: Node | None = None
         if not self.args.live:
@@ -154,6 +157,8 @@ class Demo:
                 now = time.monotonic()
                 if msg is not None:
                     conductor.feed(msg, now)
+                    if soak is not None:
+                        soak.feed(msg)
                     for line in transcript.feed(msg, time.monotonic_ns()):
                         print(line, flush=True)
                     p = msg.payload
@@ -169,12 +174,19 @@ class Demo:
                     return False
                 if mic is None:
                     continue
+                if soak is not None:
+                    if conductor.round == 1 and not soak.start:
+                        soak.start = soak.snapshot()  # after one round: models loaded, warm
+                    if now - t0 > self.args.soak_s:
+                        conductor.rounds = conductor.round + 1
                 i = conductor.due(now, mic.speaking)
                 if i is not None:
                     at = (time.monotonic_ns() - transcript.start_ns) / 1e9
                     print(f"[{at:6.1f}s] (says)   {SCRIPT[i].text}", flush=True)
                     mic.say(self.lines[i])
                 if conductor.finished:
+                    if soak is not None:
+                        soak.write(self.out / "soak.json", conductor, time.monotonic() - t0)
                     for i in conductor.timed_out:
                         print(f"No complete turn for line {i + 1}: {SCRIPT[i].text!r}")
                     return not conductor.timed_out
@@ -223,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "out/demo"), help="output folder")
     parser.add_argument("--live", action="store_true", help="listen on the microphone instead")
     parser.add_argument("--timeout-s", type=float, default=600.0, help="give up after this")
+    parser.add_argument(
+        "--soak-s", type=float, default=0.0, help="repeat the script this long (soak test)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     demo = Demo(args)
@@ -234,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _handler)
     if args.live:
         args.timeout_s = float("inf")
+    if args.soak_s:
+        args.timeout_s = max(args.timeout_s, args.soak_s + 600)
     try:
         config = demo.prepare()
         node = demo.start(config)
@@ -250,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     heard = _report(transcript, demo.out)
     if args.live:
         return 0 if ok else 1
-    if not ok or heard < len(SCRIPT):
+    if not ok or heard < len(SCRIPT) * (1 if not args.soak_s else 2):
         print(f"Only {heard} of {len(SCRIPT)} scripted lines got a turn; see the log above.")
         return 1
     return 0

@@ -106,3 +106,15 @@ def test_the_script_has_the_four_kinds_of_turn_the_issue_asks_for():
     for k in ("greeting", "question", "command", "barge-in"):
         assert k in kinds
     assert kinds.index("barge-in") == kinds.index("story") + 1
+
+
+def test_conductor_repeats_the_script_for_a_soak():
+    c = Conductor(LINES[:1], {"dialog"}, rounds=2)
+    ready(c)
+    for rnd, t in ((0, 5.0), (1, 30.0)):
+        assert c.due(t, False) == 0 and c.round == rnd
+        c.feed(env(VadState(speaking=True, segment_id=f"s{rnd}", at_ns=0)), t + 1)
+        c.feed(env(TurnMetrics(turn_id=f"s{rnd}")), t + 2)
+        c.feed(env(DialogState(state="idle")), t + 2)
+        assert c.due(t + 10, False) is None
+    assert c.finished
