@@ -15,7 +15,7 @@ from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
 from workers.llm.backends.base import Backend, Prompt
 from workers.llm.errors import LlmError
 from workers.llm.history import estimate_tokens, fit_messages
-from workers.llm.intents import IntentResult, parse_intent, tool_definition, tool_prompt
+from workers.llm.intents import IntentResult, parse_intents, tool_definition, tool_prompt
 from workers.llm.metrics import RequestMetrics
 from workers.llm.settings import LlmSettings
 from workers.llm.think import Piece, TagSplitter
@@ -95,7 +95,7 @@ class Generation:
         self._tools = tools
         self._answer: list[str] = []
         self._thinking: list[str] = []
-        self._tool: list[str] | None = None
+        self._tool: dict[int, str] = {}
         self._index = 0
 
     def run(self) -> Iterator[LlmDelta | LlmReply]:
@@ -120,7 +120,7 @@ class Generation:
     def _route(self, pieces: list[Piece]) -> Iterator[LlmDelta]:
         for piece in pieces:
             if piece.channel == "tool":
-                self._tool = [*(self._tool or []), piece.text]
+                self._tool[piece.block] = self._tool.get(piece.block, "") + piece.text
                 continue
             (self._thinking if piece.channel == "think" else self._answer).append(piece.text)
             yield LlmDelta(
@@ -132,15 +132,14 @@ class Generation:
             self._index += 1
 
     def _reply(self, finish: str, error: str) -> LlmReply:
-        tool = self._tool
-        if self._splitter.channel == "tool" and tool is None:
-            tool = []  # an opened, empty tool block is still an attempt
+        if self._splitter.channel == "tool" and not self._tool:
+            self._tool[0] = ""  # an opened, empty tool block is still an attempt
         if self.abort.is_set():
             finish = "abort"
         text = "".join(self._answer).strip()
         intent = IntentResult()
         if self._tools and finish in ("stop", "length"):
-            intent = parse_intent(None if tool is None else "".join(tool), text)
+            intent = parse_intents([self._tool[k] for k in sorted(self._tool)], text)
         metrics = self.metrics
         return LlmReply(
             request_id=self.request.request_id,

@@ -10,9 +10,10 @@ The model answers a command with a Qwen-style block::
 
     <tool_call>{"name": "rtos_command", "arguments": {"kind": "turn", "angle_deg": 90}}</tool_call>
 
-(bare arguments are accepted too). A reply that tries and fails (bad JSON, unknown tool, a key or
-value the schema refuses) gives an :class:`IntentResult` with an ``error`` sentence and no intent:
-a garbled reply is reported, never guessed into a command.
+(bare arguments are accepted too; several blocks give a JSON list, in order). A reply that tries
+and fails (bad JSON, unknown tool, a key or value the schema refuses) gives an
+:class:`IntentResult` with an ``error`` sentence and no intent: a garbled reply is reported, never
+guessed into a command.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "IntentResult",
     "intent_schema",
     "parse_intent",
+    "parse_intents",
     "tool_definition",
     "tool_prompt",
 ]
@@ -145,3 +147,21 @@ def parse_intent(tool_text: str | None, answer: str = "") -> IntentResult:
         )
         return IntentResult(error=f"The model's command was refused by the schema: {problems}.")
     return IntentResult(intent_json=intent.model_dump_json(exclude_unset=True))
+
+
+def parse_intents(tool_blocks: list[str], answer: str = "") -> IntentResult:
+    """Validate every ``<tool_call>`` block of a reply: one gives an object, several a list.
+
+    One bad block refuses them all (a half-understood sequence of moves is not carried out).
+    With no block, the answer counts as an attempt only if it is nothing but JSON.
+    """
+    if not tool_blocks:
+        return parse_intent(None, answer)
+    results = [parse_intent(block) for block in tool_blocks]
+    for i, res in enumerate(results):
+        if res.error:
+            where = f"Tool call {i + 1} of {len(results)}: " if len(results) > 1 else ""
+            return IntentResult(error=where + res.error)
+    if len(results) == 1:
+        return results[0]
+    return IntentResult(intent_json="[" + ",".join(r.intent_json for r in results) + "]")

@@ -42,6 +42,9 @@ class Piece:
 
     text: str
     channel: Channel
+    block: int = 0
+    """Number of the block of this channel the text belongs to (0 = first), so that two tool
+    calls in a row stay apart."""
 
 
 class TagSplitter:
@@ -51,6 +54,7 @@ class TagSplitter:
         self._channel: Channel = "think" if start_in_think else "answer"
         self._closer = "</think>" if start_in_think else ""
         self._pending = ""
+        self._opened: dict[Channel, int] = {"answer": 0, "think": 0, "tool": 0}
 
     @property
     def channel(self) -> Channel:
@@ -91,6 +95,7 @@ class TagSplitter:
     def _switch(self, tag: str) -> None:
         if tag in _TAGS and self._channel == "answer":
             self._channel, self._closer = _TAGS[tag]
+            self._opened[self._channel] += 1
         elif tag == self._closer:
             self._channel, self._closer = "answer", ""
         # Any other tag (nested opener, stray closer) is dropped: never spoken, never a switch.
@@ -98,7 +103,8 @@ class TagSplitter:
     def _emit(self, out: list[Piece], text: str) -> None:
         if not text:
             return
-        if out and out[-1].channel == self._channel:
-            out[-1] = Piece(out[-1].text + text, self._channel)
+        block = max(self._opened[self._channel] - 1, 0)
+        if out and out[-1].channel == self._channel and out[-1].block == block:
+            out[-1] = Piece(out[-1].text + text, self._channel, block)
         else:
-            out.append(Piece(text, self._channel))
+            out.append(Piece(text, self._channel, block))

@@ -12,6 +12,7 @@ from workers.llm.intents import (
     IntentModel,
     intent_schema,
     parse_intent,
+    parse_intents,
     tool_definition,
     tool_prompt,
 )
@@ -80,3 +81,17 @@ def test_an_answer_that_is_only_json_counts_as_an_attempt() -> None:
 def test_the_intent_model_is_strict_and_closed() -> None:
     assert IntentModel.model_config.get("extra") == "forbid"
     assert IntentModel.model_config.get("strict") is True
+
+
+def test_several_tool_blocks_give_a_list_in_order() -> None:
+    blocks = ['{"kind": "turn", "angle_deg": 90}', '{"kind": "drive", "distance_m": 1.0}']
+    result = parse_intents(blocks)
+    assert json.loads(result.intent_json) == [
+        {"kind": "turn", "angle_deg": 90.0},
+        {"kind": "drive", "distance_m": 1.0},
+    ]
+
+
+def test_one_bad_block_refuses_the_whole_sequence() -> None:
+    result = parse_intents(['{"kind": "turn", "angle_deg": 90}', '{"kind": "jump"}'])
+    assert result.intent_json == "" and result.error.startswith("Tool call 2 of 2:")

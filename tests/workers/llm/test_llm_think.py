@@ -17,8 +17,8 @@ def run(chunks: list[str], **kw: bool) -> list[Piece]:
     out += splitter.finish()
     merged: list[Piece] = []
     for p in out:
-        if merged and merged[-1].channel == p.channel:
-            merged[-1] = Piece(merged[-1].text + p.text, p.channel)
+        if merged and merged[-1].channel == p.channel and merged[-1].block == p.block:
+            merged[-1] = Piece(merged[-1].text + p.text, p.channel, p.block)
         else:
             merged.append(p)
     return merged
@@ -75,3 +75,8 @@ def test_any_chunking_gives_the_same_channels(cuts: list[int]) -> None:
     points = sorted(set(cuts))
     chunks = [TEXT[a:b] for a, b in zip([0, *points], [*points, len(TEXT)], strict=True)]
     assert run(chunks) == run([TEXT])
+
+
+def test_consecutive_tool_blocks_stay_apart() -> None:
+    out = run(["<tool_call>{1}</tool_call>", "<tool_call>{2}</tool_call>"])
+    assert out == [Piece("{1}", "tool", 0), Piece("{2}", "tool", 1)]

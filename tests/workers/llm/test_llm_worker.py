@@ -152,6 +152,16 @@ def test_a_valid_tool_call_becomes_intent_json_and_is_not_spoken() -> None:
     assert "rtos_command" in rig.service.backend.prompts[0].messages[0].content  # type: ignore[attr-defined]
 
 
+def test_two_tool_calls_become_a_list_of_intents() -> None:
+    one = '<tool_call>{"name": "rtos_command", "arguments": {"kind": "turn", "angle_deg": 90}}'
+    two = '<tool_call>{"name": "rtos_command", "arguments": {"kind": "stop"}}</tool_call>'
+    rig = Rig(ScriptedBackend(["OK.", one, "</tool_call>\n", two]))
+    rig.send("llm.request", request("r1", "turn left then stop"))
+    rig.run()
+    (reply,) = rig.of(LlmReply)
+    assert json.loads(reply.intent_json) == [{"kind": "turn", "angle_deg": 90.0}, {"kind": "stop"}]
+
+
 def test_a_garbled_tool_call_is_reported_never_guessed() -> None:
     call = '<tool_call>{"name": "rtos_command", "arguments": {"kind": "spin", "speed": 9}}'
     rig = Rig(ScriptedBackend(list(call)))
