@@ -107,6 +107,22 @@ def test_abort_stops_generation_promptly(fake_rkllm: FakeRkllm, backend: RkllmBa
     assert "".join(c.text for c in backend.stream(prompt, threading.Event())) == "again"
 
 
+def test_abort_with_keep_history_clears_the_kv_cache(
+    fake_rkllm: FakeRkllm, rkllm_model: Path
+) -> None:
+    fake_rkllm.reset()
+    b = RkllmBackend(settings(fake_rkllm, rkllm_model, keep_history=True))
+    fake_rkllm.plant([f"t{i} " for i in range(500)], delay_us=2000)
+    abort = threading.Event()
+    prompt = Prompt(messages=(ChatMessage(role="user", content="go"),), max_tokens=5000)
+    for n, _chunk in enumerate(b.stream(prompt, abort)):
+        if n == 1:
+            abort.set()
+    b.close()
+    rec = fake_rkllm.record()
+    assert rec["keep_history"] == "1" and rec["clear_kv_cache"] == "1"
+
+
 def test_max_tokens_ends_with_length(fake_rkllm: FakeRkllm, backend: RkllmBackend) -> None:
     fake_rkllm.plant([f"w{i} " for i in range(50)])
     _deltas, reply = run(backend, request(max_tokens=5))

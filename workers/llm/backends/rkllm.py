@@ -288,6 +288,8 @@ class RkllmBackend(Backend):
                 self._lib.rkllm_abort(self._handle)
             thread.join()
             self._run = None
+        if aborted and self.settings.keep_history:
+            self.clear_history()  # the cut-off reply must not stay in the runtime's context
         tail = run.decoder.decode(b"", final=True)
         if tail and not aborted:
             yield Chunk(text=tail)
