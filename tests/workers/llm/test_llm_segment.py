@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from workers.llm.segment import SentenceSegmenter, split_sentences
 
@@ -56,3 +58,20 @@ def test_max_chars_cuts_a_long_sentence_at_a_comma() -> None:
 def test_negative_max_chars_is_refused_with_a_sentence() -> None:
     with pytest.raises(ValueError, match="max_chars"):
         SentenceSegmenter(max_chars=-1)
+
+
+@given(
+    st.text(alphabet='ab 3.14,!?。！你好\n"”', max_size=60),
+    st.lists(st.integers(min_value=0, max_value=60), max_size=6),
+)
+def test_any_chunking_gives_the_same_sentences_and_loses_no_text(
+    text: str, cuts: list[int]
+) -> None:
+    points = sorted({c for c in cuts if c <= len(text)})
+    seg = SentenceSegmenter()
+    out: list[str] = []
+    for a, b in zip([0, *points], [*points, len(text)], strict=True):
+        out += seg.feed(text[a:b])
+    out += seg.flush()
+    assert out == split_sentences(text)
+    assert "".join(out).replace(" ", "").replace("\n", "") == "".join(text.split())
