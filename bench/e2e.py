@@ -1,7 +1,7 @@
 """End-to-end benchmark: the scripted conversation through the pipeline, beside the reference loop.
 
     python -m bench.e2e            # bench/results/e2e.json + e2e.png
-    python -m bench.e2e --quick    # the same, one reference pass per line
+    python -m bench.e2e --quick    # the same, one reference pass per line before and after
 
 Measured in the same run, on this machine:
 
@@ -17,14 +17,15 @@ Measured in the same run, on this machine:
   before anything is played) with the same models and settings: the same Whisper tiny.en
   (``WhisperRecognizer``), the same SmolLM2 GGUF through llama.cpp (same system prompt,
   ``max_tokens``, temperature, threads, read from ``configs/host.yaml``; one warm-up call first)
-  and the same espeak-ng synthesis. The same spoken lines
-  (espeak-ng, 16 kHz) are fed on a simulated stream clock; processing after the close is wall
-  time. Its end to end is close latency + ASR + whole LLM reply + whole TTS.
+  and the same espeak-ng synthesis. The same spoken lines (espeak-ng, 16 kHz) are fed on a
+  simulated stream clock; processing after the close is wall time. Its end to end is close
+  latency + ASR + whole LLM reply + whole TTS.
 
-The ratio is reference / voicebus end to end, over the turns answered by the LLM (the greeting,
-the question, the story). Command and telemetry turns never reach an LLM in voicebus (they are
-listed, not compared). The load average at the start and end is saved with the figures: other
-processes on a shared 2-core machine slow both sides.
+The reference passes run before and after the pipeline run (two each; one with ``--quick``) and
+their median is compared. The ratio is reference / voicebus end to end, over the turns answered
+by the LLM (the greeting, the question, the story). Command and telemetry turns never reach an
+LLM in voicebus (they are listed, not compared). The load average at the start and end is saved
+with the figures: other processes on a shared 2-core machine slow both sides.
 """
 
 from __future__ import annotations
@@ -230,10 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load_start = os.getloadavg()
+    # The reference runs before and after the pipeline, so that a change of load during the
+    # run (a shared machine) weighs on both sides alike.
+    ref = run_reference(1 if args.quick else 2)
     turns, transcript = run_pipeline(RESULTS / "tmp" / "e2e", args.timeout_s)
     print(transcript)
     ours = match_lines(turns)
-    ref = run_reference(1 if args.quick else 3)
+    ref += run_reference(1 if args.quick else 2)
     load_end = os.getloadavg()
     summary = summarise(ours, ref)
     heard = [t["metrics"] for t in turns if t["metrics"] and t["metrics"]["outcome"] != "ignored"]
