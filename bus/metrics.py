@@ -6,7 +6,8 @@
 Exported (all names start with ``voicebus_``):
 
 - per topic: ``topic_messages_total``, ``topic_bytes_total``, ``topic_gaps_total`` (messages
-  lost before reaching the exporter, from sequence numbers), ``topic_malformed_total``,
+  the exporter missed, from sequence numbers: lost upstream or dropped by its own queue),
+  ``topic_malformed_total``,
   ``topic_rate_messages_per_second`` and ``topic_rate_bytes_per_second`` (sliding window),
   ``topic_age_seconds`` (histogram of now - envelope timestamp on receipt; same machine);
 - per worker, from sys.heartbeat / sys.lifecycle: ``worker_up``, ``worker_state{state}``,
@@ -160,7 +161,7 @@ class BusMetrics(Collector):
         specs = [
             ("topic_messages_total", "counter", "messages", "Messages received per topic."),
             ("topic_bytes_total", "counter", "bytes", "Bytes (all frames) per topic."),
-            ("topic_gaps_total", "counter", "gaps", "Messages lost before the exporter (seq)."),
+            ("topic_gaps_total", "counter", "gaps", "Messages the exporter missed (seq gaps)."),
             ("topic_malformed_total", "counter", "malformed", "Undecodable frames per topic."),
             ("topic_rate_messages_per_second", "gauge", "msgs_per_s", "Messages/s (window)."),
             ("topic_rate_bytes_per_second", "gauge", "bytes_per_s", "Bytes/s (window)."),
@@ -307,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             st = tap.stats
             print(
                 f"# metrics: received={st.received} lost_by_tap={st.lost} gaps={st.gaps} "
+                f"(lost upstream about {max(0, st.gaps - st.lost)}) "
                 f"malformed={st.malformed + st.refused_version}",
                 file=sys.stderr,
             )

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             s = tap.stats
             print(
                 f"# tap: received={s.received} shown={s.decoded + s.malformed + s.refused_version}"
-                f" lost_by_tap={s.lost} gaps={s.gaps} malformed={s.malformed}"
+                f" lost_by_tap={s.lost} gaps={s.gaps} (lost upstream about"
+                f" {max(0, s.gaps - s.lost)}) malformed={s.malformed}"
                 f" refused_version={s.refused_version}",
                 file=sys.stderr,
             )

@@ -86,7 +86,8 @@ class TapStats:
     refused_version: int = 0
     """Frames with a protocol or schema major version this reader does not speak."""
     gaps: int = 0
-    """Messages missing from publishers' sequence numbers (lost before reaching the tap)."""
+    """Messages missing from publishers' sequence numbers: lost before reaching the tap, or
+    dropped by the tap itself (``lost``), which shows up as a gap once a later one is decoded."""
     last_error: str = ""
     """Reason of the last malformed or refused frame."""
     malformed_by_topic: dict[str, int] = field(default_factory=dict)

@@ -6,12 +6,14 @@
 
 Per topic (over the last --window seconds): messages/s, bytes/s (all frames), p50/p99 age of
 messages when received (now - the envelope's monotonic timestamp; meaningful when publisher and
-tap share a machine), and totals of sequence gaps (messages lost before reaching the tap) and
-malformed frames. Per worker (from sys.heartbeat and sys.lifecycle): state (ready, starting,
-stopping, silent = no heartbeat for 3 s, or the last lifecycle event such as exited / gave_up),
-pid, CPU % and resident memory (psutil, same machine), restarts, and seconds since its last
-heartbeat. The header shows what this tap itself lost because it was too slow (never anyone
-else's messages).
+tap share a machine), and totals of sequence gaps (messages this tap did not see: lost before
+reaching it, or dropped by the tap itself when it was too slow, counted in the header as "lost
+by tap") and malformed frames. Per worker (from sys.heartbeat and sys.lifecycle): state
+(ready, starting, stopping, silent = no heartbeat for 3 s, or the last lifecycle event such as
+exited / gave_up), pid, CPU % and resident memory (psutil, same machine), restarts, and seconds
+since its last heartbeat. A worker appears once this tap has heard from it: for the full list
+of configured workers use 'python supervisor.py status'. The header shows what this tap itself
+lost because it was too slow (never anyone else's messages).
 """
 
 from __future__ import annotations
