@@ -356,6 +356,12 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
             f"burst lost {taps['burst_lost']} (the taps' own losses are in their summary lines; "
             "on 2 cores they compete with publisher, proxy and subscriber for CPU)"
         )
+    for r in rows:
+        if r["burst_lost"]:
+            lines.append(
+                f"{r['system']} {r['payload_bytes']} B: {r['burst_lost']} of {r['burst_sent']} "
+                "burst messages never arrived (dropped rather than queued)"
+            )
     return lines
 
 
