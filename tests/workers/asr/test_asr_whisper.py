@@ -59,3 +59,23 @@ def test_default_backend_recognises_chinese_espeak_speech(cache_dir: Path, tmp_p
     # espeak Mandarin is robotic and Whisper base small: about 0.3 CER on these two, much worse
     # on short commands (bench/results/asr.json has the exact figures); the bound is loose
     assert char_error_rate([ref for ref, _ in ZH], hyps) < 0.8, hyps
+
+
+def test_split_base_model_is_assembled_once_and_repaired_when_damaged(tmp_path: Path) -> None:
+    from workers.asr.whisper import model_path
+
+    first = model_path("base", tmp_path)
+    model = first / "model.bin"
+    size, mtime = model.stat().st_size, model.stat().st_mtime_ns
+    assert {p.name for p in first.iterdir()} == {
+        "model.bin",
+        "config.json",
+        "tokenizer.json",
+        "vocabulary.txt",
+    }
+    assert model_path("base", tmp_path) == first
+    assert model.stat().st_mtime_ns == mtime  # not copied again
+    with model.open("r+b") as f:
+        f.truncate(1000)
+    model_path("base", tmp_path)
+    assert model.stat().st_size == size
