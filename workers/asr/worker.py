@@ -95,7 +95,12 @@ def main() -> int:
     try:
         settings = node.settings_as(AsrSettings)
         recognizer = open_recognizer(settings)
-        log.info("asr_ready backend=%s", recognizer.name)
+        started = time.perf_counter()
+        # the first inference is slower (allocations, caches): pay it before the first turn
+        recognizer.transcribe(np.zeros(SAMPLE_RATE_HZ, dtype=np.float32))
+        log.info(
+            "asr_ready backend=%s warmup_s=%.2f", recognizer.name, time.perf_counter() - started
+        )
         node.subscribe("vad.segment")
         node.ready()
         try:
