@@ -20,7 +20,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from schemas.rtos import RtosCommand
 from workers.llm.intents import parse_intent
 
-__all__ = ["Bounds", "Checked", "check_intent", "describe", "intents_from_json", "to_commands"]
+__all__ = [
+    "Bounds",
+    "Checked",
+    "Intent",
+    "check_intent",
+    "describe",
+    "intents_from_json",
+    "to_commands",
+]
 
 Intent = dict[str, Any]
 

@@ -30,10 +30,11 @@ from schemas.dialog import DialogState, TtsAudio, TtsRequest
 from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
 from schemas.rtos import RtosAck, RtosTelemetry
 from schemas.system import LifecycleEvent
-from workers.dialog.actions import check_intent, describe, intents_from_json, to_commands
+from workers.dialog.actions import Intent, intents_from_json
+from workers.dialog.car import CarDesk
 from workers.dialog.commands import parse_command
 from workers.dialog.device import answer_device_question
-from workers.dialog.replies import join_steps, language_of, say
+from workers.dialog.replies import language_of, say
 from workers.dialog.settings import DialogSettings
 from workers.dialog.speech import ReplySpeech
 from workers.dialog.turn import Timeline, Turn
@@ -71,9 +72,7 @@ class TurnManager:
         self.turns: dict[str, Turn] = {}
         self._pending: dict[str, tuple[Timeline, int]] = {}
         self._playing: set[str] = set()
-        self._commands: dict[int, str] = {}
-        self._next_cmd = 1
-        self._acting = ""
+        self.car = CarDesk(settings.bounds, source=name, speak_done=settings.speak_done)
         self._state: tuple[str, bool, str] = ("", True, "")
 
     # --- entry points --------------------------------------------------------------------
@@ -314,54 +313,21 @@ class TurnManager:
 
     # --- the car -------------------------------------------------------------------------
 
-    def _act(self, t: Turn, intents: list[dict[str, object]], out: list[Out]) -> list[str]:
-        """Commands for valid intents (all or none); the sentences that say so."""
-        checked = [check_intent(i, self.s.bounds) for i in intents]
-        refused = next((c for c in checked if c.intent is None), None)
-        if refused is not None:
-            log.warning("command_refused turn=%s why=%s", t.turn_id, refused.refusal)
-            t.outcome = "answered"
-            return [say("refused", t.language, why=refused.refusal)]
-        ok = [c.intent for c in checked if c.intent is not None]
-        cmds = to_commands(
-            ok, self.s.bounds, first_id=self._next_cmd, source=f"{self.name}:{t.turn_id}"
-        )
-        self._next_cmd = (self._next_cmd + len(cmds)) & 0xFFFFFFFF or 1
-        for other in self.turns.values():
-            other.plan.clear()  # the car obeys the newest request
-        self._acting = t.turn_id
-        t.plan = cmds
-        self._send_next(t, out)
-        what = join_steps([describe(i, t.language) for i in ok], t.language)
-        self._set_state("acting", t.turn_id, what, out)
-        return [say("command_ok", t.language, what=what)]
-
-    def _send_next(self, t: Turn, out: list[Out]) -> None:
-        cmd = t.plan.pop(0)
-        out.append(Out("rtos.command", cmd, t.turn_id))
-        self._commands[cmd.cmd_id] = t.turn_id
-        t.commands.append(cmd.cmd_id)
+    def _act(self, t: Turn, intents: list[Intent], out: list[Out]) -> list[str]:
+        """Commands for valid intents (all or none, see :class:`CarDesk`); what to say."""
+        cmds, sentences, what = self.car.act(t, intents)
+        out += [Out("rtos.command", c, t.turn_id) for c in cmds]
+        if what:
+            self._set_state("acting", t.turn_id, what, out)
+        return sentences
 
     def _on_ack(self, p: RtosAck, now_ns: int, out: list[Out]) -> None:
-        turn_id = self._commands.get(p.cmd_id)
-        t = self.turns.get(turn_id or "")
-        if t is None or turn_id != self._acting:
-            return  # an older turn's command, superseded by a newer request
-        key = {"rejected": "rt_rejected", "expired": "rt_expired", "failed": "rt_failed"}
-        if p.status in key:
-            t.plan.clear()
-            for cid in t.commands:
-                self._commands.pop(cid, None)
-            why = p.reason.rstrip(".") or p.status
-            text = say(key[p.status], t.language, why=why)
+        t, cmds, text = self.car.on_ack(p)
+        if t is None:
+            return
+        out += [Out("rtos.command", c, t.turn_id) for c in cmds]
+        if text:
             self._speak(t, t.speech.say(text), now_ns, out, follow_up=True)
-        elif p.status == "done":
-            self._commands.pop(p.cmd_id, None)
-            if t.plan:
-                self._send_next(t, out)
-            elif self.s.speak_done:
-                text = say("rt_done", t.language)
-                self._speak(t, t.speech.say(text), now_ns, out, follow_up=True)
 
     # --- speaking ------------------------------------------------------------------------
 

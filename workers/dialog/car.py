@@ -1,0 +1,78 @@
+"""The car side of a turn: intents checked, sent one at a time, their outcome put into words.
+
+The car runs one motion at a time and a new one preempts the current one (and the gateway keeps
+only the newest motion waiting), so a sequence ("forward one metre, then turn left") is sent
+step by step: the next command when the previous one is ``done``. A newer request drops what
+is left of an older plan; acks of an older turn's commands are not spoken.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from schemas.rtos import RtosAck, RtosCommand
+from workers.dialog.actions import Bounds, Intent, check_intent, describe, to_commands
+from workers.dialog.replies import join_steps, say
+from workers.dialog.turn import Turn
+
+__all__ = ["CarDesk"]
+
+log = logging.getLogger(__name__)
+
+_FAILED = {"rejected": "rt_rejected", "expired": "rt_expired", "failed": "rt_failed"}
+
+
+class CarDesk:
+    """Commands of the dialog to the car, and what to say about them."""
+
+    def __init__(self, bounds: Bounds, *, source: str, speak_done: bool = True) -> None:
+        self.bounds = bounds
+        self.source = source
+        self.speak_done = speak_done
+        self._owner: dict[int, Turn] = {}
+        self._next_id = 1
+        self._acting: Turn | None = None
+
+    def act(self, t: Turn, intents: list[Intent]) -> tuple[list[RtosCommand], list[str], str]:
+        """All or none: (commands to send now, sentences to say, what is being done or '')."""
+        checked = [check_intent(i, self.bounds) for i in intents]
+        refused = next((c for c in checked if c.intent is None), None)
+        if refused is not None:
+            log.warning("command_refused turn=%s why=%s", t.turn_id, refused.refusal)
+            t.outcome = "answered"
+            return [], [say("refused", t.language, why=refused.refusal)], ""
+        ok = [c.intent for c in checked if c.intent is not None]
+        cmds = to_commands(
+            ok, self.bounds, first_id=self._next_id, source=f"{self.source}:{t.turn_id}"
+        )
+        self._next_id = (self._next_id + len(cmds)) & 0xFFFFFFFF or 1
+        if self._acting is not None:
+            self._acting.plan.clear()  # the car obeys the newest request
+        self._acting = t
+        t.plan = cmds
+        what = join_steps([describe(i, t.language) for i in ok], t.language)
+        return [self._next(t)], [say("command_ok", t.language, what=what)], what
+
+    def on_ack(self, p: RtosAck) -> tuple[Turn | None, list[RtosCommand], str]:
+        """(the turn concerned, commands to send next, a sentence to say or '')."""
+        t = self._owner.get(p.cmd_id)
+        if t is None or t is not self._acting:
+            return None, [], ""  # unknown, or an older turn's command superseded since
+        if p.status in _FAILED:
+            t.plan.clear()
+            for cid in t.commands:
+                self._owner.pop(cid, None)
+            why = p.reason.rstrip(".") or p.status
+            return t, [], say(_FAILED[p.status], t.language, why=why)
+        if p.status != "done":
+            return t, [], ""
+        self._owner.pop(p.cmd_id, None)
+        if t.plan:
+            return t, [self._next(t)], ""
+        return t, [], say("rt_done", t.language) if self.speak_done else ""
+
+    def _next(self, t: Turn) -> RtosCommand:
+        cmd = t.plan.pop(0)
+        self._owner[cmd.cmd_id] = t
+        t.commands.append(cmd.cmd_id)
+        return cmd
