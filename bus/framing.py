@@ -33,13 +33,15 @@ MAX_ENVELOPE_BYTES = 4 * 1024 * 1024
 MAX_RAW_BYTES = 64 * 1024 * 1024
 
 _REQUIRED = {"v": list, "src": str, "inst": int, "seq": int, "ts": int, "p": dict}
+_KNOWN = frozenset({"v", "src", "inst", "seq", "ts", "tr", "sv", "p", "raw"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Envelope:
     """A decoded frame: routing fields plus the payload.
 
     ``payload`` is the topic's model when the topic is registered, else the plain map.
+    Treat it as read-only (it is not frozen only because that costs time on every message).
     """
 
     topic: str
@@ -94,7 +96,7 @@ def _unpack(data: bytes) -> dict[str, Any]:
         env = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_ENVELOPE_BYTES)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
         raise FrameError(f"envelope is not valid msgpack: {exc}") from exc
-    if not isinstance(env, dict):
+    if type(env) is not dict:
         raise FrameError(f"envelope is a msgpack {type(env).__name__}, expected a map")
     return env
 
@@ -109,8 +111,20 @@ def _version(value: Any, what: str) -> tuple[int, int]:
     return (value[0], value[1] if len(value) > 1 else 0)
 
 
+def _check_fields(env: dict[str, Any]) -> None:
+    """Raise the precise error for an envelope that failed the fast checks."""
+    for key, typ in _REQUIRED.items():
+        value = env.get(key)
+        if not isinstance(value, typ) or isinstance(value, bool):
+            raise FrameError(f"envelope field {key!r} is missing or not a {typ.__name__}")
+    if not isinstance(env.get("tr", ""), str):
+        raise FrameError("envelope field 'tr' is not a string")
+
+
 def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
     """Decode multipart frames; raise :class:`FrameError` (or a subclass) if they are bad."""
+    # This runs once per message per subscriber: the common case is checked with cheap exact
+    # type tests, and only a frame that fails them pays for the detailed diagnosis.
     if len(frames) not in (2, 3):
         raise FrameError(f"expected 2 or 3 frames, got {len(frames)}")
     try:
@@ -118,36 +132,53 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
     except UnicodeDecodeError as exc:
         raise FrameError("topic is not valid UTF-8") from exc
     env = _unpack(bytes(frames[1]))
-    version = _version(env.get("v"), "protocol version")
+    v = env.get("v")
+    if type(v) is list and len(v) == 2 and type(v[0]) is int and type(v[1]) is int:
+        version = (v[0], v[1])
+    else:
+        version = _version(v, "protocol version")
     if version[0] != PROTOCOL_VERSION[0]:
         raise VersionError(
             f"frame on {topic!r} from {env.get('src')!r} uses protocol {version[0]}.{version[1]}; "
             f"this reader speaks {PROTOCOL_VERSION[0]}.x"
         )
-    for key, typ in _REQUIRED.items():
-        value = env.get(key)
-        if not isinstance(value, typ) or isinstance(value, bool):
-            raise FrameError(f"envelope field {key!r} is missing or not a {typ.__name__}")
-    trace = env.get("tr", "")
-    if not isinstance(trace, str):
-        raise FrameError("envelope field 'tr' is not a string")
-    body: dict[str, Any] = env["p"]
+    source: Any = env.get("src")
+    body: Any = env.get("p")
+    trace: Any = env.get("tr", "")
+    instance: Any = env.get("inst")
+    seq: Any = env.get("seq")
+    ts_ns: Any = env.get("ts")
+    if not (
+        type(source) is str
+        and type(body) is dict
+        and type(trace) is str
+        and type(instance) is int
+        and type(seq) is int
+        and type(ts_ns) is int
+    ):
+        _check_fields(env)
     raw_name = env.get("raw")
     if raw_name is not None:
-        if not isinstance(raw_name, str) or len(frames) != 3:
+        if type(raw_name) is not str or len(frames) != 3:
             raise FrameError("envelope names a raw field but the raw frame is missing")
         if len(frames[2]) > MAX_RAW_BYTES:
             raise FrameError(f"raw frame of {len(frames[2])} bytes exceeds {MAX_RAW_BYTES}")
-        body = {**body, raw_name: bytes(frames[2])}
+        body[raw_name] = bytes(frames[2])
     elif len(frames) == 3:
         raise FrameError("a raw frame was sent but the envelope names no raw field")
-    schema_version = _version(env.get("sv", [1, 0]), "schema version")
+    sv = env.get("sv")
+    if sv is None:
+        schema_version = (1, 0)
+    elif type(sv) is list and len(sv) == 2 and type(sv[0]) is int and type(sv[1]) is int:
+        schema_version = (sv[0], sv[1])
+    else:
+        schema_version = _version(sv, "schema version")
     model = reg.model_for(topic)
     payload: Message | dict[str, Any] = body
     if model is not None:
         if schema_version[0] != model.schema_version[0]:
             raise VersionError(
-                f"payload on {topic!r} from {env['src']!r} has schema {schema_version[0]}."
+                f"payload on {topic!r} from {source!r} has schema {schema_version[0]}."
                 f"{schema_version[1]}; this reader knows {model.schema_version[0]}.x"
             )
         try:
@@ -156,18 +187,18 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first["loc"]) or "payload"
             raise SchemaError(
-                f"payload on {topic!r} from {env['src']!r} does not match "
+                f"payload on {topic!r} from {source!r} does not match "
                 f"{model.__name__}: {where}: {first['msg']}"
             ) from exc
-    known = {"v", "src", "inst", "seq", "ts", "tr", "sv", "p", "raw"}
+    extra = {} if _KNOWN.issuperset(env) else {k: x for k, x in env.items() if k not in _KNOWN}
     return Envelope(
-        topic=topic,
-        source=env["src"],
-        instance=env["inst"],
-        seq=env["seq"],
-        ts_ns=env["ts"],
-        trace=trace,
-        payload=payload,
-        schema_version=schema_version,
-        extra={k: v for k, v in env.items() if k not in known},
+        topic,
+        source,
+        instance,
+        seq,
+        ts_ns,
+        trace,
+        payload,
+        schema_version,
+        extra,
     )
