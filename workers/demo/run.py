@@ -65,10 +65,10 @@ def derive_config(cfg: dict[str, Any], out: Path, *, live: bool, region: str) ->
                 settings["region"] = f"shmfile:{region}"
     for name, spec in list(workers.items()):
         if spec.get("module") == "workers.wavsource":
+            del workers[name]  # the demo speaks the lines itself, on cue
             if live:
-                spec.update(module="workers.mic", settings={}, restart={"policy": "never"})
-            else:  # the demo speaks the lines itself, on cue
-                del workers[name]
+                workers["mic"] = {**spec, "module": "workers.mic", "settings": {},
+                                  "restart": {"policy": "never"}}  # fmt: skip
     for spec in workers.values():
         if spec.get("args"):
             spec["args"] = [region if a in old_paths else a for a in spec["args"]]

@@ -118,3 +118,11 @@ def test_conductor_repeats_the_script_for_a_soak():
         c.feed(env(DialogState(state="idle")), t + 2)
         assert c.due(t + 10, False) is None
     assert c.finished
+
+
+def test_live_mode_listens_on_the_microphone_worker():
+    cfg = {"workers": {"wavsource": {"module": "workers.wavsource", "cpus": "little",
+                                     "settings": {"files": ["x.wav"]}}}}  # fmt: skip
+    w = derive_config(cfg, Path("/o"), live=True, region="/dev/shm/mine")["workers"]
+    assert list(w) == ["mic"] and w["mic"]["module"] == "workers.mic"
+    assert w["mic"]["cpus"] == "little" and w["mic"]["settings"] == {}
