@@ -27,7 +27,8 @@ SETTINGS = {
 
 def _model(ref: str) -> type[BaseModel]:
     module, name = ref.split(":")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    model: type[BaseModel] = getattr(importlib.import_module(module), name)
+    return model
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)

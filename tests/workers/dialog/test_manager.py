@@ -2,7 +2,7 @@ import json
 
 from schemas.asr import AsrText
 from schemas.audio import SpeakerReport, VadState
-from schemas.llm import LlmReply
+from schemas.llm import LlmReply, LlmRequest
 from schemas.rtos import RtosAck, RtosTelemetry
 from schemas.system import LifecycleEvent
 from tests.workers.dialog.harness import make
@@ -279,7 +279,8 @@ def test_a_slow_reply_does_not_let_the_awake_window_close_under_it():
 def test_the_llm_is_warmed_up_at_start_and_its_answer_is_never_spoken():
     h = make(wake="always")
     (warm,) = h.mgr.start()
-    assert warm.topic == "llm.request" and warm.payload.max_tokens == 1
+    assert warm.topic == "llm.request" and isinstance(warm.payload, LlmRequest)
+    assert warm.payload.max_tokens == 1
     h.llm_says("warm-up", "Hi.")
     assert spoken(h) == []
     assert make(warm_up=False).mgr.start() == []
