@@ -184,7 +184,12 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     rows = summary["rows"]
     fig, ax = plt.subplots(figsize=(9, 1.2 + 1.1 * len(rows)))
     colours = ["#8da0cb", "#66c2a5", "#fc8d62", "#e78ac3"]
-    names = ["close", "ASR", "LLM (first token / whole reply)", "TTS (first sentence / whole)"]
+    names = [
+        "close",
+        "ASR",
+        "LLM: first token / whole reply",
+        "rest of the first sentence + its TTS / TTS of the whole reply",
+    ]
     labels = []
     for i, row in enumerate(rows):
         v, r = row["voicebus_stages_ms"], row["reference_stages_ms"]
@@ -214,7 +219,7 @@ def plot(summary: dict[str, Any], path: Path) -> None:
         else "voicebus vs reference loop",
         fontsize=10,
     )
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
