@@ -22,7 +22,7 @@ from schemas import AsrText, Heartbeat
 from tests.bus.conftest import ProxyProc
 
 
-def _recv(node: Node, topic: str, timeout_s: float = 5.0):  # type: ignore[no-untyped-def]
+def _recv(node: Node, topic: str, timeout_s: float = 5.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         msg = node.poll(0.1)
@@ -39,13 +39,13 @@ def test_a_late_joiner_receives_what_is_published_after_its_handshake(proxy: Pro
             time.sleep(0.05)  # subscription travels to the publisher through the proxy
             for i in range(100):
                 early.publish("asr.text", AsrText(text=str(i), segment_id="s"))
-            texts = [_recv(late, "asr.text").payload.text for _ in range(100)]  # type: ignore[union-attr]
+            texts = [_recv(late, "asr.text").payload.text for _ in range(100)]
             assert texts == [str(i) for i in range(100)]
             assert late.stats.gaps == 0
 
 
 def test_bad_frames_from_a_foreign_publisher_are_counted_and_dropped(proxy: ProxyProc) -> None:
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     rogue = ctx.socket(zmq.PUB)
     rogue.connect(proxy.pub)
 
@@ -72,7 +72,7 @@ def test_bad_frames_from_a_foreign_publisher_are_counted_and_dropped(proxy: Prox
         rogue.send_multipart([b"asr.text", msgpack.packb({"v": [9, 0]})])
         rogue.send_multipart([b"asr.text"])
         rogue.send_multipart(marker(seq + 1))
-        assert _recv(sub, "asr.text").payload.text == f"m{seq + 1}"  # type: ignore[union-attr]
+        assert _recv(sub, "asr.text").payload.text == f"m{seq + 1}"
         after = (sub.stats.malformed, sub.stats.refused_version)
         assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
     rogue.close(linger=0)
@@ -85,7 +85,7 @@ def test_ready_is_announced_at_once_not_at_the_next_period(proxy: ProxyProc) -> 
             time.sleep(0.2)
             w.ready()
             beat = _recv(watcher, "sys.heartbeat", timeout_s=5.0).payload
-            while beat.state != "ready":  # type: ignore[union-attr]
+            while beat.state != "ready":
                 beat = _recv(watcher, "sys.heartbeat", timeout_s=5.0).payload
             assert isinstance(beat, Heartbeat) and beat.pid == os.getpid()
             assert beat.worker == "w"
