@@ -14,28 +14,21 @@ published after the constructor returns is lost to a half-made connection).
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import zmq
 
-from bus import curve
-from bus.errors import BusTimeout
-from bus.framing import encode
+from bus.connect import await_handshake, connect
 from bus.heartbeat import HeartbeatThread
 from bus.logbridge import BusLogHandler, configure_logging
 from bus.nodeconfig import NodeConfig
 from bus.nodecore import NodeCore
 from bus.topics import literal_prefix
 from schemas.registry import Registry, registry
-from schemas.system import Ping
 
 __all__ = ["Node"]
 
 log = logging.getLogger(__name__)
-
-#: Topic prefix of the start-up probe (not a registered topic; never matches a user glob).
-_PROBE_PREFIX = "_probe."
 
 
 class Node(NodeCore):
@@ -53,14 +46,14 @@ class Node(NodeCore):
         super().__init__(config.name, settings=config.settings, restarts=config.restarts, reg=reg)
         self.config = config
         self._ctx = zmq.Context()
-        self._pub = self._socket(zmq.PUB, config.pub_endpoint)
-        self._sub = self._socket(zmq.SUB, config.sub_endpoint)
+        self._pub = connect(self._ctx, zmq.PUB, config)
+        self._sub = connect(self._ctx, zmq.SUB, config)
         self._poller = zmq.Poller()
         self._poller.register(self._sub, zmq.POLLIN)
         self._closed = False
         self._log_handler: BusLogHandler | None = None
         self._heartbeat = HeartbeatThread(
-            self._socket(zmq.PUB, config.pub_endpoint),
+            connect(self._ctx, zmq.PUB, config),
             config.name,
             self.instance ^ 0x5A5A5A5A,
             config.heartbeat_ms / 1000.0,
@@ -68,7 +61,7 @@ class Node(NodeCore):
         )
         try:
             if handshake:
-                self._handshake(config.handshake_timeout_s)
+                await_handshake(self._pub, self._sub, config, self.instance)
             self._heartbeat.start()
         except BaseException:
             self.close()
@@ -84,50 +77,6 @@ class Node(NodeCore):
         """Join the bus with the configuration handed by the supervisor (``VOICEBUS_NODE``)."""
         kwargs.setdefault("logging_setup", True)
         return cls(NodeConfig.from_env(name), **kwargs)
-
-    def _socket(self, kind: int, endpoint: str) -> zmq.Socket:
-        sock = self._ctx.socket(kind)
-        sock.setsockopt(zmq.LINGER, 1000)
-        if kind == zmq.SUB:
-            sock.setsockopt(zmq.RCVHWM, self.config.hwm)
-        else:
-            sock.setsockopt(zmq.SNDHWM, self.config.hwm)
-        if self.config.curve is not None:
-            curve.apply_client(
-                sock, self.config.curve.client_secret, self.config.curve.server_public
-            )
-        sock.connect(endpoint)
-        return sock
-
-    def _handshake(self, timeout_s: float) -> None:
-        topic = f"{_PROBE_PREFIX}{self.instance:08x}"
-        self._sub.setsockopt(zmq.SUBSCRIBE, topic.encode())
-        deadline = time.monotonic() + timeout_s
-        nonce = 0
-        try:
-            while time.monotonic() < deadline:
-                nonce += 1
-                frames = encode(
-                    topic,
-                    Ping(nonce=nonce),
-                    source=self.name,
-                    instance=self.instance,
-                    seq=nonce,
-                    ts_ns=time.monotonic_ns(),
-                )
-                self._pub.send_multipart(frames)
-                if self._sub.poll(20):
-                    self._sub.recv_multipart()
-                    while self._sub.poll(0):  # drain other probes still in flight
-                        self._sub.recv_multipart()
-                    return
-            raise BusTimeout(
-                f"The bus did not answer within {timeout_s:.1f} s (pub {self.config.pub_endpoint}, "
-                f"sub {self.config.sub_endpoint}). Is the supervisor (and its proxy) running, and "
-                "are the CURVE keys right?"
-            )
-        finally:
-            self._sub.setsockopt(zmq.UNSUBSCRIBE, topic.encode())
 
     def _subscribe_prefix(self, pattern: str) -> None:
         self._sub.setsockopt(zmq.SUBSCRIBE, literal_prefix(pattern).encode())

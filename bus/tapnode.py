@@ -31,22 +31,19 @@ from typing import Any
 
 import zmq
 
-from bus import curve
-from bus.errors import BusTimeout, FrameError, VersionError
-from bus.framing import Envelope, decode, encode
+from bus.connect import PROBE_PREFIX, await_handshake, connect
+from bus.errors import FrameError, VersionError
+from bus.framing import Envelope, decode
 from bus.heartbeat import HeartbeatThread
 from bus.nodeconfig import NodeConfig
 from bus.seqtrack import SeqTracker
 from bus.topics import literal_prefix, matcher
 from schemas.registry import Registry, registry
-from schemas.system import Ping
 
 __all__ = ["Received", "TapNode", "TapStats"]
 
 log = logging.getLogger(__name__)
 
-#: Topics of the start-up probe every node publishes to itself; never shown by a tap.
-_PROBE = b"_probe."
 #: Default number of frames held between the receiver thread and the consumer.
 DEFAULT_QUEUE = 10_000
 
@@ -125,8 +122,8 @@ class TapNode:
         self._queue: queue.Queue[Received] = queue.Queue(maxsize=max(1, queue_size))
         self._stop = threading.Event()
         self._ctx = zmq.Context()
-        self._sub = self._socket(zmq.SUB, config.sub_endpoint)
-        self._pub = self._socket(zmq.PUB, config.pub_endpoint) if publisher or handshake else None
+        self._sub = connect(self._ctx, zmq.SUB, config, linger_ms=0)
+        self._pub = connect(self._ctx, zmq.PUB, config) if publisher or handshake else None
         self._thread = threading.Thread(target=self._receive, name=f"tap-{self.name}", daemon=True)
         self.started_ns = self.loop_tick_ns = time.monotonic_ns()
         self._heartbeat: HeartbeatThread | None = None
@@ -136,10 +133,17 @@ class TapNode:
             for p in self.patterns:
                 self._sub.setsockopt(zmq.SUBSCRIBE, literal_prefix(p).encode())
             if handshake:
-                self._handshake(config.handshake_timeout_s)
+                assert self._pub is not None
+                await_handshake(
+                    self._pub,
+                    self._sub,
+                    config,
+                    self.instance,
+                    lambda frames: self._take(time.monotonic_ns(), frames),
+                )
             if heartbeat:
                 self._heartbeat = HeartbeatThread(
-                    self._socket(zmq.PUB, config.pub_endpoint),
+                    connect(self._ctx, zmq.PUB, config),
                     self.name,
                     self.instance ^ 0x5A5A5A5A,
                     config.heartbeat_ms / 1000.0,
@@ -226,59 +230,10 @@ class TapNode:
             "gaps": s.gaps,
         }
 
-    def _socket(self, kind: int, endpoint: str) -> zmq.Socket:
-        sock = self._ctx.socket(kind)
-        sock.setsockopt(zmq.LINGER, 1000 if kind == zmq.PUB else 0)
-        if kind == zmq.SUB:
-            sock.setsockopt(zmq.RCVHWM, self.config.hwm)
-        else:
-            sock.setsockopt(zmq.SNDHWM, self.config.hwm)
-        if self.config.curve is not None:
-            curve.apply_client(
-                sock, self.config.curve.client_secret, self.config.curve.server_public
-            )
-        sock.connect(endpoint)
-        return sock
-
-    def _handshake(self, timeout_s: float) -> None:
-        """Publish probes to ourselves until one comes back: the path is then connected."""
-        assert self._pub is not None
-        topic = f"{_PROBE.decode()}{self.instance:08x}"
-        self._sub.setsockopt(zmq.SUBSCRIBE, topic.encode())
-        deadline = time.monotonic() + timeout_s
-        nonce = 0
-        try:
-            while time.monotonic() < deadline:
-                nonce += 1
-                self._pub.send_multipart(
-                    encode(
-                        topic,
-                        Ping(nonce=nonce),
-                        source=self.name,
-                        instance=self.instance,
-                        seq=nonce,
-                        ts_ns=time.monotonic_ns(),
-                    )
-                )
-                if self._sub.poll(20):
-                    while self._sub.poll(0):
-                        frames = self._sub.recv_multipart()
-                        if frames[0] != topic.encode():
-                            self._take(time.monotonic_ns(), frames)  # traffic, not a probe
-                    return
-            raise BusTimeout(
-                f"The bus did not answer within {timeout_s:.1f} s "
-                f"(sub {self.config.sub_endpoint}). "
-                "Is the supervisor (and its proxy) running? Start it first, or set "
-                "VOICEBUS_RUNTIME_DIR to the runtime directory of the one you mean."
-            )
-        finally:
-            self._sub.setsockopt(zmq.UNSUBSCRIBE, topic.encode())
-
     def _take(self, now_ns: int, frames: list[bytes]) -> None:
         """Queue ``frames`` if they match our globs; count them lost if the queue is full."""
         head = frames[0]
-        if head.startswith(_PROBE) or not self._match(head.decode("utf-8", "replace")):
+        if head.startswith(PROBE_PREFIX) or not self._match(head.decode("utf-8", "replace")):
             return
         self.stats.received += 1
         try:

@@ -1,0 +1,83 @@
+"""Joining the proxy: socket options, CURVE, and the start-up handshake shared by every node.
+
+The handshake publishes a probe on ``_probe.<instance>`` to ourselves until it comes back
+through the proxy: then both our PUB path and our SUB path work, and nothing published after it
+is lost to a half-made connection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import zmq
+
+from bus import curve
+from bus.errors import BusTimeout
+from bus.framing import encode
+from bus.nodeconfig import NodeConfig
+from schemas.system import Ping
+
+__all__ = ["PROBE_PREFIX", "await_handshake", "connect"]
+
+#: Topic prefix of the start-up probe (not a registered topic; never matches a user glob).
+PROBE_PREFIX = b"_probe."
+
+
+def connect(ctx: zmq.Context, kind: int, config: NodeConfig, linger_ms: int = 1000) -> zmq.Socket:
+    """A PUB (to the proxy's XSUB side) or SUB (to its XPUB side) socket, connected."""
+    sock = ctx.socket(kind)
+    sock.setsockopt(zmq.LINGER, linger_ms)
+    if kind == zmq.SUB:
+        sock.setsockopt(zmq.RCVHWM, config.hwm)
+    else:
+        sock.setsockopt(zmq.SNDHWM, config.hwm)
+    if config.curve is not None:
+        curve.apply_client(sock, config.curve.client_secret, config.curve.server_public)
+    sock.connect(config.sub_endpoint if kind == zmq.SUB else config.pub_endpoint)
+    return sock
+
+
+def await_handshake(
+    pub: zmq.Socket,
+    sub: zmq.Socket,
+    config: NodeConfig,
+    instance: int,
+    on_traffic: Callable[[list[bytes]], None] | None = None,
+) -> None:
+    """Probe ourselves through the proxy until the probe returns, or raise :class:`BusTimeout`.
+
+    Other frames that arrive meanwhile (when ``sub`` already has subscriptions) go to
+    ``on_traffic``; without it they are dropped.
+    """
+    topic = PROBE_PREFIX + f"{instance:08x}".encode()
+    sub.setsockopt(zmq.SUBSCRIBE, topic)
+    deadline = time.monotonic() + config.handshake_timeout_s
+    nonce = 0
+    try:
+        while time.monotonic() < deadline:
+            nonce += 1
+            pub.send_multipart(
+                encode(
+                    topic.decode(),
+                    Ping(nonce=nonce),
+                    source=config.name,
+                    instance=instance,
+                    seq=nonce,
+                    ts_ns=time.monotonic_ns(),
+                )
+            )
+            if sub.poll(20):
+                while sub.poll(0):
+                    frames = sub.recv_multipart()
+                    if not frames[0].startswith(PROBE_PREFIX) and on_traffic is not None:
+                        on_traffic(frames)
+                return
+        raise BusTimeout(
+            f"The bus did not answer within {config.handshake_timeout_s:.1f} s "
+            f"(pub {config.pub_endpoint}, sub {config.sub_endpoint}). Is the supervisor (and its "
+            "proxy) running, and are the CURVE keys right? Start it first, or set "
+            "VOICEBUS_RUNTIME_DIR to the runtime directory of the one you mean."
+        )
+    finally:
+        sub.setsockopt(zmq.UNSUBSCRIBE, topic)
