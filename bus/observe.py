@@ -18,6 +18,7 @@ import psutil
 
 from bus.framing import Envelope
 from bus.tapnode import Received
+from schemas.dialog import TurnMetrics
 from schemas.system import Heartbeat, LifecycleEvent
 
 __all__ = ["BusObserver", "ProcessSampler", "TopicStats", "WorkerInfo", "percentile"]
@@ -87,6 +88,8 @@ class BusObserver:
         self.started_ns = time.monotonic_ns()
         self.topics: dict[str, TopicStats] = {}
         self.workers: dict[str, WorkerInfo] = {}
+        #: The last few finished turns (``dialog.turn``), newest last.
+        self.turns: deque[TurnMetrics] = deque(maxlen=5)
 
     def observe(self, item: Received, msg: Envelope | Exception, gap: int = 0) -> None:
         """Account for one received frame set (``msg`` is its decoding or the error)."""
@@ -106,6 +109,8 @@ class BusObserver:
             self._heartbeat(msg.payload, item.recv_ns)
         elif isinstance(msg.payload, LifecycleEvent):
             self._lifecycle(msg.payload, item.recv_ns)
+        elif isinstance(msg.payload, TurnMetrics):
+            self.turns.append(msg.payload)
 
     def _worker(self, name: str) -> WorkerInfo:
         info = self.workers.get(name)

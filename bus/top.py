@@ -62,6 +62,7 @@ def snapshot(
         },
         "topics": [clean(r) for r in obs.topic_rows()],
         "workers": [clean(r) for r in obs.worker_rows(sampler)],
+        "turns": [t.model_dump() for t in obs.turns],
     }
 
 
@@ -106,6 +107,18 @@ def render(snap: dict[str, Any]) -> str:
         )
     if not snap["workers"]:
         lines.append("(no heartbeats yet)")
+    if snap["turns"]:
+        lines.append("")
+        lines.append(
+            f"{'LAST TURNS (ms)':<30} {'OUTCOME':<9} {'VAD':>6} {'ASR':>6} {'TTFT':>6} "
+            f"{'AUDIO':>6} {'E2E':>6} {'BUS':>5}"
+        )
+        for t in snap["turns"]:
+            lines.append(
+                f"{t['user_text'][:30]:<30} {t['outcome']:<9} {t['vad_close_ms']:>6.0f} "
+                f"{t['asr_ms']:>6.0f} {t['llm_ttft_ms']:>6.0f} {t['first_audio_ms']:>6.0f} "
+                f"{t['end_to_end_ms']:>6.0f} {t['bus_ms']:>5.1f}"
+            )
     return "\n".join(lines)
 
 

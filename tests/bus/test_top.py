@@ -14,7 +14,7 @@ from bus.node import Node
 from bus.observe import BusObserver, ProcessSampler, percentile
 from bus.tapnode import Received, TapStats
 from bus.top import render, snapshot
-from schemas import AsrText, Heartbeat, LifecycleEvent
+from schemas import AsrText, Heartbeat, LifecycleEvent, TurnMetrics
 from tests.bus.conftest import ProxyProc
 from tests.bus.tapsupport import received, start
 
@@ -71,6 +71,28 @@ def test_render_shows_both_tables() -> None:
     assert "lost by tap 4" in text
     assert "asr.text" in text and "AGE p99" in text
     assert "asr" in text.split("WORKER")[1] and "ready" in text
+
+
+def test_the_last_turns_latency_breakdown_is_shown() -> None:
+    obs = BusObserver()
+    for i in range(7):
+        turn = TurnMetrics(
+            turn_id=f"t{i}",
+            user_text=f"question {i}",
+            outcome="answered",
+            vad_close_ms=411,
+            asr_ms=750,
+            llm_ttft_ms=150,
+            first_audio_ms=380,
+            end_to_end_ms=1500 + i,
+            bus_ms=7.5,
+        )
+        _feed(obs, received("dialog.turn", turn))
+    snap = snapshot(obs, TapStats())
+    assert [t["turn_id"] for t in snap["turns"]] == ["t2", "t3", "t4", "t5", "t6"]
+    text = render(snap)
+    row = next(line for line in text.splitlines() if line.startswith("question 6"))
+    assert row.split()[2:] == ["answered", "411", "750", "150", "380", "1506", "7.5"]
 
 
 @pytest.mark.slow
