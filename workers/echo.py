@@ -7,17 +7,15 @@ every ``report_every_s``. It is the smallest real consumer: demos, smoke tests, 
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bus import Node
+from workers.runner import run_worker
 
 __all__ = ["EchoSettings", "TopicCounter", "main"]
-
-log = logging.getLogger("workers.echo")
 
 
 class EchoSettings(BaseModel):
@@ -51,27 +49,25 @@ class TopicCounter:
 
 def main() -> int:
     """Count until SIGTERM."""
-    node = Node.from_env()
-    try:
-        settings = node.settings_as(EchoSettings)
-        node.subscribe(*settings.topics)
-        counter = TopicCounter()
-        node.ready()
-        next_report = time.monotonic() + settings.report_every_s
-        while node.running:
-            msg = node.poll(0.1)
-            if msg is not None and msg.source != node.name:
-                counter.add(msg.topic)
-            if time.monotonic() >= next_report:
-                next_report += settings.report_every_s
-                for topic, total in counter.changed():
-                    node.metric("topic_messages", total, "counter", topic=topic)
-        return 0
-    except Exception:
-        log.exception("worker_failed")
-        return 1
-    finally:
-        node.close()
+    return run_worker(_work)
+
+
+def _work(node: Node) -> int | None:
+    """The worker's recipe (``run_worker`` joins the bus and handles its end)."""
+    settings = node.settings_as(EchoSettings)
+    node.subscribe(*settings.topics)
+    counter = TopicCounter()
+    node.ready()
+    next_report = time.monotonic() + settings.report_every_s
+    while node.running:
+        msg = node.poll(0.1)
+        if msg is not None and msg.source != node.name:
+            counter.add(msg.topic)
+        if time.monotonic() >= next_report:
+            next_report += settings.report_every_s
+            for topic, total in counter.changed():
+                node.metric("topic_messages", total, "counter", topic=topic)
+    return 0
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bus import Node
 from schemas.audio import AudioFrame
 from workers.audio.capture import CaptureConverter
 from workers.audio.devices import (
@@ -34,6 +33,7 @@ from workers.audio.devices import (
     supported_rate,
 )
 from workers.audio.framer import frame_samples
+from workers.runner import run_worker
 
 __all__ = ["MicCapture", "MicSettings", "main"]
 
@@ -194,17 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if "--list" in args:
         return list_main()
-    node = Node.from_env()
-    try:
-        return run(node, node.settings_as(MicSettings))
-    except AudioDeviceError as exc:
-        log.error("mic_unavailable %s", exc)
-        return 2
-    except Exception:
-        log.exception("worker_failed")
-        return 1
-    finally:
-        node.close()
+    return run_worker(
+        lambda node: run(node, node.settings_as(MicSettings)), unavailable=(AudioDeviceError,)
+    )
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from workers.audio.devices import (
 from workers.audio.playback import PlaybackEvent, PlaybackQueue
 from workers.audio.resample import resample
 from workers.audio.wavio import to_int16, write_wav
+from workers.runner import run_worker
 
 __all__ = ["Speaker", "SpeakerSettings", "main"]
 
@@ -203,17 +204,12 @@ def run(node: Any, settings: SpeakerSettings) -> int:
 
 def main() -> int:
     """Entry point of ``python -m workers.speaker``."""
-    node = Node.from_env()
-    try:
-        return run(node, node.settings_as(SpeakerSettings))
-    except AudioDeviceError as exc:
-        log.error("speaker_unavailable %s", exc)
-        return 2
-    except Exception:
-        log.exception("worker_failed")
-        return 1
-    finally:
-        node.close()
+    return run_worker(_work, unavailable=(AudioDeviceError,))
+
+
+def _work(node: Node) -> int | None:
+    """The worker's recipe (``run_worker`` joins the bus and handles its end)."""
+    return run(node, node.settings_as(SpeakerSettings))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from bus import Node
 from schemas.audio import AudioFrame
 from workers.audio.framer import frame_samples
 from workers.audio.wavio import read_wav
+from workers.runner import run_worker
 
 __all__ = ["WavSourceSettings", "load_files", "wav_frames"]
 
@@ -85,53 +86,51 @@ def wav_frames(
 
 def main() -> int:
     """Run the worker until SIGTERM (or the end of the files with ``exit_when_done``)."""
-    node = Node.from_env()
-    try:
-        s = node.settings_as(WavSourceSettings)
-        samples = load_files(s.files)
-        source = s.source or s.files[0].name
-        node.ready()
-        log.info(
-            "wavsource_start files=%d seconds=%.1f realtime=%s loop=%s",
-            len(s.files),
-            len(samples) / RATE_HZ,
-            s.realtime,
-            s.loop,
+    return run_worker(_work)
+
+
+def _work(node: Node) -> int | None:
+    """The worker's recipe (``run_worker`` joins the bus and handles its end)."""
+    s = node.settings_as(WavSourceSettings)
+    samples = load_files(s.files)
+    source = s.source or s.files[0].name
+    node.ready()
+    log.info(
+        "wavsource_start files=%d seconds=%.1f realtime=%s loop=%s",
+        len(s.files),
+        len(samples) / RATE_HZ,
+        s.realtime,
+        s.loop,
+    )
+    deadline = time.monotonic() + s.start_delay_s
+    while node.running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    frame_ns = s.frame_ms * 1_000_000
+    t0 = time.monotonic_ns()
+    for index, pcm, final in wav_frames(samples, s.frame_ms, loop=s.loop):
+        if not node.running:
+            return 0
+        capture_ns = t0 + index * frame_ns
+        if s.realtime:
+            wait_ns = capture_ns + frame_ns - time.monotonic_ns()
+            if wait_ns > 0:
+                time.sleep(wait_ns / 1e9)
+        node.publish(
+            "audio.frame",
+            AudioFrame(
+                pcm=pcm,
+                sample_rate_hz=RATE_HZ,
+                index=index,
+                capture_ns=capture_ns,
+                source=source,
+                final=final,
+            ),
         )
-        deadline = time.monotonic() + s.start_delay_s
-        while node.running and time.monotonic() < deadline:
-            time.sleep(0.02)
-        frame_ns = s.frame_ms * 1_000_000
-        t0 = time.monotonic_ns()
-        for index, pcm, final in wav_frames(samples, s.frame_ms, loop=s.loop):
-            if not node.running:
-                return 0
-            capture_ns = t0 + index * frame_ns
-            if s.realtime:
-                wait_ns = capture_ns + frame_ns - time.monotonic_ns()
-                if wait_ns > 0:
-                    time.sleep(wait_ns / 1e9)
-            node.publish(
-                "audio.frame",
-                AudioFrame(
-                    pcm=pcm,
-                    sample_rate_hz=RATE_HZ,
-                    index=index,
-                    capture_ns=capture_ns,
-                    source=source,
-                    final=final,
-                ),
-            )
-        log.info("wavsource_done frames=%d", index + 1)
-        if not s.exit_when_done:
-            for _ in node:
-                pass
-        return 0
-    except Exception:
-        log.exception("worker_failed")
-        return 1
-    finally:
-        node.close()
+    log.info("wavsource_done frames=%d", index + 1)
+    if not s.exit_when_done:
+        for _ in node:
+            pass
+    return 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from workers.asr.errors import AudioFormatError
 from workers.asr.longform import transcribe_long
 from workers.asr.settings import AsrSettings
 from workers.asr.transcript import Recognizer
+from workers.runner import run_worker
 
 __all__ = ["main", "recognise", "segment_samples", "serve"]
 
@@ -91,28 +92,24 @@ def serve(node: Node | MemoryNode, recognizer: Recognizer, settings: AsrSettings
 
 def main() -> int:
     """Run the worker until SIGTERM."""
-    node = Node.from_env()
+    return run_worker(_work)
+
+
+def _work(node: Node) -> int | None:
+    """The worker's recipe (``run_worker`` joins the bus and handles its end)."""
+    settings = node.settings_as(AsrSettings)
+    recognizer = open_recognizer(settings)
+    started = time.perf_counter()
+    # the first inference is slower (allocations, caches): pay it before the first turn
+    recognizer.transcribe(np.zeros(SAMPLE_RATE_HZ, dtype=np.float32))
+    log.info("asr_ready backend=%s warmup_s=%.2f", recognizer.name, time.perf_counter() - started)
+    node.subscribe("vad.segment")
+    node.ready()
     try:
-        settings = node.settings_as(AsrSettings)
-        recognizer = open_recognizer(settings)
-        started = time.perf_counter()
-        # the first inference is slower (allocations, caches): pay it before the first turn
-        recognizer.transcribe(np.zeros(SAMPLE_RATE_HZ, dtype=np.float32))
-        log.info(
-            "asr_ready backend=%s warmup_s=%.2f", recognizer.name, time.perf_counter() - started
-        )
-        node.subscribe("vad.segment")
-        node.ready()
-        try:
-            serve(node, recognizer, settings)
-        finally:
-            recognizer.close()
-        return 0
-    except Exception:
-        log.exception("worker_failed")
-        return 1
+        serve(node, recognizer, settings)
     finally:
-        node.close()
+        recognizer.close()
+    return 0
 
 
 if __name__ == "__main__":

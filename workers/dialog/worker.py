@@ -18,6 +18,7 @@ from bus.nodecore import NodeCore
 from schemas.dialog import TurnMetrics
 from workers.dialog.manager import Out, TurnManager
 from workers.dialog.settings import DialogSettings
+from workers.runner import run_worker
 
 __all__ = ["TOPICS", "main", "run"]
 
@@ -78,12 +79,10 @@ def run(node: NodeCore, settings: DialogSettings) -> None:
 
 def main() -> int:
     """Entry point of ``python -m workers.dialog``."""
-    node = Node.from_env()
-    try:
-        run(node, node.settings_as(DialogSettings))
-        return 0
-    except Exception:
-        log.exception("worker_failed")
-        return 1
-    finally:
-        node.close()
+    return run_worker(_work)
+
+
+def _work(node: Node) -> int | None:
+    """The worker's recipe (``run_worker`` joins the bus and handles its end)."""
+    run(node, node.settings_as(DialogSettings))
+    return 0

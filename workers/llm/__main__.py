@@ -10,7 +10,6 @@ at the next token.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 
@@ -19,8 +18,7 @@ from workers.llm.backends import make_backend
 from workers.llm.errors import LlmError
 from workers.llm.service import LlmService
 from workers.llm.settings import LlmSettings
-
-log = logging.getLogger("workers.llm")
+from workers.runner import run_worker
 
 
 def serve(
@@ -38,25 +36,20 @@ def serve(
 
 def main() -> int:
     """Run the worker until SIGTERM."""
-    node = Node.from_env()
-    service: LlmService | None = None
+    return run_worker(_work, unavailable=(LlmError,))
+
+
+def _work(node: Node) -> int | None:
+    """The worker's recipe (``run_worker`` joins the bus and handles its end)."""
+    settings = node.settings_as(LlmSettings)
+    service = LlmService(settings, make_backend(settings), worker=node.name)
     try:
-        settings = node.settings_as(LlmSettings)
-        service = LlmService(settings, make_backend(settings), worker=node.name)
         node.subscribe("llm.request", "llm.abort")
         node.ready()
         serve(node, service)
-        return 0
-    except LlmError as exc:
-        log.error("llm_backend_unavailable error=%s", exc)
-        return 2
-    except Exception:
-        log.exception("worker_failed")
-        return 1
     finally:
-        if service is not None:
-            service.close()
-        node.close()
+        service.close()
+    return 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from bus.framing import Envelope
 from bus.nodecore import NodeCore
 from schemas.audio import SpeakerStop
 from schemas.dialog import TtsRequest
+from workers.runner import run_worker
 from workers.tts.queue import SpeechQueue
 from workers.tts.synth import Synthesizer, TtsSettings
 
@@ -55,12 +56,10 @@ def run(node: NodeCore, synth: Synthesizer, *, once: bool = False) -> None:
 
 def main() -> int:
     """Entry point of ``python -m workers.tts``."""
-    node = Node.from_env()
-    try:
-        run(node, Synthesizer(node.settings_as(TtsSettings)))
-        return 0
-    except Exception:
-        log.exception("worker_failed")
-        return 1
-    finally:
-        node.close()
+    return run_worker(_work)
+
+
+def _work(node: Node) -> int | None:
+    """The worker's recipe (``run_worker`` joins the bus and handles its end)."""
+    run(node, Synthesizer(node.settings_as(TtsSettings)))
+    return 0
