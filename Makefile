@@ -19,7 +19,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	$(PY) -m workers.demo --config $(CONFIG)
+	$(PY) -m demo --config $(CONFIG)
 
 test: setup lint
 	$(PYTEST) -q

@@ -10,8 +10,8 @@ processes:
   ``[topic, 16-byte header, payload]``, no envelope, no schema;
 - ``voicebus``: ``bus.Node`` publishing ``audio.frame`` models (pydantic, msgpack envelope, the
   payload in the raw frame) through the same proxy, decoded and validated by a ``bus.Node``;
-- ``voicebus+2taps``: the same while ``python -m bus.tap '*'`` (printing to /dev/null) and
-  ``python -m bus.metrics`` are attached to the bus;
+- ``voicebus+2taps``: the same while ``python -m bus.taps.tap '*'`` (printing to /dev/null) and
+  ``python -m bus.taps.metrics`` are attached to the bus;
 - ``pyzmq-direct`` (full run only): raw pyzmq straight from PUB to SUB, no proxy: the floor
   of one ipc hop, to show what the proxy's second hop costs;
 - ``dora-rs``: two dora-rs Python nodes (``dora run``; pyarrow arrays, the timestamp in the
@@ -212,7 +212,7 @@ class Bench:
         return result
 
     def start_taps(self) -> list[subprocess.Popen[bytes]]:
-        """``bus.tap '*'`` to /dev/null and ``bus.metrics --port 0``, once both are connected."""
+        """``bus.taps.tap '*'`` to /dev/null and ``bus.taps.metrics --port 0``, both connected."""
         env = {
             **self.env,
             "VOICEBUS_NODE": json.dumps(
@@ -220,7 +220,7 @@ class Bench:
             ),
         }
         taps, errs = [], []
-        for i, cmd in enumerate((["bus.tap", "*"], ["bus.metrics", "--port", "0"])):
+        for i, cmd in enumerate((["bus.taps.tap", "*"], ["bus.taps.metrics", "--port", "0"])):
             err = self.dir / f"tap{i}.err"
             errs.append(err)
             taps.append(

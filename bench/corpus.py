@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workers.audio.wavio import read_wav, write_wav
+from audio.wavio import read_wav, write_wav
 
 __all__ = ["SENTENCES", "CorpusFile", "Manifest", "Utterance", "make_corpus", "speak"]
 

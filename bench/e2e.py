@@ -5,7 +5,7 @@
 
 Measured in the same run, on this machine:
 
-- **voicebus**: ``python -m workers.demo`` (every worker a process, ``configs/host.yaml``: Whisper
+- **voicebus**: ``python -m demo`` (every worker a process, ``configs/host.yaml``: Whisper
   tiny.en, SmolLM2-135M on llama.cpp, espeak-ng, the RT app on a /dev/shm region). Per turn, from
   ``dialog.turn``: end of speech -> segment closed -> transcript -> first token -> first audio,
   end to end (end of speech -> first synthesized audio) and the bus's share: the measured
@@ -53,7 +53,7 @@ STAGES = ("vad_close_ms", "asr_ms", "llm_ttft_ms", "first_audio_ms", "end_to_end
 def run_pipeline(out: Path, timeout_s: float) -> tuple[list[dict[str, Any]], str]:
     """The demo through real processes; its turns and its printed transcript."""
     res = subprocess.run(
-        [sys.executable, "-m", "workers.demo", "--out", str(out), "--timeout-s", str(timeout_s)],
+        [sys.executable, "-m", "demo", "--out", str(out), "--timeout-s", str(timeout_s)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -67,7 +67,7 @@ def run_pipeline(out: Path, timeout_s: float) -> tuple[list[dict[str, Any]], str
 
 def match_lines(turns: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Our turn for each scripted line kind (by order of the heard turns with a metrics record)."""
-    from workers.demo.script import SCRIPT
+    from demo.script import SCRIPT
 
     heard = [t for t in turns if t["metrics"] and t["metrics"]["outcome"] != "ignored"]
     return {line.kind: t for line, t in zip(SCRIPT, heard, strict=False)}
@@ -76,9 +76,9 @@ def match_lines(turns: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def run_reference(repeats: int) -> list[dict[str, Any]]:
     """The reference loop on every LLM line of the script; stage times in ms."""
     from bench.vadref import reference_loop
-    from schemas.dialog import TtsRequest
+    from demo.script import SCRIPT, speak_script
+    from schemas.tts import TtsRequest
     from workers.asr.whisper import WhisperRecognizer
-    from workers.demo.script import SCRIPT, speak_script
     from workers.dialog.settings import DEFAULT_SYSTEM_PROMPT
     from workers.llm.backends.llamacpp import default_model_path
     from workers.tts.synth import Synthesizer, TtsSettings

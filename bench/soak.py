@@ -3,7 +3,7 @@
     python -m bench.soak                 # 30 minutes, bench/results/soak.json
     python -m bench.soak --minutes 2     # a short one
 
-Runs ``python -m workers.demo --soak-s`` (``configs/host.yaml``, every worker a process) and
+Runs ``python -m demo --soak-s`` (``configs/host.yaml``, every worker a process) and
 saves what it recorded: the resident memory of every worker after the first round (models
 loaded, warm) and at the end, restarts, messages detected lost (sequence gaps at each worker)
 and frames dropped, turns completed by outcome, lines that got no turn, and the load average.
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     out = RESULTS / "tmp" / "soak"
     load_start = os.getloadavg()
     res = subprocess.run(
-        [sys.executable, "-m", "workers.demo", "--out", str(out), "--soak-s", str(minutes * 60)],
+        [sys.executable, "-m", "demo", "--out", str(out), "--soak-s", str(minutes * 60)],
         cwd=REPO,
         capture_output=True,
         text=True,

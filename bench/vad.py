@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from audio.wavio import read_wav
 from bench.corpus import Manifest, make_corpus
 from bench.vadeval import classify_frames, pct, score, segment_frames
 from bench.vadhog import hog_run
 from bench.vadref import reference_loop
-from workers.audio.wavio import read_wav
 from workers.vad.pipeline import VadSettings
 
 __all__ = ["main"]

@@ -24,9 +24,10 @@ from bench.corpus import Manifest
 from bench.vadeval import pct
 from bus.node import Node
 from bus.nodeconfig import NodeConfig
-from schemas.audio import AudioFrame, VadSegment
+from schemas.audio import AudioFrame
 from schemas.system import Heartbeat
-from workers.wavsource import load_files
+from schemas.vad import VadSegment
+from workers.wavsource.worker import load_files
 
 __all__ = ["hog_run"]
 

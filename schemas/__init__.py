@@ -1,17 +1,24 @@
-"""Message models of the bus, one module per domain, and the topic registry.
+"""Message models of the bus, one module per topic prefix, and the topic registry.
 
-Importing :mod:`schemas` registers every core topic. ``docs/protocol.md`` lists them.
+``audio.*`` is in :mod:`schemas.audio`, ``vad.*`` in :mod:`schemas.vad`, ``asr.*`` in
+:mod:`schemas.asr` and so on for ``llm``, ``tts``, ``speaker``, ``dialog`` and ``rtos``;
+``sys.*`` is in :mod:`schemas.system` (not ``sys.py``, which would shadow the standard library's
+``sys`` for a script run from this folder). Importing :mod:`schemas` registers every core topic;
+``docs/protocol.md`` lists them.
 """
 
-from schemas import asr, audio, dialog, llm, rtos, system
+from schemas import asr, audio, dialog, llm, rtos, speaker, system, tts, vad
 from schemas.asr import AsrText
-from schemas.audio import AudioFrame, SpeakerReport, SpeakerStop, VadSegment, VadState
+from schemas.audio import AudioFrame
 from schemas.base import Message
-from schemas.dialog import DialogState, TtsAudio, TtsRequest, TurnMetrics
+from schemas.dialog import DialogState, TurnMetrics
 from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
 from schemas.registry import Registry, RegistryError, registry
 from schemas.rtos import RtosAck, RtosCommand, RtosLink, RtosTelemetry
+from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import Heartbeat, LifecycleEvent, LogRecord, Metric, Ping
+from schemas.tts import TtsAudio, TtsRequest
+from schemas.vad import VadSegment, VadState
 
 __all__ = [
     "AsrText",
@@ -47,5 +54,8 @@ __all__ = [
     "llm",
     "registry",
     "rtos",
+    "speaker",
     "system",
+    "tts",
+    "vad",
 ]

@@ -1,15 +1,13 @@
-"""Dialog turns and text to speech."""
+"""Dialog turns on the bus (topic prefix ``dialog.``): state and per-turn latency."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
-
-from pydantic import Field
+from typing import Literal
 
 from schemas.base import Message
 from schemas.registry import registry
 
-__all__ = ["DialogState", "TtsAudio", "TtsRequest", "TurnMetrics"]
+__all__ = ["DialogState", "TurnMetrics"]
 
 
 class DialogState(Message):
@@ -50,43 +48,5 @@ class TurnMetrics(Message):
     """Time spent on the bus (serialisation and hops) in this turn."""
 
 
-class TtsRequest(Message):
-    """Speak one sentence (topic ``tts.request``)."""
-
-    turn_id: str
-    """Turn the sentence belongs to."""
-    index: int
-    """Sentence number in the turn, from 0."""
-    text: str
-    """The sentence."""
-    language: str = ""
-    """Language code; empty = detect from the text."""
-    final: bool = False
-    """True for the last sentence of the turn."""
-
-
-class TtsAudio(Message):
-    """Synthesized audio of one sentence (topic ``tts.audio``)."""
-
-    raw_field: ClassVar[str | None] = "pcm"
-
-    pcm: bytes = Field(repr=False)
-    """Samples, int16 little-endian, mono; carried in the raw frame."""
-    sample_rate_hz: int
-    """Sample rate of ``pcm`` in Hz."""
-    turn_id: str
-    """Turn the audio belongs to."""
-    index: int
-    """Sentence number in the turn, from 0."""
-    final: bool = False
-    """True for the last sentence of the turn."""
-    synth_ms: float = 0.0
-    """Time spent synthesizing, ms."""
-    backend: str = ""
-    """Which TTS backend produced the audio."""
-
-
 registry.register("dialog.state", DialogState, core=True)
 registry.register("dialog.turn", TurnMetrics, core=True)
-registry.register("tts.request", TtsRequest, core=True)
-registry.register("tts.audio", TtsAudio, core=True)

@@ -139,7 +139,7 @@ class Arbiter:
                 ) from exc
             raise
         self.node.subscribe("sys.heartbeat")
-        self.node.ready()  # taps (bus.top) show the supervisor itself as ready
+        self.node.ready()  # taps (bus.taps.top) show the supervisor itself as ready
         # Written once the bus answered our handshake: its presence means "the bus is up".
         bus_file = self.layout.runtime_dir / BUS_FILE
         tmp = bus_file.with_suffix(".tmp")

@@ -37,6 +37,11 @@ def imports_of(module: str) -> list[str]:
         return []  # the module itself will fail to run, with the reason
     if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
         return []
+    if spec.submodule_search_locations is not None:
+        # ``python -m package`` runs ``package.__main__``: its imports are the ones to preload.
+        if module.endswith(".__main__"):
+            return []
+        return imports_of(f"{module}.__main__")
     with open(spec.origin, encoding="utf-8") as f:
         tree = ast.parse(f.read(), spec.origin)
     package = module if spec.submodule_search_locations else module.rpartition(".")[0]

@@ -7,7 +7,7 @@ A config that can only run on the board says so in a comment line of its own, wi
 Such a config is validated (keys, dependencies, and CPU sets against an RK3588 described by
 fixture files) but not started; the skip message carries the reason. A WAV file that a
 ``wavsource`` of the config plays and that does not exist yet (``configs/host.yaml`` plays the
-conversation ``python -m workers.demo`` speaks first) is stood in for by ``configs/data/demo.wav``
+conversation ``python -m demo`` speaks first) is stood in for by ``configs/data/demo.wav``
 for the duration of the test.
 """
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from audio.wavio import read_wav
 from bench.corpus import Manifest, make_corpus
-from workers.audio.wavio import read_wav
 
 pytestmark = pytest.mark.skipif(
     __import__("shutil").which("espeak-ng") is None, reason="espeak-ng is not installed"

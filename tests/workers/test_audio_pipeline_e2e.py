@@ -14,8 +14,9 @@ import pytest
 
 from bench.corpus import speak
 from bus.node import Node
-from schemas.audio import AudioFrame, VadSegment, VadState
+from schemas.audio import AudioFrame
 from schemas.system import Heartbeat
+from schemas.vad import VadSegment, VadState
 from tests.bus.conftest import ProxyProc
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ import numpy as np
 
 from bus import MemoryNode, Node
 from schemas.asr import AsrText
-from schemas.audio import VadSegment
+from schemas.vad import VadSegment
 from workers.asr.backends import open_recognizer
 from workers.asr.errors import AudioFormatError
 from workers.asr.longform import transcribe_long

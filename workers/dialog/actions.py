@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.rtos import RtosCommand
-from workers.llm.intents import parse_intent
+from text.intents import parse_intent
 
 __all__ = [
     "Bounds",

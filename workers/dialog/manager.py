@@ -24,12 +24,15 @@ from dataclasses import dataclass
 
 from bus.framing import Envelope
 from schemas.asr import AsrText
-from schemas.audio import SpeakerReport, SpeakerStop, VadState
 from schemas.base import Message
-from schemas.dialog import DialogState, TtsAudio, TtsRequest
+from schemas.dialog import DialogState
 from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
 from schemas.rtos import RtosAck, RtosTelemetry
+from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import LifecycleEvent
+from schemas.tts import TtsAudio, TtsRequest
+from schemas.vad import VadState
+from text.history import History
 from workers.dialog.actions import Intent, intents_from_json
 from workers.dialog.car import CarDesk
 from workers.dialog.commands import parse_command
@@ -39,7 +42,6 @@ from workers.dialog.settings import DialogSettings
 from workers.dialog.speech import ReplySpeech
 from workers.dialog.turn import Timeline, Turn
 from workers.dialog.wake import AwakeWindow, WakeMatcher
-from workers.llm.history import History
 
 __all__ = ["Out", "TurnManager"]
 

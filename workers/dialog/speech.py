@@ -2,16 +2,16 @@
 
 Only the answer is spoken: pieces flagged as thinking are dropped, and a ``<think>`` or
 ``<tool_call>`` block that reaches the dialog inside answer text is split out again with the LLM
-worker's own :class:`~workers.llm.think.TagSplitter`. Each sentence goes out the moment the
-:class:`~workers.llm.segment.SentenceSegmenter` sees it complete; :meth:`ReplySpeech.finish`
+worker's own :class:`~text.think.TagSplitter`. Each sentence goes out the moment the
+:class:`~text.segment.SentenceSegmenter` sees it complete; :meth:`ReplySpeech.finish`
 marks the last one ``final`` (an empty final request when everything was already sent).
 """
 
 from __future__ import annotations
 
-from schemas.dialog import TtsRequest
-from workers.llm.segment import SentenceSegmenter, split_sentences
-from workers.llm.think import TagSplitter
+from schemas.tts import TtsRequest
+from text.segment import SentenceSegmenter, split_sentences
+from text.think import TagSplitter
 
 __all__ = ["ReplySpeech"]
 

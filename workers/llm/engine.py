@@ -12,13 +12,13 @@ import time
 from collections.abc import Iterator
 
 from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
+from text.history import estimate_tokens, fit_messages
+from text.intents import IntentResult, parse_intents, tool_definition, tool_prompt
+from text.think import Piece, TagSplitter
 from workers.llm.backends.base import Backend, Prompt
 from workers.llm.errors import LlmError
-from workers.llm.history import estimate_tokens, fit_messages
-from workers.llm.intents import IntentResult, parse_intents, tool_definition, tool_prompt
 from workers.llm.metrics import RequestMetrics
 from workers.llm.settings import LlmSettings
-from workers.llm.think import Piece, TagSplitter
 
 __all__ = ["Generation", "build_prompt", "start_in_think"]
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from schemas.base import Message
 from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
 from schemas.system import Metric
+from text.history import History
 from workers.llm.backends.base import Backend
 from workers.llm.engine import Generation, build_prompt, start_in_think
-from workers.llm.history import History
 from workers.llm.settings import LlmSettings
 
 __all__ = ["LlmService", "Out"]

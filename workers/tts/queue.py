@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
-from schemas.audio import SpeakerStop
-from schemas.dialog import TtsRequest
+from schemas.speaker import SpeakerStop
+from schemas.tts import TtsRequest
 
 __all__ = ["SpeechQueue"]
 

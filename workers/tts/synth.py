@@ -18,9 +18,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.dialog import TtsAudio, TtsRequest
-from workers.audio.resample import resample
-from workers.audio.wavio import to_int16
+from audio.resample import resample
+from audio.wavio import to_int16
+from schemas.tts import TtsAudio, TtsRequest
 from workers.tts.backends import Espeak, Piper, TtsEngine, piper_available
 
 __all__ = ["Synthesizer", "TtsSettings", "language_of"]

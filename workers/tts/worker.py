@@ -12,8 +12,8 @@ import logging
 from bus import Node
 from bus.framing import Envelope
 from bus.nodecore import NodeCore
-from schemas.audio import SpeakerStop
-from schemas.dialog import TtsRequest
+from schemas.speaker import SpeakerStop
+from schemas.tts import TtsRequest
 from workers.runner import run_worker
 from workers.tts.queue import SpeechQueue
 from workers.tts.synth import Synthesizer, TtsSettings

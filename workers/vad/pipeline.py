@@ -15,9 +15,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.audio import AudioFrame, VadSegment, VadState
+from audio.framer import Framer
+from schemas.audio import AudioFrame
 from schemas.base import Message
-from workers.audio.framer import Framer
+from schemas.vad import VadSegment, VadState
 from workers.vad.classifier import ClassifierParams, FrameClassifier
 from workers.vad.segmenter import (
     Event,

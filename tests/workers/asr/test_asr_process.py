@@ -13,8 +13,8 @@ import pytest
 
 from bus.node import Node
 from schemas.asr import AsrText
-from schemas.audio import VadSegment
 from schemas.system import Heartbeat
+from schemas.vad import VadSegment
 from tests.bus.conftest import ProxyProc
 from tests.workers.asr.conftest import EXPECTED_TEXT, FakeSenseVoice
 

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from bus import MemoryBus
 from schemas.asr import AsrText
-from schemas.audio import VadSegment
 from schemas.system import Metric
+from schemas.vad import VadSegment
 from tests.workers.asr.conftest import (
     EXPECTED_TEXT,
     FakeSenseVoice,

@@ -6,10 +6,10 @@ from typing import Any
 
 from bus.memory import MemoryBus
 from schemas.asr import AsrText
-from schemas.audio import VadState
 from schemas.base import Message
-from schemas.dialog import TtsAudio
 from schemas.llm import LlmDelta, LlmReply
+from schemas.tts import TtsAudio
+from schemas.vad import VadState
 from workers.dialog.manager import TurnManager
 from workers.dialog.settings import DialogSettings
 from workers.dialog.worker import TOPICS, publish

@@ -10,9 +10,9 @@ import pytest
 
 from bus.node import Node
 from schemas.asr import AsrText
-from schemas.audio import VadState
-from schemas.dialog import TtsRequest
 from schemas.llm import LlmRequest
+from schemas.tts import TtsRequest
+from schemas.vad import VadState
 from tests.supervision.harness import SupervisorProc, worker
 
 pytestmark = pytest.mark.slow

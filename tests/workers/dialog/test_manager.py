@@ -1,10 +1,11 @@
 import json
 
 from schemas.asr import AsrText
-from schemas.audio import SpeakerReport, VadState
 from schemas.llm import LlmReply, LlmRequest
 from schemas.rtos import RtosAck, RtosTelemetry
+from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
+from schemas.vad import VadState
 from tests.workers.dialog.harness import make
 
 

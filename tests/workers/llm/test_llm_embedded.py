@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
+from text.segment import split_sentences
 from workers.llm.backends.base import Prompt
 from workers.llm.backends.llamacpp import LlamaCppBackend, default_model_path
 from workers.llm.engine import Generation, build_prompt
-from workers.llm.segment import split_sentences
 from workers.llm.settings import LlamaCppSettings, LlmSettings
 
 pytestmark = pytest.mark.slow

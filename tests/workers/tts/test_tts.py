@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from bus.memory import MemoryBus
-from schemas.audio import SpeakerStop
-from schemas.dialog import TtsAudio, TtsRequest
+from schemas.speaker import SpeakerStop
+from schemas.tts import TtsAudio, TtsRequest
 from workers.tts.backends import Espeak, TtsError, piper_available, to_pinyin
 from workers.tts.queue import SpeechQueue
 from workers.tts.synth import Synthesizer, TtsSettings, language_of

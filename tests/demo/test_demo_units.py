@@ -1,0 +1,130 @@
+from pathlib import Path
+
+from bus.framing import Envelope
+from demo.conductor import Conductor
+from demo.run import derive_config
+from demo.script import SCRIPT, Line
+from demo.transcript import Transcript
+from schemas.asr import AsrText
+from schemas.base import Message
+from schemas.dialog import DialogState, TurnMetrics
+from schemas.rtos import RtosAck, RtosCommand
+from schemas.speaker import SpeakerReport
+from schemas.system import Heartbeat
+from schemas.tts import TtsRequest
+from schemas.vad import VadState
+
+TOPIC = {
+    VadState: "vad.state", TurnMetrics: "dialog.turn", TtsRequest: "tts.request",
+    SpeakerReport: "speaker.report", DialogState: "dialog.state", Heartbeat: "sys.heartbeat",
+    RtosCommand: "rtos.command", RtosAck: "rtos.ack", AsrText: "asr.text",
+}  # fmt: skip
+
+
+def env(p: Message, trace: str = "") -> Envelope:
+    return Envelope(TOPIC[type(p)], "x", 1, 1, 0, trace, p)
+
+
+LINES = (Line("a", 1, "question"), Line("b", 1, "story"), Line("c", 1, "barge-in"))
+
+
+def ready(c: Conductor) -> None:
+    c.feed(env(Heartbeat(worker="dialog", pid=1, state="ready", uptime_s=1)), 0.0)
+
+
+def test_conductor_waits_for_readiness_then_for_each_turn_and_its_speech_to_end():
+    c = Conductor(LINES, {"dialog"})
+    assert c.due(5.0, False) is None
+    ready(c)
+    assert c.due(5.0, False) == 0
+    assert c.due(6.0, False) is None  # no turn yet
+    c.feed(env(VadState(speaking=True, segment_id="s1", at_ns=0)), 6.0)
+    c.feed(env(TurnMetrics(turn_id="s1")), 7.0)
+    c.feed(env(TtsRequest(turn_id="s1", index=0, text="Hi.")), 7.0)
+    c.feed(env(DialogState(state="idle")), 7.0)
+    assert c.due(20.0, False) is None  # speech requested, not played yet
+    c.feed(env(SpeakerReport(turn_id="s1", event="finished")), 21.0)
+    assert c.due(21.5, False) is None  # settling
+    assert c.due(23.0, False) is None  # turn over: a short pause first
+    assert c.due(24.1, False) == 1
+
+
+def test_conductor_says_the_barge_in_line_while_the_reply_plays():
+    c = Conductor(LINES, {"dialog"})
+    ready(c)
+    c.next_line = 1
+    assert c.due(5.0, False) == 1
+    c.feed(env(SpeakerReport(turn_id="s2", event="started")), 8.0)
+    assert c.due(9.0, False) is None
+    assert c.due(9.6, False) == 2
+
+
+def test_conductor_waits_for_car_commands_to_finish():
+    c = Conductor(LINES[:1], {"dialog"})
+    ready(c)
+    assert c.due(5.0, False) == 0
+    c.feed(env(VadState(speaking=True, segment_id="s1", at_ns=0)), 6.0)
+    c.feed(env(TurnMetrics(turn_id="s1")), 7.0)
+    c.feed(env(RtosCommand(cmd_id=1, kind="drive", distance_m=1.0)), 7.0)
+    assert c.due(20.0, False) is None
+    c.feed(env(RtosAck(cmd_id=1, status="done", by="rtos")), 21.0)
+    assert c.due(23.0, False) is None and c.finished
+
+
+def test_transcript_prints_the_user_the_robot_and_the_latency():
+    t = Transcript(0)
+    lines = t.feed(env(AsrText(text="hello", segment_id="s1")), 1_500_000_000)
+    lines += t.feed(env(TtsRequest(turn_id="s1", index=0, text="Hi there.")), 2_000_000_000)
+    m = TurnMetrics(turn_id="s1", vad_close_ms=400, asr_ms=300, llm_ttft_ms=200, first_audio_ms=250,
+                    end_to_end_ms=950, bus_ms=1.5)  # fmt: skip
+    lines += t.feed(env(m), 2_100_000_000)
+    assert lines[0] == "[   1.5s] user   > hello"
+    assert lines[1] == "[   2.0s] robot  < Hi there."
+    assert (
+        "closed 400 ms -> transcript 300 ms -> first token 200 ms -> first audio 250 ms" in lines[2]
+    )
+    assert t.summary()[0]["replies"] == ["Hi there."]
+
+
+def test_derived_config_replaces_the_wav_source_and_isolates_outputs():
+    cfg = {
+        "workers": {
+            "rtapp": {"command": "rtos/build/rtapp", "args": ["--region", "/dev/shm/r"]},
+            "rtgw": {"module": "workers.rtgw", "settings": {"region": "shmfile:/dev/shm/r"}},
+            "speaker": {"module": "workers.speaker", "settings": {}},
+            "wavsource": {"module": "workers.wavsource", "settings": {"files": ["x.wav"]}},
+        }
+    }
+    out = derive_config(cfg, Path("/o"), live=False, region="/dev/shm/mine")
+    w = out["workers"]
+    assert "wavsource" not in w
+    assert w["rtapp"]["args"] == ["--region", "/dev/shm/mine"]
+    assert w["rtgw"]["settings"]["region"] == "shmfile:/dev/shm/mine"
+    assert w["speaker"]["settings"]["out_dir"] == "/o/replies"
+
+
+def test_the_script_has_the_four_kinds_of_turn_the_issue_asks_for():
+    kinds = [line.kind for line in SCRIPT]
+    for k in ("greeting", "question", "command", "barge-in"):
+        assert k in kinds
+    assert kinds.index("barge-in") == kinds.index("story") + 1
+
+
+def test_conductor_repeats_the_script_for_a_soak():
+    c = Conductor(LINES[:1], {"dialog"}, rounds=2)
+    ready(c)
+    for rnd, t in ((0, 5.0), (1, 30.0)):
+        assert c.due(t, False) == 0 and c.round == rnd
+        c.feed(env(VadState(speaking=True, segment_id=f"s{rnd}", at_ns=0)), t + 1)
+        c.feed(env(TurnMetrics(turn_id=f"s{rnd}")), t + 2)
+        c.feed(env(DialogState(state="idle")), t + 2)
+        assert c.due(t + 10, False) is None
+    assert c.finished
+
+
+def test_live_mode_listens_on_the_microphone_worker():
+    cfg = {"workers": {"wavsource": {"module": "workers.wavsource", "cpus": "little",
+                                     "settings": {"files": ["x.wav"]}}}}  # fmt: skip
+    w = derive_config(cfg, Path("/o"), live=True, region="/dev/shm/mine")["workers"]
+    assert list(w) == ["mic"] and w["mic"]["module"] == "workers.mic"
+    assert w["mic"]["cpus"] == "little" and w["mic"]["settings"] == {}

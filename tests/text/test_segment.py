@@ -1,0 +1,77 @@
+"""The sentence segmenter used for TTS: Chinese and English, numbers kept whole, streaming."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from text.segment import SentenceSegmenter, split_sentences
+
+
+def stream(text: str, step: int = 1, **kw: int) -> list[str]:
+    seg = SentenceSegmenter(**kw)
+    out: list[str] = []
+    for i in range(0, len(text), step):
+        out += seg.feed(text[i : i + step])
+    return out + seg.flush()
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("Pi is 3.14. Yes!", ["Pi is 3.14.", "Yes!"]),
+        ("你好。今天天气很好！你呢？", ["你好。", "今天天气很好！", "你呢？"]),
+        ("Version 1.2.3 is out; upgrade now", ["Version 1.2.3 is out;", "upgrade now"]),
+        ("Really?! Wow...", ["Really?!", "Wow..."]),
+        ('He said "stop." Then left.', ['He said "stop."', "Then left."]),
+        ("Mr. Smith met Dr. Li. Fine.", ["Mr. Smith met Dr. Li.", "Fine."]),
+        ("See example.com now. Done", ["See example.com now.", "Done"]),
+        ("温度是36.5度。OK.", ["温度是36.5度。", "OK."]),
+        ("第一行\n第二行", ["第一行", "第二行"]),
+        ("我说：“好。”然后走了。", ["我说：“好。”", "然后走了。"]),
+    ],
+)
+def test_split_sentences(text: str, sentences: list[str]) -> None:
+    assert split_sentences(text) == sentences
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7])
+def test_streaming_in_any_piece_size_gives_the_same_sentences(step: int) -> None:
+    text = "Pi is 3.14159 today. 你好。It costs $2.50, right? Yes."
+    assert stream(text, step) == split_sentences(text)
+
+
+def test_a_sentence_is_released_as_soon_as_the_next_one_starts() -> None:
+    seg = SentenceSegmenter()
+    assert seg.feed("Hello there.") == []  # could still be "there.5" or "there..."
+    assert seg.feed(" Next") == ["Hello there."]
+    assert seg.feed("句子。") == []
+    assert seg.feed("下") == ["Next句子。"]
+
+
+def test_max_chars_cuts_a_long_sentence_at_a_comma() -> None:
+    out = stream("one two three, four five six, seven", max_chars=20)
+    assert out[0].endswith(",") and "".join(out).replace(" ", "") == "onetwothree,fourfivesix,seven"
+
+
+def test_negative_max_chars_is_refused_with_a_sentence() -> None:
+    with pytest.raises(ValueError, match="max_chars"):
+        SentenceSegmenter(max_chars=-1)
+
+
+@given(
+    st.text(alphabet='ab 3.14,!?。！你好\n"”', max_size=60),
+    st.lists(st.integers(min_value=0, max_value=60), max_size=6),
+)
+def test_any_chunking_gives_the_same_sentences_and_loses_no_text(
+    text: str, cuts: list[int]
+) -> None:
+    points = sorted({c for c in cuts if c <= len(text)})
+    seg = SentenceSegmenter()
+    out: list[str] = []
+    for a, b in zip([0, *points], [*points, len(text)], strict=True):
+        out += seg.feed(text[a:b])
+    out += seg.flush()
+    assert out == split_sentences(text)
+    assert "".join(out).replace(" ", "").replace("\n", "") == "".join(text.split())

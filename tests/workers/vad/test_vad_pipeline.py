@@ -1,0 +1,122 @@
+"""The VAD on real speech (espeak-ng) and noise, through the pipeline and a memory bus."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from bench.corpus import speak
+from bus.memory import MemoryBus
+from schemas.audio import AudioFrame
+from schemas.vad import VadSegment, VadState
+from workers.vad.classifier import ClassifierParams, FrameClassifier, NoiseFloor
+from workers.vad.pipeline import VadPipeline, VadSettings
+from workers.wavsource.worker import wav_frames
+
+T0 = 10_000_000_000
+
+
+@pytest.fixture(scope="module")
+def utterance() -> tuple[np.ndarray, float, float]:
+    """0.8 s silence, one sentence, 1.2 s silence; with the true speech span in seconds."""
+    s = speak("Turn left and slow down.", "en")
+    nz = np.nonzero(np.abs(s.astype(np.int32)) > 2)[0]
+    s = s[nz[0] : nz[-1] + 1]
+    x = np.concatenate([np.zeros(12800, np.int16), s, np.zeros(19200, np.int16)])
+    return x, 0.8, 0.8 + len(s) / 16000
+
+
+def frames_of(x: np.ndarray, frame_ms: int = 20) -> list[AudioFrame]:
+    return [
+        AudioFrame(
+            pcm=pcm, index=i, capture_ns=T0 + i * frame_ms * 1_000_000, source="t", final=final
+        )
+        for i, pcm, final in wav_frames(x, frame_ms)
+    ]
+
+
+def test_one_sentence_gives_started_ended_and_one_segment_on_the_bus(utterance) -> None:
+    x, start_s, end_s = utterance
+    bus = MemoryBus()
+    vad_node, tap = bus.node("vad"), bus.node("tap")
+    tap.subscribe("vad.*")
+    pipeline = VadPipeline(VadSettings())
+    for f in frames_of(x):
+        for topic, payload, trace in pipeline.feed(f):
+            vad_node.publish(topic, payload, trace=trace)
+    msgs = list(tap)
+    states = [m.payload for m in msgs if isinstance(m.payload, VadState)]
+    segs = [m for m in msgs if isinstance(m.payload, VadSegment)]
+    assert [s.speaking for s in states] == [True, False]
+    assert len(segs) == 1
+    seg = segs[0].payload
+    assert isinstance(seg, VadSegment)
+    assert segs[0].trace == seg.segment_id == states[0].segment_id
+    assert abs((seg.speech_start_ns - T0) / 1e9 - start_s) < 0.06
+    assert abs((seg.speech_end_ns - T0) / 1e9 - end_s) < 0.06
+    assert seg.closed_by == "silence"
+
+
+@pytest.mark.parametrize("frame_ms", [10, 30])
+def test_incoming_frames_of_other_lengths_are_recut(utterance, frame_ms: int) -> None:
+    x, start_s, _ = utterance
+    pipeline = VadPipeline(VadSettings(frame_ms=20))
+    out = [o for f in frames_of(x, frame_ms) for o in pipeline.feed(f)]
+    segs = [p for _, p, _ in out if isinstance(p, VadSegment)]
+    assert len(segs) == 1
+    assert abs((segs[0].speech_start_ns - T0) / 1e9 - start_s) < 0.06
+
+
+def test_a_hole_in_the_frame_indices_closes_the_open_segment(utterance) -> None:
+    x, _, _ = utterance
+    frames = frames_of(x)
+    pipeline = VadPipeline(VadSettings())
+    out = []
+    for f in frames[:70] + frames[75:]:  # frames 70-74 lost in the middle of the sentence
+        out += pipeline.feed(f)
+    segs = [p for _, p, _ in out if isinstance(p, VadSegment)]
+    assert segs[0].closed_by == "flush"
+    assert pipeline.frames_lost == 5
+
+
+def test_final_frame_flushes_an_open_segment(utterance) -> None:
+    x, _, _ = utterance
+    pipeline = VadPipeline(VadSettings())
+    out = [o for f in frames_of(x[: 16000 + 8000]) for o in pipeline.feed(f)]
+    segs = [p for _, p, _ in out if isinstance(p, VadSegment)]
+    assert [s.closed_by for s in segs] == ["flush"]
+
+
+def test_frames_of_another_rate_are_rejected_not_misread() -> None:
+    pipeline = VadPipeline()
+    f = AudioFrame(pcm=b"\x00" * 960, sample_rate_hz=48000, index=0, capture_ns=0)
+    assert pipeline.feed(f) == []
+    assert pipeline.rejected == 1
+
+
+def test_steady_loud_noise_does_not_hold_the_gate_open() -> None:
+    rng = np.random.default_rng(0)
+    noise = (rng.standard_normal(16000 * 6) * 3000).astype("<i2")
+    c = FrameClassifier(ClassifierParams(aggressiveness=3, gate_db=6.0))
+    voiced = [c.classify(noise[i : i + 320].tobytes())[0] for i in range(0, len(noise), 320)]
+    assert sum(voiced[50:]) == 0  # after the first second the floor has found the noise
+
+
+def test_noise_floor_is_the_minimum_over_its_window() -> None:
+    floor = NoiseFloor(window_s=1.0)
+    for level in [-50.0] * 10 + [-20.0] * 30:
+        floor.update(level, 0.02)
+    assert floor.level_db == -50.0  # 1 s = 50 frames: the quiet frames are still in the window
+    for _ in range(20):
+        floor.update(-20.0, 0.02)
+    assert floor.level_db == -20.0
+
+
+def test_bad_settings_fail_with_the_key_named() -> None:
+    with pytest.raises(ValidationError, match="post_roll_ms"):
+        VadSettings(hangover_ms=100, post_roll_ms=300)
+    with pytest.raises(ValidationError, match="aggressiveness"):
+        VadSettings(aggressiveness=4)
+    with pytest.raises(ValidationError, match="extra"):
+        VadSettings.model_validate({"hangover": 300})

@@ -1,6 +1,0 @@
-"""``python -m workers.demo``."""
-
-from workers.demo.run import main
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,7 @@
+"""Entry point of ``python -m workers.speaker``."""
+
+import sys
+
+from workers.speaker.worker import main
+
+sys.exit(main())
