@@ -39,8 +39,11 @@ class RkllmSettings(BaseModel):
     """The converted model file (.rkllm)."""
     abi: Literal["1.2", "1.3"] = "1.3"
     """Runtime ABI: 1.3 for librkllmrt 1.3.0, 1.2 for 1.2.1 to 1.2.3; must match the library."""
-    check_version: bool = True
-    """Refuse a library whose embedded version string names another ABI."""
+    accept_version: str = ""
+    """Override of the version gate, for a user who has checked the library's header: the
+    version it reports (e.g. ``1.2.1b1``), or ``unknown`` for one without a readable version
+    string, to load anyway under ``abi`` (with a warning). Empty: only 1.2.1, 1.2.2, 1.2.3
+    (``abi: "1.2"``) and 1.3.0 (``abi: "1.3"``) are loaded."""
     max_context_len: int = Field(default=4096, gt=0)
     """Context window, tokens."""
     max_new_tokens: int = Field(default=512, gt=0)
