@@ -214,8 +214,7 @@ def test_earlier_turns_go_into_the_prompt_without_keep_history(
     )
     run(backend, req)
     assert fake_rkllm.record()["prompt"] == (
-        f"{DEFAULT_SYSTEM_PROMPT}\n\n"
-        "User: my name is Ann\nAssistant: hi Ann\nUser: what is my name"
+        f"{DEFAULT_SYSTEM_PROMPT}\n\nUser: my name is Ann\nAssistant: hi Ann\nUser: what is my name"
     )
 
 
