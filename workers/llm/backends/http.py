@@ -192,11 +192,17 @@ class StreamingPost:
                 delay = min(delay * 2, self._retry.backoff_max_s)
                 continue
             if resp.status in self._retry.statuses:
+                advice = (
+                    "the wait allowed for that ran out (it is set by wait_margin_s and "
+                    "assumed_tokens_per_s)"
+                    if self._retry.until is not None
+                    else "try again later or raise busy_retries"
+                )
                 raise BackendBusy(
                     f"The LLM server at {self._url} stayed busy (HTTP {resp.status}) through "
                     f"{attempt} retries ({now - first:.1f} s): {detail}. Another client "
-                    "(or a reply cut off earlier, which the server does not stop) is using it; "
-                    "try again later or raise busy_retries."
+                    f"(or a reply cut off earlier, which the server does not stop) is using it; "
+                    f"{advice}."
                 )
             raise BackendProtocolError(
                 f"The LLM server at {self._url} answered HTTP {resp.status}: {detail}."

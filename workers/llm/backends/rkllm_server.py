@@ -36,7 +36,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -212,6 +212,44 @@ class RkllmServerBackend(Backend):
 
     # -- one request --------------------------------------------------------------------------
 
+    def _send(self, body: dict[str, Any], retry: Retry) -> Exchange:
+        s = self.settings
+        return Exchange(
+            self._url,
+            body,
+            headers={"Authorization": "not_required"} if s.api == "rkllm_chat" else {},
+            connect_timeout_s=s.connect_timeout_s,
+            read_timeout_s=s.read_timeout_s,
+            retry=retry,
+            cut_at_once=self.release.hang_up_at_once,
+        ).start()
+
+    def _until_taken(
+        self, ex: Exchange, abort: threading.Event, bound: int, reason: str, notice: bool
+    ) -> Generator[Chunk, None, Event | None]:
+        """Wait for the server to take the request (returns its ``open`` event), passing one
+        notice on when ``notice`` and the busy wait grows long; None after an abort."""
+        while True:
+            if abort.is_set():
+                ex.cancel()
+                if not ex.done:  # it may have been let in: a run we cannot stop
+                    self._orphaned(bound, ex)
+                return None
+            ev = ex.next(0.01)
+            if ev is None:
+                continue
+            if ev.kind == "busy" and ev.busy is not None:
+                if notice and ev.busy.waited_s >= self.settings.notice_after_s:
+                    notice = False
+                    log.info("llm_server_wait reason=%s waited_s=%.1f", reason, ev.busy.waited_s)
+                    yield Chunk(notice=BusyNotice(reason, ev.busy.waited_s, ev.busy.left_s))
+            elif ev.kind == "error" and ev.error is not None:
+                raise ev.error
+            elif ev.kind == "end":
+                return None
+            elif ev.kind == "open":
+                return ev
+
     def stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:
         s = self.settings
         start = time.monotonic()
@@ -221,43 +259,14 @@ class RkllmServerBackend(Backend):
         for notice in self._settle(abort):  # at most one
             noticed = True
             yield notice
-        if abort.is_set():
+        retry, reason = self._retry()
+        ex = None if abort.is_set() else self._send(body, retry)
+        opened = None
+        if ex is not None:
+            opened = yield from self._until_taken(ex, abort, bound, reason, not noticed)
+        if ex is None or opened is None:
             yield Chunk(finish_reason="abort")
             return
-        retry, reason = self._retry()
-        headers = {"Authorization": "not_required"} if s.api == "rkllm_chat" else {}
-        ex = Exchange(
-            self._url,
-            body,
-            headers=headers,
-            connect_timeout_s=s.connect_timeout_s,
-            read_timeout_s=s.read_timeout_s,
-            retry=retry,
-            cut_at_once=self.release.hang_up_at_once,
-        ).start()
-        opened: Event | None = None
-        while opened is None:  # until the server takes the request
-            if abort.is_set():
-                ex.cancel()
-                if not ex.done:  # it may have been let in: a run we cannot stop
-                    self._orphaned(bound, ex)
-                yield Chunk(finish_reason="abort")
-                return
-            ev = ex.next(0.01)
-            if ev is None:
-                continue
-            if ev.kind == "busy" and ev.busy is not None:
-                if not noticed and ev.busy.waited_s >= s.notice_after_s:
-                    noticed = True
-                    log.info("llm_server_wait reason=%s waited_s=%.1f", reason, ev.busy.waited_s)
-                    yield Chunk(notice=BusyNotice(reason, ev.busy.waited_s, ev.busy.left_s))
-            elif ev.kind == "error" and ev.error is not None:
-                raise ev.error
-            elif ev.kind == "end":
-                yield Chunk(finish_reason="abort")
-                return
-            elif ev.kind == "open":
-                opened = ev
         self._orphan_until = 0.0
         # 503 rule: taken when the admitted attempt was sent (1.2.x sends its headers only with
         # the first token); backlog: when the server answered (1.3.0 answers before it runs).
