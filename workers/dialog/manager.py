@@ -10,6 +10,7 @@ touches the bus or the clock itself, so every behaviour is testable with plain c
   command understood locally, or an ``llm.request`` with a bounded history;
 - ``llm.delta`` -> ``tts.request`` per complete sentence (never the thinking);
 - ``llm.reply`` -> last sentences, the intent -> one ``rtos.command`` each or a spoken refusal;
+- ``llm.wait`` -> a short spoken "one moment" (:mod:`workers.dialog.waiting`);
 - ``tts.audio`` -> first audio time; the final one closes the turn (``dialog.turn``);
 - ``rtos.ack`` / ``rtos.telemetry`` -> the outcome spoken, the car's state kept;
 - ``sys.lifecycle`` of the ASR or LLM worker dying, or a deadline passing -> a spoken apology.
@@ -26,7 +27,7 @@ from bus.framing import Envelope
 from schemas.asr import AsrText
 from schemas.base import Message
 from schemas.dialog import DialogState
-from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
+from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest, LlmWait
 from schemas.rtos import RtosAck, RtosTelemetry
 from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import LifecycleEvent
@@ -41,6 +42,7 @@ from workers.dialog.replies import language_of, say
 from workers.dialog.settings import DialogSettings
 from workers.dialog.speech import ReplySpeech
 from workers.dialog.turn import Timeline, Turn
+from workers.dialog.waiting import wait_notice
 from workers.dialog.wake import AwakeWindow, WakeMatcher
 
 __all__ = ["Out", "TurnManager"]
@@ -106,6 +108,9 @@ class TurnManager:
             self._on_delta(p, msg, now_ns, out)
         elif isinstance(p, LlmReply):
             self._on_reply(p, now_ns, out)
+        elif isinstance(p, LlmWait):  # a short "one moment" while the LLM's server is busy
+            notice = wait_notice(self.turn, p, now_ns, self.s.llm_first_token_timeout_s)
+            out += [Out("tts.request", r, r.turn_id) for r in notice]
         elif isinstance(p, TtsAudio):
             self._on_audio(p, msg, now_ns, out)
         elif isinstance(p, SpeakerReport):
