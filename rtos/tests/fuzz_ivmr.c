@@ -31,7 +31,7 @@ int main(int argc, char **argv)
     ivmr_ep_t a, b;
     uint8_t buf[4096], payload[64];
     uint32_t used, kick;
-    uint64_t epoch = 1, faults = 0;
+    uint64_t epoch = 1, faults = 0, refusals = 0;
     if (!region)
         return 2;
     memset(region, 0, size);
@@ -43,7 +43,10 @@ int main(int argc, char **argv)
         t++;
         for (int i = 0; i < 2; i++) {
             ivmr_ep_t *ep = eps[i];
-            ivmr_poll(ep, t);
+            if (ivmr_poll(ep, t) & IVMR_EV_RETRY) { /* refused peer changed: try again */
+                refusals++;
+                ivmr_reinit(ep, ++epoch);
+            }
             uint32_t n = rnd() % (max + 1);
             for (uint32_t k = 0; k < n; k++)
                 payload[k] = (uint8_t)rnd();
@@ -88,8 +91,8 @@ int main(int argc, char **argv)
         return 1;
     }
     (void)kick;
-    printf("fuzz: %u rounds, %llu clean faults, link healed\n", rounds,
-           (unsigned long long)faults);
+    printf("fuzz: %u rounds, %llu clean faults, %llu refused descriptors, link healed\n", rounds,
+           (unsigned long long)faults, (unsigned long long)refusals);
     free(region);
     return 0;
 }

@@ -16,6 +16,7 @@ from workers.rtgw.ring import (
     EV_PEER_DEAD,
     EV_PEER_RESTARTED,
     EV_REFUSED,
+    EV_RETRY,
     Endpoint,
 )
 
@@ -187,11 +188,16 @@ def test_a_small_receive_buffer_takes_one_large_record_per_call() -> None:
     assert [[r.payload[:1] for r in g] for g in got] == [[b"\0"], [b"\1"], [b"\2"], []]
 
 
-def test_a_refused_descriptor_is_reported_and_attaches_once_healed() -> None:
+def test_a_refused_descriptor_faults_once_and_a_changed_peer_is_retried() -> None:
     mm, a, b = pair()
     struct.pack_into("<I", mm, layout.block_size(CAP) + layout.OFF_MAGIC, 0xBAD)
     assert a.poll(0) & EV_REFUSED
     assert not a.linked and a.stats()["rx_proto_err"] == 1
-    assert a.poll(1) == 0  # reported once
-    pump(a, b, 2, 6)  # b re-asserts its descriptor: a attaches
+    assert struct.unpack_from("<I", mm, layout.OFF_STATE)[0] == layout.STATE_FAULT  # section 3
+    assert a.fault_code == 6
+    assert a.poll(1) & (EV_REFUSED | EV_RETRY) == 0  # refused once, not once per poll
+    b.poll(2)  # b re-asserts its descriptor (it is its only writer)
+    assert a.poll(3) & EV_RETRY
+    a.reinit()  # section 7: re-init with a new epoch
+    pump(a, b, 4, 8)
     assert a.linked and b.linked
