@@ -66,6 +66,18 @@ static int end_motion(car_t *car, uint16_t status, uint16_t reason, uint64_t now
     return n;
 }
 
+int car_urgent(car_t *car, int estop, uint64_t now_ms, msg_ack_t *acks)
+{
+    int k = end_motion(car, ACK_FAILED, R_STOPPED, now_ms, &acks[0],
+                       estop ? CAR_ESTOP : CAR_STOPPED);
+    if (estop)
+        car->faults |= FAULT_ESTOP;
+    else if (car->faults & FAULT_ESTOP)
+        car->state = CAR_ESTOP;
+    car->buzzer_until_ms = 0;
+    return k;
+}
+
 int car_command(car_t *car, uint16_t type, const uint8_t *p, uint32_t n, uint64_t rx_ms,
                 uint64_t now_ms, msg_ack_t *acks)
 {
@@ -87,13 +99,7 @@ int car_command(car_t *car, uint16_t type, const uint8_t *p, uint32_t n, uint64_
 
     /* STOP/ESTOP are never refused, never expire */
     if (type == MSG_STOP || type == MSG_ESTOP) {
-        int k = end_motion(car, ACK_FAILED, R_STOPPED, now_ms, &acks[0],
-                           type == MSG_ESTOP ? CAR_ESTOP : CAR_STOPPED);
-        if (type == MSG_ESTOP)
-            car->faults |= FAULT_ESTOP;
-        else if (car->faults & FAULT_ESTOP)
-            car->state = CAR_ESTOP;
-        car->buzzer_until_ms = 0;
+        int k = car_urgent(car, type == MSG_ESTOP, now_ms, &acks[0]);
         return k + ack(&acks[k], h.cmd_id, ACK_DONE, R_NONE, 0, now_ms);
     }
     /* time to live, counted from when the gateway accepted it */

@@ -29,8 +29,10 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: rtapp --region PATH [options]\n"
             "  --region PATH          shared region file (created if missing, e.g. /dev/shm/ivmr)\n"
-            "  --capacity BYTES       ring capacity, power of two (default 16384)\n"
-            "  --max-msg BYTES        largest payload (default 1024)\n"
+            "  --capacity BYTES       our ring's capacity, power of two (default 16384)\n"
+            "  --linux-capacity BYTES the Linux ring's capacity: where our block starts\n"
+            "                         (default: --capacity)\n"
+            "  --max-msg BYTES        largest payload we send and accept (default 1024)\n"
             "  --heartbeat-ms MS      heartbeat period (default 100)\n"
             "  --poll-ms MS           IPC wait when idle (default 1)\n"
             "  --tick-ms MS           control loop period (default 10)\n"
@@ -91,6 +93,8 @@ int main(int argc, char **argv)
             region = v;
         } else if (!strcmp(a, "--capacity")) {
             bad = parse_u32(v, &cfg.capacity);
+        } else if (!strcmp(a, "--linux-capacity")) {
+            bad = parse_u32(v, &cfg.linux_capacity);
         } else if (!strcmp(a, "--max-msg")) {
             bad = parse_u32(v, &cfg.max_msg);
         } else if (!strcmp(a, "--heartbeat-ms")) {
@@ -134,7 +138,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "rtapp: --region PATH is required (e.g. --region /dev/shm/ivmr).\n");
         return 2;
     }
-    uint32_t size = ivmr_region_size(cfg.capacity);
+    if (cfg.max_msg > APP_MAX_MSG) {
+        fprintf(stderr, "rtapp: --max-msg %u is above this build's limit of %u bytes; "
+                "choose a smaller one.\n", cfg.max_msg, APP_MAX_MSG);
+        return 2;
+    }
+    uint32_t size = ivmr_layout_size(cfg.linux_capacity ? cfg.linux_capacity : cfg.capacity,
+                                     cfg.capacity);
     int fd = open(region, O_RDWR | O_CREAT, 0600);
     if (fd < 0) {
         fprintf(stderr, "rtapp: cannot open region %s: %s; check the path and permissions.\n",
@@ -163,7 +173,8 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (app_start(&cfg) != 0) {
-        fprintf(stderr, "rtapp: start failed (capacity must be a power of two >= 4*(16+max-msg)).\n");
+        fprintf(stderr, "rtapp: start failed (each capacity must be a power of two >= "
+                "4*(16+max-msg)).\n");
         return 1;
     }
     port_log("started region=%s capacity=%u max_msg=%u heartbeat_ms=%u", region, cfg.capacity,
