@@ -15,10 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.rtos.harness import RTAPP_CMD
 from tests.rtos.specpeer import SpecPeer, SpecRecord, block1_offset
 
-ROOT = Path(__file__).resolve().parents[2]
-RTAPP = ROOT / "rtos" / "build" / "rtapp"
 HB_MS = 50
 
 PING, PONG, HELLO = 0x0001, 0x0002, 0x0004
@@ -86,8 +85,7 @@ class PeerRig:
             version_major=version_major,
         )  # fmt: skip
         self.argv = [
-            *os.environ.get("RTAPP_WRAPPER", "").split(),
-            os.environ.get("RTAPP", str(RTAPP)),
+            *RTAPP_CMD,
             "--region", str(self.path), "--heartbeat-ms", str(HB_MS),
             "--capacity", str(rt_capacity), *rt_args,
         ]  # fmt: skip

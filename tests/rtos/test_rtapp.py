@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from schemas.rtos import RtosAck, RtosCommand
-from tests.rtos.harness import RTAPP, Rig
+from tests.rtos.harness import RTAPP_CMD, Rig
 from workers.rtgw import layout, messages
 
 pytestmark = pytest.mark.slow
@@ -215,9 +215,9 @@ def test_sigterm_stops_rt_cleanly_and_the_gateway_sees_it(rig: Rig) -> None:
 
 
 def test_rtapp_refuses_bad_options_with_a_sentence() -> None:
-    r = subprocess.run([str(RTAPP), "--bogus", "1"], capture_output=True, text=True)
+    r = subprocess.run([*RTAPP_CMD, "--bogus", "1"], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown option --bogus" in r.stderr
-    r = subprocess.run([str(RTAPP)], capture_output=True, text=True)
+    r = subprocess.run(RTAPP_CMD, capture_output=True, text=True)
     assert r.returncode == 2 and "--region PATH is required" in r.stderr
 
 
