@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -252,7 +253,7 @@ def test_a_flood_through_the_gateway_ends_every_command_in_one_final_ack(tmp_pat
         kinds = ["led", "buzzer", "drive", "turn", "reset"]
         for cmd_id in range(1, 1501):
             kind = kinds[cmd_id % len(kinds)]
-            fields: dict[str, object] = {"cmd_id": cmd_id, "kind": kind, "ttl_ms": 200}
+            fields: dict[str, Any] = {"cmd_id": cmd_id, "kind": kind, "ttl_ms": 200}
             if kind == "drive":
                 fields.update(linear_mps=0.1, duration_ms=50)
             elif kind == "turn":
