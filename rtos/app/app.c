@@ -70,7 +70,8 @@ static struct {
     uint64_t *lat;
     uint32_t nlat;
     uint64_t bench_rx, bench_left, bench_sent, bench_full;
-    uint32_t bench_size, bench_idx;
+    uint32_t bench_size, bench_idx, bench_gap_us, bench_rng;
+    uint64_t bench_next_ns;
 } g;
 
 /* The receive buffer (static: the RT thread stacks are small). */
@@ -249,7 +250,16 @@ static int bench_tx(void)
     uint32_t pos = 0, kick = 0, k = 0;
     int err = 0;
     uint32_t size = g.bench_size < 12 ? 12 : g.bench_size;
-    while (k < 64 && k < g.bench_left) {
+    uint32_t most = 64;
+    if (g.bench_gap_us) { /* paced: one record at a time, gaps of gap..2*gap us */
+        uint64_t now = port_now_ns();
+        if (now < g.bench_next_ns)
+            return 1;
+        g.bench_rng = g.bench_rng * 1664525u + 1013904223u;
+        g.bench_next_ns = now + 1000ull * (g.bench_gap_us + (g.bench_rng >> 8) % g.bench_gap_us);
+        most = 1;
+    }
+    while (k < most && k < g.bench_left) {
         uint32_t tf = MSG_BENCH, n = size;
         memcpy(buf + pos, &tf, 4);
         memcpy(buf + pos + 4, &n, 4);
@@ -384,13 +394,15 @@ static void dispatch(app_cfg_t *cfg, uint16_t type, const uint8_t *p, int n, uin
     } else if (type == MSG_BENCH_CTL && n >= (int)sizeof(msg_bench_ctl_t)) {
         msg_bench_ctl_t c;
         memcpy(&c, p, sizeof(c));
-        if (c.op == 1) {
+        if (c.op == 1 || c.op == 3) { /* 3: paced, c.reserved = gap in us */
             uint32_t size = c.size > cfg->max_msg ? cfg->max_msg : c.size;
             if (size > ivmr_peer_max_msg(&g.ep))
                 size = ivmr_peer_max_msg(&g.ep);
             g.bench_left = c.count;
             g.bench_size = size > BENCH_MAX_SIZE ? BENCH_MAX_SIZE : size;
             g.bench_idx = 0;
+            g.bench_gap_us = c.op == 3 ? (c.reserved ? c.reserved : 1000u) : 0u;
+            g.bench_next_ns = 0;
         } else if (c.op == 2) {
             bench_report();
         }
@@ -449,11 +461,13 @@ static void ipc_thread(void *arg)
         while (port_mq_recv(g.out_mq, &out, sizeof(out), 0) == 0)
             send_out(out.type, 0, out.payload, out.n);
 #ifdef IVMR_BENCH
-        if (g.bench_left && ivmr_linked(&g.ep)) {
+        if (g.bench_left && ivmr_linked(&g.ep) && !g.bench_gap_us) {
             if (bench_tx() == 0)
                 port_sleep_us(50); /* ring full: let the consumer run; a 1 ms poll is too long */
             continue;
         }
+        if (g.bench_left && g.bench_gap_us && ivmr_linked(&g.ep))
+            bench_tx(); /* paced: then sleep as usual (the pacing granularity is poll_ms) */
 #endif
         if (busy)
             continue;

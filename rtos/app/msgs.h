@@ -126,10 +126,10 @@ typedef struct {
 } msg_ack_t; /* 16 B */
 
 typedef struct {
-    uint32_t op; /* 1 = send count BENCH records of size bytes; 2 = report */
+    uint32_t op; /* 1 = send count BENCH records of size bytes; 2 = report; 3 = as 1, paced */
     uint32_t count;
     uint32_t size;
-    uint32_t reserved;
+    uint32_t reserved; /* op 3: gap between records, us (each gap is gap..2*gap) */
 } msg_bench_ctl_t;
 
 typedef struct {

@@ -11,6 +11,18 @@
 
 #define ALIGN16(x) (((x) + 15u) & ~15u)
 
+/* IVMR_TEST_RELAXED_ORDERING (test builds only, never for use): every acquire/release becomes
+ * relaxed and the fences vanish, so that the board's stress test can show it detects a missing
+ * barrier on the A76/A55 (docs/board-checklist.md, negative control). */
+#ifdef IVMR_TEST_RELAXED_ORDERING
+#define IVMR_ACQ __ATOMIC_RELAXED
+#define IVMR_REL __ATOMIC_RELAXED
+#define __atomic_thread_fence(order) ((void)(order))
+#else
+#define IVMR_ACQ __ATOMIC_ACQUIRE
+#define IVMR_REL __ATOMIC_RELEASE
+#endif
+
 /* ---- shared-memory accessors ------------------------------------------------------------ */
 static inline uint32_t ld32(const uint8_t *b, uint32_t off)
 {
@@ -18,7 +30,7 @@ static inline uint32_t ld32(const uint8_t *b, uint32_t off)
 }
 static inline uint32_t ld32_acq(const uint8_t *b, uint32_t off)
 {
-    return __atomic_load_n((const uint32_t *)(const void *)(b + off), __ATOMIC_ACQUIRE);
+    return __atomic_load_n((const uint32_t *)(const void *)(b + off), IVMR_ACQ);
 }
 static inline uint64_t ld64(const uint8_t *b, uint32_t off)
 {
@@ -26,7 +38,7 @@ static inline uint64_t ld64(const uint8_t *b, uint32_t off)
 }
 static inline uint64_t ld64_acq(const uint8_t *b, uint32_t off)
 {
-    return __atomic_load_n((const uint64_t *)(const void *)(b + off), __ATOMIC_ACQUIRE);
+    return __atomic_load_n((const uint64_t *)(const void *)(b + off), IVMR_ACQ);
 }
 static inline void st32(uint8_t *b, uint32_t off, uint32_t v)
 {
@@ -34,7 +46,7 @@ static inline void st32(uint8_t *b, uint32_t off, uint32_t v)
 }
 static inline void st32_rel(uint8_t *b, uint32_t off, uint32_t v)
 {
-    __atomic_store_n((uint32_t *)(void *)(b + off), v, __ATOMIC_RELEASE);
+    __atomic_store_n((uint32_t *)(void *)(b + off), v, IVMR_REL);
 }
 static inline void st64(uint8_t *b, uint32_t off, uint64_t v)
 {
@@ -42,7 +54,7 @@ static inline void st64(uint8_t *b, uint32_t off, uint64_t v)
 }
 static inline void st64_rel(uint8_t *b, uint32_t off, uint64_t v)
 {
-    __atomic_store_n((uint64_t *)(void *)(b + off), v, __ATOMIC_RELEASE);
+    __atomic_store_n((uint64_t *)(void *)(b + off), v, IVMR_REL);
 }
 static inline void stat_add(ivmr_ep_t *ep, int slot, uint64_t n)
 {

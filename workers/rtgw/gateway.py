@@ -239,8 +239,20 @@ class Gateway:
             out += self.inflight.on_clock(now_s, self.rt_drops.ack_drops)
         return out
 
+    @property
+    def wake_fd(self) -> int | None:
+        """Readable when the RT side rings our doorbell (None: no doorbell, poll)."""
+        return self.doorbell.fileno()
+
+    def prepare_wait(self) -> bool:
+        """Before blocking on the bus and :attr:`wake_fd`: arm the ring (the RT side rings only
+        an armed reader, spec section 4). False: records are already pending, do not block."""
+        return not self.ep.arm()
+
     def on_wake(self, now_s: float) -> Outgoing:
-        """The inbound doorbell rang: drain the ring now (the session poll stays periodic)."""
+        """After the wait (woken by the doorbell or not): disarm, drain the doorbell, then the
+        ring; the session poll (:meth:`step`) stays periodic."""
+        self.ep.disarm()
         self.doorbell.drain()
         return self._receive(now_s)
 
