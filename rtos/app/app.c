@@ -14,6 +14,10 @@
  *   by kind (ack_drops, tlm_drops; ring_drops when the ring was full: its sequence number is
  *   consumed so Linux sees the gap, spec section 6) and logged (at most once a second per
  *   reason); the counters travel in every telemetry sample.
+ *
+ * One file of about 500 lines, on purpose: both threads and the host-only benchmark share the
+ * private state `g`, and the RT-Thread build lists the app's sources in
+ * port/rtthread/SConscript; a split belongs with a change there.
  */
 #include "app.h"
 
