@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from schemas import rtos_limits as car
 from schemas.rtos import RtosCommand
 from text.intents import parse_intent
 
@@ -34,22 +35,22 @@ Intent = dict[str, Any]
 
 
 class Bounds(BaseModel):
-    """What the dialog lets a spoken command ask of the car."""
+    """What the dialog lets a spoken command ask of the car (defaults: the car's limits)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_speed_mps: float = 0.5
+    max_speed_mps: float = car.MAX_LINEAR_MPS
     """Largest forward or backward speed, m/s."""
     default_speed_mps: float = 0.3
     """Speed used when a drive gives a distance but no speed, m/s."""
-    max_distance_m: float = 3.0
+    max_distance_m: float = car.MAX_DISTANCE_M
     """Longest drive of one command, metres."""
-    max_angle_deg: float = 360.0
+    max_angle_deg: float = car.MAX_ANGLE_DEG
     """Largest turn of one command, degrees."""
-    max_angular_dps: float = 180.0
+    max_angular_dps: float = car.MAX_ANGULAR_DPS
     """Largest yaw rate, degrees per second."""
-    max_duration_ms: int = 10000
-    """Longest timed drive or tone, ms."""
+    max_duration_ms: int = car.MAX_DURATION_MS
+    """Longest timed drive, ms (a tone: the car's MAX_BUZZER_MS)."""
     ttl_ms: int = 500
     """Time to live of a command that can start at once, ms."""
 
@@ -108,15 +109,14 @@ def check_intent(intent: Intent, bounds: Bounds) -> Checked:
             return Checked(None, f"{abs(speed):g} metres per second is too fast")
         if speed * cmd.distance_m < 0:
             return Checked(None, "the speed and the distance point in opposite directions")
-        if abs(cmd.angular_dps) > bounds.max_angular_dps:
-            return Checked(
-                None, f"turning at {abs(cmd.angular_dps):g} degrees a second is too fast"
-            )
-    elif cmd.kind == "turn":
+    if cmd.kind in ("drive", "turn") and abs(cmd.angular_dps) > bounds.max_angular_dps:
+        return Checked(None, f"turning at {abs(cmd.angular_dps):g} degrees a second is too fast")
+    if cmd.kind == "turn":
         if cmd.angle_deg == 0 or abs(cmd.angle_deg) > bounds.max_angle_deg:
             return Checked(None, f"a turn of {cmd.angle_deg:g} degrees is out of range")
     elif cmd.kind == "buzzer":
-        if not 0 < cmd.duration_ms <= bounds.max_duration_ms or not 20 <= cmd.buzzer_hz <= 20000:
+        tone_ok = car.BUZZER_MIN_HZ <= cmd.buzzer_hz <= car.BUZZER_MAX_HZ
+        if not 0 < cmd.duration_ms <= car.MAX_BUZZER_MS or not tone_ok:
             return Checked(None, "that tone is out of range")
     elif cmd.kind == "led" and not 0 <= cmd.led_rgb <= 0xFFFFFF:
         return Checked(None, "that colour does not exist")
