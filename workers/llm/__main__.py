@@ -1,5 +1,5 @@
 """The ``llm`` worker: consumes ``llm.request`` and ``llm.abort``; publishes ``llm.delta``
-(thinking flagged), ``llm.reply`` (with metrics and any validated ``intent_json``) and
+(thinking flagged), ``llm.reply`` (with metrics and any validated ``intents``) and
 ``sys.metric`` (TTFT, tokens/s, prefill and generate times per request).
 
 The backend (llama.cpp in process by default, rkllm, the rkllm server, any OpenAI-compatible
