@@ -17,7 +17,8 @@ speech against the ideal and against scipy); streaming (a stream cut into random
 one call, the time alignment of the output in microseconds, and how far the output lags the
 input when 10 ms chunks are fed: the latency a live stream pays); speed (a 2 s signal in one
 call, and 20 ms chunks of a stream: microseconds per chunk). Results go to
-``bench/results/resample.json`` (``resample_quick.json`` with ``--quick``).
+``bench/results/resample.json`` (``resample_quick.json`` with ``--quick``); an SNR of two
+identical signals (scipy against itself) is written as null.
 """
 
 from __future__ import annotations
@@ -208,9 +209,18 @@ def main(argv: list[str] | None = None) -> int:
         _print(key, result["pairs"][key])
     args.out.mkdir(parents=True, exist_ok=True)
     name = "resample_quick.json" if args.quick else "resample.json"
-    (args.out / name).write_text(json.dumps(result, indent=1) + "\n")
+    (args.out / name).write_text(json.dumps(_finite(result), indent=1, allow_nan=False) + "\n")
     print(f"saved {args.out / name}")
     return 0
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with infinities as null (an SNR of identical signals), so the file is JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _print(key: str, fig: dict[str, Any]) -> None:

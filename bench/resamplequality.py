@@ -43,7 +43,7 @@ _TRIM_S = 0.1  # edges left out of every comparison (start-up and the end's zero
 
 
 def _db(power_ratio: float) -> float:
-    return round(10 * np.log10(power_ratio), 1) if power_ratio > 0 else float("-inf")
+    return round(float(10 * np.log10(power_ratio)), 1) if power_ratio > 0 else float("-inf")
 
 
 def _snr_db(y: np.ndarray, ideal: np.ndarray, rate: int) -> float:
@@ -52,7 +52,7 @@ def _snr_db(y: np.ndarray, ideal: np.ndarray, rate: int) -> float:
     err = y[trim : n - trim] - ideal[trim : n - trim]
     sig = float(np.sum(ideal[trim : n - trim] ** 2))
     noise = float(np.sum(err**2))
-    return round(10 * np.log10(sig / noise), 1) if noise > 0 else float("inf")
+    return round(float(10 * np.log10(sig / noise)), 1) if noise > 0 else float("inf")
 
 
 def _tone(rate: int, seconds: float, hz: float) -> np.ndarray:
