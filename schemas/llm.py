@@ -6,6 +6,7 @@ from typing import ClassVar, Literal
 
 from schemas.base import Message
 from schemas.registry import registry
+from schemas.rtos import CarIntent
 
 __all__ = ["ChatMessage", "LlmAbort", "LlmDelta", "LlmReply", "LlmRequest", "LlmWait"]
 
@@ -80,10 +81,13 @@ class LlmWait(Message):
 
 
 class LlmReply(Message):
-    """The finished reply (topic ``llm.reply``)."""
+    """The finished reply (topic ``llm.reply``).
 
-    #: 1.1: ``wait_ms`` added.
-    schema_version: ClassVar[tuple[int, int]] = (1, 1)
+    Schema 2.0: the validated tool calls are typed (``intents``) instead of a JSON string
+    (``intent_json`` of 1.0); see ``schemas/CHANGELOG.md``.
+    """
+
+    schema_version: ClassVar[tuple[int, int]] = (2, 0)
 
     request_id: str
     """Request this answers."""
@@ -95,10 +99,15 @@ class LlmReply(Message):
     """Why generation ended."""
     error: str = ""
     """Error message when ``finish_reason`` is ``error``."""
-    intent_json: str = ""
-    """A structured intent (tool call) the model produced, as JSON; empty when none."""
+    intents: tuple[CarIntent, ...] = ()
+    """The car commands the model asked for with its tool calls, validated, in order; empty
+    when it asked for none or when they were refused (see ``intent_error``)."""
     intent_error: str = ""
-    """Why a tool call the model attempted was refused (never guessed into a command)."""
+    """Why a tool call the model attempted was refused, as a sentence (never guessed into a
+    command); empty when there was none or it was valid."""
+    refused_call: str = ""
+    """The refused tool call(s) as the model wrote them (blocks in ``<tool_call>`` tags, or the
+    bare JSON answer), kept for the logs; empty otherwise."""
     ttft_ms: float = 0.0
     """Time from request to first token, ms."""
     prompt_tokens: int = 0

@@ -6,6 +6,7 @@ import re
 import subprocess
 
 from schemas import rtos_limits as car
+from schemas.rtos import CarIntent
 from tests.rtos.harness import ROOT, RTAPP
 from workers.dialog.actions import Bounds, check_intent
 from workers.rtgw.envelope import EnvelopeSettings
@@ -43,9 +44,9 @@ def test_the_dialog_and_the_envelope_share_the_limits() -> None:
 
 def test_a_turn_the_dialog_accepts_is_inside_the_envelope() -> None:
     """The symptom of issue 14: a 150 deg/s turn passed the dialog and was refused later."""
-    refused = check_intent({"kind": "turn", "angle_deg": 90, "angular_dps": 150}, Bounds())
+    refused = check_intent(CarIntent(kind="turn", angle_deg=90, angular_dps=150), Bounds())
     assert refused.intent is None and "too fast" in refused.refusal
-    ok = check_intent({"kind": "turn", "angle_deg": 90, "angular_dps": 90}, Bounds())
+    ok = check_intent(CarIntent(kind="turn", angle_deg=90, angular_dps=90), Bounds())
     assert ok.intent is not None
-    long_tone = {"kind": "buzzer", "buzzer_hz": 440, "duration_ms": car.MAX_BUZZER_MS + 1}
+    long_tone = CarIntent(kind="buzzer", buzzer_hz=440, duration_ms=car.MAX_BUZZER_MS + 1)
     assert check_intent(long_tone, Bounds()).intent is None  # the envelope would refuse it

@@ -28,13 +28,12 @@ from schemas.asr import AsrText
 from schemas.base import Message
 from schemas.dialog import DialogState
 from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest, LlmWait
-from schemas.rtos import RtosAck, RtosTelemetry
+from schemas.rtos import CarIntent, RtosAck, RtosTelemetry
 from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio, TtsRequest
 from schemas.vad import VadState
 from text.history import History
-from workers.dialog.actions import Intent, intents_from_json
 from workers.dialog.car import CarDesk
 from workers.dialog.commands import parse_command
 from workers.dialog.device import answer_device_question
@@ -294,16 +293,13 @@ class TurnManager:
             return
         extra: list[str] = []
         if p.intent_error:
-            log.warning("intent_refused turn=%s error=%s", t.turn_id, p.intent_error)
+            log.warning(
+                "intent_refused turn=%s error=%s call=%r", t.turn_id, p.intent_error, p.refused_call
+            )
             extra.append(say("garbled", t.language))
-        elif p.intent_json:
-            intents, error = intents_from_json(p.intent_json)
-            if error:
-                log.warning("intent_refused turn=%s error=%s", t.turn_id, error)
-                extra.append(say("garbled", t.language))
-            else:
-                t.outcome = "command"
-                extra += self._act(t, intents, out)
+        elif p.intents:
+            t.outcome = "command"
+            extra += self._act(t, list(p.intents), out)
         if not p.text.strip() and not t.speech.spoken and not extra:
             extra.append(say("no_answer", t.language))
         reqs = t.speech.finish(*extra)
@@ -320,7 +316,7 @@ class TurnManager:
 
     # --- the car -------------------------------------------------------------------------
 
-    def _act(self, t: Turn, intents: list[Intent], out: list[Out]) -> list[str]:
+    def _act(self, t: Turn, intents: list[CarIntent], out: list[Out]) -> list[str]:
         """Commands for valid intents (all or none, see :class:`CarDesk`); what to say."""
         cmds, sentences, what = self.car.act(t, intents)
         out += [Out("rtos.command", c, t.turn_id) for c in cmds]

@@ -1,5 +1,5 @@
 """The ``llm`` worker: consumes ``llm.request`` and ``llm.abort``; publishes ``llm.delta``
-(thinking flagged), ``llm.reply`` (with metrics and any validated ``intent_json``),
+(thinking flagged), ``llm.reply`` (with metrics and any validated ``intents``),
 ``llm.wait`` (once per request that waits long for a busy server) and ``sys.metric`` (TTFT,
 tokens/s, prefill and generate times per request; the server wait and its busy rule).
 

@@ -159,8 +159,9 @@ class Generation:
             thinking="".join(self._thinking).strip(),
             finish_reason=finish,  # type: ignore[arg-type]
             error=error,
-            intent_json=intent.intent_json,
+            intents=intent.intents,
             intent_error=intent.error,
+            refused_call=intent.refused,
             ttft_ms=metrics.ttft_ms,
             prompt_tokens=metrics.prompt_tokens,
             completion_tokens=metrics.completion_tokens,

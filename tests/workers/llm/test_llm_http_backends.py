@@ -3,13 +3,13 @@ faults on demand (the rkllm servers' own behaviour is in test_llm_rkllm_server.p
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 
 import pytest
 
 from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
+from schemas.rtos import CarIntent
 from tests.workers.llm.fake_servers import FakeLlmServer
 from workers.llm.backends.base import Backend, Prompt
 from workers.llm.backends.openai import OpenAIBackend
@@ -181,6 +181,6 @@ def test_openai_native_tool_call_becomes_a_validated_intent(server: FakeLlmServe
     call = {"name": "rtos_command", "arguments": {"kind": "turn", "angle_deg": 90}}
     server.set(pieces=["Turning."], tool_call=call)
     _, reply = ask(openai(server, native_tools=True), "turn left", tools=True)
-    assert json.loads(reply.intent_json) == {"kind": "turn", "angle_deg": 90.0}
+    assert reply.intents == (CarIntent(kind="turn", angle_deg=90.0),)
     assert reply.text == "Turning."
     assert server.requests[-1]["body"]["tools"][0]["function"]["name"] == "rtos_command"
