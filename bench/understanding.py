@@ -24,7 +24,8 @@ audio rows (per voice x noise, per voice, per noise): command accuracy, false co
 that want none (target 0), STOP recall (target 100 %), tolerated STOPs, WER (English) and CER
 (Chinese). Saved in ``bench/results/understanding.json`` (every transcript included, so another
 grammar can be scored on the same ASR output) and ``understanding.md``; ``--quick`` and
-``--text-only`` write ``understanding_quick.*`` and ``understanding_text.*``.
+``--text-only`` and ``--transcripts`` write ``understanding_quick.*``, ``understanding_text.*``
+and ``understanding_rescored.*``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import numpy as np
 from audio.wavio import read_wav
 from bench.understanding_audio import (
     DEFAULT_NOISES,
+    NOISES,
     QUICK_NOISES,
     QUICK_VOICES,
     VOICES,
@@ -194,15 +196,46 @@ def _saved_transcripts(path: Path, corpus: Corpus) -> dict[str, dict[str, Any]]:
     return {f["file"]: f["asr"] for f in data["files"] if f.get("file")}
 
 
+def _mode(args: argparse.Namespace) -> str:
+    if args.quick:
+        return "quick"
+    if args.text_only:
+        return "text-only"
+    return "rescored" if args.transcripts else "full"
+
+
+def _audio(
+    args: argparse.Namespace, corpus: Corpus, host: HostSettings
+) -> tuple[list[AudioFile], dict[str, dict[str, Any]]]:
+    """The files of this run and their transcripts (saved ones, or recognised now)."""
+    if args.transcripts:
+        return _files_of(args.transcripts), _saved_transcripts(args.transcripts, corpus)
+    lines = quick_lines(corpus) if args.quick else list(corpus.lines)
+    voices = QUICK_VOICES if args.quick else tuple(args.voices or VOICES)
+    noises = QUICK_NOISES if args.quick else tuple(args.noises or DEFAULT_NOISES)
+    print("building the audio (cached) ...")
+    ids = {x.id for x in lines}
+    made = build_audio(corpus, args.folder, lines=lines, voices=voices, noises=noises)
+    files = [f for f in made.files if f.voice in voices and f.noise in noises and f.line_id in ids]
+    print(f"recognising {len(files)} files ...")
+    return files, transcribe(files, made.folder, host)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the bench, print the held-back table and save the results."""
     ap = argparse.ArgumentParser(
         prog="python -m bench.understanding", description=__doc__.splitlines()[0]
     )
-    mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="a few lines and conditions")
-    mode.add_argument("--text-only", action="store_true", help="transcript = reference text")
-    mode.add_argument("--transcripts", type=Path, help="re-score the transcripts of a results file")
+    modes = ap.add_mutually_exclusive_group()
+    modes.add_argument("--quick", action="store_true", help="a few lines and conditions")
+    modes.add_argument("--text-only", action="store_true", help="transcript = reference text")
+    modes.add_argument(
+        "--transcripts", type=Path, help="re-score the transcripts of a results file"
+    )
+    ap.add_argument("--voices", nargs="+", choices=sorted(VOICES), help="default: all")
+    ap.add_argument(
+        "--noises", nargs="+", choices=sorted(NOISES), help="default: clean pink10 babble10"
+    )
     ap.add_argument("--config", type=Path, default=HOST_CONFIG, help="supervisor config")
     ap.add_argument("--folder", type=Path, help="audio folder (default: the cache folder)")
     ap.add_argument("--out", type=Path, help="results JSON (the .md is written beside it)")
@@ -213,36 +246,20 @@ def main(argv: list[str] | None = None) -> int:
     corpus = load_corpus()
     host = HostSettings(args.config)
     understand = dialog_today(host.dialog)
-    name = "understanding_quick" if args.quick else "understanding_text" if args.text_only else ""
-    out = args.out or RESULTS / f"{name or 'understanding'}.json"
+    mode = _mode(args)
+    suffix = {"quick": "_quick", "text-only": "_text", "rescored": "_rescored", "full": ""}[mode]
+    out = args.out or RESULTS / f"understanding{suffix}.json"
     outcomes = run_text(understand, corpus, host)
-    files: list[AudioFile] = []
-    transcripts: dict[str, dict[str, Any]] = {}
     if args.quick:
         outcomes = [o for o in outcomes if o.line_id in {x.id for x in quick_lines(corpus)}]
+    files: list[AudioFile] = []
+    transcripts: dict[str, dict[str, Any]] = {}
     if not args.text_only:
-        if args.transcripts:
-            transcripts = _saved_transcripts(args.transcripts, corpus)
-            files = _files_of(args.transcripts)
-        else:
-            kw: dict[str, Any] = {"voices": tuple(VOICES), "noises": DEFAULT_NOISES}
-            if args.quick:
-                kw = {"lines": quick_lines(corpus), "voices": QUICK_VOICES, "noises": QUICK_NOISES}
-            print("building the audio (cached) ...")
-            files = build_audio(corpus, args.folder, **kw).files
-            wanted = set(kw.get("voices", ())), set(kw.get("noises", ()))
-            ids = {x.id for x in kw.get("lines", corpus.lines)}
-            files = [
-                f
-                for f in files
-                if f.voice in wanted[0] and f.noise in wanted[1] and f.line_id in ids
-            ]
-            print(f"recognising {len(files)} files ...")
-            transcripts = transcribe(files, _folder_of(args.folder, corpus), host)
+        files, transcripts = _audio(args, corpus, host)
         outcomes += run_audio(understand, corpus, files, transcripts, host)
     results = {
         "bench": "understanding",
-        "mode": "quick" if args.quick else "text-only" if args.text_only else "full",
+        "mode": mode,
         "host": {
             **host_info,
             "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
@@ -268,12 +285,6 @@ def main(argv: list[str] | None = None) -> int:
     print(text.split("\n## Tuning")[0])
     print(f"saved {out} and {out.with_suffix('.md')}")
     return 0
-
-
-def _folder_of(folder: Path | None, corpus: Corpus) -> Path:
-    from bench.understanding_audio import default_folder
-
-    return Path(folder) if folder else default_folder(corpus)
 
 
 def _files_of(path: Path) -> list[AudioFile]:

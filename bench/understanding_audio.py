@@ -233,7 +233,7 @@ class _Speakers:
 
 
 def _trim(x: np.ndarray) -> np.ndarray:
-    loud = np.nonzero(np.abs(x) > EDGE * np.max(np.abs(x)))[0] if len(x) else []
+    loud = np.nonzero(np.abs(x) > EDGE * np.max(np.abs(x)))[0] if len(x) else np.zeros(0, int)
     if not len(loud):
         raise RuntimeError("The TTS engine produced no speech; check the engine and the text.")
     return x[loud[0] : loud[-1] + 1]

@@ -276,11 +276,11 @@ def split_problems(corpus: Corpus, *, min_held: float = 0.25, max_held: float = 
     for (lang, cat), n in sorted(strata.items()):
         if sum(n.values()) >= 3 and (not n["tune"] or not n["held"]):
             out.append(f"stratum {lang}/{cat} ({dict(n)}) needs lines in both splits.")
-    for lang in (None, *LANGUAGES):
-        lines = [x for x in corpus.lines if lang is None or x.lang == lang]
+    for group in ("all", *LANGUAGES):
+        lines = [x for x in corpus.lines if group in ("all", x.lang)]
         share = sum(x.split == "held" for x in lines) / max(1, len(lines))
         if not min_held <= share <= max_held:
-            out.append(f"held share {share:.2f} ({lang or 'all'}) is outside the allowed range.")
+            out.append(f"held share {share:.2f} ({group}) is outside the allowed range.")
     tune = {_norm(x.reference) for x in corpus.split("tune")}
     out += [f"{x.id} also appears in the tuning split." for x in corpus.split("held")
             if _norm(x.reference) in tune]  # fmt: skip

@@ -17,7 +17,7 @@ How a line is judged (``Outcome``):
 
 - repeated STOPs in a row count as one; on a line with a stop word, a STOP in front of the
   expected commands is *tolerated* (the issue's rule sends one on the word), and not compared;
-- ``exact``: the commands are exactly the expected ones, in order;
+- ``exact``: the commands are exactly the expected ones, in order (never when malformed);
 - ``false_command``: the line wants no command, yet the car receives one (beyond a tolerated
   STOP); target 0;
 - ``stop_hit``: on a stop line, the first command is STOP or emergency stop; target 100 %.
@@ -123,7 +123,7 @@ def judge(
         transcript=transcript,
         got=got,
         expected=expected,
-        exact=compared == expected,
+        exact=not error and compared == expected,
         false_command=not expected and bool(compared),
         stop_hit=(bool(got) and got[0]["kind"] in _HALTS) if line.wants_stop else None,
         tolerated_stop=tolerated,
