@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             "tune": len(corpus.split("tune")),
             "held": len(corpus.split("held")),
         },
-        "config": str(args.config),
+        "config": _relative(args.config),
         "asr": {lang: host.asr_for(lang).model_dump(mode="json") for lang in ("en", "zh")},
         "dialog": "today's command path (bench.understanding.dialog_today), awake",
         **report(outcomes),
@@ -285,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     print(text.split("\n## Tuning")[0])
     print(f"saved {out} and {out.with_suffix('.md')}")
     return 0
+
+
+def _relative(path: Path) -> str:
+    p = Path(path).resolve()
+    return str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)
 
 
 def _files_of(path: Path) -> list[AudioFile]:
