@@ -25,8 +25,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from schemas.rtos import RtosCommand
-from text.intents import IntentModel
+from schemas.rtos import CarIntent
+from text.intents import ToolArguments
 from workers.dialog.actions import Bounds, check_intent, to_commands
 
 __all__ = [
@@ -112,7 +112,7 @@ class Corpus:
         return [line for line in self.lines if line.split == name]
 
 
-def canonical(cmd: RtosCommand) -> dict[str, Any]:
+def canonical(cmd: CarIntent) -> dict[str, Any]:
     """A command as understood: its fields without the sender's, defaults left out."""
     return cmd.model_dump(exclude=set(SENDER_FIELDS), exclude_defaults=True)
 
@@ -121,7 +121,7 @@ def car_commands(
     intents: Iterable[Mapping[str, Any]], bounds: Bounds
 ) -> tuple[list[dict[str, Any]], str]:
     """``(commands the car receives, refusal)``: the dialog's check, all or none."""
-    checked = [check_intent(dict(i), bounds) for i in intents]
+    checked = [check_intent(CarIntent.model_validate(dict(i)), bounds) for i in intents]
     refused = next((c.refusal for c in checked if c.intent is None), None)
     if refused is not None:
         return [], refused
@@ -167,7 +167,7 @@ def _line(raw: Any, where: str, problems: list[str]) -> Line | None:
         intents = []
     for i, intent in enumerate(intents):
         try:
-            IntentModel.model_validate(intent)
+            ToolArguments.model_validate(intent)
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first["loc"])

@@ -9,7 +9,7 @@
 
 ``understand(text, language)`` returns the intents it would act on (RtosCommand field maps or
 :class:`schemas.rtos.RtosCommand` objects), in order, or None / [] for no command. Each intent is
-validated like the LLM's (``text.intents.IntentModel``: no unknown key, no coercion; a malformed
+validated like the LLM's (``text.intents.ToolArguments``: no unknown key, no coercion; a malformed
 one is an error and nothing is sent), then the sequence passes the dialog's bounds check, all or
 none, exactly as ``workers.dialog.car.CarDesk.act`` does: the result is what the car receives.
 
@@ -35,15 +35,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bench.asr import char_error_rate, word_error_rate
+from bench.asrcandidates import char_error_rate, word_error_rate
 from bench.understanding_corpus import Line, canonical, car_commands, expected_commands
-from schemas.rtos import RtosCommand
-from text.intents import IntentModel
+from schemas.rtos import CarIntent
+from text.intents import ToolArguments
 from workers.dialog.actions import Bounds
 
 __all__ = ["Outcome", "Understand", "judge", "normalise_en", "normalise_zh", "score", "summarise"]
 
-Produced = Sequence[Mapping[str, Any] | RtosCommand] | None
+Produced = Sequence[Mapping[str, Any] | CarIntent] | None
 Understand = Callable[[str, str], Produced]
 _STOP = {"kind": "stop"}
 _HALTS = ("stop", "estop")
@@ -76,10 +76,10 @@ class Outcome:
     """Why the produced intents were malformed (nothing is sent then)."""
 
 
-def _as_intent(item: Mapping[str, Any] | RtosCommand) -> dict[str, Any]:
-    if isinstance(item, RtosCommand):
+def _as_intent(item: Mapping[str, Any] | CarIntent) -> dict[str, Any]:
+    if isinstance(item, CarIntent):
         return canonical(item)
-    IntentModel.model_validate(dict(item))  # raises ValidationError on an unknown key or type
+    ToolArguments.model_validate(dict(item))  # raises ValidationError on an unknown key or type
     return dict(item)
 
 

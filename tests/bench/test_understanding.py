@@ -24,7 +24,7 @@ from bench.understanding_corpus import (
     split_problems,
 )
 from bench.understanding_score import judge, normalise_en, normalise_zh, score, summarise
-from schemas.rtos import RtosCommand
+from schemas.rtos import CarIntent, RtosCommand
 from workers.dialog.actions import Bounds
 
 #: sha256 of the sorted held-back ids. A line never moves between the splits; adding lines
@@ -205,7 +205,7 @@ def test_word_error_rates_ignore_digits_against_words_and_punctuation() -> None:
 def test_todays_path_strips_the_wake_phrase_and_skips_device_questions() -> None:
     host = HostSettings()
     understand = dialog_today(host.dialog)
-    assert understand("Hey robot, stop!", "en") == [STOP]
+    assert understand("Hey robot, stop!", "en") == [CarIntent(kind="stop")]
     assert understand("Where are you? Move forward", "en") is None
     assert understand("你好小车", "zh") is None
 
