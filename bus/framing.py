@@ -14,11 +14,23 @@ import msgpack
 from pydantic import ValidationError
 
 from bus.errors import FrameError, SchemaError, VersionError
+from bus.framecheck import (
+    MAX_ENVELOPE_BYTES,
+    MAX_INSTANCE,
+    MAX_RAW_BYTES,
+    check_envelope,
+    check_schema_version,
+    msgpack_reason,
+    msgpack_type,
+    refuse,
+    unique_map,
+)
 from schemas.base import Message
 from schemas.registry import Registry, registry
 
 __all__ = [
     "MAX_ENVELOPE_BYTES",
+    "MAX_RAW_BYTES",
     "PROTOCOL_VERSION",
     "Envelope",
     "decode",
@@ -27,12 +39,7 @@ __all__ = [
 
 #: (major, minor) of the frame layout. Readers refuse another major.
 PROTOCOL_VERSION: tuple[int, int] = (1, 0)
-#: Largest envelope frame a reader accepts (large binary data belongs in the raw frame).
-MAX_ENVELOPE_BYTES = 4 * 1024 * 1024
-#: Largest raw frame a reader accepts.
-MAX_RAW_BYTES = 64 * 1024 * 1024
 
-_REQUIRED = {"v": list, "src": str, "inst": int, "seq": int, "ts": int, "p": dict}
 _KNOWN = frozenset({"v", "src", "inst", "seq", "ts", "tr", "sv", "p", "raw"})
 
 
@@ -89,97 +96,121 @@ def encode(
     return [topic.encode(), msgpack.packb(env, use_bin_type=True)]
 
 
-def _unpack(data: bytes) -> dict[str, Any]:
-    if len(data) > MAX_ENVELOPE_BYTES:
-        raise FrameError(f"envelope of {len(data)} bytes exceeds {MAX_ENVELOPE_BYTES}")
-    try:
-        env = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_ENVELOPE_BYTES)
-    except Exception as exc:  # msgpack raises several unrelated types for bad input
-        raise FrameError(f"envelope is not valid msgpack: {exc}") from exc
-    if type(env) is not dict:
-        raise FrameError(f"envelope is a msgpack {type(env).__name__}, expected a map")
-    return env
-
-
-def _version(value: Any, what: str) -> tuple[int, int]:
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) < 1
-        or not all(isinstance(x, int) and not isinstance(x, bool) for x in value)
-    ):
-        raise FrameError(f"{what} {value!r} is not a list of integers")
-    return (value[0], value[1] if len(value) > 1 else 0)
-
-
-def _check_fields(env: dict[str, Any]) -> None:
-    """Raise the precise error for an envelope that failed the fast checks."""
-    for key, typ in _REQUIRED.items():
-        value = env.get(key)
-        if not isinstance(value, typ) or isinstance(value, bool):
-            raise FrameError(f"envelope field {key!r} is missing or not a {typ.__name__}")
-    if not isinstance(env.get("tr", ""), str):
-        raise FrameError("envelope field 'tr' is not a string")
+_ABSENT: Any = object()
+_unpackb = msgpack.unpackb
 
 
 def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
-    """Decode multipart frames; raise :class:`FrameError` (or a subclass) if they are bad."""
+    """Decode multipart frames; raise :class:`FrameError` (or a subclass) if they are bad.
+
+    Every rule of ``docs/protocol.md`` section 3 is checked; the reason names the rule broken.
+    """
     # This runs once per message per subscriber: the common case is checked with cheap exact
     # type tests, and only a frame that fails them pays for the detailed diagnosis.
-    if len(frames) not in (2, 3):
-        raise FrameError(f"expected 2 or 3 frames, got {len(frames)}")
+    n = len(frames)
+    if n != 2 and n != 3:
+        raise refuse("F1", f"a message has 2 or 3 frames, this one has {n}")
     try:
         topic = bytes(frames[0]).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FrameError("topic is not valid UTF-8") from exc
-    env = _unpack(bytes(frames[1]))
-    v = env.get("v")
-    if type(v) is list and len(v) == 2 and type(v[0]) is int and type(v[1]) is int:
-        version = (v[0], v[1])
-    else:
-        version = _version(v, "protocol version")
-    if version[0] != PROTOCOL_VERSION[0]:
-        raise VersionError(
-            f"frame on {topic!r} from {env.get('src')!r} uses protocol {version[0]}.{version[1]}; "
-            f"this reader speaks {PROTOCOL_VERSION[0]}.x"
+        raise refuse("F2", "the topic (frame 0) is not valid UTF-8") from exc
+    if not topic:
+        raise refuse("F2", "the topic (frame 0) is empty")
+    data = frames[1]
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise refuse(
+            "F3",
+            f"the envelope (frame 1) has {len(data)} bytes, more than the "
+            f"limit of {MAX_ENVELOPE_BYTES}",
         )
+    try:
+        env = _unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            object_pairs_hook=unique_map,
+            max_bin_len=MAX_ENVELOPE_BYTES,
+        )
+    except FrameError:
+        raise
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise msgpack_reason(exc) from exc
+    if type(env) is not dict:
+        raise refuse("E2", f"the envelope is a msgpack {msgpack_type(env)}, not a map")
+    v: Any = env.get("v")
     source: Any = env.get("src")
     body: Any = env.get("p")
-    trace: Any = env.get("tr", "")
+    trace: Any = env.get("tr")
     instance: Any = env.get("inst")
     seq: Any = env.get("seq")
     ts_ns: Any = env.get("ts")
     if not (
-        type(source) is str
+        type(v) is list
+        and len(v) == 2
+        and v[0] == 1
+        and type(v[0]) is int
+        and type(v[1]) is int
+        and v[1] >= 0
+        and type(source) is str
+        and source
         and type(body) is dict
         and type(trace) is str
         and type(instance) is int
+        and 0 <= instance <= MAX_INSTANCE
         and type(seq) is int
+        and seq >= 1
         and type(ts_ns) is int
     ):
-        _check_fields(env)
-    raw_name = env.get("raw")
-    if raw_name is not None:
-        if type(raw_name) is not str or len(frames) != 3:
-            raise FrameError("envelope names a raw field but the raw frame is missing")
-        if len(frames[2]) > MAX_RAW_BYTES:
-            raise FrameError(f"raw frame of {len(frames[2])} bytes exceeds {MAX_RAW_BYTES}")
-        body[raw_name] = bytes(frames[2])
-    elif len(frames) == 3:
-        raise FrameError("a raw frame was sent but the envelope names no raw field")
-    sv = env.get("sv")
-    if sv is None:
+        check_envelope(env, topic)
+    raw_name = env.get("raw", _ABSENT)
+    if raw_name is not _ABSENT:
+        if type(raw_name) is not str or not raw_name:
+            raise refuse(
+                "E14",
+                f"envelope key 'raw' is {raw_name!r:.60}; when present it must be "
+                "the name of the payload field carried in frame 2",
+            )
+        if n != 3:
+            raise refuse(
+                "F6",
+                f"the envelope names the raw field {raw_name!r:.60} but the message has no frame 2",
+            )
+        if raw_name in body:
+            raise refuse(
+                "E15",
+                f"the payload field {raw_name!r:.60} is both in frame 2 (raw) and "
+                "in 'p'; send it in one place",
+            )
+        raw = frames[2]
+        if len(raw) > MAX_RAW_BYTES:
+            raise refuse(
+                "F4",
+                f"the raw frame (frame 2) has {len(raw)} bytes, more than the "
+                f"limit of {MAX_RAW_BYTES}",
+            )
+        body[raw_name] = bytes(raw)
+    elif n == 3:
+        raise refuse(
+            "F5",
+            "the message has a frame 2 (raw) but the envelope has no 'raw' key naming its field",
+        )
+    sv = env.get("sv", _ABSENT)
+    if sv is _ABSENT:
         schema_version = (1, 0)
     elif type(sv) is list and len(sv) == 2 and type(sv[0]) is int and type(sv[1]) is int:
         schema_version = (sv[0], sv[1])
+        if sv[0] < 0 or sv[1] < 0:
+            check_schema_version(sv)
     else:
-        schema_version = _version(sv, "schema version")
+        schema_version = check_schema_version(sv)
     model = reg.model_for(topic)
     payload: Message | dict[str, Any] = body
     if model is not None:
         if schema_version[0] != model.schema_version[0]:
             raise VersionError(
                 f"payload on {topic!r} from {source!r} has schema {schema_version[0]}."
-                f"{schema_version[1]}; this reader knows {model.schema_version[0]}.x"
+                f"{schema_version[1]}; this reader knows {model.schema_version[0]}.x "
+                "(docs/protocol.md rule V2)"
             )
         try:
             payload = model.model_validate(body)
@@ -188,7 +219,7 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
             where = ".".join(str(x) for x in first["loc"]) or "payload"
             raise SchemaError(
                 f"payload on {topic!r} from {source!r} does not match "
-                f"{model.__name__}: {where}: {first['msg']}"
+                f"{model.__name__}: {where}: {first['msg']} (docs/protocol.md rule P1)"
             ) from exc
     extra = {} if _KNOWN.issuperset(env) else {k: x for k, x in env.items() if k not in _KNOWN}
     return Envelope(
