@@ -5,8 +5,15 @@
         --server-secret keys/bus.key_secret --clients-dir keys/clients
 
 Publishers connect to the XSUB side, subscribers to the XPUB side; the proxy forwards messages
-one way and subscriptions the other (all in ZeroMQ's C code). Each subscriber has its own queue
-on the XPUB side, so a slow subscriber (a tap) loses its own messages, nobody else's.
+one way and subscriptions the other (:mod:`bus.forwarder`), without copying them, and drops a
+message over the limits of ``docs/protocol.md`` before any subscriber sees it (counted, logged,
+and published as its own ``sys.metric`` ``proxy_refused_total``). Each subscriber has its own
+queue on the XPUB side, so a slow subscriber (a tap) loses its own messages, nobody else's.
+
+A frame over ``WIRE_LIMIT_BYTES`` is not even read: ZeroMQ (``ZMQ_MAXMSGSIZE`` on the XSUB side)
+closes that publisher's connection, which loses what it had in flight; the publisher reconnects
+by itself. Below that, refusing is done here so the next message of the same publisher is
+delivered as usual.
 
 When any endpoint is ``tcp://`` the proxy requires CURVE on every endpoint: clients must present
 a public key found in ``--clients-dir`` (ZAP); others are refused and receive nothing.
@@ -26,10 +33,16 @@ import zmq.auth.thread
 
 from bus import curve
 from bus.errors import ConfigError
+from bus.forwarder import Forwarder, ProxyStats
+from bus.framecheck import MAX_RAW_BYTES
 
-__all__ = ["Proxy", "main"]
+__all__ = ["WIRE_LIMIT_BYTES", "Proxy", "main"]
 
 log = logging.getLogger(__name__)
+
+#: Frames larger than this are cut at the wire (memory guard); smaller ones over the protocol's
+#: limits are received, counted and dropped whole by the forwarder.
+WIRE_LIMIT_BYTES = 2 * MAX_RAW_BYTES
 
 
 class Proxy:
@@ -43,6 +56,7 @@ class Proxy:
         server_secret: Path | None = None,
         clients_dir: Path | None = None,
         hwm: int = 100_000,
+        report_s: float = 10.0,
     ) -> None:
         if not xsub or not xpub:
             raise ConfigError("The proxy needs at least one --xsub and one --xpub endpoint.")
@@ -63,16 +77,19 @@ class Proxy:
             self._auth.start()
             self._auth.configure_curve(domain="*", location=str(clients_dir))
         self._keys = curve.load_secret(server_secret) if server_secret else None
-        self._frontend = self._bind(zmq.XSUB, xsub, hwm)
+        self._frontend = self._bind(zmq.XSUB, xsub, hwm, max_frame=WIRE_LIMIT_BYTES)
         self._backend = self._bind(zmq.XPUB, xpub, hwm)
         self._control_addr = f"inproc://proxy-control-{id(self)}"
         self._control = self._ctx.socket(zmq.PAIR)
         self._control.bind(self._control_addr)
+        self._report_s = report_s
+        self._forwarder: Forwarder | None = None
         self._thread = threading.Thread(target=self._run, name="bus-proxy", daemon=True)
 
-    def _bind(self, kind: int, endpoints: list[str], hwm: int) -> zmq.Socket:
+    def _bind(self, kind: int, endpoints: list[str], hwm: int, max_frame: int = -1) -> zmq.Socket:
         sock = self._ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, max_frame)
         sock.setsockopt(zmq.SNDHWM, hwm)
         sock.setsockopt(zmq.RCVHWM, hwm)
         if self._keys is not None:
@@ -89,11 +106,17 @@ class Proxy:
         """Start forwarding."""
         self._thread.start()
 
+    @property
+    def stats(self) -> ProxyStats:
+        """What the proxy forwarded and refused so far."""
+        return self._forwarder.stats if self._forwarder is not None else ProxyStats()
+
     def _run(self) -> None:
         ctl = self._ctx.socket(zmq.PAIR)
         ctl.connect(self._control_addr)
+        self._forwarder = Forwarder(self._frontend, self._backend, ctl, self._report_s)
         try:
-            zmq.proxy_steerable(self._frontend, self._backend, None, ctl)
+            self._forwarder.run()
         except zmq.ContextTerminated:
             pass
         finally:
@@ -126,13 +149,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--xpub", action="append", required=True, help="endpoint for subscribers")
     parser.add_argument("--server-secret", type=Path, help="proxy's CURVE .key_secret file")
     parser.add_argument("--clients-dir", type=Path, help="directory of admitted clients' .key")
+    parser.add_argument(
+        "--report-s",
+        type=float,
+        default=10.0,
+        help="period of the proxy's own sys.metric counters, s (default 10)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s bus-proxy: %(message)s"
     )
     try:
         proxy = Proxy(
-            args.xsub, args.xpub, server_secret=args.server_secret, clients_dir=args.clients_dir
+            args.xsub,
+            args.xpub,
+            server_secret=args.server_secret,
+            clients_dir=args.clients_dir,
+            report_s=args.report_s,
         )
     except ConfigError as exc:
         log.error("%s", exc)
@@ -150,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     while not done.wait(0.5):
         pass
     proxy.stop()
-    log.info("proxy_stopped")
+    st = proxy.stats
+    log.info("proxy_stopped forwarded=%d refused=%d", st.forwarded, st.refused_total)
     return 0
 
 

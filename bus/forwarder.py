@@ -1,0 +1,193 @@
+"""The proxy's forwarding loop: messages one way within the limits, subscriptions the other.
+
+Messages from publishers (the XSUB side) go to subscribers (the XPUB side) frame by frame
+without copying (``copy=False``: ZeroMQ hands the same buffer on). Before a message is sent on,
+its frames are checked against the limits of ``docs/protocol.md`` (frames 0 and 1: 4 MiB,
+frame 2: 64 MiB, at most 3 frames); a message over them is dropped whole, counted by reason,
+logged (one line per reason per ``_WARN_EVERY_S``) and reported on the bus as the proxy's own
+``sys.metric`` ``proxy_refused_total{reason=...}``. Only the frames already received are held:
+the rest of a refused message is read and let go one frame at a time.
+
+Subscriptions (and unsubscriptions) from the XPUB side go to the XSUB side unchanged, so
+publishers filter at the source as with ``zmq_proxy``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import zmq
+
+from bus.framecheck import MAX_ENVELOPE_BYTES, MAX_RAW_BYTES
+from bus.framing import encode
+from schemas.system import Metric
+
+__all__ = ["PROXY_NAME", "REASONS", "Forwarder", "ProxyStats"]
+
+log = logging.getLogger(__name__)
+
+#: ``src`` of what the proxy publishes itself, and ``worker`` of its metrics.
+PROXY_NAME = "bus-proxy"
+#: Why a message is refused, as counted in ``proxy_refused_total{reason=...}``.
+REASONS = ("envelope_over_limit", "raw_over_limit", "topic_over_limit", "too_many_frames")
+#: At most this many messages are forwarded before subscriptions and control are looked at.
+_BATCH = 256
+_WARN_EVERY_S = 5.0
+
+
+@dataclass
+class ProxyStats:
+    """Counters of one proxy (written by its loop only)."""
+
+    forwarded: int = 0
+    refused: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
+    subscriptions: int = 0
+
+    @property
+    def refused_total(self) -> int:
+        """Messages refused for any reason."""
+        return sum(self.refused.values())
+
+
+class Forwarder:
+    """Moves traffic between ``front`` (XSUB) and ``back`` (XPUB) until ``ctl`` says TERMINATE.
+
+    ``report_s`` is the period of the proxy's ``sys.metric`` counters; a refusal brings the next
+    report forward to at most ``_REPORT_AFTER_REFUSAL_S`` later.
+    """
+
+    _REPORT_AFTER_REFUSAL_S = 0.5
+
+    def __init__(
+        self, front: zmq.Socket, back: zmq.Socket, ctl: zmq.Socket, report_s: float = 10.0
+    ) -> None:
+        self.front, self.back, self.ctl = front, back, ctl
+        self.stats = ProxyStats()
+        self.report_s = report_s
+        self.instance = secrets.randbits(32) | 1
+        self._seq = 0
+        self._next_report = time.monotonic() + report_s
+        self._last_warn: dict[str, float] = {}
+
+    def run(self) -> None:
+        """Forward until TERMINATE arrives on ``ctl`` (or the context ends)."""
+        poller = zmq.Poller()
+        for sock in (self.front, self.back, self.ctl):
+            poller.register(sock, zmq.POLLIN)
+        front, back, ctl = self.front, self.back, self.ctl
+        while True:
+            timeout_ms = max(0, int((self._next_report - time.monotonic()) * 1000)) + 1
+            ready = dict(poller.poll(timeout_ms))
+            if front in ready:
+                self._forward()
+            if back in ready:
+                self._subscriptions()
+            if ctl in ready and ctl.recv() == b"TERMINATE":
+                return
+            if time.monotonic() >= self._next_report:
+                self._report()
+
+    def _forward(self) -> None:
+        front, back, stats = self.front, self.back, self.stats
+        for _ in range(_BATCH):
+            try:
+                first = front.recv(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            if not first.more:  # one frame: readers refuse it (rule F1); it costs nothing here
+                if len(first) > MAX_ENVELOPE_BYTES:
+                    self._refuse("topic_over_limit", first, len(first), first, 1)
+                else:
+                    back.send(first, copy=False)
+                    stats.forwarded += 1
+                continue
+            second = front.recv(copy=False)
+            if len(first) > MAX_ENVELOPE_BYTES:
+                self._refuse("topic_over_limit", first, len(first), second, 2)
+            elif len(second) > MAX_ENVELOPE_BYTES:
+                self._refuse("envelope_over_limit", first, len(second), second, 2)
+            elif not second.more:
+                back.send(first, zmq.SNDMORE, copy=False)
+                back.send(second, copy=False)
+                stats.forwarded += 1
+            else:
+                third = front.recv(copy=False)
+                if len(third) > MAX_RAW_BYTES:
+                    self._refuse("raw_over_limit", first, len(third), third, 3)
+                elif third.more:
+                    self._refuse("too_many_frames", first, 0, third, 3)
+                else:
+                    back.send(first, zmq.SNDMORE, copy=False)
+                    back.send(second, zmq.SNDMORE, copy=False)
+                    back.send(third, copy=False)
+                    stats.forwarded += 1
+
+    def _refuse(
+        self, reason: str, topic: zmq.Frame, size: int, last: zmq.Frame, frames: int
+    ) -> None:
+        """Count and report a refused message, and read away its remaining frames.
+
+        ``size`` is the length of the frame over its limit, ``last`` the last frame read and
+        ``frames`` how many were read so far.
+        """
+        while last.more:  # hold one frame at a time, never the whole message
+            last = self.front.recv(copy=False)
+            frames += 1
+        n = self.stats.refused[reason] = self.stats.refused[reason] + 1
+        self._next_report = min(self._next_report, time.monotonic() + self._REPORT_AFTER_REFUSAL_S)
+        now = time.monotonic()
+        if now - self._last_warn.get(reason, -1e9) >= _WARN_EVERY_S:
+            self._last_warn[reason] = now
+            shown = bytes(topic.buffer[:80]).decode("utf-8", "replace")
+            log.warning(
+                "message_refused reason=%s topic=%r frames=%d bytes=%d envelope_limit=%d "
+                "raw_limit=%d refused_so_far=%d (see docs/protocol.md, limits)",
+                reason,
+                shown,
+                frames,
+                size,
+                MAX_ENVELOPE_BYTES,
+                MAX_RAW_BYTES,
+                n,
+            )
+
+    def _subscriptions(self) -> None:
+        for _ in range(_BATCH):
+            try:
+                msg = self.back.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.front.send_multipart(msg)
+            self.stats.subscriptions += 1
+
+    def _report(self) -> None:
+        """Publish the counters as ``sys.metric`` on the XPUB side (to the proxy's subscribers)."""
+        self._next_report = time.monotonic() + self.report_s
+        counters: list[tuple[str, int, dict[str, str]]] = [
+            ("proxy_forwarded_total", self.stats.forwarded, {})
+        ]
+        counters += [
+            ("proxy_refused_total", n, {"reason": reason})
+            for reason, n in self.stats.refused.items()
+        ]
+        metrics = [
+            Metric(name=name, value=n, kind="counter", worker=PROXY_NAME, labels=labels)
+            for name, n, labels in counters
+        ]
+        for m in metrics:
+            self._seq += 1
+            frames = encode(
+                "sys.metric",
+                m,
+                source=PROXY_NAME,
+                instance=self.instance,
+                seq=self._seq,
+                ts_ns=time.monotonic_ns(),
+            )
+            try:
+                self.back.send_multipart(frames, zmq.NOBLOCK)
+            except zmq.Again:  # pragma: no cover (XPUB drops rather than blocks)
+                pass
