@@ -1,9 +1,9 @@
 """The proxy's forwarding loop: messages one way within the limits, subscriptions the other.
 
-Messages from publishers (the XSUB side) go to subscribers (the XPUB side) frame by frame
-without copying (``copy=False``: ZeroMQ hands the same buffer on). Before a message is sent on,
-its frames are checked against the limits of ``docs/protocol.md`` (frames 0 and 1: 4 MiB,
-frame 2: 64 MiB, at most 3 frames); a message over them is dropped whole, counted by reason,
+Messages from publishers (the XSUB side) go to subscribers (the XPUB side) frame by frame; a
+raw frame is never copied (``copy=False``: ZeroMQ hands the same buffer on). Before a message is
+sent on, its frames are checked against the limits of ``docs/protocol.md`` (frames 0 and 1:
+4 MiB, frame 2: 64 MiB, at most 3 frames); a message over them is dropped whole, counted by reason,
 logged (one line per reason per ``_WARN_EVERY_S``) and reported on the bus as the proxy's own
 ``sys.metric`` ``proxy_refused_total{reason=...}``. Only the frames already received are held:
 the rest of a refused message is read and let go one frame at a time.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import zmq
@@ -74,79 +75,80 @@ class Forwarder:
 
     def run(self) -> None:
         """Forward until TERMINATE arrives on ``ctl`` (or the context ends)."""
-        poller = zmq.Poller()
-        for sock in (self.front, self.back, self.ctl):
-            poller.register(sock, zmq.POLLIN)
         front, back, ctl = self.front, self.back, self.ctl
+        items = [(front, zmq.POLLIN), (back, zmq.POLLIN), (ctl, zmq.POLLIN)]
+        poll, monotonic = zmq.zmq_poll, time.monotonic
         while True:
-            timeout_ms = max(0, int((self._next_report - time.monotonic()) * 1000)) + 1
-            ready = dict(poller.poll(timeout_ms))
-            if front in ready:
-                self._forward()
-            if back in ready:
-                self._subscriptions()
-            if ctl in ready and ctl.recv() == b"TERMINATE":
-                return
-            if time.monotonic() >= self._next_report:
+            timeout_ms = int((self._next_report - monotonic()) * 1000) + 1
+            for sock, _ in poll(items, timeout_ms if timeout_ms > 0 else 0):
+                if sock is front:
+                    self._forward()
+                elif sock is back:
+                    self._subscriptions()
+                elif ctl.recv() == b"TERMINATE":
+                    return
+            if monotonic() >= self._next_report:
                 self._report()
 
     def _forward(self) -> None:
+        # Frames 0 and 1 are small (a topic, an envelope): received as bytes, which costs less
+        # than a zmq.Frame object; frame 2 (raw) as a Frame, so its buffer is never copied.
+        # ZMQ_EVENTS tells when the socket is empty, so no zmq.Again is raised per message.
         front, back, stats = self.front, self.back, self.stats
+        recv, send = front.recv, back.send
+        get: Callable[[int], int] = front.get  # type: ignore[assignment]
+        more, events, pollin, sndmore = zmq.RCVMORE, zmq.EVENTS, zmq.POLLIN, zmq.SNDMORE
         for _ in range(_BATCH):
-            try:
-                first = front.recv(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            if not first.more:  # one frame: readers refuse it (rule F1); it costs nothing here
-                if len(first) > MAX_ENVELOPE_BYTES:
-                    self._refuse("topic_over_limit", first, len(first), first, 1)
+            topic: bytes = recv()
+            if not get(more):  # one frame: readers refuse it (rule F1); it costs nothing here
+                if len(topic) > MAX_ENVELOPE_BYTES:
+                    self._refuse("topic_over_limit", topic, len(topic), 1)
                 else:
-                    back.send(first, copy=False)
+                    send(topic)
                     stats.forwarded += 1
-                continue
-            second = front.recv(copy=False)
-            if len(first) > MAX_ENVELOPE_BYTES:
-                self._refuse("topic_over_limit", first, len(first), second, 2)
-            elif len(second) > MAX_ENVELOPE_BYTES:
-                self._refuse("envelope_over_limit", first, len(second), second, 2)
-            elif not second.more:
-                back.send(first, zmq.SNDMORE, copy=False)
-                back.send(second, copy=False)
-                stats.forwarded += 1
             else:
-                third = front.recv(copy=False)
-                if len(third) > MAX_RAW_BYTES:
-                    self._refuse("raw_over_limit", first, len(third), third, 3)
-                elif third.more:
-                    self._refuse("too_many_frames", first, 0, third, 3)
-                else:
-                    back.send(first, zmq.SNDMORE, copy=False)
-                    back.send(second, zmq.SNDMORE, copy=False)
-                    back.send(third, copy=False)
+                env: bytes = recv()
+                if len(topic) > MAX_ENVELOPE_BYTES:
+                    self._refuse("topic_over_limit", topic, len(topic), 2)
+                elif len(env) > MAX_ENVELOPE_BYTES:
+                    self._refuse("envelope_over_limit", topic, len(env), 2)
+                elif not get(more):
+                    send(topic, sndmore)
+                    send(env)
                     stats.forwarded += 1
+                else:
+                    raw = recv(copy=False)
+                    if len(raw) > MAX_RAW_BYTES:
+                        self._refuse("raw_over_limit", topic, len(raw), 3)
+                    elif raw.more:
+                        self._refuse("too_many_frames", topic, 0, 3)
+                    else:
+                        send(topic, sndmore)
+                        send(env, sndmore)
+                        send(raw, copy=False)
+                        stats.forwarded += 1
+            if not get(events) & pollin:
+                return
 
-    def _refuse(
-        self, reason: str, topic: zmq.Frame, size: int, last: zmq.Frame, frames: int
-    ) -> None:
+    def _refuse(self, reason: str, topic: bytes, size: int, frames: int) -> None:
         """Count and report a refused message, and read away its remaining frames.
 
-        ``size`` is the length of the frame over its limit, ``last`` the last frame read and
-        ``frames`` how many were read so far.
+        ``size`` is the length of the frame over its limit (0 when the count is the problem)
+        and ``frames`` how many were read so far.
         """
-        while last.more:  # hold one frame at a time, never the whole message
-            last = self.front.recv(copy=False)
+        while self.front.get(zmq.RCVMORE):  # one frame at a time, never the whole message
+            self.front.recv(copy=False)
             frames += 1
         n = self.stats.refused[reason] = self.stats.refused[reason] + 1
-        self._next_report = min(self._next_report, time.monotonic() + self._REPORT_AFTER_REFUSAL_S)
         now = time.monotonic()
+        self._next_report = min(self._next_report, now + self._REPORT_AFTER_REFUSAL_S)
         if now - self._last_warn.get(reason, -1e9) >= _WARN_EVERY_S:
             self._last_warn[reason] = now
-            shown = bytes(topic.buffer[:80]).decode("utf-8", "replace")
             log.warning(
                 "message_refused reason=%s topic=%r frames=%d bytes=%d envelope_limit=%d "
                 "raw_limit=%d refused_so_far=%d (see docs/protocol.md, limits)",
                 reason,
-                shown,
+                topic[:80].decode("utf-8", "replace"),
                 frames,
                 size,
                 MAX_ENVELOPE_BYTES,
