@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from supervision.config import parse_workers
+from supervision.dataflow import analyse
 from supervision.errors import ConfigError, ControlError
 
 if TYPE_CHECKING:
@@ -115,8 +116,11 @@ class Add(Command):
 
     Request: ``{"command": "add", "yaml": "echo2: {module: workers.echo, cpus: little}"}`` (a
     YAML mapping of name -> worker spec, exactly as under ``workers:`` in the config); reply:
-    ``{"ok": true, "added": ["echo2"]}``. Restart policy, pinning and dependencies apply from
-    then on; the worker is not written back to the config file.
+    ``{"ok": true, "added": ["echo2"], "warnings": [...]}``. The new workers' manifests are
+    checked like the config's (settings, manifest, dependencies: an error refuses them all);
+    a consumed topic that nothing produces yet is only a warning here, since a producer may
+    attach later. Restart policy, pinning and dependencies apply from then on; the worker is not
+    written back to the config file.
 
     CLI: ``python supervisor.py add FILE.yaml``, ``add 'NAME: {module: ...}'`` (inline YAML) or
     ``add workers.echo [--name NAME]`` (a module with default settings).
@@ -129,8 +133,12 @@ class Add(Command):
         if not isinstance(text, str):
             raise ControlError("'add' needs a 'yaml' string mapping worker names to specs.")
         specs = parse_workers(text, set(arbiter.workers), arbiter.config.heartbeat_ms)
+        running = {name: w.spec for name, w in arbiter.workers.items()}
+        df = analyse(arbiter.config.model_copy(update={"workers": running}), adding=specs)
+        if df.errors:
+            raise ConfigError(f"Refused: {'; '.join(df.errors)}.")
         arbiter.add_workers(specs)
-        return {"added": list(specs)}
+        return {"added": list(specs), "warnings": df.warnings}
 
 
 class Quit(Command):

@@ -18,7 +18,7 @@ import pytest
 from bus.node import Node
 from schemas.asr import AsrText
 from schemas.system import LifecycleEvent, Metric
-from tests.supervision.harness import SupervisorProc, worker
+from tests.supervision.harness import PROBE, SupervisorProc, worker
 
 RELAY = "tests.supervision.workers.relay"
 CRASH = "tests.supervision.workers.crash"
@@ -45,6 +45,7 @@ def test_kill_9_worker_is_restarted_and_ready_again_while_others_never_notice(
             "victim": worker("workers.echo", restart="always", standby=standby),
             "bystander": worker(RELAY),
         },
+        "external": PROBE,
     }
     with SupervisorProc(config) as sup:
         old = sup.wait_state("victim", "ready")
@@ -158,8 +159,9 @@ def test_depends_on_starts_after_ready_and_stops_in_reverse_order() -> None:
             "b": worker(RELAY, depends_on=["a"], settings={"ready_after_s": 0.3}),
             "a": worker(RELAY, depends_on=["sleeper"], settings={"ready_after_s": 0.3}),
             # a program that does not speak the bus: ready once started
-            "sleeper": {"command": "sleep", "args": ["600"]},
-        }
+            "sleeper": {"command": "sleep", "args": ["600"], "manifest": {"kind": "source"}},
+        },
+        "external": PROBE,
     }
     sup = SupervisorProc(config).start()
     try:
@@ -183,7 +185,7 @@ def test_late_joiner_added_at_run_time_receives_everything_published_after_its_r
         sup.wait_state("first", "ready")
         probe = sup.node("probe")
         probe.subscribe("sys.lifecycle", "sys.metric")
-        done = sup.cli("add", RELAY, "--name", "late")
+        done = sup.cli("add", json.dumps({"late": worker(RELAY)}))
         assert done.returncode == 0, done.stderr
         n = 0
         first_after_ready: int | None = None
@@ -305,6 +307,7 @@ def test_tcp_bus_with_curve_keys_carries_workers_and_hands_them_client_keys() ->
             },
         },
         "workers": {"relay": worker(RELAY)},
+        "external": PROBE,
     }
     with SupervisorProc(config, tmp) as sup:
         sup.wait_state("relay", "ready")
@@ -343,7 +346,7 @@ def test_second_supervisor_on_the_same_runtime_dir_is_refused_and_kill_9_leaves_
 
 
 def test_proxy_killed_is_restarted_and_workers_carry_on_without_restarts() -> None:
-    config = {"heartbeat_ms": 200, "workers": {"relay": worker(RELAY)}}
+    config = {"heartbeat_ms": 200, "workers": {"relay": worker(RELAY)}, "external": PROBE}
     with SupervisorProc(config) as sup:
         before = sup.wait_state("relay", "ready")
         proxies = [p for p in sup.descendants() if "bus.proxy" in " ".join(p.cmdline())]

@@ -186,6 +186,15 @@ def _alive(p: psutil.Process) -> bool:
         return False
 
 
+#: The package of the test workers; their manifests are in its ``manifests`` module.
+TEST_WORKERS = "tests.supervision.workers"
+#: ``external:`` of a config whose test publishes transcripts itself (for ``relay``).
+PROBE = {"probe": {"kind": "source", "summary": "The test itself.", "produces": ["asr.text"]}}
+
+
 def worker(module: str, **spec: Any) -> dict[str, Any]:
-    """A worker spec for a test config."""
+    """A worker spec for a test config (a test worker gets its manifest named)."""
+    if module.startswith(TEST_WORKERS + "."):
+        name = module.rpartition(".")[2].upper()
+        spec = {"manifest": f"{TEST_WORKERS}.manifests:{name}", **spec}
     return {"module": module, **spec}
