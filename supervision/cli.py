@@ -242,7 +242,8 @@ def _uptime(seconds: float | None) -> str:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """The ``status`` table, then one line per worker that needs attention."""
+    """The ``status`` table, then one line per worker that needs attention (with the reason its
+    last process gave for its exit)."""
     header = ("NAME", "STATE", "PID", "CPUS", "RESTARTS", "UPTIME", "LAST EXIT")
     table = [header]
     for r in rows:
@@ -263,5 +264,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         if r["detail"] and r["state"] in ("failed", "exited", "backoff", "stopping", "waiting"):
-            lines.append(f"{r['name']}: {r['state']}: {r['detail']}")
+            reason = r.get("reason", "")
+            more = f"; its last exit: {reason}" if reason and reason not in r["detail"] else ""
+            lines.append(f"{r['name']}: {r['state']}: {r['detail']}{more}")
     return "\n".join(lines)

@@ -52,11 +52,14 @@ class Status(Command):
 
         {"name": "echo", "state": "ready", "pid": 4242, "cpus": [0, 1] | null,
          "restarts": 0, "uptime_s": 12.5 | null, "last_exit": -9 | null,
-         "last_exit_text": "killed by SIGKILL", "detail": "", "program": "workers.echo",
-         "depends_on": ["source"]}
+         "last_exit_text": "killed by SIGKILL", "detail": "", "reason": "",
+         "program": "workers.echo", "depends_on": ["source"], "standby_pid": null}
 
     ``state`` is one of waiting, starting, ready, backoff, stopping, stopped, exited, failed;
-    ``last_exit`` is negative for a signal. CLI: ``python supervisor.py status [--json]``.
+    ``last_exit`` is negative for a signal; ``reason`` is the one line the last process left for
+    its exit (``supervision.exitcodes``), ``detail`` what the supervisor makes of it (``failed``
+    after exit 2: "cannot run as configured: <reason> ..."). CLI: ``python supervisor.py status
+    [--json]``.
     """
 
     name = "status"

@@ -22,6 +22,7 @@ from tests.supervision.harness import PROBE, SupervisorProc, worker
 
 RELAY = "tests.supervision.workers.relay"
 CRASH = "tests.supervision.workers.crash"
+NOMODEL = "tests.supervision.workers.nomodel"
 
 pytestmark = pytest.mark.slow
 
@@ -132,7 +133,7 @@ def test_worker_crashing_at_start_backs_off_then_is_given_up_while_the_rest_runs
             "crashy": worker(CRASH, restart={**restart, "window_s": 30}, autostart=False),
         }
     }
-    with SupervisorProc(config) as sup:
+    with SupervisorProc(config, exit_code=1) as sup:  # a worker gave up: the supervisor says so
         steady = sup.wait_state("steady", "ready")
         probe = sup.node("probe")
         probe.subscribe("sys.lifecycle")
@@ -145,11 +146,33 @@ def test_worker_crashing_at_start_backs_off_then_is_given_up_while_the_rest_runs
         assert events[-1].event == "gave_up"
         assert row["restarts"] == 3 and row["last_exit"] == 3
         assert "gave up after 3 restarts in 30 s" in row["detail"]
+        assert row["reason"] == "crash: failing at start on purpose (exit 3)"
         table = sup.cli("status").stdout
         assert "crashy: failed: gave up after 3 restarts in 30 s" in table
         assert "'python supervisor.py start crashy'" in table
         assert sup.row("steady")["pid"] == steady["pid"]
         assert sup.row("steady")["state"] == "ready"
+
+
+def test_a_worker_that_cannot_run_fails_at_once_with_its_reason_and_the_supervisor_exits_1() -> (
+    None
+):
+    config = {
+        "workers": {
+            "steady": worker("workers.echo"),
+            "llm": worker(NOMODEL, restart={"policy": "always", "backoff_initial_s": 0.05}),
+        }
+    }
+    why = "No model at /nonexistent/model.gguf; put the file there or set settings.model_path."
+    with SupervisorProc(config, exit_code=1) as sup:
+        row = sup.wait_state("llm", "failed")
+        assert (row["last_exit"], row["restarts"], row["reason"]) == (2, 0, why)
+        time.sleep(0.5)  # well past the backoff: still not restarted
+        assert sup.row("llm")["restarts"] == 0 and sup.row("llm")["state"] == "failed"
+        table = sup.cli("status").stdout
+        assert f"llm: failed: cannot run as configured: {why}" in table
+        assert sup.row("steady")["state"] == "ready"
+    # leaving the block checked the supervisor's exit status: 1, since llm is failed
 
 
 def test_depends_on_starts_after_ready_and_stops_in_reverse_order() -> None:

@@ -11,7 +11,9 @@ body, and turns its end into an exit code the supervisor understands: the body's
 it returns ``None``), 2 with a one-line error for the expected failures named in ``unavailable``
 (a missing device or model backend: restarting will not help until someone acts), and 1 with the
 traceback for anything unexpected, so the worker is restarted rather than limping on (the one
-catch-all of the house style). The node is always closed.
+catch-all of the house style). The one-line reason of a non-zero exit is also left for the
+supervisor, which shows it in ``status`` (:mod:`supervision.exitcodes`). The node is always
+closed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 from collections.abc import Callable
 
 from bus import Node
+from supervision.exitcodes import EXIT_CANNOT_RUN, EXIT_CRASHED, write_reason
 
 __all__ = ["run_worker"]
 
@@ -38,9 +41,11 @@ def run_worker(
         return 0 if code is None else code
     except unavailable as exc:
         log.error("worker_unavailable error=%s", exc)
-        return 2
-    except Exception:
+        write_reason(str(exc))
+        return EXIT_CANNOT_RUN
+    except Exception as exc:
         log.exception("worker_failed")
-        return 1
+        write_reason(f"{type(exc).__name__}: {exc}")
+        return EXIT_CRASHED
     finally:
         node.close()

@@ -39,7 +39,11 @@ def short_tmp() -> Path:
 class SupervisorProc:
     """``python supervisor.py CONFIG`` with a private runtime directory."""
 
-    def __init__(self, config: dict[str, Any] | str, tmp: Path | None = None) -> None:
+    def __init__(
+        self, config: dict[str, Any] | str, tmp: Path | None = None, *, exit_code: int = 0
+    ) -> None:
+        self.exit_code = exit_code
+        """The supervisor's exit status expected when the ``with`` block stops it."""
         self.tmp = tmp or short_tmp()
         self._own_tmp = tmp is None
         self.run_dir = self.tmp / "run"
@@ -114,7 +118,7 @@ class SupervisorProc:
         try:
             if self.proc is not None and self.proc.poll() is None:
                 if exc_type is None:
-                    assert self.stop() == 0, self.log()
+                    assert self.stop() == self.exit_code, self.log()
                 else:
                     self.kill_all()
         finally:

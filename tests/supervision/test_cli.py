@@ -55,6 +55,17 @@ def test_status_table_has_the_columns_and_a_line_for_failures() -> None:
     assert lines[3] == "asr: failed: gave up after 5 restarts in 60 s"
 
 
+def test_status_table_shows_the_reason_a_worker_gave_for_its_exit() -> None:
+    why = "No model at /m.rkllm; copy it there."
+    failed = row(name="llm", state="failed", last_exit=2, reason=why,
+                 detail=f"cannot run as configured: {why} (fix it, then ...)")  # fmt: skip
+    backoff = row(name="asr", state="backoff", last_exit=1, reason="KeyError: 'x'",
+                  detail="restart 1/5 in 0.10 s")  # fmt: skip
+    lines = format_table([failed, backoff]).splitlines()
+    assert lines[3] == f"llm: failed: cannot run as configured: {why} (fix it, then ...)"
+    assert lines[4] == "asr: backoff: restart 1/5 in 0.10 s; its last exit: KeyError: 'x'"
+
+
 def test_add_takes_a_file_inline_yaml_or_a_module(tmp_path: Path) -> None:
     f = tmp_path / "w.yaml"
     f.write_text("w: {module: x}\n")

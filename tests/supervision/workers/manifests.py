@@ -25,3 +25,4 @@ RELAY = Manifest(
 CRASH = Manifest(kind="source", summary="Dies at start with $CRASH_CODE.")
 LOCKCHECK = Manifest(kind="source", summary="Exits 0 if its memory is locked.")
 STUBBORN = Manifest(kind="source", summary="Ignores SIGTERM.")
+NOMODEL = Manifest(kind="source", summary="Cannot run: its model file is missing.")
