@@ -12,8 +12,12 @@ One concept per module:
 - :mod:`supervision.busgraph`   nodes and edges, and the wiring checks (no producer, no reader)
 - :mod:`supervision.graphlayout` a layered layout of the graph (pure)
 - :mod:`supervision.render`     the graph as text, Mermaid and SVG (``supervisor.py graph``)
+- :mod:`supervision.topictable` the topic table of ``docs/protocol.md``; :mod:`supervision.docgen`
+  rewrites the generated pages
 - :mod:`supervision.topology`   CPU cores and their classes (``big`` / ``little``)
 - :mod:`supervision.buslayout`  endpoints, proxy command line and ``bus.json`` for ipc or tcp
+- :mod:`supervision.exitcodes`  the exit-code contract (0 done, 1 crashed, 2 cannot run), reasons
+- :mod:`supervision.program`    what is executed for a worker: argv, environment, reason file
 - :mod:`supervision.child`      one OS process: spawn, signal, reap, normalised exit code
 - :mod:`supervision.restart`    restart policy, capped exponential backoff, restart window
 - :mod:`supervision.worker`     one configured worker's state machine across its processes
