@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
 
 from supervision import render
+from supervision.cli import main
 from supervision.config import PROJECT_ROOT
 from supervision.dataflow import inspect_file
 from supervision.graphlayout import layout
@@ -61,3 +65,16 @@ def test_other_boards_workers_are_drawn_dashed() -> None:
     assert '  vad -.->|"vad.segment"| asr' in text
     assert "  class " in text and "vad" in text.rsplit("  class ", 1)[1]
     assert "stage · another board" in render.text(df)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((PROJECT_ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_graph_draws_every_shipped_config(path: Path, tmp_path: Path) -> None:
+    assert main(["graph", str(path), "--out", str(tmp_path)]) == 0
+    root = ET.fromstring((tmp_path / f"{path.stem}.svg").read_text())
+    names = {t.text for t in root.iter(f"{SVG}text") if t.get("class") == "name"}
+    workers = set(inspect_file(path).config.workers)  # type: ignore[union-attr]
+    assert workers <= names
+    mmd = (tmp_path / f"{path.stem}.mmd").read_text()
+    assert all(f"  {w}" in mmd for w in workers)
