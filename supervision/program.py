@@ -4,7 +4,7 @@ A Python module runs as ``python -m MODULE`` (through :mod:`supervision.launch` 
 for ``mlockall`` or a ``standby`` spare), any other program as itself. Every worker gets its
 whole configuration in ``VOICEBUS_NODE`` (name, endpoints, settings), the runtime directory,
 the project on ``PYTHONPATH`` and the file for its one-line exit reason
-(:data:`supervision.exitcodes.ENV_REASON_FILE`).
+(:data:`supervision.exitcodes.ENV_REASON_FILE`, and ``exit_reason_file`` in ``VOICEBUS_NODE``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from bus.nodeconfig import ENV_NODE
+from bus.nodeconfig import ENV_NODE, NodeConfig
 from bus.runtime import ENV_RUNTIME_DIR
 from supervision.buslayout import BusLayout
 from supervision.child import Launch
@@ -25,6 +25,9 @@ __all__ = ["REASONS_DIR", "launch_for", "node_json", "reason_file"]
 
 #: Folder of the runtime directory holding one reason file per worker.
 REASONS_DIR = "reasons"
+#: The same path in ``VOICEBUS_NODE``, for a bus node (``bus.NodeConfig.exit_reason_file`` of
+#: the worker API); ``$VOICEBUS_REASON_FILE`` serves any executable.
+_NODE_REASON_FIELD = "exit_reason_file"
 
 
 def reason_file(layout: BusLayout, name: str) -> Path:
@@ -35,7 +38,8 @@ def reason_file(layout: BusLayout, name: str) -> Path:
 def node_json(
     name: str, spec: WorkerSpec, layout: BusLayout, heartbeat_ms: int, restarts: int
 ) -> str:
-    """The ``VOICEBUS_NODE`` of one start of the worker."""
+    """The ``VOICEBUS_NODE`` of one start of the worker (with its reason file, where the node
+    config has the worker API's ``exit_reason_file`` field)."""
     node = layout.node_config(
         name,
         heartbeat_ms,
@@ -43,6 +47,8 @@ def node_json(
         settings=spec.settings,
         log_level=spec.log_level,
     )
+    if _NODE_REASON_FIELD in NodeConfig.model_fields:
+        node = node.model_copy(update={_NODE_REASON_FIELD: reason_file(layout, name)})
     return node.model_dump_json()
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from bus import MemoryBus, Node
+from bus import NodeConfig
+from supervision.buslayout import BusLayout
+from supervision.config import WorkerSpec
 from supervision.exitcodes import ENV_REASON_FILE, cannot_run, read_reason, write_reason
-from workers import runner
+from supervision.program import launch_for
 
 
 def test_only_cannot_run_codes_are_final() -> None:
@@ -29,26 +32,11 @@ def test_a_reason_is_one_short_line_and_is_read_once(
     assert read_reason(path) == ""  # removed once read
 
 
-class NoModel(Exception):
-    """The expected failure of the worker under test."""
-
-
-@pytest.mark.parametrize(
-    ("error", "code", "reason"),
-    [
-        (NoModel("No model at /m.gguf; put it there."), 2, "No model at /m.gguf; put it there."),
-        (KeyError("boom"), 1, "KeyError: 'boom'"),
-    ],
-)
-def test_run_worker_leaves_the_reason_of_its_exit_for_the_supervisor(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, code: int, reason: str
-) -> None:
-    bus = MemoryBus()
-    monkeypatch.setattr(runner.Node, "from_env", staticmethod(lambda: bus.node("w")))
-    monkeypatch.setenv(ENV_REASON_FILE, str(tmp_path / "w"))
-
-    def work(node: Node) -> None:
-        raise error
-
-    assert runner.run_worker(work, unavailable=(NoModel,)) == code
-    assert read_reason(tmp_path / "w") == reason
+def test_the_worker_is_told_where_to_write_its_reason(tmp_path: Path) -> None:
+    layout = BusLayout(tmp_path, "ipc://x/pub", "ipc://x/sub", "ipc://x/pub", "ipc://x/sub")
+    launch = launch_for("asr", WorkerSpec(command="true"), None, layout, 500, 0)
+    assert launch.env[ENV_REASON_FILE] == str(tmp_path / "reasons" / "asr")
+    if "exit_reason_file" not in NodeConfig.model_fields:
+        pytest.skip("this bus has no NodeConfig.exit_reason_file yet (the worker API adds it)")
+    node = json.loads(launch.env["VOICEBUS_NODE"])
+    assert node["exit_reason_file"] == str(tmp_path / "reasons" / "asr")

@@ -1,21 +1,13 @@
-"""Test worker: a Python worker whose model file is missing: ``run_worker`` exits 2 with the
-reason (the contract every worker follows for "cannot run as configured")."""
+"""Test worker: a Python worker whose model file is missing: it says why and exits 2 ("cannot
+run as configured"), as ``workers.runner.run_worker`` does for every worker."""
 
 import sys
 
-from bus import Node
-from workers.runner import run_worker
+from supervision.exitcodes import EXIT_CANNOT_RUN, write_reason
 
-
-class ModelMissing(Exception):
-    """The configured model file does not exist."""
-
-
-def _work(node: Node) -> None:
-    raise ModelMissing(
-        "No model at /nonexistent/model.gguf; put the file there or set settings.model_path."
-    )
-
+REASON = "No model at /nonexistent/model.gguf; put the file there or set settings.model_path."
 
 if __name__ == "__main__":
-    sys.exit(run_worker(_work, unavailable=(ModelMissing,)))
+    sys.stderr.write(f"nomodel: {REASON}\n")
+    write_reason(REASON)
+    sys.exit(EXIT_CANNOT_RUN)
