@@ -37,15 +37,17 @@ from supervision.workerspec import Declaration, WorkerSpec
 __all__ = ["Dataflow", "Node", "analyse", "inspect_file"]
 
 
-def inspect_file(path: Path) -> Dataflow:
-    """Read ``path`` and check it with its manifests; every problem is in the result."""
+def inspect_file(path: Path, where: str | None = None) -> Dataflow:
+    """Read ``path`` and check it with its manifests; every problem is in the result (named
+    ``where``, the path by default)."""
+    where = str(path) if where is None else where
     try:
         cfg = read_config(path, defer_checks=True)
     except ConfigError as exc:
         cause = exc.__cause__
         lines = validation_lines(cause) if isinstance(cause, ValidationError) else [str(exc)]
-        return Dataflow(str(path), errors=lines)
-    return analyse(cfg, str(path))
+        return Dataflow(where, errors=lines)
+    return analyse(cfg, where)
 
 
 def _settings(manifest: Manifest, spec: WorkerSpec, path: str, df: Dataflow) -> Any:

@@ -31,7 +31,7 @@ def _protocol() -> str:
 
 
 def _dataflow_page() -> str:
-    df = inspect_file(PROJECT_ROOT / HOST_CONFIG)
+    df = inspect_file(PROJECT_ROOT / HOST_CONFIG, str(HOST_CONFIG))
     problems = "".join(f"- error: `{e}`\n" for e in df.errors)
     problems += "".join(f"- warning: {w}\n" for w in df.warnings)
     return (
@@ -52,7 +52,7 @@ def _dataflow_page() -> str:
 
 
 def _dataflow_svg() -> str:
-    return render.svg(inspect_file(PROJECT_ROOT / HOST_CONFIG))
+    return render.svg(inspect_file(PROJECT_ROOT / HOST_CONFIG, str(HOST_CONFIG)))
 
 
 #: Page (relative to the project root) -> its generated content.
