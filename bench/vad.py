@@ -14,7 +14,8 @@ The full run also sweeps webrtcvad aggressiveness x energy gate, frame length x 
 noise-floor percentile x gate, the continuation rule and the hangover; the ``vad`` worker's
 defaults (``workers/vad/segmenter.py`` and ``classifier.py``) are the choice printed here.
 Then ``bench.vadhog`` runs wavsource -> vad as processes on the real bus with all cores saturated
-and counts lost frames by index and sequence number.
+and counts lost frames by index and sequence number. The scoring is ``bench.vadeval``, the sweep
+``bench.vadsweep``.
 """
 
 from __future__ import annotations
@@ -22,205 +23,21 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from audio.wavio import read_wav
-from bench.corpus import Manifest, make_corpus
-from bench.vadeval import classify_frames, pct, score, segment_frames
+from bench.corpus import make_corpus
+from bench.vadeval import CONDITIONS, run_ours, run_reference, summary
 from bench.vadhog import hog_run
-from bench.vadref import reference_loop
+from bench.vadsweep import sweep
 from workers.vad.pipeline import VadSettings
 
 __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
-CONDITIONS = ("clean", "20 dB", "10 dB", "5 dB")
-
-
-def _cond(f: Any) -> str:
-    return "clean" if f.snr_db is None else f"{f.snr_db:g} dB"
-
-
-def run_ours(manifest: Manifest, s: VadSettings, cache: dict | None = None) -> dict[str, Any]:
-    """Segment every file with settings ``s``; per-condition scores and CPU."""
-    agg: dict[str, dict[str, Any]] = {}
-    cpu_s = audio_s = 0.0
-    frames_total = 0
-    for f in manifest.files:
-        key = (f.path, s.frame_ms, s.classifier_params())
-        if cache is not None and key in cache:
-            frames, c_cpu = cache[key]
-        else:
-            frames, c_cpu = classify_frames(read_wav(f.path), s.frame_ms, s.classifier_params())
-            if cache is not None:
-                cache[key] = (frames, c_cpu)
-        dets, s_cpu = segment_frames(frames, s.segmenter_params())
-        cpu_s += c_cpu + s_cpu
-        audio_s += f.duration_s
-        frames_total += len(frames)
-        _merge(agg.setdefault(_cond(f), {}), score(dets, f.utterances))
-    per_frame_s = cpu_s / max(1, frames_total)
-    for a in agg.values():  # the decision is known once the frame is processed
-        a["latency_ms"] = [x + 1000 * per_frame_s for x in a["latency_ms"]]
-    return {"conditions": agg, "cpu_s_per_audio_s": cpu_s / audio_s}
-
-
-def run_reference(manifest: Manifest) -> dict[str, Any]:
-    """The reference loop over every file; per-condition scores and CPU."""
-    agg: dict[str, dict[str, Any]] = {}
-    cpu_s = audio_s = 0.0
-    for f in manifest.files:
-        x = read_wav(f.path)
-        t = time.process_time()
-        segs = reference_loop(x)
-        cpu_s += time.process_time() - t
-        audio_s += f.duration_s
-        _merge(agg.setdefault(_cond(f), {}), score(segs, f.utterances))  # type: ignore[arg-type]
-    return {"conditions": agg, "cpu_s_per_audio_s": cpu_s / audio_s}
-
-
-def _merge(into: dict[str, Any], s: dict[str, Any]) -> None:
-    for k, v in s.items():
-        into[k] = into.get(k, [] if isinstance(v, list) else 0) + v
-
-
-def summary(res: dict[str, Any]) -> dict[str, Any]:
-    """Scalar figures per condition."""
-    out: dict[str, Any] = {"cpu_ms_per_audio_s": round(1000 * res["cpu_s_per_audio_s"], 2)}
-    for cond in CONDITIONS:
-        a = res["conditions"].get(cond)
-        if a is None:
-            continue
-        both = [abs(x) for x in a["start_err_ms"] + a["end_err_ms"]]
-        out[cond] = {
-            "utterances": a["utterances"],
-            "missed": a["missed"],
-            "false": a["false"],
-            "boundary_err_ms_mean": _r(float(np.mean(both)) if both else None),
-            "boundary_err_ms_p90": _r(pct(both, 0.9)),
-            "start_err_ms_mean": _r(_mean(a["start_err_ms"])),
-            "end_err_ms_mean": _r(_mean(a["end_err_ms"])),
-            "close_latency_ms_p50": _r(pct(a["latency_ms"], 0.5)),
-            "close_latency_ms_p90": _r(pct(a["latency_ms"], 0.9)),
-            "close_latency_ms_max": _r(max(a["latency_ms"], default=None)),
-        }
-    return out
-
-
-def _mean(v: list[float]) -> float | None:
-    return float(np.mean(v)) if v else None
-
-
-def _r(x: float | None) -> float | None:
-    return None if x is None else round(x, 1)
-
-
-def _rank(summ: dict[str, Any]) -> tuple:
-    """Sort key: errors at >= 10 dB, then at 5 dB, then boundary error on clean and 10 dB."""
-
-    def errs(conds: tuple[str, ...]) -> int:
-        return sum(summ[c]["missed"] + summ[c]["false"] for c in conds if c in summ)
-
-    bound = np.mean(
-        [summ[c]["boundary_err_ms_mean"] or 1e9 for c in ("clean", "10 dB") if c in summ]
-    )
-    return (errs(("clean", "20 dB", "10 dB")), errs(("5 dB",)), round(float(bound), 1))
-
-
-def sweep(manifest: Manifest, base: VadSettings) -> tuple[VadSettings, list[dict[str, Any]]]:
-    """Choose the defaults: aggressiveness x gate, frame x trigger, noise floor x gate,
-    continuation, hangover (each stage keeps the best of the one before)."""
-    rows: list[dict[str, Any]] = []
-    cache: dict = {}
-
-    def trial(stage: str, **kw: Any) -> tuple[tuple, VadSettings]:
-        s = base.model_copy(update=kw)
-        summ = summary(run_ours(manifest, s, cache))
-        rank = _rank(summ)
-        rows.append(
-            {
-                "stage": stage,
-                **kw,
-                "rank": rank,
-                "latency_p50_10db": summ.get("10 dB", {}).get("close_latency_ms_p50"),
-            }
-        )
-        print(
-            f"  {stage:9} {kw} -> errors>=10dB {rank[0]}, errors@5dB {rank[1]}, "
-            f"boundary {rank[2]} ms"
-        )
-        return rank, s
-
-    best = min(
-        (
-            trial("vad", aggressiveness=a, gate_db=g)
-            for a in (0, 1, 2, 3)
-            for g in (None, 3.0, 6.0, 9.0)
-        ),
-        key=lambda t: t[0],
-    )[1]
-    cache.clear()
-    trig = [(2, 3), (3, 5), (4, 6), (5, 8)]
-    best = min(
-        (
-            trial(
-                "trigger",
-                aggressiveness=best.aggressiveness,
-                gate_db=best.gate_db,
-                frame_ms=fm,
-                start_voiced=k,
-                start_window=n,
-            )
-            for fm in (10, 20, 30)
-            for k, n in trig
-        ),
-        key=lambda t: t[0],
-    )[1]
-    best = min(
-        (
-            trial("floor", **{**_chosen(best), "floor_percentile": q, "gate_db": g})
-            for q in (0.0, 10.0, 20.0, 30.0)
-            for g in (3.0, 6.0, 9.0)
-        ),
-        key=lambda t: t[0],
-    )[1]
-    cache.clear()
-    best = min(
-        (trial("continue", **{**_chosen(best), "continue_voiced": c}) for c in (1, 2, 3)),
-        key=lambda t: t[0],
-    )[1]
-    # Hangover: the shortest that splits no utterance at its internal pauses, plus 100 ms margin.
-    ok = []
-    for h in (150, 200, 250, 300, 400, 500, 600):
-        rank, _ = trial(
-            "hangover",
-            **{**_chosen(best), "hangover_ms": h, "post_roll_ms": min(best.post_roll_ms, h)},
-        )
-        if rank[0] == 0:
-            ok.append(h)
-    hang = min(ok) + 100 if ok else base.hangover_ms
-    chosen = best.model_copy(
-        update={"hangover_ms": hang, "post_roll_ms": min(best.post_roll_ms, hang)}
-    )
-    return chosen, rows
-
-
-def _chosen(s: VadSettings) -> dict[str, Any]:
-    keys = (
-        "aggressiveness",
-        "gate_db",
-        "frame_ms",
-        "start_voiced",
-        "start_window",
-        "continue_voiced",
-        "floor_percentile",
-    )
-    return {k: getattr(s, k) for k in keys}
 
 
 def plot(ours: dict, ref: dict, hog: dict | None, path: Path, subtitle: str) -> None:

@@ -45,8 +45,8 @@ __all__ = ["derive_config", "main"]
 ROOT = Path(__file__).resolve().parents[1]
 TOPICS = (
     "asr.text", "tts.request", "dialog.turn", "dialog.state", "speaker.stop", "speaker.report",
-    "llm.abort", "rtos.command", "rtos.ack", "rtos.telemetry", "rtos.link", "sys.lifecycle",
-    "sys.heartbeat", "vad.state",
+    "llm.abort", "llm.reply", "rtos.command", "rtos.ack", "rtos.telemetry", "rtos.link",
+    "sys.lifecycle", "sys.heartbeat", "vad.state",
 )  # fmt: skip
 
 

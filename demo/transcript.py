@@ -2,7 +2,8 @@
 
 :class:`Transcript` is fed every message the demo sees and returns the lines to print: what the
 user said, what the assistant answered (sentence by sentence), barge-ins, the car's commands and
-acks, its telemetry when its state changes, and per turn the latency breakdown (end of speech ->
+acks (and the commands the LLM asked for, or why its tool call was refused), its telemetry when
+its state changes, and per turn the latency breakdown (end of speech ->
 segment closed -> transcript -> first token -> first audio). :meth:`Transcript.summary` gives
 the figures of every turn for ``out/demo/turns.json``.
 """
@@ -15,8 +16,8 @@ from typing import Any
 from bus.framing import Envelope
 from schemas.asr import AsrText
 from schemas.dialog import TurnMetrics
-from schemas.llm import LlmAbort
-from schemas.rtos import RtosAck, RtosCommand, RtosLink, RtosTelemetry
+from schemas.llm import LlmAbort, LlmReply
+from schemas.rtos import CarIntent, RtosAck, RtosCommand, RtosLink, RtosTelemetry
 from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsRequest
@@ -61,7 +62,7 @@ def format_telemetry(t: RtosTelemetry) -> str:
     )
 
 
-def _describe(cmd: RtosCommand) -> str:
+def _what(cmd: CarIntent) -> str:
     fields = {
         "drive": f"{cmd.distance_m:g} m at {cmd.linear_mps:g} m/s"
         if cmd.distance_m
@@ -70,7 +71,11 @@ def _describe(cmd: RtosCommand) -> str:
         "led": f"#{cmd.led_rgb:06x}",
         "buzzer": f"{cmd.buzzer_hz} Hz {cmd.duration_ms} ms",
     }
-    return f"#{cmd.cmd_id} {cmd.kind} {fields.get(cmd.kind, '')}".rstrip()
+    return f"{cmd.kind} {fields.get(cmd.kind, '')}".rstrip()
+
+
+def _describe(cmd: RtosCommand) -> str:
+    return f"#{cmd.cmd_id} {_what(cmd)}"
 
 
 class Transcript:
@@ -109,6 +114,10 @@ class Transcript:
                 self.turn(msg.trace).barged_in = True
             what = "playback stopped" if msg.topic == "speaker.stop" else "generation aborted"
             return [f"{at}        ! barge-in: {what} ({p.reason})"]
+        if isinstance(p, LlmReply) and p.intent_error:
+            return [f"{at} llm    ? tool call refused: {p.intent_error}"]
+        if isinstance(p, LlmReply) and p.intents:
+            return [f"{at} llm    asks the car: {'; '.join(_what(i) for i in p.intents)}"]
         if isinstance(p, RtosCommand):
             self.turn(msg.trace).commands.append(_describe(p))
             return [f"{at} car    <- command {_describe(p)}"]

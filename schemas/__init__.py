@@ -14,7 +14,7 @@ from schemas.base import Message
 from schemas.dialog import DialogState, TurnMetrics
 from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
 from schemas.registry import Registry, RegistryError, registry
-from schemas.rtos import RtosAck, RtosCommand, RtosLink, RtosTelemetry
+from schemas.rtos import CarIntent, RtosAck, RtosCommand, RtosLink, RtosTelemetry
 from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import Heartbeat, LifecycleEvent, LogRecord, Metric, Ping
 from schemas.tts import TtsAudio, TtsRequest
@@ -23,6 +23,7 @@ from schemas.vad import VadSegment, VadState
 __all__ = [
     "AsrText",
     "AudioFrame",
+    "CarIntent",
     "ChatMessage",
     "DialogState",
     "Heartbeat",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from schemas.base import Message
 from schemas.registry import registry
+from schemas.rtos import CarIntent
 
-__all__ = ["ChatMessage", "LlmAbort", "LlmDelta", "LlmReply", "LlmRequest"]
+__all__ = ["ChatMessage", "LlmAbort", "LlmDelta", "LlmReply", "LlmRequest", "LlmWait"]
 
 
 class ChatMessage(Message):
@@ -58,8 +59,35 @@ class LlmAbort(Message):
     """Why it is aborted."""
 
 
+class LlmWait(Message):
+    """The LLM waits for its server to free before it can start (topic ``llm.wait``).
+
+    Published at most once per request, once the wait has lasted the backend's
+    ``notice_after_s``, so that the dialog can say a short "one moment" instead of leaving the
+    user in silence; the request goes on and is answered (or fails) as usual. Rockchip's rkllm
+    servers do not stop a generation when its client hangs up, so after a barge-in the next
+    request waits for the cut-off one to end on the server (``reason`` ``orphan``).
+    """
+
+    request_id: str
+    """Request that waits."""
+    reason: Literal["orphan", "busy"] = "busy"
+    """``orphan``: a reply this worker aborted is still being generated on the server;
+    ``busy``: the server is busy with another request."""
+    waited_ms: float = 0.0
+    """How long the request has waited so far, ms."""
+    budget_ms: float = 0.0
+    """Longest it may still wait before it fails, ms (a caller's own deadline should allow it)."""
+
+
 class LlmReply(Message):
-    """The finished reply (topic ``llm.reply``)."""
+    """The finished reply (topic ``llm.reply``).
+
+    Schema 2.0: the validated tool calls are typed (``intents``) instead of a JSON string
+    (``intent_json`` of 1.0); see ``schemas/CHANGELOG.md``.
+    """
+
+    schema_version: ClassVar[tuple[int, int]] = (2, 0)
 
     request_id: str
     """Request this answers."""
@@ -71,10 +99,15 @@ class LlmReply(Message):
     """Why generation ended."""
     error: str = ""
     """Error message when ``finish_reason`` is ``error``."""
-    intent_json: str = ""
-    """A structured intent (tool call) the model produced, as JSON; empty when none."""
+    intents: tuple[CarIntent, ...] = ()
+    """The car commands the model asked for with its tool calls, validated, in order; empty
+    when it asked for none or when they were refused (see ``intent_error``)."""
     intent_error: str = ""
-    """Why a tool call the model attempted was refused (never guessed into a command)."""
+    """Why a tool call the model attempted was refused, as a sentence (never guessed into a
+    command); empty when there was none or it was valid."""
+    refused_call: str = ""
+    """The refused tool call(s) as the model wrote them (blocks in ``<tool_call>`` tags, or the
+    bare JSON answer), kept for the logs; empty otherwise."""
     ttft_ms: float = 0.0
     """Time from request to first token, ms."""
     prompt_tokens: int = 0
@@ -91,9 +124,12 @@ class LlmReply(Message):
     """Peak memory the runtime reported for the run, MB (0 when not reported)."""
     backend: str = ""
     """Which LLM backend answered."""
+    wait_ms: float = 0.0
+    """Time the request waited for a busy LLM server before it was taken, ms (0 in process)."""
 
 
 registry.register("llm.request", LlmRequest, core=True)
 registry.register("llm.delta", LlmDelta, core=True)
 registry.register("llm.abort", LlmAbort, core=True)
 registry.register("llm.reply", LlmReply, core=True)
+registry.register("llm.wait", LlmWait, core=True)

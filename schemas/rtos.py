@@ -10,16 +10,19 @@ from typing import Literal
 from schemas.base import Message
 from schemas.registry import registry
 
-__all__ = ["RtosAck", "RtosCommand", "RtosLink", "RtosTelemetry"]
+__all__ = ["CarIntent", "RtosAck", "RtosCommand", "RtosLink", "RtosTelemetry"]
 
 CommandKind = Literal["drive", "turn", "stop", "estop", "reset", "led", "buzzer"]
 
 
-class RtosCommand(Message):
-    """A command for the car controller (topic ``rtos.command``); checked by the safety envelope."""
+class CarIntent(Message):
+    """What the car is asked to do, before anyone addresses it as a command.
 
-    cmd_id: int
-    """Id chosen by the sender (u32); the ack carries it back."""
+    The arguments of the LLM's ``rtos_command`` tool (in ``llm.reply``) and what the dialog's own
+    command grammar understands; :class:`RtosCommand` adds the sender's id, time to live and
+    audit source. Not a topic of its own.
+    """
+
     kind: CommandKind
     """drive (velocity for a duration or distance), turn (by an angle), stop, estop (latched
     emergency stop), reset (clears the estop latch), led, buzzer."""
@@ -38,6 +41,13 @@ class RtosCommand(Message):
     """led: colour as 0xRRGGBB."""
     buzzer_hz: int = 0
     """buzzer: tone frequency in Hz."""
+
+
+class RtosCommand(CarIntent):
+    """A command for the car controller (topic ``rtos.command``); checked by the safety envelope."""
+
+    cmd_id: int
+    """Id chosen by the sender (u32); the ack carries it back."""
     ttl_ms: int = 500
     """Time to live, ms, counted from when the gateway accepts the command: it expires (ack
     ``expired``) if it has not started by then; a drive with duration 0 stops when it ends."""

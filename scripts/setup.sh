@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
 VENV=.venv
-DEB_PKGS=(portaudio19-dev espeak-ng sox gcc make libasound2-plugins)
+DEB_PKGS=(portaudio19-dev espeak-ng sox gcc make libasound2-plugins
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)  # the last three: make -C rtos check-aarch64
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do

@@ -1,19 +1,20 @@
 """Structured intents: RT-Thread commands the model asks for, checked before anyone acts.
 
-The intent model is derived from :class:`schemas.rtos.RtosCommand` at import time (every field
-except those the sender fills in: the command id, its time to live and the audit source), with
-unknown keys forbidden and no type coercion. The JSON schema offered to the model, the tool
-definition (OpenAI form, also what ``rkllm_set_function_tools`` takes) and the validation all come
-from that one derived model, so a change to ``RtosCommand`` reaches all three.
+An intent is a :class:`schemas.rtos.CarIntent` (the fields of ``RtosCommand`` that are not the
+sender's: no command id, time to live or audit source). The model's tool arguments are checked
+with :class:`ToolArguments`, the same fields with unknown keys forbidden and no type coercion;
+the JSON schema offered to the model, the tool definition (OpenAI form, also what
+``rkllm_set_function_tools`` takes) and the validation all come from it, so a change to
+``CarIntent`` reaches all three. What passes is handed on typed, as ``LlmReply.intents``.
 
 The model answers a command with a Qwen-style block::
 
     <tool_call>{"name": "rtos_command", "arguments": {"kind": "turn", "angle_deg": 90}}</tool_call>
 
-(bare arguments are accepted too; several blocks give a JSON list, in order). A reply that tries
-and fails (bad JSON, unknown tool, a key or value the schema refuses) gives an
-:class:`IntentResult` with an ``error`` sentence and no intent: a garbled reply is reported, never
-guessed into a command.
+(bare arguments are accepted too; several blocks give several intents, in order). A reply that
+tries and fails (bad JSON, unknown tool, a key or value the schema refuses) gives an
+:class:`IntentResult` with an ``error`` sentence, no intent, and the refused text kept in
+``refused``: a garbled reply is reported, never guessed into a command, and nothing is lost.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import ConfigDict, ValidationError
 
-from schemas.rtos import RtosCommand
+from schemas.rtos import CarIntent
 
 __all__ = [
     "TOOL_NAME",
-    "IntentModel",
     "IntentResult",
+    "ToolArguments",
     "intent_schema",
     "parse_intent",
     "parse_intents",
@@ -40,41 +41,32 @@ __all__ = [
 
 TOOL_NAME = "rtos_command"
 
-#: Fields of RtosCommand filled in by whoever sends the command, never by the model.
-_SENDER_FIELDS = frozenset({"cmd_id", "ttl_ms", "source"})
+_TOOL_DESCRIPTION = (
+    "Command the car: drive (a distance or a duration), turn (by an angle), stop, estop "
+    "(latched emergency stop), reset (clears the latch), led or buzzer. One call per step; "
+    "several calls are carried out in order."
+)
 
 
-def _derive_intent_model() -> type[BaseModel]:
-    fields: dict[str, Any] = {
-        name: (info.annotation, info)
-        for name, info in RtosCommand.model_fields.items()
-        if name not in _SENDER_FIELDS
-    }
-    return create_model(
-        "RtosIntent",
-        __config__=ConfigDict(extra="forbid", strict=True, frozen=True),
-        __doc__=f"Arguments of the {TOOL_NAME} tool: {RtosCommand.__doc__}",
-        **fields,
-    )
+class ToolArguments(CarIntent):
+    """Arguments of the rtos_command tool: one step for the car."""
 
-
-IntentModel: type[BaseModel] = _derive_intent_model()
+    model_config = ConfigDict(extra="forbid", strict=True, title="rtos_command arguments")
 
 
 def intent_schema() -> dict[str, Any]:
     """JSON schema of the tool's arguments."""
-    return IntentModel.model_json_schema()
+    return ToolArguments.model_json_schema()
 
 
 def tool_definition() -> dict[str, Any]:
     """The tool in OpenAI function form."""
-    schema = intent_schema()
     return {
         "type": "function",
         "function": {
             "name": TOOL_NAME,
-            "description": (RtosCommand.__doc__ or "").strip(),
-            "parameters": schema,
+            "description": _TOOL_DESCRIPTION,
+            "parameters": intent_schema(),
         },
     }
 
@@ -92,12 +84,14 @@ def tool_prompt() -> str:
 
 @dataclass(frozen=True)
 class IntentResult:
-    """Outcome of looking for an intent in a reply."""
+    """Outcome of looking for intents in a reply."""
 
-    intent_json: str = ""
-    """The validated arguments as JSON; empty when there is none."""
+    intents: tuple[CarIntent, ...] = ()
+    """The validated intents, in order; empty when there are none or they were refused."""
     error: str = ""
     """Why an attempted tool call was refused, as a sentence; empty when fine or absent."""
+    refused: str = ""
+    """The refused tool call text as the model wrote it; empty when nothing was refused."""
 
 
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
@@ -118,42 +112,54 @@ def parse_intent(tool_text: str | None, answer: str = "") -> IntentResult:
             return IntentResult()
         tool_text = stripped
     try:
+        return IntentResult(intents=(_check(tool_text),))
+    except _Refused as exc:
+        return IntentResult(error=str(exc), refused=tool_text)
+
+
+class _Refused(ValueError):
+    """A tool call that cannot be carried out; the message says why."""
+
+
+def _check(tool_text: str) -> CarIntent:
+    """The intent of one tool call's text; :class:`_Refused` with the reason otherwise."""
+    try:
         data = json.loads(tool_text)
     except json.JSONDecodeError as exc:
-        return IntentResult(error=f"The model's tool call is not valid JSON ({exc.msg}).")
+        raise _Refused(f"The model's tool call is not valid JSON ({exc.msg}).") from exc
     if not isinstance(data, dict):
-        return IntentResult(error="The model's tool call is not a JSON object.")
+        raise _Refused("The model's tool call is not a JSON object.")
     if "arguments" in data or "name" in data:
         name = data.get("name")
         if name != TOOL_NAME:
-            return IntentResult(
-                error=f"The model called an unknown tool {name!r}; only {TOOL_NAME!r} exists."
-            )
+            raise _Refused(f"The model called an unknown tool {name!r}; only {TOOL_NAME!r} exists.")
         args = data.get("arguments")
         if isinstance(args, str):  # OpenAI servers send arguments as a JSON string
             try:
                 args = json.loads(args)
             except json.JSONDecodeError as exc:
-                return IntentResult(error=f"The tool call's arguments are not JSON ({exc.msg}).")
+                raise _Refused(f"The tool call's arguments are not JSON ({exc.msg}).") from exc
         if not isinstance(args, dict):
-            return IntentResult(error="The tool call's arguments are not a JSON object.")
+            raise _Refused("The tool call's arguments are not a JSON object.")
         data = args
     try:
-        intent = IntentModel.model_validate(data)
+        args_ok = ToolArguments.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
             for err in exc.errors()
         )
-        return IntentResult(error=f"The model's command was refused by the schema: {problems}.")
-    return IntentResult(intent_json=intent.model_dump_json(exclude_unset=True))
+        raise _Refused(f"The model's command was refused by the schema: {problems}.") from exc
+    # Handed on as the plain wire model; what the model set stays marked as set.
+    return CarIntent.model_validate(args_ok.model_dump(exclude_unset=True))
 
 
 def parse_intents(tool_blocks: list[str], answer: str = "") -> IntentResult:
-    """Validate every ``<tool_call>`` block of a reply: one gives an object, several a list.
+    """Validate every ``<tool_call>`` block of a reply, in order.
 
-    One bad block refuses them all (a half-understood sequence of moves is not carried out).
-    With no block, the answer counts as an attempt only if it is nothing but JSON.
+    One bad block refuses them all (a half-understood sequence of moves is not carried out),
+    and every block is kept in ``refused``. With no block, the answer counts as an attempt only
+    if it is nothing but JSON.
     """
     if not tool_blocks:
         return parse_intent(None, answer)
@@ -161,7 +167,6 @@ def parse_intents(tool_blocks: list[str], answer: str = "") -> IntentResult:
     for i, res in enumerate(results):
         if res.error:
             where = f"Tool call {i + 1} of {len(results)}: " if len(results) > 1 else ""
-            return IntentResult(error=where + res.error)
-    if len(results) == 1:
-        return results[0]
-    return IntentResult(intent_json="[" + ",".join(r.intent_json for r in results) + "]")
+            refused = "\n".join(f"<tool_call>{b}</tool_call>" for b in tool_blocks)
+            return IntentResult(error=where + res.error, refused=refused)
+    return IntentResult(intents=tuple(i for r in results for i in r.intents))

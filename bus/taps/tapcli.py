@@ -85,14 +85,23 @@ def run_cli(main: Callable[[], int]) -> None:
     sys.exit(code)
 
 
-def jsonable(value: Any) -> Any:
-    """``value`` with models as maps and bytes as ``{"bytes": length}`` (for display)."""
+def jsonable(value: Any, *, nested: bool = False) -> Any:
+    """``value`` with models as maps and bytes as ``{"bytes": length}`` (for display).
+
+    A model inside the payload (such as each of ``llm.reply``'s intents) shows only the fields
+    that differ from their defaults, so a line stays readable.
+    """
     if isinstance(value, Message):
-        value = value.model_dump(mode="python")
+        fields = type(value).model_fields
+        return {
+            name: jsonable(getattr(value, name), nested=True)
+            for name, info in fields.items()
+            if not nested or getattr(value, name) != info.default
+        }
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v, nested=True) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
+        return [jsonable(v, nested=True) for v in value]
     if isinstance(value, bytes | bytearray | memoryview):
         return {"bytes": len(value)}
     if isinstance(value, str | int | float | bool) or value is None:

@@ -10,11 +10,17 @@
 #include "../ivmr/ivmr.h"
 #include "car.h"
 
+/* The largest max_msg this build accepts (the receive buffer is static: no heap on the RT side). */
+#ifndef APP_MAX_MSG
+#define APP_MAX_MSG 16368u
+#endif
+
 typedef struct {
     void *region;         /* mapped shared region (page-aligned) */
     uint32_t region_size;
-    uint32_t capacity;    /* per ring */
-    uint32_t max_msg;
+    uint32_t capacity;    /* our ring (RT -> Linux) */
+    uint32_t linux_capacity; /* the Linux ring (sets where our block starts); 0 = capacity */
+    uint32_t max_msg;     /* largest payload we send and accept (<= APP_MAX_MSG) */
     uint32_t hb_ms;       /* our heartbeat period */
     uint32_t poll_ms;     /* IPC thread wait when idle (doorbell or poll) */
     uint32_t tick_ms;     /* control loop period */

@@ -1,5 +1,7 @@
 #include "car.h"
 
+#include "car_limits.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -9,12 +11,12 @@
 
 void car_default_limits(car_limits_t *lim)
 {
-    lim->max_linear_mmps = 500;
-    lim->max_angular_mdps = 90000;
-    lim->max_duration_ms = 10000;
-    lim->max_distance_mm = 5000;
-    lim->max_angle_mdeg = 360000;
-    lim->default_turn_mdps = 45000;
+    lim->max_linear_mmps = CAR_MAX_LINEAR_MMPS;
+    lim->max_angular_mdps = CAR_MAX_ANGULAR_MDPS;
+    lim->max_duration_ms = CAR_MAX_DURATION_MS;
+    lim->max_distance_mm = CAR_MAX_DISTANCE_MM;
+    lim->max_angle_mdeg = CAR_MAX_ANGLE_MDEG;
+    lim->default_turn_mdps = CAR_DEFAULT_TURN_MDPS;
 }
 
 void car_init(car_t *car, const car_limits_t *lim, uint64_t now_ms)
@@ -66,6 +68,18 @@ static int end_motion(car_t *car, uint16_t status, uint16_t reason, uint64_t now
     return n;
 }
 
+int car_urgent(car_t *car, int estop, uint64_t now_ms, msg_ack_t *acks)
+{
+    int k = end_motion(car, ACK_FAILED, R_STOPPED, now_ms, &acks[0],
+                       estop ? CAR_ESTOP : CAR_STOPPED);
+    if (estop)
+        car->faults |= FAULT_ESTOP;
+    else if (car->faults & FAULT_ESTOP)
+        car->state = CAR_ESTOP;
+    car->buzzer_until_ms = 0;
+    return k;
+}
+
 int car_command(car_t *car, uint16_t type, const uint8_t *p, uint32_t n, uint64_t rx_ms,
                 uint64_t now_ms, msg_ack_t *acks)
 {
@@ -87,13 +101,7 @@ int car_command(car_t *car, uint16_t type, const uint8_t *p, uint32_t n, uint64_
 
     /* STOP/ESTOP are never refused, never expire */
     if (type == MSG_STOP || type == MSG_ESTOP) {
-        int k = end_motion(car, ACK_FAILED, R_STOPPED, now_ms, &acks[0],
-                           type == MSG_ESTOP ? CAR_ESTOP : CAR_STOPPED);
-        if (type == MSG_ESTOP)
-            car->faults |= FAULT_ESTOP;
-        else if (car->faults & FAULT_ESTOP)
-            car->state = CAR_ESTOP;
-        car->buzzer_until_ms = 0;
+        int k = car_urgent(car, type == MSG_ESTOP, now_ms, &acks[0]);
         return k + ack(&acks[k], h.cmd_id, ACK_DONE, R_NONE, 0, now_ms);
     }
     /* time to live, counted from when the gateway accepted it */
@@ -115,7 +123,8 @@ int car_command(car_t *car, uint16_t type, const uint8_t *p, uint32_t n, uint64_
     if (type == MSG_BUZZER) {
         msg_buzzer_t m;
         memcpy(&m, p, sizeof(m));
-        if (m.hz < 20 || m.hz > 20000 || m.duration_ms > 5000)
+        if (m.hz < CAR_BUZZER_MIN_HZ || m.hz > CAR_BUZZER_MAX_HZ ||
+            m.duration_ms > CAR_MAX_BUZZER_MS)
             return ack(&acks[0], h.cmd_id, ACK_REJECTED, R_RANGE, m.hz, now_ms);
         car->buzzer_hz = m.hz;
         car->buzzer_until_ms = now_ms + m.duration_ms;

@@ -44,6 +44,9 @@ void car_default_limits(car_limits_t *lim);
 /* Applies one command received at rx_ms. Writes up to CAR_MAX_ACKS acks; returns their count. */
 int car_command(car_t *car, uint16_t type, const uint8_t *payload, uint32_t n, uint64_t rx_ms,
                 uint64_t now_ms, msg_ack_t *acks);
+/* The effect of STOP (estop = 0) or ESTOP (1) without its own ack: ends the motion (its ack is
+ * written to acks; returns 0 or 1) and, for ESTOP, latches. */
+int car_urgent(car_t *car, int estop, uint64_t now_ms, msg_ack_t *acks);
 /* Advances time: odometry, ends of motions, link supervision. Returns the ack count. */
 int car_tick(car_t *car, uint64_t now_ms, int link_ok, msg_ack_t *acks);
 void car_telemetry(const car_t *car, uint64_t now_ms, msg_telemetry_t *t);

@@ -26,21 +26,29 @@ static void on_signal(int sig) { got_signal = sig; }
 
 static void usage(FILE *f)
 {
+    car_limits_t d;
+    car_default_limits(&d);
     fprintf(f,
             "usage: rtapp --region PATH [options]\n"
             "  --region PATH          shared region file (created if missing, e.g. /dev/shm/ivmr)\n"
-            "  --capacity BYTES       ring capacity, power of two (default 16384)\n"
-            "  --max-msg BYTES        largest payload (default 1024)\n"
+            "  --capacity BYTES       our ring's capacity, power of two (default 16384)\n"
+            "  --linux-capacity BYTES the Linux ring's capacity: where our block starts\n"
+            "                         (default: --capacity)\n"
+            "  --max-msg BYTES        largest payload we send and accept (default 1024, at most "
+            "%u)\n"
             "  --heartbeat-ms MS      heartbeat period (default 100)\n"
             "  --poll-ms MS           IPC wait when idle (default 1)\n"
             "  --tick-ms MS           control loop period (default 10)\n"
             "  --telemetry-ms MS      telemetry period (default 100)\n"
-            "  --max-linear-mps V     RT hard limit on speed (default 0.5)\n"
-            "  --max-angular-dps V    RT hard limit on yaw rate (default 90)\n"
-            "  --max-duration-ms MS   RT hard limit on a motion (default 10000)\n"
-            "  --max-distance-m M     RT hard limit on a drive distance (default 5)\n"
+            "  --max-linear-mps V     RT hard limit on speed (default %g)\n"
+            "  --max-angular-dps V    RT hard limit on yaw rate (default %g)\n"
+            "  --max-duration-ms MS   RT hard limit on a motion (default %u)\n"
+            "  --max-distance-m M     RT hard limit on a drive distance (default %g)\n"
             "  --doorbell-fifo IN,OUT FIFO doorbell paths (wake us, kick the peer); default polling\n"
-            "  --verbose              log every event and ack\n");
+            "  --verbose              log every event and ack\n"
+            "The defaults of the hard limits come from schemas/rtos_limits.py (car_limits.h).\n",
+            APP_MAX_MSG, d.max_linear_mmps / 1000.0, d.max_angular_mdps / 1000.0,
+            d.max_duration_ms, d.max_distance_mm / 1000.0);
 }
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -91,6 +99,8 @@ int main(int argc, char **argv)
             region = v;
         } else if (!strcmp(a, "--capacity")) {
             bad = parse_u32(v, &cfg.capacity);
+        } else if (!strcmp(a, "--linux-capacity")) {
+            bad = parse_u32(v, &cfg.linux_capacity);
         } else if (!strcmp(a, "--max-msg")) {
             bad = parse_u32(v, &cfg.max_msg);
         } else if (!strcmp(a, "--heartbeat-ms")) {
@@ -134,7 +144,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "rtapp: --region PATH is required (e.g. --region /dev/shm/ivmr).\n");
         return 2;
     }
-    uint32_t size = ivmr_region_size(cfg.capacity);
+    if (cfg.max_msg > APP_MAX_MSG) {
+        fprintf(stderr, "rtapp: --max-msg %u is above this build's limit of %u bytes; "
+                "choose a smaller one.\n", cfg.max_msg, APP_MAX_MSG);
+        return 2;
+    }
+    uint32_t size = ivmr_layout_size(cfg.linux_capacity ? cfg.linux_capacity : cfg.capacity,
+                                     cfg.capacity);
     int fd = open(region, O_RDWR | O_CREAT, 0600);
     if (fd < 0) {
         fprintf(stderr, "rtapp: cannot open region %s: %s; check the path and permissions.\n",
@@ -163,7 +179,8 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (app_start(&cfg) != 0) {
-        fprintf(stderr, "rtapp: start failed (capacity must be a power of two >= 4*(16+max-msg)).\n");
+        fprintf(stderr, "rtapp: start failed (each capacity must be a power of two >= "
+                "4*(16+max-msg)).\n");
         return 1;
     }
     port_log("started region=%s capacity=%u max_msg=%u heartbeat_ms=%u", region, cfg.capacity,

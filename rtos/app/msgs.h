@@ -87,7 +87,17 @@ typedef struct {
     uint32_t faults;
     uint32_t battery_mv;
     uint32_t active_cmd_id;
-} msg_telemetry_t; /* 40 B */
+    /* v1.1 (appended; a 40-byte sample is the v1.0 one): what the RT side could not send or
+     * act on since it started, so that every command is accounted for (docs/rtos.md) */
+    uint32_t ack_drops;  /* acks not sent: queue full, ring full, no link, fault */
+    uint32_t tlm_drops;  /* telemetry samples not sent (same reasons) */
+    uint32_t ring_drops; /* of all records, those dropped at a full ring: each one is a seq gap */
+    uint32_t cmd_drops;  /* commands dropped without an ack (payload too short for a cmd_id) */
+} msg_telemetry_t;       /* 56 B */
+#define MSG_TELEMETRY_V10_SIZE 40u
+
+/* a command type this controller knows */
+static inline int msg_is_command(uint16_t type) { return type >= MSG_DRIVE && type <= MSG_BUZZER; }
 
 /* ack status */
 enum { ACK_STARTED = 1, ACK_DONE, ACK_REJECTED, ACK_EXPIRED, ACK_FAILED };
@@ -116,10 +126,10 @@ typedef struct {
 } msg_ack_t; /* 16 B */
 
 typedef struct {
-    uint32_t op; /* 1 = send count BENCH records of size bytes; 2 = report */
+    uint32_t op; /* 1 = send count BENCH records of size bytes; 2 = report; 3 = as 1, paced */
     uint32_t count;
     uint32_t size;
-    uint32_t reserved;
+    uint32_t reserved; /* op 3: gap between records, us (each gap is gap..2*gap) */
 } msg_bench_ctl_t;
 
 typedef struct {

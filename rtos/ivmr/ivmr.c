@@ -11,6 +11,18 @@
 
 #define ALIGN16(x) (((x) + 15u) & ~15u)
 
+/* IVMR_TEST_RELAXED_ORDERING (test builds only, never for use): every acquire/release becomes
+ * relaxed and the fences vanish, so that the board's stress test can show it detects a missing
+ * barrier on the A76/A55 (docs/board-checklist.md, negative control). */
+#ifdef IVMR_TEST_RELAXED_ORDERING
+#define IVMR_ACQ __ATOMIC_RELAXED
+#define IVMR_REL __ATOMIC_RELAXED
+#define __atomic_thread_fence(order) ((void)(order))
+#else
+#define IVMR_ACQ __ATOMIC_ACQUIRE
+#define IVMR_REL __ATOMIC_RELEASE
+#endif
+
 /* ---- shared-memory accessors ------------------------------------------------------------ */
 static inline uint32_t ld32(const uint8_t *b, uint32_t off)
 {
@@ -18,7 +30,7 @@ static inline uint32_t ld32(const uint8_t *b, uint32_t off)
 }
 static inline uint32_t ld32_acq(const uint8_t *b, uint32_t off)
 {
-    return __atomic_load_n((const uint32_t *)(const void *)(b + off), __ATOMIC_ACQUIRE);
+    return __atomic_load_n((const uint32_t *)(const void *)(b + off), IVMR_ACQ);
 }
 static inline uint64_t ld64(const uint8_t *b, uint32_t off)
 {
@@ -26,7 +38,7 @@ static inline uint64_t ld64(const uint8_t *b, uint32_t off)
 }
 static inline uint64_t ld64_acq(const uint8_t *b, uint32_t off)
 {
-    return __atomic_load_n((const uint64_t *)(const void *)(b + off), __ATOMIC_ACQUIRE);
+    return __atomic_load_n((const uint64_t *)(const void *)(b + off), IVMR_ACQ);
 }
 static inline void st32(uint8_t *b, uint32_t off, uint32_t v)
 {
@@ -34,7 +46,7 @@ static inline void st32(uint8_t *b, uint32_t off, uint32_t v)
 }
 static inline void st32_rel(uint8_t *b, uint32_t off, uint32_t v)
 {
-    __atomic_store_n((uint32_t *)(void *)(b + off), v, __ATOMIC_RELEASE);
+    __atomic_store_n((uint32_t *)(void *)(b + off), v, IVMR_REL);
 }
 static inline void st64(uint8_t *b, uint32_t off, uint64_t v)
 {
@@ -42,7 +54,7 @@ static inline void st64(uint8_t *b, uint32_t off, uint64_t v)
 }
 static inline void st64_rel(uint8_t *b, uint32_t off, uint64_t v)
 {
-    __atomic_store_n((uint64_t *)(void *)(b + off), v, __ATOMIC_RELEASE);
+    __atomic_store_n((uint64_t *)(void *)(b + off), v, IVMR_REL);
 }
 static inline void stat_add(ivmr_ep_t *ep, int slot, uint64_t n)
 {
@@ -62,12 +74,14 @@ static void crc_init(void)
             c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
         crc_table[i] = c;
     }
+    /* release (private memory): the table before another thread's acquire of crc_ready */
     __atomic_store_n(&crc_ready, 1, __ATOMIC_RELEASE);
 }
 
 uint32_t ivmr_crc32(uint32_t crc, const void *data, size_t n)
 {
     const uint8_t *p = (const uint8_t *)data;
+    /* acquire: pairs with the release-store of crc_ready (a racing init rewrites equal words) */
     if (!__atomic_load_n(&crc_ready, __ATOMIC_ACQUIRE))
         crc_init();
     crc = ~crc;
@@ -107,6 +121,10 @@ uint32_t ivmr_block_size(uint32_t capacity)
     return (IVMR_RING_OFFSET + capacity + IVMR_BLOCK_ALIGN - 1u) & ~(IVMR_BLOCK_ALIGN - 1u);
 }
 uint32_t ivmr_region_size(uint32_t capacity) { return 2u * ivmr_block_size(capacity); }
+uint32_t ivmr_layout_size(uint32_t cap0, uint32_t cap1)
+{
+    return ivmr_block_size(cap0) + ivmr_block_size(cap1);
+}
 size_t ivmr_ep_sizeof(void) { return sizeof(ivmr_ep_t); }
 
 static int is_pow2(uint32_t x) { return x && !(x & (x - 1u)); }
@@ -138,13 +156,18 @@ static void write_descriptor(ivmr_ep_t *ep)
 static void write_block(ivmr_ep_t *ep)
 {
     uint8_t *b = ep->own;
+    /* release: whatever we wrote before (old session) precedes INIT for the peer's acquire of
+     * state; section 5 step 1 wants INIT and a zero ack before anything else changes */
     st32_rel(b, IVMR_OFF_STATE, IVMR_STATE_INIT);
+    /* release: INIT before the cleared ack, for the peer's acquire-load of peer_epoch_ack */
     st64_rel(b, IVMR_OFF_PEER_EPOCH_ACK, 0);
     for (uint32_t off = 0; off < IVMR_RING_OFFSET + ep->capacity; off += 8u)
         if (off != IVMR_OFF_STATE)
             st64(b, off, 0);
     write_descriptor(ep);
+    /* release: the zeroed block and descriptor before the peer's acquire-load of tx_tail */
     st32_rel(b, IVMR_OFF_TX_TAIL, 0);
+    /* release: descriptor, epoch and tail before the peer's acquire-load of state == READY */
     st32_rel(b, IVMR_OFF_STATE, IVMR_STATE_READY);
 
     ep->tail = 0;
@@ -155,19 +178,25 @@ static void write_block(ivmr_ep_t *ep)
     ep->rx_synced = 0;
     ep->linked = 0;
     ep->refused = 0;
+    ep->retry_reported = 0;
     ep->fault = IVMR_FAULT_NONE;
     ep->stopped = 0;
 }
 
-int ivmr_init(ivmr_ep_t *ep, void *base, uint32_t region_size, uint32_t endpoint_id,
-              uint32_t capacity, uint32_t max_msg, uint32_t hb_period_ms, uint64_t epoch)
+int ivmr_init_layout(ivmr_ep_t *ep, void *base, uint32_t region_size, uint32_t endpoint_id,
+                     uint32_t block1_off, uint32_t capacity, uint32_t max_msg,
+                     uint32_t hb_period_ms, uint64_t epoch)
 {
-    uint32_t bs = ivmr_block_size(capacity);
+    uint32_t bs = block1_off;
     uint8_t *zero = (uint8_t *)ep;
     for (size_t i = 0; i < sizeof(*ep); i++)
         zero[i] = 0;
     if (!base || ((uintptr_t)base & 63u) || endpoint_id > 1u || !geometry_ok(capacity, max_msg) ||
-        region_size < 2u * bs || epoch == 0 || hb_period_ms == 0)
+        epoch == 0 || hb_period_ms == 0 || (bs & (IVMR_BLOCK_ALIGN - 1u)) || bs < IVMR_BLOCK_ALIGN ||
+        bs >= region_size || region_size - bs < IVMR_HEADER_SIZE)
+        return IVMR_EINVAL;
+    /* our ring must fit in our block */
+    if ((uint64_t)IVMR_RING_OFFSET + capacity > (endpoint_id ? (uint64_t)region_size - bs : bs))
         return IVMR_EINVAL;
     ep->base = (uint8_t *)base;
     ep->region_size = region_size;
@@ -184,6 +213,20 @@ int ivmr_init(ivmr_ep_t *ep, void *base, uint32_t region_size, uint32_t endpoint
     return IVMR_OK;
 }
 
+int ivmr_init(ivmr_ep_t *ep, void *base, uint32_t region_size, uint32_t endpoint_id,
+              uint32_t capacity, uint32_t max_msg, uint32_t hb_period_ms, uint64_t epoch)
+{
+    uint32_t bs = ivmr_block_size(capacity);
+    if (region_size < 2u * bs) {
+        uint8_t *zero = (uint8_t *)ep;
+        for (size_t i = 0; i < sizeof(*ep); i++)
+            zero[i] = 0;
+        return IVMR_EINVAL;
+    }
+    return ivmr_init_layout(ep, base, region_size, endpoint_id, bs, capacity, max_msg,
+                            hb_period_ms, epoch);
+}
+
 int ivmr_reinit(ivmr_ep_t *ep, uint64_t epoch)
 {
     if (epoch == 0 || epoch == ep->epoch)
@@ -195,8 +238,11 @@ int ivmr_reinit(ivmr_ep_t *ep, uint64_t epoch)
 
 void ivmr_shutdown(ivmr_ep_t *ep)
 {
+    /* release: our last records and indices before the peer's acquire-load of state */
     st32_rel(ep->own, IVMR_OFF_STATE, IVMR_STATE_STOPPING);
+    /* release: STOPPING before the cleared ack (peer's acquire-load of peer_epoch_ack) */
     st64_rel(ep->own, IVMR_OFF_PEER_EPOCH_ACK, 0);
+    /* release: the cleared ack before the peer's acquire-load of state == OFF */
     st32_rel(ep->own, IVMR_OFF_STATE, IVMR_STATE_OFF);
     ep->linked = 0;
     ep->peer_epoch = 0;
@@ -208,6 +254,7 @@ static int set_fault(ivmr_ep_t *ep, uint32_t code)
     ep->fault = code;
     st32(ep->own, IVMR_OFF_FAULT_CODE, code);
     stat_add(ep, IVMR_STAT_RX_PROTO_ERR, 1);
+    /* release: fault_code and the counter are visible before the peer's acquire-load of state */
     st32_rel(ep->own, IVMR_OFF_STATE, IVMR_STATE_FAULT);
     ep->linked = 0;
     ep->peer_epoch = 0;
@@ -226,24 +273,32 @@ static int descriptor_ok(const ivmr_ep_t *ep)
            ld32(p, IVMR_OFF_ENDPOINT_ID) == 1u - ep->me;
 }
 
+/* Section 3/7: a peer whose magic, major version or geometry we cannot accept is refused and we
+ * go to FAULT (fault_code 6). We stay FAULT, beating, until the peer changes (ivmr_poll then
+ * reports IVMR_EV_RETRY and the owner re-initialises with a new epoch), so a peer that stays
+ * wrong is refused once, not once per poll. */
+static uint32_t refuse(ivmr_ep_t *ep, uint64_t pep)
+{
+    uint32_t ev = IVMR_EV_REFUSED | (ep->linked ? IVMR_EV_LINK_DOWN : 0u);
+    set_fault(ep, IVMR_FAULT_DESCRIPTOR);
+    ep->refused = 1;
+    ep->refused_epoch = pep;
+    ep->retry_reported = 0;
+    return ev;
+}
+
 /* Attach to the peer's current epoch: drop its backlog, publish our head, then ack the epoch. */
 static uint32_t try_attach(ivmr_ep_t *ep, uint64_t pep, uint64_t now_ms)
 {
     uint32_t ev = 0;
-    if (!descriptor_ok(ep)) {
-        if (!ep->refused) { /* not a FAULT of ours: keep polling, the peer may heal or restart */
-            ep->refused = 1;
-            st32(ep->own, IVMR_OFF_FAULT_CODE, IVMR_FAULT_DESCRIPTOR);
-            stat_add(ep, IVMR_STAT_RX_PROTO_ERR, 1);
-            ev |= IVMR_EV_REFUSED;
-        }
-        return ev;
-    }
+    if (!descriptor_ok(ep))
+        return refuse(ep, pep);
+    /* acquire: pairs with the peer's release-store of tx_tail (its ring data before the index) */
     uint32_t tail = ld32_acq(ep->peer, IVMR_OFF_TX_TAIL);
+    /* acquire: re-read epoch/state after the tail; a peer resetting meanwhile shows here */
     if ((tail & 15u) || ld64_acq(ep->peer, IVMR_OFF_EPOCH) != pep ||
         ld32_acq(ep->peer, IVMR_OFF_STATE) != IVMR_STATE_READY)
         return ev; /* resetting or a damaged index: retry on the next poll */
-    ep->refused = 0;
     ep->peer_cap = ld32(ep->peer, IVMR_OFF_RING_CAPACITY);
     ep->peer_max = ld32(ep->peer, IVMR_OFF_MAX_MSG);
     ep->peer_ring_off = ld32(ep->peer, IVMR_OFF_RING_OFFSET);
@@ -252,11 +307,19 @@ static uint32_t try_attach(ivmr_ep_t *ep, uint64_t pep, uint64_t now_ms)
     ev |= IVMR_EV_ATTACHED;
     if (ep->last_peer_epoch && ep->last_peer_epoch != pep)
         ev |= IVMR_EV_PEER_RESTARTED;
+    /* A new peer epoch ends the session we had, even when the peer acked our epoch again before
+     * this poll (a fast restart): report it down, so that LINK_UP follows for the new one. */
+    if (ep->linked)
+        ev |= IVMR_EV_LINK_DOWN;
+    ep->linked = 0;
     ep->last_peer_epoch = pep;
     ep->peer_epoch = pep;
+    /* release: our reads of the dropped backlog happen-before the peer's acquire of rx_head */
     st32_rel(ep->own, IVMR_OFF_RX_HEAD, tail);
+    /* release: rx_head above is visible before the peer acquire-loads our peer_epoch_ack */
     st64_rel(ep->own, IVMR_OFF_PEER_EPOCH_ACK, pep);
     /* a new epoch proves life: restart the liveness clock */
+    /* acquire: pairs with the peer's release-store of heartbeat_counter */
     ep->peer_hb_seen = ld64_acq(ep->peer, IVMR_OFF_HB_COUNTER);
     ep->peer_hb_change_ms = now_ms;
     ep->peer_hb_valid = 1;
@@ -267,37 +330,18 @@ static uint32_t try_attach(ivmr_ep_t *ep, uint64_t pep, uint64_t now_ms)
     return ev;
 }
 
-uint32_t ivmr_poll(ivmr_ep_t *ep, uint64_t now_ms)
+/* Heartbeat and liveness on our own clock (section 5). */
+static uint32_t beat_and_watch(ivmr_ep_t *ep, uint64_t now_ms)
 {
     uint32_t ev = 0;
     uint8_t *own = ep->own;
     const uint8_t *peer = ep->peer;
-
-    if (ep->fault || ep->stopped)
-        return 0; /* FAULT/OFF: the owner must reinit */
-    /* re-assert our block from local state (heals a damaged word; we are its only writer) */
-    write_descriptor(ep);
-    st32_rel(own, IVMR_OFF_TX_TAIL, ep->tail);
-    if (ep->peer_epoch) {
-        st32_rel(own, IVMR_OFF_RX_HEAD, ep->head);
-        st64_rel(own, IVMR_OFF_PEER_EPOCH_ACK, ep->peer_epoch);
-    }
-    st32_rel(own, IVMR_OFF_STATE, IVMR_STATE_READY);
     if (now_ms - ep->last_hb_ms >= ep->hb_period_ms) {
         ep->last_hb_ms = now_ms;
+        /* release: our block's earlier stores are visible before the peer sees the beat */
         st64_rel(own, IVMR_OFF_HB_COUNTER, ld64(own, IVMR_OFF_HB_COUNTER) + 1u);
     }
-
-    uint32_t pstate = ld32_acq(peer, IVMR_OFF_STATE);
-    if (pstate == IVMR_STATE_READY) {
-        uint64_t pep = ld64_acq(peer, IVMR_OFF_EPOCH);
-        if (pep != 0 && pep != ep->peer_epoch)
-            ev |= try_attach(ep, pep, now_ms);
-    } else if (ep->peer_epoch) {
-        ep->peer_epoch = 0;
-    }
-
-    /* liveness, on our own clock */
+    /* acquire: pairs with the peer's release-store of its heartbeat_counter */
     uint64_t hb = ld64_acq(peer, IVMR_OFF_HB_COUNTER);
     uint32_t period = ld32(peer, IVMR_OFF_HB_PERIOD);
     if (period == 0 || period > 60000u)
@@ -318,7 +362,61 @@ uint32_t ivmr_poll(ivmr_ep_t *ep, uint64_t now_ms)
         stat_add(ep, IVMR_STAT_HB_MISSES, 1);
         ev |= IVMR_EV_PEER_DEAD;
     }
+    return ev;
+}
 
+uint32_t ivmr_poll(ivmr_ep_t *ep, uint64_t now_ms)
+{
+    uint32_t ev = 0;
+    uint8_t *own = ep->own;
+    const uint8_t *peer = ep->peer;
+
+    if (ep->refused) {
+        /* FAULT after a refused descriptor: keep our block and heartbeat, watch for a change */
+        write_descriptor(ep);
+        st32(own, IVMR_OFF_FAULT_CODE, IVMR_FAULT_DESCRIPTOR);
+        /* release: descriptor and fault_code before the peer's acquire-load of state */
+        st32_rel(own, IVMR_OFF_STATE, IVMR_STATE_FAULT);
+        ev |= beat_and_watch(ep, now_ms);
+        /* acquire: pairs with the peer's release-store of state (its descriptor before READY) */
+        if (!ep->retry_reported && ld32_acq(peer, IVMR_OFF_STATE) == IVMR_STATE_READY &&
+            (ld64_acq(peer, IVMR_OFF_EPOCH) != ep->refused_epoch || descriptor_ok(ep))) {
+            ep->retry_reported = 1;
+            ev |= IVMR_EV_RETRY;
+        }
+        return ev;
+    }
+    if (ep->fault || ep->stopped)
+        return 0; /* FAULT/OFF: the owner must reinit */
+    /* re-assert our block from local state (heals a damaged word; we are its only writer) */
+    write_descriptor(ep);
+    /* release: our ring data before the tail (the peer acquire-loads tx_tail, then reads) */
+    st32_rel(own, IVMR_OFF_TX_TAIL, ep->tail);
+    if (ep->peer_epoch) {
+        /* release: our reads of the peer ring before the peer's acquire-load of rx_head */
+        st32_rel(own, IVMR_OFF_RX_HEAD, ep->head);
+        /* release: rx_head before the peer's acquire-load of peer_epoch_ack */
+        st64_rel(own, IVMR_OFF_PEER_EPOCH_ACK, ep->peer_epoch);
+    }
+    /* release: descriptor and indices before the peer's acquire-load of state */
+    st32_rel(own, IVMR_OFF_STATE, IVMR_STATE_READY);
+
+    /* acquire: pairs with the peer's release-store of state (descriptor and epoch first) */
+    uint32_t pstate = ld32_acq(peer, IVMR_OFF_STATE);
+    if (pstate == IVMR_STATE_READY) {
+        /* acquire: the epoch written before the peer's READY */
+        uint64_t pep = ld64_acq(peer, IVMR_OFF_EPOCH);
+        if (pep != 0 && pep != ep->peer_epoch)
+            ev |= try_attach(ep, pep, now_ms);
+        if (ep->refused)
+            return ev;
+    } else if (ep->peer_epoch) {
+        ep->peer_epoch = 0;
+    }
+
+    ev |= beat_and_watch(ep, now_ms);
+
+    /* acquire: pairs with the peer's release-store of peer_epoch_ack (its rx_head first) */
     uint32_t linked = ep->peer_epoch != 0 && pstate == IVMR_STATE_READY &&
                       ld64_acq(peer, IVMR_OFF_PEER_EPOCH_ACK) == ep->epoch;
     if (linked && !ep->linked)
@@ -332,11 +430,13 @@ uint32_t ivmr_poll(ivmr_ep_t *ep, uint64_t now_ms)
 int ivmr_linked(const ivmr_ep_t *ep) { return (int)ep->linked; }
 int ivmr_peer_alive(const ivmr_ep_t *ep) { return !ep->peer_dead; }
 uint64_t ivmr_peer_epoch(const ivmr_ep_t *ep) { return ep->peer_epoch; }
+uint32_t ivmr_peer_max_msg(const ivmr_ep_t *ep) { return ep->peer_epoch ? ep->peer_max : 0u; }
 uint32_t ivmr_fault_code(const ivmr_ep_t *ep) { return ep->fault; }
 
 /* The peer is still linked to the epochs we know (section 5 rule 5). */
 static int session_intact(const ivmr_ep_t *ep)
 {
+    /* acquire (both): pair with the peer's release-stores of state and epoch at (re)init */
     return ep->peer_epoch != 0 && ld32_acq(ep->peer, IVMR_OFF_STATE) == IVMR_STATE_READY &&
            ld64_acq(ep->peer, IVMR_OFF_EPOCH) == ep->peer_epoch;
 }
@@ -365,8 +465,11 @@ static int tx_room(ivmr_ep_t *ep, uint32_t total, int urgent)
     uint32_t limit = urgent ? cap : cap - cap / 4u;
     if (ep->tail - ep->cached_head + total <= limit)
         return 0;
+    /* acquire: pairs with the consumer's release-store of rx_head (its reads of the freed
+     * space happen before we overwrite it) */
     uint32_t h = ld32_acq(ep->peer, IVMR_OFF_RX_HEAD);
     if ((h & 15u) || h - ep->cached_head > ep->tail - ep->cached_head) {
+        /* acquire: pairs with the peer's release-store of peer_epoch_ack */
         if (!session_intact(ep) || ld64_acq(ep->peer, IVMR_OFF_PEER_EPOCH_ACK) != ep->epoch) {
             ep->linked = 0;
             return IVMR_ENOLINK;
@@ -379,6 +482,7 @@ static int tx_room(ivmr_ep_t *ep, uint32_t total, int urgent)
 
 static int tx_link_ok(ivmr_ep_t *ep)
 {
+    /* acquire: pairs with the peer's release-store of peer_epoch_ack (its rx_head first) */
     return ep->linked && session_intact(ep) &&
            ld64_acq(ep->peer, IVMR_OFF_PEER_EPOCH_ACK) == ep->epoch;
 }
@@ -389,6 +493,8 @@ static int tx_write(ivmr_ep_t *ep, uint16_t type, uint16_t flags, const uint8_t 
 {
     if (type == IVMR_TYPE_PAD || n > ep->max_msg || (n && !payload))
         return IVMR_EINVAL;
+    if (n > ep->peer_max)
+        return IVMR_EMSGSIZE; /* the peer bounds records by its own limit (section 7) */
     uint32_t cap = ep->capacity;
     uint32_t need = ALIGN16(IVMR_REC_HDR + n);
     uint32_t off = ep->tail & (cap - 1u);
@@ -425,10 +531,16 @@ static int tx_write(ivmr_ep_t *ep, uint16_t type, uint16_t flags, const uint8_t 
 /* Publish the tail (store-release), then full fence and check whether the peer sleeps. */
 static int tx_publish(ivmr_ep_t *ep)
 {
+    /* release: the record words (relaxed stores) before the consumer's acquire-load of tx_tail */
     st32_rel(ep->own, IVMR_OFF_TX_TAIL, ep->tail);
+    /* full fence: our tx_tail store before our load of peer rx_armed; pairs with the fence in
+     * the peer's ivmr_rx_arm (its rx_armed store before its tx_tail load): one side sees the
+     * other, so a sleeping peer is always kicked (Dekker) */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     return ld32(ep->peer, IVMR_OFF_RX_ARMED) == 1u;
 }
+
+uint32_t ivmr_tx_drop(ivmr_ep_t *ep) { return ep->tx_seq++; }
 
 int ivmr_send(ivmr_ep_t *ep, uint16_t type, uint16_t flags, const void *payload, uint32_t n)
 {
@@ -474,6 +586,7 @@ uint32_t ivmr_tx_free(ivmr_ep_t *ep, int urgent)
 {
     uint32_t cap = ep->capacity, limit = urgent ? cap : cap - cap / 4u;
     if (ep->peer_epoch) {
+        /* acquire: pairs with the consumer's release-store of rx_head */
         uint32_t h = ld32_acq(ep->peer, IVMR_OFF_RX_HEAD);
         if (!(h & 15u) && h - ep->cached_head <= ep->tail - ep->cached_head)
             ep->cached_head = h;
@@ -488,6 +601,7 @@ static int rx_tail(ivmr_ep_t *ep, uint32_t *tail)
 {
     if (!ep->peer_epoch || ep->fault || ep->stopped)
         return 0;
+    /* acquire: pairs with the producer's release-store of tx_tail (record words before it) */
     uint32_t t = ld32_acq(ep->peer, IVMR_OFF_TX_TAIL);
     if (t == ep->head)
         return 0;
@@ -521,8 +635,7 @@ static int rx_one(ivmr_ep_t *ep, uint32_t tail, uint32_t *tf_out, uint32_t *seq_
         ep->head += to_end;
         return IVMR_ESKIP;
     }
-    uint32_t maxlen = IVMR_REC_HDR + (ep->max_msg < ep->peer_max ? ep->peer_max : ep->max_msg);
-    if (len > maxlen)
+    if (len > IVMR_REC_HDR + ep->max_msg) /* section 7: the receiver's own limit */
         return set_fault(ep, IVMR_FAULT_LEN);
     uint32_t a = ALIGN16(len);
     if (a > avail || a > to_end)
@@ -542,8 +655,10 @@ static int rx_one(ivmr_ep_t *ep, uint32_t tail, uint32_t *tf_out, uint32_t *seq_
         stat_add(ep, IVMR_STAT_RX_CRC_ERR, 1);
         return IVMR_ESKIP;
     }
-    if (ep->rx_synced && seq != ep->rx_seq_next)
-        stat_add(ep, IVMR_STAT_RX_SEQ_GAP, 1);
+    if (ep->rx_synced && seq != ep->rx_seq_next) {
+        uint32_t missing = seq - ep->rx_seq_next; /* records dropped by the producer (section 6) */
+        stat_add(ep, IVMR_STAT_RX_SEQ_GAP, missing < 0x80000000u ? missing : 1u);
+    }
     ep->rx_seq_next = seq + 1u;
     ep->rx_synced = 1;
     stat_add(ep, IVMR_STAT_RX_MSGS, 1);
@@ -552,11 +667,7 @@ static int rx_one(ivmr_ep_t *ep, uint32_t tail, uint32_t *tf_out, uint32_t *seq_
     return (int)n;
 }
 
-static uint32_t rx_buf_need(const ivmr_ep_t *ep)
-{
-    uint32_t m = ep->max_msg < ep->peer_max ? ep->peer_max : ep->max_msg;
-    return (m + 3u) & ~3u;
-}
+static uint32_t rx_buf_need(const ivmr_ep_t *ep) { return (ep->max_msg + 3u) & ~3u; }
 
 int ivmr_recv(ivmr_ep_t *ep, uint16_t *type, uint16_t *flags, uint32_t *seq, void *buf,
               uint32_t bufsize)
@@ -571,6 +682,7 @@ int ivmr_recv(ivmr_ep_t *ep, uint16_t *type, uint16_t *flags, uint32_t *seq, voi
         rc = rx_one(ep, tail, &tf, &s, (uint8_t *)buf);
         if (rc == IVMR_EPROTO)
             return rc;
+        /* release: our loads of the record before the producer's acquire-load of rx_head */
         st32_rel(ep->own, IVMR_OFF_RX_HEAD, ep->head);
         if (rc == IVMR_ESKIP) {
             if (ep->head != tail)
@@ -607,6 +719,7 @@ int ivmr_recv_batch(ivmr_ep_t *ep, uint8_t *out, uint32_t outsize, uint32_t max_
         pos += 16u + (((uint32_t)rc + 15u) & ~15u);
         items++;
     }
+    /* release: our loads of the batch before the producer's acquire-load of rx_head */
     st32_rel(ep->own, IVMR_OFF_RX_HEAD, ep->head);
     *used = pos;
     return items;
@@ -615,9 +728,12 @@ int ivmr_recv_batch(ivmr_ep_t *ep, uint8_t *out, uint32_t outsize, uint32_t max_
 int ivmr_rx_arm(ivmr_ep_t *ep)
 {
     st32(ep->own, IVMR_OFF_RX_ARMED, 1u);
+    /* full fence: our rx_armed store before our load of peer tx_tail; pairs with the fence in
+     * the producer's tx_publish (its tx_tail store before its rx_armed load) */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (!ep->peer_epoch)
         return 0;
+    /* acquire: pairs with the producer's release-store of tx_tail */
     return ld32_acq(ep->peer, IVMR_OFF_TX_TAIL) != ep->head;
 }
 

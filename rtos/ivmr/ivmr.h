@@ -83,6 +83,7 @@ enum {
 #define IVMR_EINVAL (-4)  /* bad argument (size, type, buffer) */
 #define IVMR_EPROTO (-5)  /* protocol error: this endpoint is now FAULT; call ivmr_reinit */
 #define IVMR_ESKIP (-6)   /* receive: a record was counted and skipped (CRC) */
+#define IVMR_EMSGSIZE (-7) /* send: payload larger than the peer's max_msg (it would fault) */
 
 /* fault codes (fault_code field) */
 #define IVMR_FAULT_NONE 0u
@@ -91,7 +92,7 @@ enum {
 #define IVMR_FAULT_LEN 3u         /* record length out of bounds */
 #define IVMR_FAULT_OVERRUN 4u     /* record beyond the tail or past the ring end */
 #define IVMR_FAULT_PAD 5u         /* PAD length is not the bytes to the end */
-#define IVMR_FAULT_DESCRIPTOR 6u  /* peer magic/version/geometry refused */
+#define IVMR_FAULT_DESCRIPTOR 6u  /* peer magic/version/geometry refused (state FAULT) */
 #define IVMR_FAULT_HEAD_RANGE 7u  /* peer rx_head outside [head, tail] of our ring */
 
 /* events returned by ivmr_poll (bit mask) */
@@ -101,7 +102,9 @@ enum {
 #define IVMR_EV_LINK_DOWN 0x08u      /* handshake lost (peer stopped, faulted or reset) */
 #define IVMR_EV_PEER_DEAD 0x10u      /* no heartbeat change for 5 advertised periods */
 #define IVMR_EV_PEER_ALIVE 0x20u     /* heartbeat changes again after being dead */
-#define IVMR_EV_REFUSED 0x40u        /* peer descriptor refused (magic/version/geometry) */
+#define IVMR_EV_REFUSED 0x40u        /* peer descriptor refused: we are FAULT (fault_code 6) */
+#define IVMR_EV_RETRY 0x80u          /* the refused peer changed (new epoch or a valid
+                                        descriptor): call ivmr_reinit to try again */
 
 /* Local state of one endpoint. Treat as opaque; its size is ivmr_ep_sizeof(). */
 typedef struct ivmr_ep {
@@ -131,7 +134,9 @@ typedef struct ivmr_ep {
     /* session / liveness */
     uint32_t linked;
     uint32_t peer_dead;
-    uint32_t refused;
+    uint32_t refused;         /* FAULT because the peer's descriptor was refused */
+    uint64_t refused_epoch;   /* the epoch refused (a change means: retry) */
+    uint32_t retry_reported;
     uint64_t last_hb_ms;
     uint64_t peer_hb_seen;
     uint64_t peer_hb_change_ms;
@@ -146,8 +151,17 @@ uint32_t ivmr_region_size(uint32_t capacity); /* 2 * block size */
 size_t ivmr_ep_sizeof(void);
 uint32_t ivmr_crc32(uint32_t crc, const void *data, size_t n); /* zlib CRC-32 */
 
+/* Bytes of a region whose block 0 (Linux) has ring capacity cap0 and block 1 (RT) cap1. */
+uint32_t ivmr_layout_size(uint32_t cap0, uint32_t cap1);
+
 /* Initialise our block (section 5 step 1) in a region of region_size bytes at base.
- * capacity: power of two; 4*(16+max_msg) <= capacity. epoch: nonzero. */
+ * capacity: our ring, a power of two; 4*(16+max_msg) <= capacity. epoch: nonzero.
+ * Block 1 starts at block1_off = ivmr_block_size(capacity of block 0), so both sides must agree
+ * on the Linux ring's capacity; each side's own ring may differ (its descriptor says which). */
+int ivmr_init_layout(ivmr_ep_t *ep, void *base, uint32_t region_size, uint32_t endpoint_id,
+                     uint32_t block1_off, uint32_t capacity, uint32_t max_msg,
+                     uint32_t hb_period_ms, uint64_t epoch);
+/* The same with both rings of this capacity (block 1 at ivmr_block_size(capacity)). */
 int ivmr_init(ivmr_ep_t *ep, void *base, uint32_t region_size, uint32_t endpoint_id,
               uint32_t capacity, uint32_t max_msg, uint32_t hb_period_ms, uint64_t epoch);
 /* Re-initialise our block with a new epoch (after a FAULT, or a restart in place). */
@@ -160,15 +174,22 @@ uint32_t ivmr_poll(ivmr_ep_t *ep, uint64_t now_ms);
 int ivmr_linked(const ivmr_ep_t *ep); /* handshake complete both ways */
 int ivmr_peer_alive(const ivmr_ep_t *ep);
 uint64_t ivmr_peer_epoch(const ivmr_ep_t *ep);
+uint32_t ivmr_peer_max_msg(const ivmr_ep_t *ep); /* the attached peer's max_msg (0 = none) */
 
-/* Producer. Returns >= 0 on success (1 = the peer is armed: ring its doorbell), or an error. */
+/* Producer. Returns >= 0 on success (1 = the peer is armed: ring its doorbell), or an error:
+ * IVMR_EFULL (counted in tx_rejects; no sequence number used, so the caller may retry),
+ * IVMR_ENOLINK, IVMR_EMSGSIZE (n > the peer's max_msg), IVMR_EINVAL, IVMR_EPROTO. */
 int ivmr_send(ivmr_ep_t *ep, uint16_t type, uint16_t flags, const void *payload, uint32_t n);
+/* The caller abandons a record that did not fit (section 6: drop the new one): its sequence
+ * number is consumed, so the consumer sees the gap. Returns the sequence number dropped. */
+uint32_t ivmr_tx_drop(ivmr_ep_t *ep);
 /* Batch: buf holds items [u16 type][u16 flags][u32 n][payload n][pad to 8]. Sends in order,
  * publishes the tail once. Returns the number of items sent (stops at the first that does not
  * fit); *kick is set to 1 when the doorbell should be rung; *err gets the stopping error. */
 int ivmr_send_batch(ivmr_ep_t *ep, const uint8_t *buf, uint32_t len, uint32_t *kick, int *err);
 
-/* Consumer. Copies one record's payload into buf (bufsize >= peer max_msg).
+/* Consumer. Copies one record's payload into buf (bufsize >= our own max_msg, rounded up to 4:
+ * section 7 bounds a record by the receiver's own limit; a longer one is a protocol error).
  * Returns the payload length, IVMR_EAGAIN, IVMR_ESKIP, or IVMR_EPROTO. */
 int ivmr_recv(ivmr_ep_t *ep, uint16_t *type, uint16_t *flags, uint32_t *seq, void *buf,
               uint32_t bufsize);
@@ -182,7 +203,9 @@ int ivmr_recv_batch(ivmr_ep_t *ep, uint8_t *out, uint32_t outsize, uint32_t max_
 int ivmr_rx_arm(ivmr_ep_t *ep);
 void ivmr_rx_disarm(ivmr_ep_t *ep);
 
-/* Counters: copies the 8 stats of our block. Bumps rx_unknown (the core does not know types). */
+/* Counters: copies the 8 stats of our block. rx_seq_gap counts the records missing (the sum of
+ * forward seq jumps; a backward jump counts 1). ivmr_count_unknown bumps rx_unknown (the core
+ * does not know types: the owner calls it for every record type it does not handle). */
 void ivmr_stats(const ivmr_ep_t *ep, uint64_t out[IVMR_NSTATS]);
 void ivmr_count_unknown(ivmr_ep_t *ep);
 uint32_t ivmr_fault_code(const ivmr_ep_t *ep);

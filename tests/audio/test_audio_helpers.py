@@ -58,6 +58,41 @@ def test_streaming_in_odd_chunks_equals_scipy_on_the_whole_signal(rate_in: int, 
     np.testing.assert_allclose(y, resample_poly(x, rate_out // g, rate_in // g), atol=1e-9)
 
 
+def test_whole_signals_keep_in_band_tones_to_100_db_against_the_exact_sine() -> None:
+    for rate_in, rate_out in ((48000, 16000), (22050, 48000), (44100, 16000)):
+        y = resample(tone(rate_in, 1.0, hz=1000.0), rate_in, rate_out)
+        ideal = tone(rate_out, 1.0, hz=1000.0)
+        err = (y - ideal)[1000:-1000]
+        snr_db = 10 * np.log10(np.sum(ideal[1000:-1000] ** 2) / np.sum(err**2))
+        assert snr_db > 100, (rate_in, rate_out, snr_db)
+
+
+def test_whole_signals_do_not_alias_what_lies_just_above_the_new_nyquist() -> None:
+    y = resample(tone(48000, 1.0, hz=8600.0), 48000, 16000)  # would fold to 7.4 kHz
+    assert np.sqrt(np.mean(y[1000:-1000] ** 2)) < 0.5 / np.sqrt(2) * 10 ** (-90 / 20)
+
+
+def test_the_live_stream_lags_by_its_lookahead_only_and_matches_the_whole_signal_call() -> None:
+    r = Resampler(48000, 16000)
+    assert r.lookahead * 1000 / 48000 < 1.0  # ms of input held back
+    x = tone(48000, 1.0, hz=1000.0)
+    got = 0
+    for i in range(0, len(x), 480):  # 10 ms chunks, as a sound card delivers them
+        got += len(r.process(x[i : i + 480]))
+        assert (i + 480) // 3 - got <= r.lookahead // 3 + 1
+    stream = Resampler(48000, 16000).process(x)
+    whole = resample(x, 48000, 16000)[: len(stream)]
+    err = (stream - whole)[1000:-1000]
+    assert np.sqrt(np.mean(err**2)) < 0.5 * 10 ** (-50 / 20)  # same timing, same level
+
+
+def test_empty_and_tiny_signals_resample_to_the_rounded_length() -> None:
+    assert len(resample(np.zeros(0), 44100, 16000)) == 0
+    assert len(resample(np.ones(5), 44100, 16000)) == 2
+    with pytest.raises(ValueError, match="must be positive"):
+        resample(np.ones(5), 0, 16000)
+
+
 def test_same_rate_is_a_passthrough() -> None:
     x = np.arange(100, dtype=np.float64)
     np.testing.assert_array_equal(resample(x, 16000, 16000), x)

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from bench.bus import SIZES, rows_for, verdict
 from bench.busnodes import SubCollector
+from bench.busreport import rows_for, verdict
+from bench.busrun import SIZES
 
 
 @pytest.mark.slow

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from bench.llm import RKLLM_PUBLISHED, _figures
+from bench.llm import RKLLM_PUBLISHED
+from bench.llmrig import figures
 
 
 def test_figures_separate_first_token_time_from_generation_speed() -> None:
-    fig = _figures(10.0, [10.5, 10.6, 10.7, 10.8])
+    fig = figures(10.0, [10.5, 10.6, 10.7, 10.8])
     assert fig["ttft_ms"] == pytest.approx(500.0)
     assert fig["tokens_per_s"] == pytest.approx(10.0)
     assert fig["tokens"] == 4
 
 
 def test_no_tokens_gives_zeros_not_an_error() -> None:
-    assert _figures(1.0, []) == {"ttft_ms": 0.0, "tokens_per_s": 0.0, "tokens": 0}
+    assert figures(1.0, []) == {"ttft_ms": 0.0, "tokens_per_s": 0.0, "tokens": 0}
 
 
 def test_rkllm_figures_are_labelled_as_published() -> None:

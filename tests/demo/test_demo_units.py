@@ -8,7 +8,8 @@ from demo.transcript import Transcript
 from schemas.asr import AsrText
 from schemas.base import Message
 from schemas.dialog import DialogState, TurnMetrics
-from schemas.rtos import RtosAck, RtosCommand
+from schemas.llm import LlmReply
+from schemas.rtos import CarIntent, RtosAck, RtosCommand
 from schemas.speaker import SpeakerReport
 from schemas.system import Heartbeat
 from schemas.tts import TtsRequest
@@ -17,7 +18,7 @@ from schemas.vad import VadState
 TOPIC = {
     VadState: "vad.state", TurnMetrics: "dialog.turn", TtsRequest: "tts.request",
     SpeakerReport: "speaker.report", DialogState: "dialog.state", Heartbeat: "sys.heartbeat",
-    RtosCommand: "rtos.command", RtosAck: "rtos.ack", AsrText: "asr.text",
+    RtosCommand: "rtos.command", RtosAck: "rtos.ack", AsrText: "asr.text", LlmReply: "llm.reply",
 }  # fmt: skip
 
 
@@ -84,6 +85,17 @@ def test_transcript_prints_the_user_the_robot_and_the_latency():
         "closed 400 ms -> transcript 300 ms -> first token 200 ms -> first audio 250 ms" in lines[2]
     )
     assert t.summary()[0]["replies"] == ["Hi there."]
+
+
+def test_transcript_shows_what_the_llm_asked_of_the_car_or_why_it_was_refused():
+    t = Transcript(0)
+    asks = LlmReply(request_id="s1", text="", intents=(CarIntent(kind="turn", angle_deg=90.0),))
+    refused = LlmReply(request_id="s2", text="", intent_error="The call is not valid JSON.")
+    assert t.feed(env(asks), 0) == ["[   0.0s] llm    asks the car: turn 90 deg"]
+    assert t.feed(env(refused), 0) == [
+        "[   0.0s] llm    ? tool call refused: The call is not valid JSON."
+    ]
+    assert t.feed(env(LlmReply(request_id="s3", text="Hi.")), 0) == []
 
 
 def test_derived_config_replaces_the_wav_source_and_isolates_outputs():

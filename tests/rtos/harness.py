@@ -20,6 +20,9 @@ from workers.rtgw.ring import Endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 RTAPP = ROOT / "rtos" / "build" / "rtapp"
+#: How to start the car app: $RTAPP_WRAPPER $RTAPP (make check-aarch64 sets an aarch64 build
+#: under qemu-aarch64), else the host build.
+RTAPP_CMD = [*os.environ.get("RTAPP_WRAPPER", "").split(), os.environ.get("RTAPP", str(RTAPP))]
 HB_MS = 50  # dead after 250 ms: a loaded CI machine does not stall a process that long
 
 
@@ -42,7 +45,7 @@ class Rig:
 
     def start_rt(self) -> None:
         self.rt = subprocess.Popen(
-            [str(RTAPP), "--region", str(self.path), "--heartbeat-ms", str(HB_MS), *self.rt_args],
+            [*RTAPP_CMD, "--region", str(self.path), "--heartbeat-ms", str(HB_MS), *self.rt_args],
             stderr=subprocess.DEVNULL,
         )
 

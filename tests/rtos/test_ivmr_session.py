@@ -16,6 +16,7 @@ from workers.rtgw.ring import (
     EV_PEER_DEAD,
     EV_PEER_RESTARTED,
     EV_REFUSED,
+    EV_RETRY,
     Endpoint,
 )
 
@@ -143,7 +144,8 @@ def test_fuzzing_the_region_never_crashes_and_the_link_recovers() -> None:
     for round_ in range(3000):
         t += 1
         for ep in (a, b):
-            ep.poll(t)
+            if ep.poll(t) & EV_RETRY:  # a refused peer changed: try again
+                ep.reinit()
             try:
                 ep.send(0x7F21, rng.randbytes(rng.randint(0, 64)))
                 ep.recv_many()
@@ -160,7 +162,8 @@ def test_fuzzing_the_region_never_crashes_and_the_link_recovers() -> None:
     for _ in range(200):
         t += 1
         for ep in (a, b):
-            ep.poll(t)
+            if ep.poll(t) & EV_RETRY:
+                ep.reinit()
             try:
                 ep.recv_many()
             except RingFault:
@@ -187,11 +190,16 @@ def test_a_small_receive_buffer_takes_one_large_record_per_call() -> None:
     assert [[r.payload[:1] for r in g] for g in got] == [[b"\0"], [b"\1"], [b"\2"], []]
 
 
-def test_a_refused_descriptor_is_reported_and_attaches_once_healed() -> None:
+def test_a_refused_descriptor_faults_once_and_a_changed_peer_is_retried() -> None:
     mm, a, b = pair()
     struct.pack_into("<I", mm, layout.block_size(CAP) + layout.OFF_MAGIC, 0xBAD)
     assert a.poll(0) & EV_REFUSED
     assert not a.linked and a.stats()["rx_proto_err"] == 1
-    assert a.poll(1) == 0  # reported once
-    pump(a, b, 2, 6)  # b re-asserts its descriptor: a attaches
+    assert struct.unpack_from("<I", mm, layout.OFF_STATE)[0] == layout.STATE_FAULT  # section 3
+    assert a.fault_code == 6
+    assert a.poll(1) & (EV_REFUSED | EV_RETRY) == 0  # refused once, not once per poll
+    b.poll(2)  # b re-asserts its descriptor (it is its only writer)
+    assert a.poll(3) & EV_RETRY
+    a.reinit()  # section 7: re-init with a new epoch
+    pump(a, b, 4, 8)
     assert a.linked and b.linked

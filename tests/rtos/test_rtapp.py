@@ -8,11 +8,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from schemas.rtos import RtosCommand
-from tests.rtos.harness import RTAPP, Rig
+from schemas.rtos import RtosAck, RtosCommand
+from tests.rtos.harness import RTAPP_CMD, Rig
 from workers.rtgw import layout, messages
 
 pytestmark = pytest.mark.slow
@@ -215,9 +216,9 @@ def test_sigterm_stops_rt_cleanly_and_the_gateway_sees_it(rig: Rig) -> None:
 
 
 def test_rtapp_refuses_bad_options_with_a_sentence() -> None:
-    r = subprocess.run([str(RTAPP), "--bogus", "1"], capture_output=True, text=True)
+    r = subprocess.run([*RTAPP_CMD, "--bogus", "1"], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown option --bogus" in r.stderr
-    r = subprocess.run([str(RTAPP)], capture_output=True, text=True)
+    r = subprocess.run(RTAPP_CMD, capture_output=True, text=True)
     assert r.returncode == 2 and "--region PATH is required" in r.stderr
 
 
@@ -242,3 +243,32 @@ def test_a_distance_not_reached_in_the_rt_time_limit_fails(tmp_path: Path) -> No
 def test_pings_measure_the_round_trip_through_the_rt_ipc_thread(rig: Rig) -> None:
     assert rig.run_until(lambda: "rtgw.ping_rtt_ms" in rig.gw.metrics(), timeout_s=3)
     assert rig.gw.metrics()["rtgw.ping_rtt_ms"] > 0
+
+
+def test_a_flood_through_the_gateway_ends_every_command_in_one_final_ack(tmp_path: Path) -> None:
+    """Issue 12 item 8, both sides at once: the real gateway and the real car app."""
+    r = Rig(tmp_path, rate_per_s=100_000, burst=100_000, max_pending=64, max_duration_ms=2000)
+    try:
+        r.wait_up()
+        kinds = ["led", "buzzer", "drive", "turn", "reset"]
+        for cmd_id in range(1, 1501):
+            kind = kinds[cmd_id % len(kinds)]
+            fields: dict[str, Any] = {"cmd_id": cmd_id, "kind": kind, "ttl_ms": 200}
+            if kind == "drive":
+                fields.update(linear_mps=0.1, duration_ms=50)
+            elif kind == "turn":
+                fields.update(angle_deg=5, angular_dps=90)
+            elif kind == "buzzer":
+                fields.update(buzzer_hz=440, duration_ms=20)
+            r.submit(**fields)
+            if cmd_id % 50 == 0:
+                r.run(0.005)
+        assert r.run_until(lambda: r.gw.metrics()["rtgw.in_flight"] == 0, timeout_s=20)
+        r.run(0.3)
+        finals = {"done", "rejected", "expired", "failed"}
+        ended = [a.cmd_id for _, a, _ in r.out if isinstance(a, RtosAck) and a.status in finals]
+        assert sorted(ended) == list(range(1, 1501))  # each exactly once
+        m = r.gw.metrics()
+        assert m["rtgw.late_acks"] == 0 or m["rtgw.ack_timeouts"] + m["rtgw.acks_lost"] > 0
+    finally:
+        r.close()

@@ -46,7 +46,12 @@ def test_the_svg_has_a_box_per_node_and_a_line_per_edge() -> None:
     lines = [p for p in root.iter(f"{SVG}path") if p.get("class") in ("edge", "link")]
     assert len(lines) == len(edges)
     labels = {t.text for t in root.iter(f"{SVG}text") if t.get("class") == "label"}
-    assert {"audio.frame", "vad.segment", "IVMR shared memory", "llm.delta, llm.reply"} <= labels
+    assert {
+        "audio.frame",
+        "vad.segment",
+        "IVMR shared memory",
+        "llm.delta, llm.reply, llm.wait",
+    } <= labels
 
 
 def test_mermaid_declares_every_node_and_edge_with_its_topics() -> None:
@@ -54,7 +59,7 @@ def test_mermaid_declares_every_node_and_edge_with_its_topics() -> None:
     text = render.mermaid(df)
     assert text.startswith("flowchart LR\n")
     assert '  wavsource -->|"audio.frame"| vad' in text
-    assert '  llm -->|"llm.delta<br/>llm.reply"| dialog' in text
+    assert '  llm -->|"llm.delta<br/>llm.reply<br/>llm.wait"| dialog' in text
     assert '  rtgw <==>|"IVMR shared memory"| rtapp' in text
     assert '  rtgw{{"rtgw<br/><small>gateway · workers.rtgw</small>"}}' in text
 

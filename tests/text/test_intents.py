@@ -1,21 +1,28 @@
-"""Intents: the schema is derived from RtosCommand; garbled tool calls are refused, not guessed."""
+"""Intents: the tool schema is CarIntent (RtosCommand less the sender's fields); garbled tool calls
+are refused with their text kept, never guessed."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from schemas.rtos import RtosCommand
+from schemas.rtos import CarIntent, RtosCommand
 from text.intents import (
     TOOL_NAME,
-    IntentModel,
+    ToolArguments,
     intent_schema,
     parse_intent,
     parse_intents,
     tool_definition,
     tool_prompt,
 )
+
+
+def test_car_intent_is_rtos_command_without_the_sender_fields() -> None:
+    sender = {"cmd_id", "ttl_ms", "source"}
+    assert set(CarIntent.model_fields) == set(RtosCommand.model_fields) - sender
+    for name, field in CarIntent.model_fields.items():
+        assert RtosCommand.model_fields[name].annotation == field.annotation
+        assert RtosCommand.model_fields[name].default == field.default
 
 
 def test_schema_follows_rtos_command_without_sender_fields() -> None:
@@ -42,10 +49,12 @@ def test_tool_definition_and_prompt_carry_the_schema() -> None:
 )
 def test_valid_calls_in_each_accepted_form(text: str) -> None:
     result = parse_intent(text)
-    assert not result.error
-    assert json.loads(result.intent_json) == {"kind": "turn", "angle_deg": 90.0}
+    assert not result.error and not result.refused
+    (intent,) = result.intents
+    assert type(intent) is CarIntent and intent == CarIntent(kind="turn", angle_deg=90.0)
+    assert intent.model_fields_set == {"kind", "angle_deg"}
     # What comes out is enough to build the real command.
-    RtosCommand(cmd_id=1, **json.loads(result.intent_json))
+    assert RtosCommand(cmd_id=1, **intent.model_dump()).angle_deg == 90.0
 
 
 @pytest.mark.parametrize(
@@ -64,34 +73,39 @@ def test_valid_calls_in_each_accepted_form(text: str) -> None:
 )
 def test_garbled_calls_are_reported_never_guessed(text: str, why: str) -> None:
     result = parse_intent(text)
-    assert result.intent_json == ""
-    assert why in result.error
+    assert result.intents == ()
+    assert why in result.error and result.error.endswith(".")
+    assert result.refused == text  # nothing the model wrote is lost
 
 
 def test_plain_answers_are_not_intents() -> None:
     assert parse_intent(None, "Sure, the weather is fine.") == parse_intent(None, "")
-    assert parse_intent(None, "Sure.").intent_json == ""
+    assert parse_intent(None, "Sure.").intents == ()
 
 
 def test_an_answer_that_is_only_json_counts_as_an_attempt() -> None:
-    assert parse_intent(None, '```json\n{"kind": "stop"}\n```').intent_json == '{"kind":"stop"}'
+    assert parse_intent(None, '```json\n{"kind": "stop"}\n```').intents == (CarIntent(kind="stop"),)
     assert parse_intent(None, '{"kind": "stop"').error
 
 
 def test_the_intent_model_is_strict_and_closed() -> None:
-    assert IntentModel.model_config.get("extra") == "forbid"
-    assert IntentModel.model_config.get("strict") is True
+    assert ToolArguments.model_config.get("extra") == "forbid"
+    assert ToolArguments.model_config.get("strict") is True
+    # ...while the wire model stays tolerant, as every message model is.
+    assert CarIntent.model_config.get("extra") == "ignore"
 
 
 def test_several_tool_blocks_give_a_list_in_order() -> None:
     blocks = ['{"kind": "turn", "angle_deg": 90}', '{"kind": "drive", "distance_m": 1.0}']
     result = parse_intents(blocks)
-    assert json.loads(result.intent_json) == [
-        {"kind": "turn", "angle_deg": 90.0},
-        {"kind": "drive", "distance_m": 1.0},
-    ]
+    assert result.intents == (
+        CarIntent(kind="turn", angle_deg=90.0),
+        CarIntent(kind="drive", distance_m=1.0),
+    )
 
 
 def test_one_bad_block_refuses_the_whole_sequence() -> None:
-    result = parse_intents(['{"kind": "turn", "angle_deg": 90}', '{"kind": "jump"}'])
-    assert result.intent_json == "" and result.error.startswith("Tool call 2 of 2:")
+    blocks = ['{"kind": "turn", "angle_deg": 90}', '{"kind": "jump"}']
+    result = parse_intents(blocks)
+    assert result.intents == () and result.error.startswith("Tool call 2 of 2:")
+    assert all(b in result.refused for b in blocks)

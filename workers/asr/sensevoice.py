@@ -55,6 +55,8 @@ LANGUAGE_TAGS = frozenset({"zh", "en", "yue", "ja", "ko", "nospeech"})
 EMOTION_TAGS = frozenset(
     {"HAPPY", "SAD", "ANGRY", "NEUTRAL", "FEARFUL", "DISGUSTED", "SURPRISED", "EMO_UNKNOWN"}
 )
+#: The event tags exactly as FunAudioLLM/SenseVoice ``webui.py`` (d478f77) lists them; note the
+#: mixed case of ``Event_UNK`` (the tokenizer's own spelling, not ``EVENT_UNK``).
 EVENT_TAGS = frozenset(
     {
         "BGM",
@@ -65,7 +67,10 @@ EVENT_TAGS = frozenset(
         "Sneeze",
         "Breath",
         "Cough",
-        "EVENT_UNK",
+        "Sing",
+        "Speech_Noise",
+        "GBG",
+        "Event_UNK",
     }
 )
 _ITN_TAGS = {"withitn": True, "woitn": False}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from schemas.rtos import RtosAck, RtosCommand
-from workers.dialog.actions import Bounds, Intent, check_intent, describe, to_commands
+from schemas.rtos import CarIntent, RtosAck, RtosCommand
+from workers.dialog.actions import Bounds, check_intent, describe, to_commands
 from workers.dialog.replies import join_steps, say
 from workers.dialog.turn import Turn
 
@@ -33,7 +33,7 @@ class CarDesk:
         self._next_id = 1
         self._acting: Turn | None = None
 
-    def act(self, t: Turn, intents: list[Intent]) -> tuple[list[RtosCommand], list[str], str]:
+    def act(self, t: Turn, intents: list[CarIntent]) -> tuple[list[RtosCommand], list[str], str]:
         """All or none: (commands to send now, sentences to say, what is being done or '')."""
         checked = [check_intent(i, self.bounds) for i in intents]
         refused = next((c for c in checked if c.intent is None), None)

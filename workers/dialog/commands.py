@@ -17,11 +17,10 @@ that goes to the LLM.
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from schemas.rtos import CarIntent
 
 __all__ = ["parse_command"]
-
-Intent = dict[str, Any]
 
 _EN_NUM = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -96,33 +95,33 @@ def _zh_number(text: str) -> float | None:
     return total + current
 
 
-def _drive(forward: bool, amount: float | None, unit: str) -> Intent | None:
+def _drive(forward: bool, amount: float | None, unit: str) -> CarIntent | None:
     sign = 1.0 if forward else -1.0
     if amount is None:
-        return {"kind": "drive", "distance_m": sign * 0.5}
+        return CarIntent(kind="drive", distance_m=sign * 0.5)
     if unit.startswith(("c", "厘")):
-        return {"kind": "drive", "distance_m": sign * amount / 100}
+        return CarIntent(kind="drive", distance_m=sign * amount / 100)
     if unit.startswith(("s", "秒")):
-        return {"kind": "drive", "linear_mps": sign * 0.3, "duration_ms": int(amount * 1000)}
-    return {"kind": "drive", "distance_m": sign * amount}
+        return CarIntent(kind="drive", linear_mps=sign * 0.3, duration_ms=int(amount * 1000))
+    return CarIntent(kind="drive", distance_m=sign * amount)
 
 
-def _clause(text: str) -> Intent | None:
+def _clause(text: str) -> CarIntent | None:
     t = text.strip(" .!?。！？").lower()
     t = re.sub(r"^(?:(?:ok|okay|now|and|please|can you|could you)\s+)+", "", t)
     if t in ("stop", "halt", "stop now", "停", "停车", "停下", "停下来"):
-        return {"kind": "stop"}
+        return CarIntent(kind="stop")
     if t in ("emergency stop", "急停", "紧急停车"):
-        return {"kind": "estop"}
+        return CarIntent(kind="estop")
     if t in ("beep", "honk", "鸣笛", "按喇叭"):
-        return {"kind": "buzzer", "buzzer_hz": 880, "duration_ms": 300}
+        return CarIntent(kind="buzzer", buzzer_hz=880, duration_ms=300)
     if t in ("turn around", "掉头"):
-        return {"kind": "turn", "angle_deg": 180.0}
+        return CarIntent(kind="turn", angle_deg=180.0)
     m = re.fullmatch(
         r"(?:turn (?:the )?)?lights? (?:to )?(red|green|blue|white|off)|(红|绿|蓝|白|关)灯", t
     )
     if m:
-        return {"kind": "led", "led_rgb": _COLOURS[m.group(1) or m.group(2)]}
+        return CarIntent(kind="led", led_rgb=_COLOURS[m.group(1) or m.group(2)])
     if m := _EN_DRIVE.match(t):
         amount = _en_number(m.group(2)) if m.group(2) else None
         if m.group(2) and amount is None:
@@ -132,7 +131,7 @@ def _clause(text: str) -> Intent | None:
         amount = _en_number(m.group(2)) if m.group(2) else 90.0
         if amount is None:
             return None
-        return {"kind": "turn", "angle_deg": amount if m.group(1) == "left" else -amount}
+        return CarIntent(kind="turn", angle_deg=amount if m.group(1) == "left" else -amount)
     zt = t.replace(" ", "")
     if m := _ZH_DRIVE.match(zt):
         amount = _zh_number(m.group(2)) if m.group(2) else None
@@ -141,16 +140,16 @@ def _clause(text: str) -> Intent | None:
         amount = _zh_number(m.group(2)) if m.group(2) else 90.0
         if amount is None:
             return None
-        return {"kind": "turn", "angle_deg": amount if m.group(1).startswith("左") else -amount}
+        return CarIntent(kind="turn", angle_deg=amount if m.group(1).startswith("左") else -amount)
     return None
 
 
-def parse_command(text: str) -> list[Intent] | None:
+def parse_command(text: str) -> list[CarIntent] | None:
     """The intents of an utterance made only of car commands, or ``None``."""
     clauses = [c for c in _SPLIT.split(text.strip()) if c and c.strip(" .!?。！？")]
     if not clauses:
         return None
-    out: list[Intent] = []
+    out: list[CarIntent] = []
     for clause in clauses:
         intent = _clause(clause)
         if intent is None:

@@ -10,6 +10,7 @@ touches the bus or the clock itself, so every behaviour is testable with plain c
   command understood locally, or an ``llm.request`` with a bounded history;
 - ``llm.delta`` -> ``tts.request`` per complete sentence (never the thinking);
 - ``llm.reply`` -> last sentences, the intent -> one ``rtos.command`` each or a spoken refusal;
+- ``llm.wait`` -> a short spoken "one moment" (:mod:`workers.dialog.waiting`);
 - ``tts.audio`` -> first audio time; the final one closes the turn (``dialog.turn``);
 - ``rtos.ack`` / ``rtos.telemetry`` -> the outcome spoken, the car's state kept;
 - ``sys.lifecycle`` of the ASR or LLM worker dying, or a deadline passing -> a spoken apology.
@@ -26,14 +27,13 @@ from bus.framing import Envelope
 from schemas.asr import AsrText
 from schemas.base import Message
 from schemas.dialog import DialogState
-from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
-from schemas.rtos import RtosAck, RtosTelemetry
+from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest, LlmWait
+from schemas.rtos import CarIntent, RtosAck, RtosTelemetry
 from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio, TtsRequest
 from schemas.vad import VadState
 from text.history import History
-from workers.dialog.actions import Intent, intents_from_json
 from workers.dialog.car import CarDesk
 from workers.dialog.commands import parse_command
 from workers.dialog.device import answer_device_question
@@ -41,6 +41,7 @@ from workers.dialog.replies import language_of, say
 from workers.dialog.settings import DialogSettings
 from workers.dialog.speech import ReplySpeech
 from workers.dialog.turn import Timeline, Turn
+from workers.dialog.waiting import wait_notice
 from workers.dialog.wake import AwakeWindow, WakeMatcher
 
 __all__ = ["Out", "TurnManager"]
@@ -106,6 +107,9 @@ class TurnManager:
             self._on_delta(p, msg, now_ns, out)
         elif isinstance(p, LlmReply):
             self._on_reply(p, now_ns, out)
+        elif isinstance(p, LlmWait):  # a short "one moment" while the LLM's server is busy
+            notice = wait_notice(self.turn, p, now_ns, self.s.llm_first_token_timeout_s)
+            out += [Out("tts.request", r, r.turn_id) for r in notice]
         elif isinstance(p, TtsAudio):
             self._on_audio(p, msg, now_ns, out)
         elif isinstance(p, SpeakerReport):
@@ -289,16 +293,13 @@ class TurnManager:
             return
         extra: list[str] = []
         if p.intent_error:
-            log.warning("intent_refused turn=%s error=%s", t.turn_id, p.intent_error)
+            log.warning(
+                "intent_refused turn=%s error=%s call=%r", t.turn_id, p.intent_error, p.refused_call
+            )
             extra.append(say("garbled", t.language))
-        elif p.intent_json:
-            intents, error = intents_from_json(p.intent_json)
-            if error:
-                log.warning("intent_refused turn=%s error=%s", t.turn_id, error)
-                extra.append(say("garbled", t.language))
-            else:
-                t.outcome = "command"
-                extra += self._act(t, intents, out)
+        elif p.intents:
+            t.outcome = "command"
+            extra += self._act(t, list(p.intents), out)
         if not p.text.strip() and not t.speech.spoken and not extra:
             extra.append(say("no_answer", t.language))
         reqs = t.speech.finish(*extra)
@@ -315,7 +316,7 @@ class TurnManager:
 
     # --- the car -------------------------------------------------------------------------
 
-    def _act(self, t: Turn, intents: list[Intent], out: list[Out]) -> list[str]:
+    def _act(self, t: Turn, intents: list[CarIntent], out: list[Out]) -> list[str]:
         """Commands for valid intents (all or none, see :class:`CarDesk`); what to say."""
         cmds, sentences, what = self.car.act(t, intents)
         out += [Out("rtos.command", c, t.turn_id) for c in cmds]

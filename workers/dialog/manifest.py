@@ -8,7 +8,7 @@ dies, and ``tts.audio``/``speaker.report`` to time and close its turns.
 from bus.manifest import Manifest
 from schemas.asr import AsrText
 from schemas.dialog import DialogState, TurnMetrics
-from schemas.llm import LlmAbort, LlmDelta, LlmReply, LlmRequest
+from schemas.llm import LlmAbort, LlmDelta, LlmReply, LlmRequest, LlmWait
 from schemas.rtos import RtosAck, RtosCommand, RtosTelemetry
 from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import LifecycleEvent
@@ -24,6 +24,7 @@ MANIFEST = Manifest(
         "asr.text": AsrText,
         "llm.delta": LlmDelta,
         "llm.reply": LlmReply,
+        "llm.wait": LlmWait,
         "tts.audio": TtsAudio,
         "speaker.report": SpeakerReport,
         "rtos.ack": RtosAck,

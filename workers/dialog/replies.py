@@ -20,6 +20,7 @@ REPLIES: dict[str, tuple[str, str]] = {
         "抱歉，我现在无法回答，请再试一次。",
     ),
     "no_answer": ("Sorry, I have no answer to that.", "抱歉，我不知道。"),
+    "one_moment": ("One moment, please.", "请稍等。"),
     "command_ok": ("OK, {what}.", "好的，{what}。"),
     "refused": ("Sorry, I can't do that: {why}.", "抱歉，我不能这样做：{why}。"),
     "garbled": ("Sorry, I did not understand that command.", "抱歉，我没理解这个命令。"),

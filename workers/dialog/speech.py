@@ -59,6 +59,11 @@ class ReplySpeech:
         """Speak a whole text now (split into sentences), ending with a final request."""
         return self.say_texts(split_sentences(text, max_chars=self._max_chars))
 
+    def aside(self, text: str) -> TtsRequest:
+        """Speak ``text`` now, before the answer: not final, not part of what was answered."""
+        req = self._request("")
+        return req.model_copy(update={"text": text})
+
     def say_texts(self, texts: list[str]) -> list[TtsRequest]:
         """Speak these sentences, the last one final (an empty final request if none)."""
         out = [self._request(t) for t in texts]

@@ -1,6 +1,6 @@
 """Dialog worker: transcripts in, spoken replies and car commands out.
 
-Consumes ``vad.state``, ``asr.text``, ``llm.delta``, ``llm.reply``, ``tts.audio``,
+Consumes ``vad.state``, ``asr.text``, ``llm.delta``, ``llm.reply``, ``llm.wait``, ``tts.audio``,
 ``speaker.report``, ``rtos.ack``, ``rtos.telemetry``, ``sys.lifecycle``.
 Produces ``llm.request``, ``llm.abort``, ``tts.request``, ``speaker.stop``, ``rtos.command``,
 ``dialog.state``, ``dialog.turn`` and, per finished turn, ``sys.metric`` samples of its latency
@@ -29,6 +29,7 @@ TOPICS = (
     "asr.text",
     "llm.delta",
     "llm.reply",
+    "llm.wait",
     "tts.audio",
     "speaker.report",
     "rtos.ack",

@@ -1,6 +1,7 @@
 """The ``llm`` worker: consumes ``llm.request`` and ``llm.abort``; publishes ``llm.delta``
-(thinking flagged), ``llm.reply`` (with metrics and any validated ``intent_json``) and
-``sys.metric`` (TTFT, tokens/s, prefill and generate times per request).
+(thinking flagged), ``llm.reply`` (with metrics and any validated ``intents``),
+``llm.wait`` (once per request that waits long for a busy server) and ``sys.metric`` (TTFT,
+tokens/s, prefill and generate times per request; the server wait and its busy rule).
 
 The backend (llama.cpp in process by default, rkllm, the rkllm server, any OpenAI-compatible
 server) and every parameter come from the settings (:class:`workers.llm.settings.LlmSettings`).

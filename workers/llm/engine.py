@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
+from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest, LlmWait
 from text.history import estimate_tokens, fit_messages
 from text.intents import IntentResult, parse_intents, tool_definition, tool_prompt
 from text.think import Piece, TagSplitter
@@ -98,13 +98,25 @@ class Generation:
         self._tool: dict[int, str] = {}
         self._index = 0
 
-    def run(self) -> Iterator[LlmDelta | LlmReply]:
-        """Stream the reply; the last item is always the :class:`LlmReply` (call once)."""
+    def run(self) -> Iterator[LlmDelta | LlmWait | LlmReply]:
+        """Stream the reply; the last item is always the :class:`LlmReply` (call once).
+
+        An :class:`LlmWait` comes first when the backend waited long for a busy server.
+        """
         finish = "stop"
         error = ""
         self.metrics = metrics = RequestMetrics(start_ns=time.monotonic_ns())
         try:
             for chunk in self.backend.stream(self.prompt, self.abort):
+                if chunk.notice is not None:
+                    yield LlmWait(
+                        request_id=self.request.request_id,
+                        reason="orphan" if chunk.notice.reason == "orphan" else "busy",
+                        waited_ms=chunk.notice.waited_s * 1e3,
+                        budget_ms=chunk.notice.left_s * 1e3,
+                    )
+                if chunk.server_wait_ms is not None:
+                    metrics.server_wait_ms = chunk.server_wait_ms
                 if chunk.text:
                     metrics.token(chunk.tokens)
                     yield from self._route(self._splitter.feed(chunk.text))
@@ -147,8 +159,9 @@ class Generation:
             thinking="".join(self._thinking).strip(),
             finish_reason=finish,  # type: ignore[arg-type]
             error=error,
-            intent_json=intent.intent_json,
+            intents=intent.intents,
             intent_error=intent.error,
+            refused_call=intent.refused,
             ttft_ms=metrics.ttft_ms,
             prompt_tokens=metrics.prompt_tokens,
             completion_tokens=metrics.completion_tokens,
@@ -157,4 +170,5 @@ class Generation:
             generate_ms=metrics.generate_ms,
             memory_mb=metrics.perf.memory_mb if metrics.perf else 0.0,
             backend=self.backend.name,
+            wait_ms=metrics.server_wait_ms,
         )

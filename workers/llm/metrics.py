@@ -38,6 +38,8 @@ class RequestMetrics:
     tokens: int = 0
     chunks: int = 0
     perf: Perf | None = None
+    server_wait_ms: float = 0.0
+    """Time spent waiting for a busy server before it took the request, ms."""
 
     def token(self, count: int, now_ns: int | None = None) -> None:
         """Record a chunk of output holding ``count`` tokens (0 = unknown: counts as one)."""

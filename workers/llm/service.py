@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from schemas.base import Message
-from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
+from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest, LlmWait
 from schemas.system import Metric
 from text.history import History
 from workers.llm.backends.base import Backend
@@ -34,7 +34,7 @@ class _Job:
     generation: Generation
     trace: str
     thread: threading.Thread
-    events: queue.Queue[LlmDelta | LlmReply | None]
+    events: queue.Queue[LlmDelta | LlmWait | LlmReply | None]
 
 
 class LlmService:
@@ -46,6 +46,7 @@ class LlmService:
         self.worker = worker
         self._waiting: deque[tuple[LlmRequest, str]] = deque()
         self._job: _Job | None = None
+        self._notices: dict[str, int] = {}
         h = settings.history
         self.history: History | None = (
             History(max_chars=None if h.max_tokens else h.max_chars, max_tokens=h.max_tokens)
@@ -125,6 +126,9 @@ class LlmService:
                     break
                 if isinstance(item, LlmDelta):
                     out.append(("llm.delta", item, job.trace))
+                elif isinstance(item, LlmWait):
+                    out.append(("llm.wait", item, job.trace))
+                    out.append(self._notice_metric(item, job.trace))
                 else:  # the reply is always last: the job is over, start the next one
                     out.append(("llm.reply", item, job.trace))
                     out.extend(self._metrics(item, job.trace))
@@ -153,7 +157,7 @@ class LlmService:
             start_in_think=start_in_think(self.settings),
             tools=bool(prompt.tools),
         )
-        events: queue.Queue[LlmDelta | LlmReply | None] = queue.Queue()
+        events: queue.Queue[LlmDelta | LlmWait | LlmReply | None] = queue.Queue()
 
         def target() -> None:
             try:
@@ -202,7 +206,7 @@ class LlmService:
         }
         if reply.memory_mb:
             values["llm.memory_mb"] = reply.memory_mb
-        return [
+        out: list[Out] = [
             (
                 "sys.metric",
                 Metric(name=k, value=v, kind="sample", worker=self.worker, labels=labels),
@@ -210,6 +214,31 @@ class LlmService:
             )
             for k, v in values.items()
         ]
+        if self.backend.busy_rule:
+            # How long the server kept the request waiting, labelled with its busy rule
+            # (503: answered busy and retried; backlog: held until the running one ended).
+            wait = Metric(
+                name="llm.server_wait_ms",
+                value=reply.wait_ms,
+                kind="sample",
+                worker=self.worker,
+                labels={**labels, "busy_rule": self.backend.busy_rule},
+            )
+            out.append(("sys.metric", wait, trace))
+        return out
+
+    def _notice_metric(self, wait: LlmWait, trace: str) -> Out:
+        """The running count of "one moment" notices, by reason."""
+        self._notices[wait.reason] = self._notices.get(wait.reason, 0) + 1
+        labels = {"backend": self.backend.name, "reason": wait.reason}
+        metric = Metric(
+            name="llm.wait_notices",
+            value=float(self._notices[wait.reason]),
+            kind="counter",
+            worker=self.worker,
+            labels=labels,
+        )
+        return ("sys.metric", metric, trace)
 
     def close(self) -> None:
         """Abort any generation, wait for it, and free the backend."""

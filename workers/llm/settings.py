@@ -39,8 +39,11 @@ class RkllmSettings(BaseModel):
     """The converted model file (.rkllm)."""
     abi: Literal["1.2", "1.3"] = "1.3"
     """Runtime ABI: 1.3 for librkllmrt 1.3.0, 1.2 for 1.2.1 to 1.2.3; must match the library."""
-    check_version: bool = True
-    """Refuse a library whose embedded version string names another ABI."""
+    accept_version: str = ""
+    """Override of the version gate, for a user who has checked the library's header: the
+    version it reports (e.g. ``1.2.1b1``), or ``unknown`` for one without a readable version
+    string, to load anyway under ``abi`` (with a warning). Empty: only 1.2.1, 1.2.2, 1.2.3
+    (``abi: "1.2"``) and 1.3.0 (``abi: "1.3"``) are loaded."""
     max_context_len: int = Field(default=4096, gt=0)
     """Context window, tokens."""
     max_new_tokens: int = Field(default=512, gt=0)
@@ -87,13 +90,32 @@ class RkllmServerSettings(BaseModel):
     connect_timeout_s: float = Field(default=3.0, gt=0)
     """Time allowed to connect, s."""
     read_timeout_s: float = Field(default=60.0, gt=0)
-    """Longest silence allowed between two pieces of the stream, s."""
+    """Longest silence allowed between two pieces of the stream (and, on 1.3.0, the longest
+    a request may wait behind another one in the server's listen queue), s."""
     busy_retries: int = Field(default=5, ge=0)
     """How many times to retry an HTTP 503 (busy) before failing the request."""
     busy_backoff_s: float = Field(default=0.2, gt=0)
     """First retry delay after a 503, s; doubles per retry."""
     busy_backoff_max_s: float = Field(default=2.0, gt=0)
     """Longest retry delay, s."""
+    max_tokens: int = Field(default=256, gt=0)
+    """Most tokens asked per reply (a request's ``max_tokens`` is lowered to it). The 1.3.0
+    demo stops there, so it also bounds a reply that a barge-in cut off: the server does not
+    stop it and answers 503 until it ends."""
+    server_max_new_tokens: int = Field(default=4096, gt=0)
+    """``rkllm_chat`` only: the 1.2.x demo's own ``max_new_tokens`` (its flask_server.py sets
+    4096 and reads no ``max_tokens`` from the request): the bound of a cut-off reply there."""
+    assumed_tokens_per_s: float = Field(default=10.0, gt=0)
+    """Generation speed assumed when sizing the wait after a barge-in (Rockchip publishes 16.7
+    tokens/s for a 1.5B W8A8 model on RK3588; lower is safer). The slower of this and the speed
+    measured on earlier replies is used."""
+    wait_margin_s: float = Field(default=5.0, ge=0)
+    """Added to the wait after a barge-in (bound / speed), s: prefill and transport."""
+    wait_poll_s: float = Field(default=0.25, gt=0)
+    """Longest retry delay while waiting for a cut-off reply to end on the server, s."""
+    notice_after_s: float = Field(default=1.5, ge=0)
+    """A wait for a busy server longer than this publishes ``llm.wait`` (the dialog then says
+    "one moment"), s."""
     start_in_think: bool = False
     """Treat the start of each reply as thinking."""
 

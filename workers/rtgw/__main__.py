@@ -32,7 +32,8 @@ def main() -> int:
 def _work(node: Node) -> int | None:
     """The worker's recipe (``run_worker`` joins the bus and handles its end)."""
     settings = node.settings_as(GatewaySettings)
-    region = open_region(settings.region, layout.region_size(settings.capacity))
+    rt_capacity = settings.rt_capacity or settings.capacity
+    region = open_region(settings.region, layout.layout_size(settings.capacity, rt_capacity))
     ep = Endpoint(
         region.buffer,
         0,

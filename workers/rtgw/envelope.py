@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas import rtos_limits as car
 from schemas.rtos import CommandKind, RtosCommand
 
 __all__ = [
@@ -34,29 +35,30 @@ _ALL_KINDS: tuple[CommandKind, ...] = ("drive", "turn", "stop", "estop", "reset"
 
 
 class EnvelopeSettings(BaseModel):
-    """Bounds of the safety envelope (``settings.envelope`` of the ``rtgw`` worker)."""
+    """Bounds of the safety envelope (``settings.envelope`` of the ``rtgw`` worker); the
+    defaults are the car's limits (:mod:`schemas.rtos_limits`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     allow: tuple[CommandKind, ...] = _ALL_KINDS
     """Command kinds allowed through; stop and estop are always allowed."""
-    max_linear_mps: float = Field(default=0.5, gt=0)
+    max_linear_mps: float = Field(default=car.MAX_LINEAR_MPS, gt=0)
     """Largest |linear_mps| of a drive, m/s."""
-    max_angular_dps: float = Field(default=90.0, gt=0)
+    max_angular_dps: float = Field(default=car.MAX_ANGULAR_DPS, gt=0)
     """Largest |angular_dps| of a drive or turn, degrees/s."""
-    max_duration_ms: int = Field(default=10_000, gt=0)
+    max_duration_ms: int = Field(default=car.MAX_DURATION_MS, gt=0)
     """Longest drive, ms."""
-    max_distance_m: float = Field(default=3.0, gt=0)
+    max_distance_m: float = Field(default=car.MAX_DISTANCE_M, gt=0)
     """Longest drive distance, m."""
-    max_angle_deg: float = Field(default=360.0, gt=0)
+    max_angle_deg: float = Field(default=car.MAX_ANGLE_DEG, gt=0)
     """Largest |angle_deg| of a turn, degrees."""
     min_ttl_ms: int = Field(default=20, ge=1)
     """Shortest time to live accepted, ms."""
     max_ttl_ms: int = Field(default=5_000, le=65_535)
     """Longest time to live accepted, ms (u16 on the wire)."""
-    buzzer_hz: tuple[int, int] = (50, 10_000)
+    buzzer_hz: tuple[int, int] = (car.BUZZER_MIN_HZ, car.BUZZER_MAX_HZ)
     """Allowed buzzer frequencies, Hz (inclusive)."""
-    max_buzzer_ms: int = Field(default=3_000, gt=0)
+    max_buzzer_ms: int = Field(default=car.MAX_BUZZER_MS, gt=0)
     """Longest buzzer tone, ms."""
     rate_per_s: float = Field(default=20.0, gt=0)
     """Sustained commands per second (token bucket; stop/estop exempt)."""

@@ -72,7 +72,7 @@ FAULT_TEXT = {
     3: "a record length is out of bounds",
     4: "a record runs past the tail or the ring end",
     5: "a PAD record does not reach the ring end",
-    6: "the peer's descriptor (magic, version or geometry) was refused",
+    6: "the peer's descriptor (magic, major version or geometry) was refused",
     7: "the peer's read index is outside our ring",
 }
 
@@ -90,6 +90,11 @@ def block_size(capacity: int) -> int:
 def region_size(capacity: int) -> int:
     """Bytes of a region with two blocks of this ring capacity."""
     return 2 * block_size(capacity)
+
+
+def layout_size(linux_capacity: int, rt_capacity: int) -> int:
+    """Bytes of a region whose block 0 (Linux) and block 1 (RT) rings differ in capacity."""
+    return block_size(linux_capacity) + block_size(rt_capacity)
 
 
 def record_crc(length: int, rtype: int, flags: int, seq: int, payload: bytes) -> int:

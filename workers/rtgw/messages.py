@@ -8,7 +8,7 @@ the bus models use SI-ish floats (m/s, degrees).
 from __future__ import annotations
 
 import struct
-from typing import Final
+from typing import Final, NamedTuple
 
 from schemas.rtos import RtosAck, RtosCommand, RtosTelemetry
 from workers.rtgw import layout
@@ -22,7 +22,9 @@ __all__ = [
     "MSG_TELEMETRY",
     "URGENT_KINDS",
     "PayloadError",
+    "RtDrops",
     "decode_ack",
+    "decode_drops",
     "decode_telemetry",
     "encode_command",
 ]
@@ -47,7 +49,8 @@ COMMAND_TYPES: Final = {
 URGENT_KINDS: Final = frozenset({"stop", "estop"})
 
 _HDR = struct.Struct("<IHH")  # cmd_id, ttl_ms, age_ms
-_TELEMETRY = struct.Struct("<IHHiiiiiIII")  # 40 B
+_TELEMETRY = struct.Struct("<IHHiiiiiIII")  # 40 B (v1.0)
+_DROPS = struct.Struct("<IIII")  # appended in v1.1 at offset 40
 _ACK = struct.Struct("<IHHiI")  # 16 B
 
 _STATES: Final = ("idle", "moving", "turning", "stopped", "estop", "fault")
@@ -119,6 +122,26 @@ def decode_telemetry(payload: bytes) -> RtosTelemetry:
         rt_time_ms=t,
         active_cmd_id=active,
     )
+
+
+class RtDrops(NamedTuple):
+    """What the RT side could not send or act on since it started (telemetry v1.1), counts."""
+
+    ack_drops: int
+    """Acks not sent (its queue or ring full, no link, a fault)."""
+    tlm_drops: int
+    """Telemetry samples not sent."""
+    ring_drops: int
+    """Records of any type dropped at a full ring (each one is a seq gap on our side)."""
+    cmd_drops: int
+    """Commands dropped without an ack (payload too short to carry a cmd_id)."""
+
+
+def decode_drops(payload: bytes) -> RtDrops | None:
+    """The drop counters of a TELEMETRY payload; None for a 40-byte (v1.0) sample."""
+    if len(payload) < _TELEMETRY.size + _DROPS.size:
+        return None
+    return RtDrops(*_DROPS.unpack_from(payload, _TELEMETRY.size))
 
 
 def decode_ack(payload: bytes) -> RtosAck:

@@ -27,6 +27,7 @@ __all__ = [
     "EV_PEER_DEAD",
     "EV_PEER_RESTARTED",
     "EV_REFUSED",
+    "EV_RETRY",
     "Endpoint",
     "Record",
     "load_library",
@@ -40,6 +41,7 @@ ENOLINK = -3
 EINVAL = -4
 EPROTO = -5
 ESKIP = -6
+EMSGSIZE = -7
 
 EV_ATTACHED = 0x01
 EV_PEER_RESTARTED = 0x02
@@ -48,12 +50,14 @@ EV_LINK_DOWN = 0x08
 EV_PEER_DEAD = 0x10
 EV_PEER_ALIVE = 0x20
 EV_REFUSED = 0x40
+EV_RETRY = 0x80
 
 _ERR_TEXT = {
     EFULL: "the ring is full",
     ENOLINK: "no linked peer",
     EINVAL: "invalid argument (type 0, payload larger than max_msg, or a bad batch)",
     EPROTO: "protocol error",
+    EMSGSIZE: "the payload is larger than the peer's max_msg",
 }
 
 _DEFAULT_LIB = Path(__file__).resolve().parents[2] / "rtos" / "build" / "libivmr.so"
@@ -90,13 +94,15 @@ def load_library(path: str | os.PathLike[str] | None = None) -> ctypes.CDLL:
         "ivmr_block_size": (u32, [u32]),
         "ivmr_region_size": (u32, [u32]),
         "ivmr_crc32": (u32, [u32, u8p, ctypes.c_size_t]),
-        "ivmr_init": (ctypes.c_int, [vp, vp, u32, u32, u32, u32, u32, u64]),
+        "ivmr_init_layout": (ctypes.c_int, [vp, vp, u32, u32, u32, u32, u32, u32, u64]),
         "ivmr_reinit": (ctypes.c_int, [vp, u64]),
         "ivmr_shutdown": (None, [vp]),
         "ivmr_poll": (u32, [vp, u64]),
         "ivmr_linked": (ctypes.c_int, [vp]),
         "ivmr_peer_alive": (ctypes.c_int, [vp]),
         "ivmr_peer_epoch": (u64, [vp]),
+        "ivmr_peer_max_msg": (u32, [vp]),
+        "ivmr_tx_drop": (u32, [vp]),
         "ivmr_send": (ctypes.c_int, [vp, ctypes.c_uint16, ctypes.c_uint16, u8p, u32]),
         "ivmr_send_batch": (
             ctypes.c_int,
@@ -131,7 +137,9 @@ class Endpoint:
     """One side of an IVMR region, initialised on construction (its block is re-written).
 
     ``buffer`` is a writable buffer holding the whole region (an ``mmap`` or a ``bytearray``),
-    64-byte aligned (an mmap is page aligned).
+    64-byte aligned (an mmap is page aligned). ``capacity`` is our own ring; block 1 starts at
+    ``block_size(linux_capacity)`` (default: both rings of ``capacity``), so the two sides must
+    agree on the Linux ring's capacity while each chooses its own ring (its descriptor tells).
     """
 
     def __init__(
@@ -144,6 +152,7 @@ class Endpoint:
         hb_period_ms: int = 100,
         epoch: int | None = None,
         batch_bytes: int = 1 << 18,
+        linux_capacity: int | None = None,
     ) -> None:
         self._lib = load_library()
         self._anchor = ctypes.c_char.from_buffer(buffer)
@@ -155,16 +164,18 @@ class Endpoint:
         self._ep = ctypes.create_string_buffer(int(self._lib.ivmr_ep_sizeof()) + 64)
         self._epp = ctypes.addressof(self._ep)
         self.epoch = epoch or new_epoch()
-        rc = self._lib.ivmr_init(
-            self._epp, self.base, self.size, endpoint_id, capacity, max_msg, hb_period_ms,
-            self.epoch,
+        cap0 = capacity if endpoint_id == 0 else (linux_capacity or capacity)
+        need = layout.block_size(cap0) + layout.block_size(capacity)  # a floor for endpoint 0
+        rc = self._lib.ivmr_init_layout(
+            self._epp, self.base, self.size, endpoint_id, layout.block_size(cap0), capacity,
+            max_msg, hb_period_ms, self.epoch,
         )  # fmt: skip
         if rc != OK:
             self._anchor = None  # type: ignore[assignment]
             raise RingError(
-                f"The ring core refused the region: size {self.size} B (needs "
-                f"{layout.region_size(capacity)}), capacity {capacity} (a power of two >= "
-                f"4*(16+max_msg)), max_msg {max_msg}, 64-byte aligned base."
+                f"The ring core refused the region: size {self.size} B (needs at least "
+                f"{need}), capacity {capacity} (a power of two >= 4*(16+max_msg)), max_msg "
+                f"{max_msg}, 64-byte aligned base."
             )
         self._rx = ctypes.create_string_buffer(batch_bytes)
         self._rxp = ctypes.addressof(self._rx)
@@ -194,6 +205,11 @@ class Endpoint:
     def peer_epoch(self) -> int:
         """The epoch we are attached to (0 = none)."""
         return int(self._lib.ivmr_peer_epoch(self._epp))
+
+    @property
+    def peer_max_msg(self) -> int:
+        """The attached peer's largest payload, bytes (0 = not attached)."""
+        return int(self._lib.ivmr_peer_max_msg(self._epp))
 
     @property
     def fault_code(self) -> int:
@@ -244,13 +260,20 @@ class Endpoint:
 
     def send(self, rtype: int, payload: bytes, flags: int = 0) -> int:
         """Send one record. Returns 1 when the peer should be kicked, 0 otherwise, or a
-        negative code (``EFULL``, ``ENOLINK``); raises :class:`RingFault` on a protocol error."""
+        negative code (``EFULL``: no sequence number used, retry or :meth:`drop`;
+        ``ENOLINK``; ``EMSGSIZE``: larger than the peer's max_msg); raises :class:`RingFault`
+        on a protocol error."""
         rc = int(self._lib.ivmr_send(self._epp, rtype, flags, payload, len(payload)))
         if rc == EPROTO:
             raise self._fault()
         if rc == EINVAL:
             raise RingError(f"Cannot send type {rtype:#x} of {len(payload)} B: {_ERR_TEXT[rc]}.")
         return rc
+
+    def drop(self) -> int:
+        """Abandon a record that did not fit (ring full): its sequence number is consumed so
+        the peer sees the gap (spec section 6). Returns the sequence number dropped."""
+        return int(self._lib.ivmr_tx_drop(self._epp))
 
     @staticmethod
     def pack_batch(items: Iterable[tuple[int, int, bytes]]) -> bytes:

@@ -22,7 +22,9 @@ class GatewaySettings(BaseModel):
     region: str = "shmfile:/dev/shm/voicebus-ivmr"
     """The shared region: 'shmfile:/dev/shm/NAME' (host), 'uio:/dev/uioN', 'devmem:0xADDR'."""
     capacity: int = 16384
-    """Bytes of each ring (a power of two); the RT side must use the same."""
+    """Bytes of our ring (a power of two); the RT side must use it as its Linux capacity."""
+    rt_capacity: int | None = None
+    """Bytes of the RT side's ring, to size the region (default: capacity)."""
     max_msg: int = 1024
     """Largest payload, bytes; capacity >= 4 * (16 + max_msg)."""
     heartbeat_ms: int = Field(default=100, ge=1)
@@ -38,5 +40,8 @@ class GatewaySettings(BaseModel):
     """How often a PING checks end-to-end processing on the RT side (RTT in the metrics)."""
     attach_timeout_s: float = Field(default=10.0, gt=0)
     """Warn on rtos.link when no RT side has linked this long after the start."""
+    ack_grace_s: float = Field(default=1.0, gt=0)
+    """How long past a command's time to live and run its final ack may take, s (then the
+    gateway ends it ``failed``: the ack was lost)."""
     envelope: EnvelopeSettings = EnvelopeSettings()
     """The safety envelope."""

@@ -13,11 +13,15 @@
 #include "../../app/app.h"
 #include "../port.h"
 
-#ifdef RT_USING_SMART
+/* rt_ioremap_cached() exists whenever the MMU is on: components/mm (ioremap.c) is built on
+ * ARCH_MM_MMU, with or without RT-Thread Smart. Testing RT_USING_SMART instead would make a
+ * non-Smart build with the MMU on use the physical address as a pointer (a data abort). Without
+ * an MMU the address space is flat and the physical address is the address. */
+#ifdef ARCH_MM_MMU
 #include <ioremap.h>
 #define IVMR_MAP(pa, size) rt_ioremap_cached((void *)(pa), (size))
 #else
-#define IVMR_MAP(pa, size) ((void *)(pa)) /* flat memory map: the region is addressable */
+#define IVMR_MAP(pa, size) ((void *)(pa))
 #endif
 
 #ifndef IVMR_REGION_PA

@@ -1,5 +1,7 @@
 /* Declarations of the RT-Thread kernel API the port uses, as documented (4.1/5.x), so that
  * `make -C rtos check` can syntax-check port/rtthread without an RT-Thread tree. Not a kernel. */
+#ifndef RTSTUB_RTTHREAD_H
+#define RTSTUB_RTTHREAD_H
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -22,3 +24,4 @@ rt_tick_t rt_tick_get(void); rt_tick_t rt_tick_from_millisecond(rt_int32_t ms);
 void rt_interrupt_enter(void); void rt_interrupt_leave(void);
 int rt_vsnprintf(char *buf, rt_size_t size, const char *fmt, va_list args); int rt_kprintf(const char *fmt, ...);
 #define INIT_APP_EXPORT(fn) int (*__init_##fn)(void) = fn
+#endif

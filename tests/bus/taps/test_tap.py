@@ -16,7 +16,7 @@ from bus.framing import decode
 from bus.node import Node
 from bus.taps.tap import format_json, format_line
 from bus.taps.tapnode import Received
-from schemas import AsrText, AudioFrame
+from schemas import AsrText, AudioFrame, CarIntent, LlmReply
 from tests.bus.conftest import ProxyProc
 from tests.bus.taps.tapsupport import received, start
 
@@ -41,6 +41,16 @@ def test_a_line_shows_topic_source_seq_age_trace_and_fields_with_bytes_as_length
     line = format_line(item, decode(item.frames), lost_before=2)
     assert "audio.frame mic#4 age=2.50ms trace=turn-1 [lost 2 before]" in line
     assert "pcm=<640 B>" in line and "index=3" in line
+
+
+def test_a_reply_shows_its_typed_intents_with_only_the_fields_that_were_set() -> None:
+    intents = (CarIntent(kind="turn", angle_deg=90.0), CarIntent(kind="stop"))
+    item = received("llm.reply", LlmReply(request_id="r", text="OK.", intents=intents))
+    line = format_line(item, decode(item.frames))
+    assert "intents=[{'kind': 'turn', 'angle_deg': 90.0}, {'kind': 'stop'}]" in line
+    obj = json.loads(format_json(item, decode(item.frames)))
+    assert obj["payload"]["intents"][0] == {"kind": "turn", "angle_deg": 90.0}
+    assert obj["payload"]["ttft_ms"] == 0.0  # the payload's own fields are all there
 
 
 def test_a_json_line_has_the_envelope_and_the_payload() -> None:

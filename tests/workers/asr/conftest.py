@@ -37,7 +37,7 @@ BINS = (8, 16, 24, 32, 40, 48, 56)  # mel bins the tones sit in, far enough apar
 TAGS = [
     "<|zh|>", "<|en|>", "<|yue|>", "<|ja|>", "<|ko|>", "<|nospeech|>",
     "<|HAPPY|>", "<|SAD|>", "<|ANGRY|>", "<|NEUTRAL|>", "<|EMO_UNKNOWN|>",
-    "<|Speech|>", "<|BGM|>", "<|EVENT_UNK|>", "<|withitn|>", "<|woitn|>",
+    "<|Speech|>", "<|BGM|>", "<|Event_UNK|>", "<|withitn|>", "<|woitn|>",
 ]  # fmt: skip
 #: query row -> tag its position yields (row 0 = auto "detects" English here)
 ROW_TAGS = {0: "<|en|>", 3: "<|zh|>", 4: "<|en|>", 13: "<|nospeech|>", 1: "<|HAPPY|>",

@@ -96,9 +96,23 @@ def test_tags_become_fields_and_leave_the_text() -> None:
 
 
 def test_tag_only_output_is_no_speech() -> None:
-    t = parse_tags("<|nospeech|><|EMO_UNKNOWN|><|EVENT_UNK|><|woitn|>")
+    t = parse_tags("<|nospeech|><|EMO_UNKNOWN|><|Event_UNK|><|woitn|>")
     assert t.text == "" and not t.is_speech and t.language == ""
+    assert t.event == "Event_UNK"
     assert parse_tags("<|en|><|NEUTRAL|><|BGM|><|woitn|> ").is_speech is False
+
+
+@pytest.mark.parametrize("tag", ["Event_UNK", "Sing", "Speech_Noise", "GBG"])
+def test_every_upstream_event_tag_fills_the_event(tag: str) -> None:
+    # FunAudioLLM/SenseVoice webui.py names these four besides the eight common events.
+    t = parse_tags(f"<|en|><|NEUTRAL|><|{tag}|><|woitn|>la la la")
+    assert (t.event, t.emotion, t.text) == (tag, "NEUTRAL", "la la la")
+
+
+def test_the_upper_case_spelling_is_not_an_event() -> None:
+    # ``EVENT_UNK`` is not a SenseVoice token: it is dropped from the text but names no event.
+    t = parse_tags("<|en|><|NEUTRAL|><|EVENT_UNK|><|woitn|>hi")
+    assert (t.event, t.text) == ("", "hi")
 
 
 def test_stray_and_unknown_tags_are_removed_from_the_text() -> None:

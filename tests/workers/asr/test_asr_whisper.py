@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.asr import char_error_rate, word_error_rate
+from bench.asrcandidates import char_error_rate, word_error_rate
 from tests.workers.asr.conftest import espeak_wav
 from tests.workers.asr.test_asr_worker import run_worker, segment_from_wav
 from workers.asr.settings import AsrSettings

@@ -8,6 +8,7 @@ from bus.memory import MemoryBus
 from schemas.asr import AsrText
 from schemas.base import Message
 from schemas.llm import LlmDelta, LlmReply
+from schemas.rtos import CarIntent
 from schemas.tts import TtsAudio
 from schemas.vad import VadState
 from workers.dialog.manager import TurnManager
@@ -72,7 +73,13 @@ class Harness:
         self.now_ns += 200_000_000
         self.send("asr.text", AsrText(text=text, segment_id=seg, language=language), seg)
 
-    def llm_says(self, request_id: str, *pieces: str, intent_json: str = "", finish: str = "stop"):
+    def llm_says(
+        self,
+        request_id: str,
+        *pieces: str,
+        intents: tuple[CarIntent, ...] = (),
+        finish: str = "stop",
+    ):
         for i, piece in enumerate(pieces):
             self.now_ns += 50_000_000
             self.send("llm.delta", LlmDelta(request_id=request_id, index=i, text=piece), request_id)
@@ -81,7 +88,7 @@ class Harness:
             LlmReply(
                 request_id=request_id,
                 text="".join(pieces),
-                intent_json=intent_json,
+                intents=intents,
                 finish_reason=finish,  # type: ignore[arg-type]
             ),
             request_id,

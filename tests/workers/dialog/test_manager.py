@@ -1,8 +1,6 @@
-import json
-
 from schemas.asr import AsrText
 from schemas.llm import LlmReply, LlmRequest
-from schemas.rtos import RtosAck, RtosTelemetry
+from schemas.rtos import CarIntent, RtosAck, RtosTelemetry
 from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
 from schemas.vad import VadState
@@ -101,7 +99,7 @@ def test_barge_in_stops_playback_and_aborts_the_llm_then_handles_the_new_utteran
 def test_an_intent_becomes_exactly_one_command_and_its_outcome_is_spoken():
     h = make(wake="always")
     h.utterance("s1", "please do a little dance for me")
-    h.llm_says("s1", "", intent_json=json.dumps({"kind": "turn", "angle_deg": 90}))
+    h.llm_says("s1", "", intents=(CarIntent(kind="turn", angle_deg=90.0),))
     (cmd,) = h.out("rtos.command")
     assert cmd.kind == "turn" and cmd.angle_deg == 90 and cmd.source == "dialog:s1"
     assert spoken(h) == ["OK, turning left."]
@@ -116,18 +114,44 @@ def test_an_intent_becomes_exactly_one_command_and_its_outcome_is_spoken():
 def test_garbled_or_out_of_bounds_intents_give_no_command_and_a_spoken_refusal():
     h = make(wake="always")
     h.utterance("s1", "fly away")
-    h.llm_says("s1", "", intent_json='{"kind": "fly"}')
+    refused = LlmReply(
+        request_id="s1",
+        text="",
+        intent_error="The model's command was refused by the schema: kind: Input should be ...",
+        refused_call='{"kind": "fly"}',
+    )
+    h.send("llm.reply", refused, "s1")
     h.utterance("s2", "drive far")
-    h.llm_says("s2", "", intent_json='{"kind": "drive", "distance_m": 50.0}')
+    h.llm_says("s2", "", intents=(CarIntent(kind="drive", distance_m=50.0),))
     h.utterance("s3", "move forward 20 meters then turn left")
     h.utterance("s4", "spin")
     h.send("llm.reply", LlmReply(request_id="s4", text="", intent_error="not JSON"), "s4")
+    h.utterance("s5", "turn left then fly far")
+    fine_then_far = (
+        CarIntent(kind="turn", angle_deg=90.0),
+        CarIntent(kind="drive", distance_m=9.0),
+    )
+    h.llm_says("s5", "", intents=fine_then_far)
     assert h.out("rtos.command") == []
     said = spoken(h)
     assert said[0] == "Sorry, I did not understand that command."
     assert said[1].startswith("Sorry, I can't do that: 50 metres")
     assert said[2].startswith("Sorry, I can't do that: 20 metres")
     assert said[3] == "Sorry, I did not understand that command."
+    assert said[4].startswith("Sorry, I can't do that: 9 metres")  # all or none
+
+
+def test_a_refused_tool_call_is_logged_with_its_reason_and_text(caplog):
+    h = make(wake="always")
+    h.utterance("s1", "fly away")
+    call = '{"kind": "fly", "altitude_m": 3}'
+    reply = LlmReply(
+        request_id="s1", text="", intent_error="kind is not one I know.", refused_call=call
+    )
+    with caplog.at_level("WARNING", logger="workers.dialog.manager"):
+        h.send("llm.reply", reply, "s1")
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("intent_refused")]
+    assert "kind is not one I know." in record.getMessage() and "altitude_m" in record.getMessage()
 
 
 def test_spoken_command_is_understood_without_the_llm_and_both_steps_are_sent():

@@ -12,8 +12,14 @@ import pytest
 HERE = Path(__file__).parent
 
 
-def compile_c(source: Path, out: Path, abi: str, *, shared: bool = True) -> Path:
-    """Compile a C file against rkllm_stub.h for ABI ``"1.2"`` or ``"1.3"``."""
+def compile_c(
+    source: Path, out: Path, abi: str, *, shared: bool = True, version: str | None = None
+) -> Path:
+    """Compile a C file against rkllm_stub.h for ABI ``"1.2"`` or ``"1.3"``.
+
+    ``version`` is the runtime version the stand-in library reports ("" = no version string;
+    None = the default of the ABI, 1.3.0 or 1.2.3).
+    """
     if shutil.which("gcc") is None:
         pytest.fail("gcc is needed to build the rkllm stand-in; apt-get install gcc.")
     flags = ["-shared", "-fPIC"] if shared else []
@@ -24,6 +30,13 @@ def compile_c(source: Path, out: Path, abi: str, *, shared: bool = True) -> Path
         "-Wall",
         "-Werror",
         f"-DRKLLM_ABI={abi.replace('.', '')}",
+        *(
+            []
+            if version is None
+            else ["-DFAKE_RKLLM_NO_VERSION"]
+            if version == ""
+            else [f'-DFAKE_RKLLM_VERSION="{version}"']
+        ),
         f"-I{HERE}",
         "-o",
         str(out),
@@ -31,6 +44,19 @@ def compile_c(source: Path, out: Path, abi: str, *, shared: bool = True) -> Path
     ]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out
+
+
+def _unescape(value: str) -> str:
+    """Undo the stand-in's escaping of newlines and backslashes in recorded strings."""
+    out, i = [], 0
+    while i < len(value):
+        if value[i] == "\\" and i + 1 < len(value):
+            out.append("\n" if value[i + 1] == "n" else value[i + 1])
+            i += 2
+        else:
+            out.append(value[i])
+            i += 1
+    return "".join(out)
 
 
 class FakeRkllm:
@@ -53,11 +79,22 @@ class FakeRkllm:
     def record(self) -> dict[str, str]:
         """Every ``key=value`` the library recorded (the last value of each key)."""
         text = (self.lib.fake_record() or b"").decode()
-        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
+        return {k: _unescape(v) for k, v in pairs}
+
+    def count(self, key: str) -> int:
+        """How many times ``key`` was recorded."""
+        text = (self.lib.fake_record() or b"").decode()
+        return sum(1 for line in text.splitlines() if line.startswith(key + "="))
 
     @property
     def abort_calls(self) -> int:
         return int(self.lib.fake_abort_calls())
+
+    @property
+    def abort_in_callback(self) -> int:
+        """rkllm_abort calls made from inside the result callback."""
+        return int(self.lib.fake_abort_in_callback())
 
 
 @pytest.fixture(scope="session", params=["1.3", "1.2"])

@@ -4,7 +4,15 @@
  * - tokens come from fake_plant(): pieces separated by '\n'; a piece "~WAIT" sends a WAITING
  *   callback (text withheld, as the runtime does for an incomplete UTF-8 character), "~ERROR"
  *   an ERROR callback and rkllm_run returning -1;
- * - rkllm_abort() stops the stream before the next token;
+ * - rkllm_abort() stops the stream before the next token; called from inside the result
+ *   callback it is counted apart ("abort_in_callback"), since no upstream code does that;
+ * - the callback's return value is honoured as rkllm.h documents it: 1 pauses the run (no more
+ *   tokens, rkllm_run returns 0, no FINISH callback: "paused=1");
+ * - the length cap is the runtime's own: RKLLMInferParam.max_new_tokens (1.3, when > 0), else
+ *   RKLLMParam.max_new_tokens from init (when > 0);
+ * - the library carries the version string the runtime logs ("rkllm-runtime version: X"), set
+ *   with -DFAKE_RKLLM_VERSION=\"1.2.0\" (default: 1.3.0 / 1.2.3 by ABI); -DFAKE_RKLLM_NO_VERSION
+ *   leaves it out;
  * - every parameter received is recorded as "key=value" lines, read with fake_record();
  * - in a process of its own, FAKE_RKLLM_PLANT ('|'-separated) and FAKE_RKLLM_DELAY_US plant.
  */
@@ -16,10 +24,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef FAKE_RKLLM_VERSION
 #if RKLLM_ABI == 13
-__attribute__((used)) const char fake_version[] = "rkllm-runtime version: 1.3.0";
+#define FAKE_RKLLM_VERSION "1.3.0"
 #else
-__attribute__((used)) const char fake_version[] = "rkllm-runtime version: 1.2.3";
+#define FAKE_RKLLM_VERSION "1.2.3"
+#endif
+#endif
+#ifndef FAKE_RKLLM_NO_VERSION
+__attribute__((used)) const char fake_version[] =
+    "rkllm-runtime version: " FAKE_RKLLM_VERSION ", rknpu driver version: 0.9.8, platform: RK3588";
 #endif
 
 static char record_buf[65536];
@@ -28,6 +42,9 @@ static char planted[16384] = "Hello\n world";
 static int delay_us;
 static volatile int abort_flag;
 static int abort_calls;
+static int abort_in_callback;
+static volatile int in_callback;
+static int init_max_new_tokens;
 static int running;
 static LLMResultCallback result_cb;
 static int handle_token;
@@ -40,13 +57,25 @@ static void rec(const char *fmt, ...) {
     if (n > 0 && record_len + (size_t)n < sizeof record_buf) record_len += (size_t)n;
 }
 
+/* key=value with the value's newlines and backslashes escaped, so one value stays one line */
+static void rec_str(const char *key, const char *value) {
+    rec("%s=", key);
+    for (const char *c = value ? value : "(null)"; *c; c++) {
+        if (*c == '\n') rec("\\n");
+        else if (*c == '\\') rec("\\\\");
+        else rec("%c", *c);
+    }
+    rec("\n");
+}
+
 const char *fake_record(void) { return record_buf; }
-void fake_reset(void) { record_len = 0; record_buf[0] = 0; abort_calls = 0; }
+void fake_reset(void) { record_len = 0; record_buf[0] = 0; abort_calls = 0; abort_in_callback = 0; }
 void fake_plant(const char *tokens, int per_token_delay_us) {
     snprintf(planted, sizeof planted, "%s", tokens);
     delay_us = per_token_delay_us;
 }
 int fake_abort_calls(void) { return abort_calls; }
+int fake_abort_in_callback(void) { return abort_in_callback; }
 
 RKLLMParam rkllm_createDefaultParam(void) {
     RKLLMParam p;
@@ -85,6 +114,7 @@ int rkllm_init(LLMHandle *handle, RKLLMParam *param, LLMResultCallback callback)
     rec("init_abi=12\n");
 #endif
     record_param(param);
+    init_max_new_tokens = param->max_new_tokens;
     /* A process of its own (the worker under the supervisor) is planted through the env. */
     const char *env_plant = getenv("FAKE_RKLLM_PLANT");
     if (env_plant) {
@@ -100,31 +130,43 @@ int rkllm_init(LLMHandle *handle, RKLLMParam *param, LLMResultCallback callback)
 
 int rkllm_set_chat_template(LLMHandle h, const char *sys, const char *prefix, const char *postfix) {
     if (h != &handle_token) return -1;
-    rec("template_system=%s\ntemplate_prefix=%s\ntemplate_postfix=%s\n", sys, prefix, postfix);
+    rec_str("template_system", sys);
+    rec_str("template_prefix", prefix);
+    rec_str("template_postfix", postfix);
     return 0;
 }
 
 int rkllm_set_function_tools(LLMHandle h, const char *sys, const char *tools, const char *resp) {
     if (h != &handle_token) return -1;
-    rec("tools_system=%s\ntools=%s\ntool_response=%s\n", sys, tools, resp);
+    rec_str("tools_system", sys);
+    rec_str("tools", tools);
+    rec_str("tool_response", resp);
     return 0;
 }
 
 static int emit(RKLLMResult *r, const char *text, LLMCallState state, void *userdata) {
     r->text = text;
-    return result_cb(r, userdata, state);
+    in_callback = 1;
+    int ret = result_cb(r, userdata, state);
+    in_callback = 0;
+    return ret;
 }
 
 int rkllm_run(LLMHandle h, RKLLMInput *in, RKLLMInferParam *infer, void *userdata) {
     if (h != &handle_token) return -1;
-    rec("role=%s\nenable_thinking=%d\ninput_type=%d\nprompt=%s\n", in->role, in->enable_thinking,
-        in->input_type, in->prompt_input);
+    rec_str("role", in->role);
+    rec("enable_thinking=%d\ninput_type=%d\n", in->enable_thinking, in->input_type);
+    rec_str("prompt", in->prompt_input);
     rec("mode=%d\nkeep_history=%d\n", infer->mode, infer->keep_history);
 #if RKLLM_ABI == 13
     rec("run_max_new_tokens=%d\n", infer->max_new_tokens);
     if (infer->sampling_params)
         rec("run_temperature=%.3f\nrun_top_k=%d\n", infer->sampling_params->temperature,
             infer->sampling_params->top_k);
+#endif
+    int cap = init_max_new_tokens;
+#if RKLLM_ABI == 13
+    if (infer->max_new_tokens > 0) cap = infer->max_new_tokens;
 #endif
     abort_flag = 0;
     running = 1;
@@ -134,6 +176,7 @@ int rkllm_run(LLMHandle h, RKLLMInput *in, RKLLMInferParam *infer, void *userdat
     int sent = 0;
     for (char *save = NULL, *tok = strtok_r(copy, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
         if (abort_flag) break;
+        if (cap > 0 && sent >= cap) break;
         if (delay_us) usleep((useconds_t)delay_us);
         if (strcmp(tok, "~ERROR") == 0) {
             emit(&r, NULL, RKLLM_RUN_ERROR, userdata);
@@ -147,7 +190,12 @@ int rkllm_run(LLMHandle h, RKLLMInput *in, RKLLMInferParam *infer, void *userdat
             continue;
         }
         r.token_id = sent++;
-        emit(&r, tok, RKLLM_RUN_NORMAL, userdata);
+        if (emit(&r, tok, RKLLM_RUN_NORMAL, userdata) == 1) {  /* pause: the run stops here */
+            free(copy);
+            running = 0;
+            rec("sent=%d\naborted=%d\npaused=1\n", sent, abort_flag);
+            return 0;
+        }
     }
     free(copy);
     r.perf.prefill_time_ms = 12.5f;
@@ -165,15 +213,16 @@ int rkllm_abort(LLMHandle h) {
     if (h != &handle_token) return -1;
     abort_flag = 1;
     abort_calls++;
+    if (in_callback) abort_in_callback++;
     return 0;
 }
 
 int rkllm_is_running(LLMHandle h) { (void)h; return running; }
 
 int rkllm_clear_kv_cache(LLMHandle h, int keep, int *start, int *end) {
-    (void)start; (void)end;
     if (h != &handle_token) return -1;
-    rec("clear_kv_cache=%d\n", keep);
+    /* NULL, NULL = clear all; a range is only valid after a pause (rkllm.h) */
+    rec("clear_kv_cache=%d\nclear_range=%s\n", keep, (start || end) ? "given" : "null");
     return 0;
 }
 

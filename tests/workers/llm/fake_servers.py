@@ -1,10 +1,14 @@
-"""A real HTTP server on 127.0.0.1 speaking the three LLM wire forms, scripted by the tests.
+"""A real HTTP server on 127.0.0.1 speaking the LLM wire forms, scripted by the tests.
 
-- ``POST /rkllm_chat``: rknn-llm 1.2.x Flask demo: ``text/plain``, one *whole* response object
-  per line with one more ``choices`` entry per character, blank line between, no end marker
-  (the body ends when the connection closes; HTTP/1.0).
-- ``POST /v1/chat/completions``: rknn-llm 1.3.0 demo and any OpenAI server: SSE, chunked
-  transfer (HTTP/1.1), role chunk first, one chunk per piece, a final ``finish_reason`` chunk,
+This is the *wire form* with faults on demand, for the parsers and the HTTP layer; the rkllm
+servers' own behaviour (what reaches the model, busy rule, threading, no abort) is stood in by
+:mod:`tests.workers.llm.rkllm_flask`.
+
+- ``POST /rkllm_chat``: the rknn-llm 1.2.x demo's form: ``text/plain``, one *whole* response
+  object per line with one more ``choices`` entry per character, blank line between, no end
+  marker; chunked HTTP/1.1 with ``Connection: close``, as its threaded werkzeug sends it.
+- ``POST /v1/chat/completions``: any OpenAI server (llama-server): SSE, chunked transfer
+  (HTTP/1.1), role chunk first, one chunk per piece, a final ``finish_reason`` chunk,
   ``data: [DONE]``.
 
 ``Script`` chooses the behaviour: pieces to send, 503 busy replies before serving, a dropped
@@ -113,10 +117,16 @@ class FakeLlmServer:
         h.wfile.write(data)
 
     def _rkllm_chat(self, h: BaseHTTPRequestHandler, s: Script) -> None:
-        h.protocol_version = "HTTP/1.0"
+        h.protocol_version = "HTTP/1.1"
         h.send_response(200)
-        h.send_header("Content-Type", "text/plain")
+        h.send_header("Content-Type", "text/plain; charset=utf-8")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.send_header("Connection", "close")
         h.end_headers()
+
+        def send(raw: bytes) -> None:
+            h.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+
         rkllm_res: dict[str, Any] = {
             "id": "rkllm_chat",
             "object": "rkllm_chat",
@@ -126,12 +136,13 @@ class FakeLlmServer:
         }
         for i, piece in enumerate(s.pieces):
             if s.drop_after is not None and i == s.drop_after:
+                h.wfile.write(b'40\r\n{"choi')  # a chunk cut short, then the socket closes
                 h.wfile.flush()
                 h.connection.close()
                 return
             time.sleep(s.delay_s)
             if s.all_malformed or (s.malformed_every and i % s.malformed_every == 1):
-                h.wfile.write(b"{this is not json\n\n")
+                send(b"{this is not json\n\n")
             rkllm_res["choices"].append(
                 {
                     "index": i,
@@ -141,8 +152,9 @@ class FakeLlmServer:
                 }
             )
             if not s.all_malformed:
-                h.wfile.write(json.dumps(rkllm_res).encode() + b"\n\n")
+                send(json.dumps(rkllm_res).encode() + b"\n\n")
             h.wfile.flush()
+        send(b"")
 
     def _sse(self, h: BaseHTTPRequestHandler, s: Script) -> None:
         h.protocol_version = "HTTP/1.1"

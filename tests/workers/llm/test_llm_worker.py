@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 
 from bus import ConfigError, MemoryBus, MemoryNode
 from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
+from schemas.rtos import CarIntent
 from schemas.system import Metric
 from tests.workers.llm.conftest import FakeRkllm
 from workers.llm.__main__ import serve
@@ -140,13 +140,13 @@ def test_aborting_a_queued_request_answers_it_as_aborted() -> None:
     assert by_id["b"].finish_reason == "abort" and by_id["a"].finish_reason == "stop"
 
 
-def test_a_valid_tool_call_becomes_intent_json_and_is_not_spoken() -> None:
+def test_a_valid_tool_call_becomes_a_typed_intent_and_is_not_spoken() -> None:
     call = '<tool_call>{"name": "rtos_command", "arguments": {"kind": "stop"}}</tool_call>'
     rig = Rig(ScriptedBackend(["Stopping.", *call]))
     rig.send("llm.request", request("r1", "stop the car"))
     rig.run()
     (reply,) = rig.of(LlmReply)
-    assert json.loads(reply.intent_json) == {"kind": "stop"} and not reply.intent_error
+    assert reply.intents == (CarIntent(kind="stop"),) and not reply.intent_error
     assert "tool_call" not in "".join(d.text for d in rig.of(LlmDelta))
     # The tool was offered in the system prompt (this backend has no native tools).
     assert "rtos_command" in rig.service.backend.prompts[0].messages[0].content  # type: ignore[attr-defined]
@@ -159,7 +159,7 @@ def test_two_tool_calls_become_a_list_of_intents() -> None:
     rig.send("llm.request", request("r1", "turn left then stop"))
     rig.run()
     (reply,) = rig.of(LlmReply)
-    assert json.loads(reply.intent_json) == [{"kind": "turn", "angle_deg": 90.0}, {"kind": "stop"}]
+    assert reply.intents == (CarIntent(kind="turn", angle_deg=90.0), CarIntent(kind="stop"))
 
 
 def test_a_garbled_tool_call_is_reported_never_guessed() -> None:
@@ -168,8 +168,10 @@ def test_a_garbled_tool_call_is_reported_never_guessed() -> None:
     rig.send("llm.request", request("r1", "spin"))
     rig.run()
     (reply,) = rig.of(LlmReply)
-    assert reply.intent_json == ""
+    assert reply.intents == ()
     assert "refused by the schema" in reply.intent_error and "kind" in reply.intent_error
+    # The refused block is kept (the reply crossed a real encoding on the in-memory bus).
+    assert reply.refused_call == call + "</tool_call>"
 
 
 def test_remembered_history_goes_into_the_next_prompt() -> None:

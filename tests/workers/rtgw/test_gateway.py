@@ -156,3 +156,36 @@ def test_pings_go_out_once_per_period_while_online() -> None:
     b.step(2.5)
     pings = [r for r in b.rt.recv_many() if r.rtype == messages.MSG_PING]
     assert len(pings) in (2, 3)
+
+
+def test_the_doorbell_wakes_the_gateway_which_drains_the_ring(tmp_path: Any) -> None:
+    """The wake path the worker uses once the node can wait on an extra descriptor."""
+    import select
+
+    from workers.rtgw.doorbell import FifoDoorbell
+
+    py_in, rt_in = str(tmp_path / "db-py"), str(tmp_path / "db-rt")
+    mm = mmap.mmap(-1, layout.region_size(CAP))
+    settings = GatewaySettings(capacity=CAP, max_msg=256, heartbeat_ms=10)
+    gw_bell, rt_bell = FifoDoorbell(py_in, rt_in), FifoDoorbell(rt_in, py_in)
+    gw = Gateway(Endpoint(mm, 0, capacity=CAP, max_msg=256, hb_period_ms=10), settings, gw_bell)
+    rt = Endpoint(mm, 1, capacity=CAP, max_msg=256, hb_period_ms=10)
+    for t in range(5):
+        rt.poll(t)
+        gw.step(t / 1000)
+    fd = gw.wake_fd
+    assert gw.online and fd is not None and fd == gw_bell.fileno()
+    gw.on_wake(0.005)  # drain whatever the link-up left
+    assert gw.prepare_wait()  # armed, nothing pending: the worker may block
+    assert select.select([fd], [], [], 0)[0] == []
+    tlm = struct.pack("<IHHiiiiiIII", 1, 0, 9000, 0, 0, 0, 0, 0, 0, 8200, 0)
+    assert rt.send(messages.MSG_TELEMETRY, tlm) == 1  # we are armed: the RT side must kick
+    rt_bell.kick()
+    assert select.select([fd], [], [], 1.0)[0] == [fd]
+    out = gw.on_wake(0.006)
+    assert [type(p) for _, p, _ in out] == [RtosTelemetry]
+    assert select.select([fd], [], [], 0)[0] == []  # drained
+    assert rt.send(messages.MSG_TELEMETRY, tlm) == 0  # disarmed: no kick needed
+    assert not gw.prepare_wait()  # a record is pending: do not block
+    gw.close()
+    rt_bell.close()

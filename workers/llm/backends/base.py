@@ -15,7 +15,7 @@ from typing import Any
 from schemas.llm import ChatMessage
 from workers.llm.metrics import Perf
 
-__all__ = ["Backend", "Chunk", "Prompt"]
+__all__ = ["Backend", "BusyNotice", "Chunk", "Prompt"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,18 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class BusyNotice:
+    """The backend has waited long for a busy server (the worker publishes ``llm.wait``)."""
+
+    reason: str
+    """``orphan`` (a reply aborted earlier still runs there) or ``busy`` (another request)."""
+    waited_s: float
+    """Waited so far, s."""
+    left_s: float
+    """Most it may still wait, s."""
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A piece of the stream."""
 
@@ -46,6 +58,10 @@ class Chunk:
     """Runtime figures, usually on the last chunk."""
     finish_reason: str | None = None
     """Set on the last chunk: stop, length or abort."""
+    notice: BusyNotice | None = None
+    """Set (on a chunk without text, at most once) when the wait for a busy server is long."""
+    server_wait_ms: float | None = None
+    """Set once the server took the request: how long it waited for it to be free, ms."""
 
 
 class Backend(ABC):
@@ -56,6 +72,10 @@ class Backend(ABC):
     #: True when the backend hands ``Prompt.tools`` to the model itself; otherwise the worker
     #: describes the tool in the system prompt.
     native_tools: bool = False
+    #: How the server treats a request while it is busy: ``503`` (answered busy at once, the
+    #: backend retries) or ``backlog`` (held in the listen queue until the running one ends);
+    #: empty for in-process backends. Label of the ``llm.server_wait_ms`` metric.
+    busy_rule: str = ""
 
     @abstractmethod
     def stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:

@@ -2,14 +2,19 @@
 
 ``rkllm_run`` is synchronous and delivers tokens through a C callback, so it runs in a thread of
 its own; the callback puts text into a queue that :meth:`RkllmBackend.stream` yields from. An
-abort (barge-in) calls ``rkllm_abort``; the stream then waits for ``rkllm_run`` to return so that
-the next request never overlaps a dying one. WAITING callbacks (the runtime holding back an
+abort (barge-in) calls ``rkllm_abort`` from the worker's own thread, never from the callback (no
+upstream code does that, and whether the runtime tolerates it is unknown); the stream then waits
+for ``rkllm_run`` to return so that the next request never overlaps a dying one. The length cap
+is the runtime's own ``max_new_tokens`` on 1.3 and, on 1.2 (no per-run cap in its struct), the
+callback returning 1 (the documented "pause"). WAITING callbacks (the runtime holding back an
 incomplete UTF-8 character) carry no text.
 
 The runtime applies the chat template to one prompt; the template is set once with
-``rkllm_set_chat_template`` (presets below), the tool with ``rkllm_set_function_tools``. Without
-``keep_history`` the earlier turns are written into the prompt as plain ``User:``/``Assistant:``
-lines.
+``rkllm_set_chat_template`` (presets below), the tool with ``rkllm_set_function_tools``. The
+system prompt goes where the template has a ``{system}`` slot; otherwise (``deepseek``,
+``builtin``) it is written at the head of the prompt, and the tools get an empty one, so that it
+reaches the model exactly once. Without ``keep_history`` the earlier turns are written into the
+prompt as plain ``User:``/``Assistant:`` lines (:mod:`workers.llm.backends.fold`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from typing import Any
 
 from workers.llm.backends import rkllm_abi as abi_mod
 from workers.llm.backends.base import Backend, Chunk, Prompt
-from workers.llm.errors import AbiMismatch, BackendUnavailable, LlmError, ModelNotFound
+from workers.llm.backends.fold import fold_turns, split_system
+from workers.llm.backends.rkllm_version import check_version, library_version
+from workers.llm.errors import BackendUnavailable, LlmError, ModelNotFound
 from workers.llm.metrics import Perf
 from workers.llm.settings import RkllmSettings
 
@@ -35,8 +42,12 @@ log = logging.getLogger(__name__)
 
 #: (system, prefix, postfix); ``{system}`` in the first is replaced by the system prompt.
 TEMPLATES: dict[str, tuple[str, str, str]] = {
-    # rknn-llm's DeepSeek-R1-Distill-Qwen-1.5B demo (llm_demo.cpp PROMPT_TEXT_PREFIX/POSTFIX).
-    "deepseek": ("<｜begin▁of▁sentence｜>{system}", "<｜User｜>", "<｜Assistant｜>"),
+    # As rknn-llm's own demos since 1.2.0 (llm_demo.cpp: rkllm_set_chat_template(h, "",
+    # "<｜User｜>", "<｜Assistant｜>")): an empty system part. The runtime tokenizes with the
+    # model's begin-of-sentence token itself; writing it here too (the pre-1.2.0 demo's
+    # hand-built PROMPT_TEXT_PREFIX) may double it. No {system} slot: the system prompt goes at
+    # the head of the user's text, as DeepSeek-R1 models are meant to be prompted.
+    "deepseek": ("", "<｜User｜>", "<｜Assistant｜>"),
     # rknn-llm's Qwen demos (ChatML).
     "qwen": (
         "<|im_start|>system\n{system}<|im_end|>\n",
@@ -60,6 +71,7 @@ class _Run:
         self.perf: Perf | None = None
         self.error = False
         self.stop_reason: str | None = None
+        self.paused = False
 
 
 class RkllmBackend(Backend):
@@ -110,24 +122,18 @@ class RkllmBackend(Backend):
             )
         self._system: str | None = None
         self._tools: str | None = None
+        self._persona_in_context: str | None = None
 
     # -- set-up ---------------------------------------------------------------------------
 
     def _check_version(self) -> None:
-        found = abi_mod.library_version(self.settings.library_path)
-        if found is None:
-            log.warning(
-                "rkllm_version_unknown path=%s abi=%s (no version string in the library)",
-                self.settings.library_path,
-                self.settings.abi,
-            )
-            return
-        if self.settings.check_version and not found.startswith(self.settings.abi + "."):
-            raise AbiMismatch(
-                f"{self.settings.library_path} is rkllm runtime {found}, but the settings select "
-                f"ABI {self.settings.abi}. Set llm.rkllm.abi to "
-                f"{'.'.join(found.split('.')[:2])} or install the matching library."
-            )
+        s = self.settings
+        found = library_version(s.library_path)
+        warning = check_version(found, s.abi, s.accept_version, s.library_path)
+        if warning:
+            log.warning("rkllm_version_override %s", warning)
+        else:
+            log.info("rkllm_version version=%s abi=%s", found, s.abi)
 
     def _make_param(self) -> ctypes.Structure:
         s = self.settings
@@ -157,14 +163,26 @@ class RkllmBackend(Backend):
         ext.use_cross_attn = 0
         return param
 
+    def _template(self) -> tuple[str, str, str] | None:
+        """(system, prefix, postfix) to set, or None for the model's built-in template."""
+        s = self.settings
+        if s.chat_template == "builtin":
+            return None
+        if s.chat_template == "custom":
+            return s.template_system, s.template_prefix, s.template_postfix
+        return TEMPLATES[s.chat_template]
+
+    def _system_slot(self) -> bool:
+        """True when the chat template carries the system prompt (a ``{system}`` slot)."""
+        template = self._template()
+        return template is not None and "{system}" in template[0]
+
     def _configure(self, system: str, tools: tuple[dict[str, Any], ...]) -> None:
         """Set the chat template and the tools when they changed since the last run."""
-        s = self.settings
-        if system != self._system and s.chat_template != "builtin":
-            if s.chat_template == "custom":
-                sys_t, prefix, postfix = s.template_system, s.template_prefix, s.template_postfix
-            else:
-                sys_t, prefix, postfix = TEMPLATES[s.chat_template]
+        template = self._template()
+        slot = self._system_slot()
+        if template is not None and (system if slot else "") != self._system:
+            sys_t, prefix, postfix = template
             ret = self._lib.rkllm_set_chat_template(
                 self._handle,
                 sys_t.replace("{system}", system).encode(),
@@ -173,11 +191,15 @@ class RkllmBackend(Backend):
             )
             if ret != 0:
                 raise LlmError(f"rkllm_set_chat_template failed with code {ret}.")
-        self._system = system
+        self._system = system if slot else ""
         tools_json = json.dumps(list(tools), ensure_ascii=False) if tools else ""
         if tools_json != (self._tools or ""):
+            # Without a slot the system prompt is already in the prompt text: not twice.
             ret = self._lib.rkllm_set_function_tools(
-                self._handle, system.encode(), tools_json.encode(), _TOOL_RESPONSE.encode()
+                self._handle,
+                (system if slot else "").encode(),
+                tools_json.encode(),
+                _TOOL_RESPONSE.encode(),
             )
             if ret != 0:
                 raise LlmError(f"rkllm_set_function_tools failed with code {ret}.")
@@ -186,19 +208,25 @@ class RkllmBackend(Backend):
     # -- running --------------------------------------------------------------------------
 
     def _callback(self, result: Any, userdata: Any, state: int) -> int:
+        """The runtime's result callback. Never calls back into the runtime: its return value
+        is the only way it stops a run (1 = pause, the documented in-callback stop)."""
         run = self._run
         if run is None:
             return 0
         try:
             res = result.contents if result else None
             if state == abi_mod.RUN_NORMAL and res is not None:
+                if run.paused:
+                    return 1
                 text = run.decoder.decode(res.text or b"")
                 run.tokens += 1
                 if text:
                     run.queue.put(text)
                 if run.tokens >= run.max_tokens and run.stop_reason is None:
                     run.stop_reason = "length"
-                    self._lib.rkllm_abort(self._handle)
+                    if not self.abi.run_max_new_tokens:
+                        run.paused = True  # 1.2 has no per-run cap: pause at ours
+                        return 1
             elif state == abi_mod.RUN_FINISH:
                 if res is not None:
                     p = res.perf
@@ -217,19 +245,17 @@ class RkllmBackend(Backend):
 
     def _prompt_text(self, prompt: Prompt) -> tuple[str, str, str]:
         """(system prompt, role, prompt text) for one run."""
-        system = "\n".join(m.content for m in prompt.messages if m.role == "system")
-        turns = [m for m in prompt.messages if m.role != "system"]
+        system, turns = split_system(prompt.messages)
         if not turns:
             raise LlmError("The request has no user message to answer.")
         last = turns[-1]
-        if self.settings.keep_history or len(turns) == 1:
-            return system, last.role, last.content
-        earlier = "".join(
-            f"{'User' if m.role == 'user' else 'Assistant'}: {m.content}\n"
-            for m in turns[:-1]
-            if m.role in ("user", "assistant")
-        )
-        return system, last.role, f"{earlier}User: {last.content}"
+        persona = "" if self._system_slot() else system
+        if self.settings.keep_history:
+            # The runtime keeps the context: the persona once after a start or a clear.
+            if persona == self._persona_in_context:
+                persona = ""
+            return system, last.role, fold_turns(persona, (), last)
+        return system, last.role, fold_turns(persona, turns[:-1], last)
 
     def stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:
         with self._lock:
@@ -238,6 +264,8 @@ class RkllmBackend(Backend):
     def _stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:
         system, role, text = self._prompt_text(prompt)
         self._configure(system, prompt.tools)
+        if self.settings.keep_history and not self._system_slot():
+            self._persona_in_context = system
         inp = self.abi.input()
         role_c, text_c = role.encode(), text.encode()
         inp.role = role_c
@@ -248,7 +276,7 @@ class RkllmBackend(Backend):
         infer.mode = abi_mod.INFER_GENERATE
         infer.keep_history = 1 if self.settings.keep_history else 0
         sampling = None
-        if self.abi.name == "1.3":
+        if self.abi.run_max_new_tokens:
             s = self.settings
             sampling = abi_mod.RKLLMSamplingParam(
                 s.top_k, s.top_p, prompt.temperature, s.repeat_penalty, 0.0, 0.0, 0, 5.0, 0.1
@@ -302,9 +330,15 @@ class RkllmBackend(Backend):
         yield Chunk(perf=run.perf, finish_reason=reason)
 
     def clear_history(self) -> None:
-        """Drop the runtime's KV cache (after an abort with ``keep_history``)."""
-        start, end = ctypes.c_int(-1), ctypes.c_int(-1)
-        self._lib.rkllm_clear_kv_cache(self._handle, 1, ctypes.byref(start), ctypes.byref(end))
+        """Drop the runtime's KV cache (after an abort with ``keep_history``).
+
+        NULL start and end are the documented "clear all" (``keep_system_prompt`` 1 keeps the
+        template's system part); a range is only valid after a pause, which an abort is not.
+        """
+        ret = self._lib.rkllm_clear_kv_cache(self._handle, 1, None, None)
+        if ret != 0:
+            log.warning("rkllm_clear_kv_cache_failed code=%d", ret)
+        self._persona_in_context = None
 
     def close(self) -> None:
         if self._handle:

@@ -7,14 +7,14 @@
   ``RKLLMParam`` has ``img_start``/``img_end``/``img_content``; flat multimodal input).
 
 Field order and types follow the official header of each release field by field; the layout test
-(``tests/workers/llm/test_rkllm_layout.py``) compares every offset and size with a C compiler.
-1.2.0 and 1.1.x differ again (no ``role``/``perf``) and are not supported.
+(``tests/workers/llm/test_llm_rkllm_layout.py``) compares every offset and size with a C compiler.
+1.2.0 and 1.2.1b1 differ again (no ``role``/``perf``): :mod:`~workers.llm.backends.rkllm_version`
+accepts exactly the releases these structs mirror.
 """
 
 from __future__ import annotations
 
 import ctypes
-import re
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -33,10 +33,9 @@ from ctypes import (
     c_void_p,
 )
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["ABIS", "Abi", "AbiName", "library_version"]
+__all__ = ["ABIS", "Abi", "AbiName"]
 
 AbiName = Literal["1.2", "1.3"]
 
@@ -285,6 +284,11 @@ class Abi:
         """True when ``rkllm_init`` takes an ``RKLLMCallback*`` (1.3) instead of a function."""
         return self.name == "1.3"
 
+    @property
+    def run_max_new_tokens(self) -> bool:
+        """True when ``RKLLMInferParam`` carries a per-run ``max_new_tokens`` (1.3)."""
+        return self.name == "1.3"
+
     def bind(self, lib: ctypes.CDLL) -> None:
         """Declare the argument and result types of the functions we call."""
         handle_p = POINTER(c_void_p)
@@ -356,21 +360,3 @@ ABIS: dict[str, Abi] = {
         },
     ),
 }
-
-_VERSION = re.compile(rb"(?:rkllm|RKLLM)[-_ a-zA-Z]*version[: ]*v?(\d+\.\d+\.\d+)")
-
-
-def library_version(path: Path) -> str | None:
-    """The runtime version printed in the library's own strings, or None if none is found.
-
-    The runtime logs ``rkllm-runtime version: X.Y.Z`` at init; the text sits in the binary. This
-    is a best-effort check: a library without such a string is accepted with a warning.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    match = _VERSION.search(data)
-    if match:
-        return match.group(1).decode()
-    return None

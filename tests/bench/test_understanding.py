@@ -1,0 +1,243 @@
+"""The understanding corpus is well-formed and fairly split; the scorer counts right; the
+text-only bench runs on the real corpus (the figures belong in bench/results, not in asserts)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.understanding import HostSettings, dialog_today, main, run_text
+from bench.understanding_corpus import (
+    CATEGORIES,
+    CorpusError,
+    Line,
+    car_commands,
+    contains_stop_word,
+    expected_commands,
+    load_corpus,
+    quick_lines,
+    split_problems,
+)
+from bench.understanding_score import judge, normalise_en, normalise_zh, score, summarise
+from schemas.rtos import CarIntent, RtosCommand
+from workers.dialog.actions import Bounds
+
+#: sha256 of the sorted held-back ids. A line never moves between the splits; adding lines
+#: changes this on purpose (then write the new digest here, in the same commit as the lines).
+HELD_DIGEST = "460814968460576a77b30f90aaebcfd10c103b153f1c8802598efbb46cdcc7c2"
+
+CORPUS = load_corpus()
+STOP = {"kind": "stop"}
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^\w]+", " ", text.lower()).strip()
+
+
+# --- the corpus --------------------------------------------------------------------------
+
+
+def test_corpus_has_at_least_60_lines_in_both_languages_and_every_category() -> None:
+    assert len(CORPUS.lines) >= 60
+    for lang in ("en", "zh"):
+        mine = [x for x in CORPUS.lines if x.lang == lang]
+        assert len(mine) >= 20
+        assert {x.category for x in mine} == set(CATEGORIES)
+
+
+def test_every_label_becomes_valid_rtos_commands_and_only_refusals_are_refused() -> None:
+    for line in CORPUS.lines:
+        cmds, refusal = car_commands(line.intents, Bounds())
+        for c in cmds:
+            RtosCommand.model_validate({"cmd_id": 1, **c})  # raises when invalid
+        assert bool(refusal) == (line.category == "refusal"), line.id
+        assert bool(cmds) == (line.category in ("command", "stop")), line.id
+
+
+def test_every_stop_form_is_in_some_line_and_every_line_says_whether_it_holds_one() -> None:
+    for lang, forms in CORPUS.stop_words.items():
+        for form in forms:
+            one = {lang: (form,)}
+            hits = [x for x in CORPUS.lines if contains_stop_word(x.reference, x.lang, one)]
+            assert hits and all(x.stop_word for x in hits), form
+            assert any(x.category == "stop" for x in hits), f"no line asks to stop with {form}"
+    for line in CORPUS.lines:
+        assert line.stop_word == contains_stop_word(line.reference, line.lang, CORPUS.stop_words)
+        if line.category == "stop":
+            assert line.stop_word and line.intents[0]["kind"] in ("stop", "estop")
+
+
+def test_stop_words_are_whole_english_words_and_any_chinese_characters() -> None:
+    sw = {"en": ("stop", "don't move"), "zh": ("停",)}
+    assert contains_stop_word("Please STOP now", "en", sw)
+    assert contains_stop_word("Don\u2019t   move!", "en", sw)
+    assert not contains_stop_word("I stopped by the shop; it was nonstop", "en", sw)
+    assert not contains_stop_word("don't moveable", "en", sw)
+    assert contains_stop_word("停车场在哪里", "zh", sw)
+
+
+def test_split_is_the_recorded_one_and_stratified() -> None:
+    held = " ".join(sorted(x.id for x in CORPUS.split("held")))
+    assert hashlib.sha256(held.encode()).hexdigest() == HELD_DIGEST, (
+        "The held-back split changed: a line may never move between tune and held."
+    )
+    assert split_problems(CORPUS) == []
+    assert all(x.split == "tune" for x in CORPUS.lines if x.source == "issue")
+    assert sum(x.pause_ms > 0 for x in CORPUS.split("held")) >= 3  # end-of-turn lines too
+
+
+def test_held_back_lines_never_appear_in_the_tuning_split() -> None:
+    tune = {_norm(x.reference) for x in CORPUS.split("tune")}
+    held = [x for x in CORPUS.split("held") if _norm(x.reference) in tune]
+    assert held == []
+    assert {x.id for x in CORPUS.split("held")}.isdisjoint(x.id for x in CORPUS.split("tune"))
+
+
+def test_split_problems_catch_a_held_line_repeated_in_tuning_and_a_one_sided_stratum() -> None:
+    lines = [_line(f"en-chat-{i}", "chat", "tune", f"hello number {i}") for i in range(3)]
+    lines.append(_line("en-chat-9", "chat", "held", "Hello, number 1!"))
+    corpus = type(CORPUS)(lines=tuple(lines), stop_words={}, sha256="x")
+    problems = split_problems(corpus, min_held=0.0, max_held=1.0)
+    assert problems == ["en-chat-9 also appears in the tuning split."]
+    one_sided = type(CORPUS)(lines=tuple(lines[:3]), stop_words={}, sha256="x")
+    assert any("both splits" in p for p in split_problems(one_sided, min_held=0.0))
+
+
+def test_a_malformed_corpus_is_refused_with_every_problem_named(tmp_path: Path) -> None:
+    bad = tmp_path / "c.yaml"
+    bad.write_text(
+        "stop_words: {en: [stop]}\nlines:\n"
+        "  - {id: a, lang: en, category: stop, split: held, text: Stop, stop_word: true,"
+        " intents: [{kind: stop, speed: 3}]}\n"
+        "  - {id: b, lang: fr, category: chat, split: tune, text: Salut, stop_word: false,"
+        " intents: []}\n"
+    )
+    with pytest.raises(CorpusError) as err:
+        load_corpus(bad)
+    assert "line 1: intent 1 is not an RtosCommand (speed" in str(err.value)
+    assert "line 2: lang is 'fr'" in str(err.value)
+
+
+def test_pause_marks_split_the_speech_but_not_the_reference() -> None:
+    line = next(x for x in CORPUS.lines if x.pause_ms)
+    assert "|" not in line.reference and len(line.parts) == line.text.count("|") + 1
+    assert {x.lang for x in quick_lines(CORPUS)} == {"en", "zh"}
+
+
+# --- the scorer ----------------------------------------------------------------------------
+
+
+def _line(lid: str, cat: str, split: str, text: str, intents: Any = (), stop: bool = False) -> Line:
+    return Line(lid, "en", cat, split, text, tuple(intents), stop)
+
+
+DRIVE = {"kind": "drive", "distance_m": 1.0}
+LINES = [
+    _line("c1", "command", "held", "forward one metre", [DRIVE]),
+    _line("c2", "command", "held", "turn left", [{"kind": "turn", "angle_deg": 90.0}]),
+    _line("s1", "stop", "held", "stop the car", [STOP], stop=True),
+    _line("s2", "stop", "held", "halt", [STOP], stop=True),
+    _line("n1", "near_miss", "held", "i stopped by the shop"),
+    _line("n2", "near_miss", "held", "bus stop", stop=True),
+    _line("n3", "near_miss", "held", "don't stop believing", stop=True),
+    _line("r1", "refusal", "held", "forward ten metres", [{"kind": "drive", "distance_m": 10.0}]),
+    _line("q1", "question", "tune", "what time is it"),
+]
+ANSWERS: dict[str, Any] = {
+    "c1": [STOP, DRIVE],  # no stop word: an unasked STOP makes it wrong
+    "c2": [RtosCommand(cmd_id=9, kind="turn", angle_deg=90.0, ttl_ms=100, source="x")],
+    "s1": [STOP, STOP],  # repeated STOPs count as one
+    "s2": None,  # missed
+    "n1": [STOP],  # false command: no stop word here
+    "n2": [STOP],  # tolerated
+    "n3": [DRIVE],  # false command
+    "r1": [{"kind": "drive", "distance_m": 10.0}],  # understood and refused
+    "q1": [{"kind": "drive", "meters": 1}],  # malformed: nothing is sent
+}
+
+
+def test_the_scorer_counts_a_synthetic_set_with_known_answers() -> None:
+    outcomes = score(lambda text, lang: ANSWERS[_by_text[text]], LINES)
+    by = {o.line_id: o for o in outcomes}
+    assert [k for k, o in by.items() if o.exact] == ["c2", "s1", "n2", "r1"]
+    assert by["s1"].got == [STOP] and by["n2"].tolerated_stop and by["n2"].got == [STOP]
+    assert by["r1"].refusal and by["r1"].got == [] and not by["r1"].false_command
+    assert by["q1"].error.startswith("malformed intent") and by["q1"].got == []
+    held = summarise([o for o in outcomes if o.split == "held"])
+    assert held["lines"] == 8 and held["command_lines"] == 4
+    assert held["command_accuracy"] == 0.5  # c2, s1
+    assert (held["false_commands"], held["no_command_lines"]) == (2, 4)  # n1, n3
+    assert (held["stop_recall"], held["stops_missed"]) == (0.5, 1)
+    assert held["tolerated_stops"] == 1 and held["refused_right"] == 1
+    assert held["wer_en"] == 0.0 and held["cer_zh"] is None
+
+
+_by_text = {x.reference: x.id for x in LINES}
+
+
+def test_a_leading_stop_is_tolerated_only_on_stop_word_lines() -> None:
+    seq = _line("x", "command", "held", "go one metre and then stop", [DRIVE, STOP], stop=True)
+    ok = judge(seq, seq.text, [STOP, DRIVE, STOP], Bounds())
+    assert ok.exact and ok.tolerated_stop
+    estop = _line("e", "stop", "held", "emergency stop", [{"kind": "estop"}], stop=True)
+    assert judge(estop, "", [STOP, {"kind": "estop"}], Bounds()).exact
+    assert (
+        judge(estop, "", [STOP], Bounds()).stop_hit and not judge(estop, "", [STOP], Bounds()).exact
+    )
+
+
+def test_word_error_rates_ignore_digits_against_words_and_punctuation() -> None:
+    assert normalise_en("Drive forward 2 meters, OK?") == "drive forward two meters ok"
+    assert normalise_en("Turn 45.5 degrees") == "turn forty five point five degrees"
+    assert normalise_en("Don't stop") == "don't stop"
+    assert normalise_zh("前进2米。") == normalise_zh("前进两米") == "前进二米"
+    assert normalise_zh("左转45度") == "左转四十五度"
+
+
+# --- today's dialog path and the text-only bench --------------------------------------------
+
+
+def test_todays_path_strips_the_wake_phrase_and_skips_device_questions() -> None:
+    host = HostSettings()
+    understand = dialog_today(host.dialog)
+    assert understand("Hey robot, stop!", "en") == [CarIntent(kind="stop")]
+    assert understand("Where are you? Move forward", "en") is None
+    assert understand("你好小车", "zh") is None
+
+
+def test_host_settings_recognise_chinese_with_whisper_base_when_the_config_is_english_only() -> (
+    None
+):
+    host = HostSettings()
+    zh = host.asr_for("zh")
+    assert (zh.whisper.model, zh.language) == ("base", "zh")
+    assert host.asr_for("en") == host.asr
+
+
+def test_text_only_mode_runs_on_the_real_corpus_and_sends_no_false_command() -> None:
+    host = HostSettings()
+    outcomes = run_text(dialog_today(host.dialog), CORPUS, host)
+    assert len(outcomes) == len(CORPUS.lines)
+    assert {o.condition for o in outcomes} == {"text"}
+    assert [o.line_id for o in outcomes if o.false_command] == []
+    expected = {x.id: expected_commands(x, host.dialog.bounds) for x in CORPUS.lines}
+    assert all(o.expected == expected[o.line_id] for o in outcomes)
+
+
+def test_text_only_command_line_writes_json_and_markdown_for_both_splits(tmp_path: Path) -> None:
+    out = tmp_path / "u.json"
+    assert main(["--text-only", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["mode"] == "text-only" and data["corpus"]["sha256"] == CORPUS.sha256
+    assert data["held"]["text"]["lines"] == len(CORPUS.split("held"))
+    assert data["tune"]["text"]["lines"] == len(CORPUS.split("tune"))
+    md = out.with_suffix(".md").read_text()
+    assert md.index("## Held-back split") < md.index("## Tuning split")
+    held_ids = {x.id for x in CORPUS.split("held")}
+    failures = md.split("## Tuning split")[1]
+    assert not any(f"`{i}`" in failures for i in held_ids)  # no held failures to tune on
