@@ -7,17 +7,21 @@
     assert probe.poll().payload.text == "hi"
 
 Every message is really encoded and decoded (the frames a socket would carry), so a schema or
-framing mistake fails here as it would on the bus. ``poll`` never blocks and iteration ends when
-the node's queue is empty.
+framing mistake fails here as it would on the bus. ``poll`` never blocks, and a node's event loop
+(``node.events(...)``, ``for msg in node``) ends when nothing is left to do: no message queued, no
+watched descriptor readable, no tick due. Give the bus a ``clock`` to drive ticks and message
+ages from a test (``MemoryBus(clock=lambda: now_ns)``).
 """
 
 from __future__ import annotations
 
+import select
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from bus.framing import Envelope
+from bus.manifest import Manifest
 from bus.nodecore import NodeCore
 from bus.topics import literal_prefix
 from schemas.registry import Registry, registry
@@ -28,13 +32,17 @@ __all__ = ["MemoryBus", "MemoryNode"]
 class MemoryNode(NodeCore):
     """A node attached to a :class:`MemoryBus`."""
 
+    _blocking = False
+
     def __init__(
         self, bus: MemoryBus, name: str, settings: dict[str, Any] | None = None, **kw: Any
     ) -> None:
-        super().__init__(name, settings=settings, reg=bus.registry, **kw)
+        super().__init__(name, settings=settings, reg=bus.registry, clock=bus.clock, **kw)
         self._bus = bus
         self._queue: deque[list[bytes]] = deque()
         self._prefixes: list[bytes] = []
+        self._declare()
+        self._subscribe(sorted(self._consumes or ()))
 
     def _subscribe_prefix(self, pattern: str) -> None:
         self._prefixes.append(literal_prefix(pattern).encode())
@@ -45,14 +53,12 @@ class MemoryNode(NodeCore):
     def _send(self, frames: list[bytes]) -> None:
         self._bus.deliver([bytes(f) for f in frames])
 
-    def _recv(self, timeout_s: float | None) -> list[bytes] | None:
+    def _recv_nowait(self) -> list[bytes] | None:
         return self._queue.popleft() if self._queue else None
 
-    def __iter__(self) -> Iterator[Envelope]:
-        while self.running and self._queue:
-            msg = self.poll(0.0)
-            if msg is not None:
-                yield msg
+    def _wait(self, wait_ns: int, fds: Sequence[int]) -> tuple[bool, Sequence[int]]:
+        ready = select.select(fds, [], [], 0)[0] if fds else ()
+        return bool(self._queue), ready
 
     def pending(self) -> int:
         """Frames waiting in this node's queue."""
@@ -66,15 +72,26 @@ class MemoryNode(NodeCore):
 class MemoryBus:
     """A set of in-memory nodes that see each other's messages."""
 
-    def __init__(self, reg: Registry = registry) -> None:
+    def __init__(
+        self, reg: Registry = registry, *, clock: Callable[[], int] = time.monotonic_ns
+    ) -> None:
         self.registry = reg
+        self.clock = clock
+        """The monotonic clock of every node on this bus, ns."""
         self.nodes: list[MemoryNode] = []
         self.ready: set[str] = set()
         self.log: list[list[bytes]] = []
 
-    def node(self, name: str, settings: dict[str, Any] | None = None, **kw: Any) -> MemoryNode:
-        """A new node on this bus."""
-        n = MemoryNode(self, name, settings, **kw)
+    def node(
+        self,
+        name: str,
+        settings: dict[str, Any] | None = None,
+        *,
+        manifest: Manifest | None = None,
+        **kw: Any,
+    ) -> MemoryNode:
+        """A new node on this bus (given a manifest: subscribed to what it consumes)."""
+        n = MemoryNode(self, name, settings, manifest=manifest, **kw)
         self.nodes.append(n)
         return n
 
