@@ -9,23 +9,11 @@ from __future__ import annotations
 
 import time
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from bus import Node
+from workers.echo.settings import EchoSettings
 from workers.runner import run_worker
 
 __all__ = ["EchoSettings", "TopicCounter", "main"]
-
-
-class EchoSettings(BaseModel):
-    """Settings of the ``echo`` worker."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    topics: list[str] = Field(default=["*"], min_length=1)
-    """Topic globs to count."""
-    report_every_s: float = Field(default=1.0, gt=0)
-    """Period of the ``sys.metric`` reports, s."""
 
 
 class TopicCounter:

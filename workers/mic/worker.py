@@ -19,8 +19,6 @@ import sys
 import time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from audio.capture import CaptureConverter
 from audio.devices import (
     AudioDeviceError,
@@ -31,40 +29,13 @@ from audio.devices import (
     open_pyaudio,
     supported_rate,
 )
-from audio.framer import frame_samples
 from schemas.audio import AudioFrame
+from workers.mic.settings import MicSettings
 from workers.runner import run_worker
 
 __all__ = ["MicCapture", "MicSettings", "main"]
 
 log = logging.getLogger("workers.mic")
-
-
-class MicSettings(BaseModel):
-    """Settings of the ``mic`` worker."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    device: str | int | None = None
-    """Input device: index, part of its name, or null for the default input."""
-    frame_ms: int = 20
-    """Published frame length, ms (10, 20 or 30)."""
-    capture_rate_hz: int | None = None
-    """Capture rate; null tries 16000, then 48000, 44100 and the device default."""
-    channels: int = Field(default=1, ge=1, le=32)
-    """Channels captured (mixed down to mono)."""
-    buffer_ms: int = Field(default=20, ge=5, le=500)
-    """PortAudio buffer length, ms."""
-    queue_s: float = Field(default=2.0, gt=0)
-    """Audio the callback may queue ahead of the loop before buffers are dropped, s."""
-    metrics_every_s: float = Field(default=5.0, gt=0)
-    """Period of the ``mic.*`` metrics, s."""
-
-    @field_validator("frame_ms")
-    @classmethod
-    def _frame_ms(cls, v: int) -> int:
-        frame_samples(v)
-        return v
 
 
 class MicCapture:

@@ -15,9 +15,10 @@ from bus import Node
 from schemas.rtos import RtosCommand
 from workers.rtgw import layout
 from workers.rtgw.doorbell import open_doorbell
-from workers.rtgw.gateway import Gateway, GatewaySettings
+from workers.rtgw.gateway import Gateway
 from workers.rtgw.region import open_region
 from workers.rtgw.ring import Endpoint
+from workers.rtgw.settings import GatewaySettings
 from workers.runner import run_worker
 
 log = logging.getLogger("workers.rtgw")

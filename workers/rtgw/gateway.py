@@ -15,8 +15,6 @@ import time
 from collections import OrderedDict
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from schemas.base import Message
 from schemas.rtos import RtosAck, RtosCommand, RtosLink
 from workers.rtgw import messages, ring
@@ -24,13 +22,13 @@ from workers.rtgw.doorbell import Doorbell, PollDoorbell
 from workers.rtgw.envelope import (
     ALWAYS_ADMITTED,
     CommandQueue,
-    EnvelopeSettings,
     Pending,
     RateLimiter,
     check,
 )
 from workers.rtgw.errors import RingFault
 from workers.rtgw.ring import Endpoint
+from workers.rtgw.settings import GatewaySettings
 
 __all__ = ["Gateway", "GatewaySettings", "Outgoing"]
 
@@ -43,34 +41,6 @@ LinkState = Literal["up", "down", "restarted", "fault"]
 _OFFLINE = (
     "The RT side is offline (no handshake, or its heartbeat was lost); the command was not sent."
 )
-
-
-class GatewaySettings(BaseModel):
-    """Settings of the ``rtgw`` worker."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-
-    region: str = "shmfile:/dev/shm/voicebus-ivmr"
-    """The shared region: 'shmfile:/dev/shm/NAME' (host), 'uio:/dev/uioN', 'devmem:0xADDR'."""
-    capacity: int = 16384
-    """Bytes of each ring (a power of two); the RT side must use the same."""
-    max_msg: int = 1024
-    """Largest payload, bytes; capacity >= 4 * (16 + max_msg)."""
-    heartbeat_ms: int = Field(default=100, ge=1)
-    """Our heartbeat period, ms; the peer is dead after 5 of its own periods."""
-    poll_ms: float = Field(default=2.0, gt=0)
-    """Ring poll period, ms (the wait on the bus between ring polls)."""
-    doorbell: str = "poll"
-    """'poll', 'fifo:IN,OUT' (host), 'eventfd:IN_FD,OUT_FD' or
-    'uio:/dev/uioN[,map=M,offset=0xOFF,value=V]'."""
-    metrics_every_s: float = Field(default=5.0, gt=0)
-    """How often the ring counters are published as sys.metric."""
-    ping_every_s: float = Field(default=1.0, gt=0)
-    """How often a PING checks end-to-end processing on the RT side (RTT in the metrics)."""
-    attach_timeout_s: float = Field(default=10.0, gt=0)
-    """Warn on rtos.link when no RT side has linked this long after the start."""
-    envelope: EnvelopeSettings = EnvelopeSettings()
-    """The safety envelope."""
 
 
 class Gateway:

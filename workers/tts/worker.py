@@ -16,7 +16,8 @@ from schemas.speaker import SpeakerStop
 from schemas.tts import TtsRequest
 from workers.runner import run_worker
 from workers.tts.queue import SpeechQueue
-from workers.tts.synth import Synthesizer, TtsSettings
+from workers.tts.settings import TtsSettings
+from workers.tts.synth import Synthesizer
 
 __all__ = ["main", "run"]
 

@@ -11,7 +11,8 @@ import sys
 from bus import Node
 from schemas.audio import AudioFrame
 from workers.runner import run_worker
-from workers.vad.pipeline import VadPipeline, VadSettings
+from workers.vad.pipeline import VadPipeline
+from workers.vad.settings import VadSettings
 
 
 def main() -> int:

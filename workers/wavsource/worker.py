@@ -16,46 +16,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from audio.framer import frame_samples
 from audio.wavio import read_wav
 from bus import Node
 from schemas.audio import AudioFrame
 from workers.runner import run_worker
+from workers.wavsource.settings import WavSourceSettings
 
 __all__ = ["WavSourceSettings", "load_files", "wav_frames"]
 
 log = logging.getLogger("workers.wavsource")
 
 RATE_HZ = 16000
-
-
-class WavSourceSettings(BaseModel):
-    """Settings of the ``wavsource`` worker."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    files: list[Path] = Field(min_length=1)
-    """WAV files played one after the other."""
-    frame_ms: int = 20
-    """Frame length, ms (10, 20 or 30)."""
-    realtime: bool = True
-    """Pace frames at the speed of a live microphone; false = as fast as possible."""
-    loop: bool = False
-    """Start over after the last file, forever."""
-    start_delay_s: float = Field(default=0.0, ge=0)
-    """Wait this long after reporting ready before the first frame (lets subscribers join)."""
-    exit_when_done: bool = False
-    """Exit (status 0) after the last frame instead of idling until stopped."""
-    source: str = ""
-    """Value of ``source`` in the frames; empty = the first file's name."""
-
-    @field_validator("frame_ms")
-    @classmethod
-    def _frame_ms(cls, v: int) -> int:
-        frame_samples(v)
-        return v
 
 
 def load_files(paths: list[Path]) -> np.ndarray:
