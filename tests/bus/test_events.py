@@ -10,20 +10,8 @@ import pytest
 
 from bus import Envelope, MemoryBus, Readable, Tick, Wakeup
 from schemas import AsrText
-
-MS = 1_000_000
-
-
-class Clock:
-    """A monotonic clock a test moves by hand, or by ``step_ns`` on every reading."""
-
-    def __init__(self, now_ns: int = 1_000 * MS, step_ns: int = 0) -> None:
-        self.now_ns = now_ns
-        self.step_ns = step_ns
-
-    def __call__(self) -> int:
-        self.now_ns += self.step_ns
-        return self.now_ns
+from tests.fakeclock import MS
+from tests.fakeclock import FakeClock as Clock
 
 
 def _text(i: int) -> AsrText:
