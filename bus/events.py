@@ -24,7 +24,8 @@ What the loop promises:
 
 The loop ends when the node is asked to stop (SIGTERM, Ctrl-C, ``request_stop``); on the
 in-memory node it also ends when nothing is left to do (no message queued, no descriptor
-readable, no tick due), so a test runs a worker's loop to completion. A tick period may be
+readable, and no tick due unless the bus may let simulated time pass: ``MemoryBus(sleep=)``), so
+a test runs a worker's loop to completion. A tick period may be
 changed between events (``loop.tick_s = None`` stops ticking). Nothing here allocates per
 message: a message is yielded as the decoded :class:`~bus.framing.Envelope` itself.
 """
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Event", "EventLoop", "Readable", "Tick", "Wakeup", "Watchable"]
 
-#: How long one wait may last at most, ns: a stop request is noticed within it.
+#: How long one wait of a blocking node may last at most, ns: a stop request is noticed within it.
 STOP_CHECK_NS = 100_000_000
 _NEVER = sys.maxsize
 
@@ -172,7 +173,6 @@ class EventLoop(Generic[E]):
         name, skip_own = node.name, self.skip_own
         readable = self._readable
         fds = tuple(readable)
-        blocking = node._blocking
         node._watch(fds)
         try:
             pending = True  # a message may be waiting: try to receive before waiting
@@ -186,13 +186,14 @@ class EventLoop(Generic[E]):
                     yield Tick(now, due)
                     continue
                 if fds or not pending:
-                    wait_ns = 0 if pending else min(STOP_CHECK_NS, self._next_ns - now)
-                    pending, ready = node._wait(wait_ns, fds)
-                    if ready:
-                        for fd in ready:
-                            yield readable[fd]
-                    elif not pending and not blocking:
+                    next_ns = self._next_ns
+                    wait_ns = 0 if pending else -1 if next_ns == _NEVER else next_ns - now
+                    woke = node._wait(wait_ns, fds)
+                    if woke is None:
                         return  # in-memory node: nothing left to do
+                    pending, ready = woke
+                    for fd in ready:
+                        yield readable[fd]
                     if not pending:
                         continue
                     if ready or wait_ns:

@@ -10,7 +10,12 @@ Every message is really encoded and decoded (the frames a socket would carry), s
 framing mistake fails here as it would on the bus. ``poll`` never blocks, and a node's event loop
 (``node.events(...)``, ``for msg in node``) ends when nothing is left to do: no message queued, no
 watched descriptor readable, no tick due. Give the bus a ``clock`` to drive ticks and message
-ages from a test (``MemoryBus(clock=lambda: now_ns)``).
+ages from a test (``MemoryBus(clock=lambda: now_ns)``), and a ``sleep`` to let simulated time
+pass while a loop waits for its next tick::
+
+    clock = FakeClock()                              # tests/fakeclock.py
+    bus = MemoryBus(clock=clock, sleep=clock.sleep)
+    clock.until_ns = clock.now_ns + 2_000_000_000    # loops run two simulated seconds, then end
 """
 
 from __future__ import annotations
@@ -31,8 +36,6 @@ __all__ = ["MemoryBus", "MemoryNode"]
 
 class MemoryNode(NodeCore):
     """A node attached to a :class:`MemoryBus`."""
-
-    _blocking = False
 
     def __init__(
         self, bus: MemoryBus, name: str, settings: dict[str, Any] | None = None, **kw: Any
@@ -56,9 +59,14 @@ class MemoryNode(NodeCore):
     def _recv_nowait(self) -> list[bytes] | None:
         return self._queue.popleft() if self._queue else None
 
-    def _wait(self, wait_ns: int, fds: Sequence[int]) -> tuple[bool, Sequence[int]]:
+    def _wait(self, wait_ns: int, fds: Sequence[int]) -> tuple[bool, Sequence[int]] | None:
         ready = select.select(fds, [], [], 0)[0] if fds else ()
-        return bool(self._queue), ready
+        if self._queue or ready:
+            return bool(self._queue), ready
+        sleep = self._bus.sleep
+        if wait_ns > 0 and sleep is not None and sleep(wait_ns):
+            return False, ()
+        return None
 
     def pending(self) -> int:
         """Frames waiting in this node's queue."""
@@ -73,11 +81,18 @@ class MemoryBus:
     """A set of in-memory nodes that see each other's messages."""
 
     def __init__(
-        self, reg: Registry = registry, *, clock: Callable[[], int] = time.monotonic_ns
+        self,
+        reg: Registry = registry,
+        *,
+        clock: Callable[[], int] = time.monotonic_ns,
+        sleep: Callable[[int], bool] | None = None,
     ) -> None:
         self.registry = reg
         self.clock = clock
         """The monotonic clock of every node on this bus, ns."""
+        self.sleep = sleep
+        """How an idle loop waits ``ns`` for its next tick: True if that time passed (a fake
+        clock moved on), False to end the loop; ``None``: idle loops end at once."""
         self.nodes: list[MemoryNode] = []
         self.ready: set[str] = set()
         self.log: list[list[bytes]] = []

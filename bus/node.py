@@ -22,6 +22,7 @@ from typing import Any
 import zmq
 
 from bus.connect import await_handshake, connect
+from bus.events import STOP_CHECK_NS
 from bus.heartbeat import HeartbeatThread
 from bus.logbridge import BusLogHandler, configure_logging
 from bus.manifest import Manifest
@@ -120,8 +121,9 @@ class Node(NodeCore):
         except zmq.Again:
             return None
 
-    def _wait(self, wait_ns: int, fds: Sequence[int]) -> tuple[bool, Sequence[int]]:
-        timeout_ms = None if wait_ns < 0 else -(-wait_ns // 1_000_000)  # rounded up
+    def _wait(self, wait_ns: int, fds: Sequence[int]) -> tuple[bool, Sequence[int]] | None:
+        # rounded up to whole ms; at most STOP_CHECK_NS, so that a stop request is noticed
+        timeout_ms = -(-min(STOP_CHECK_NS, wait_ns if wait_ns >= 0 else STOP_CHECK_NS) // 1_000_000)
         if not fds:
             return bool(self._sub.poll(timeout_ms)), ()
         ready = self._poller.poll(timeout_ms)

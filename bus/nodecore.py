@@ -225,8 +225,7 @@ class NodeCore(Transport):
             now = clock()
             if deadline is not None and now >= deadline:
                 return None
-            pending, _ = self._wait(-1 if deadline is None else deadline - now, ())
-            if not pending and not self._blocking:
+            if self._wait(-1 if deadline is None else deadline - now, ()) is None:
                 return None
 
     @overload

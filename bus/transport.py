@@ -1,7 +1,8 @@
 """What a kind of node supplies to :class:`bus.nodecore.NodeCore`: the transport's few verbs.
 
 The ZeroMQ :class:`bus.node.Node` implements them on its sockets and a ``zmq.Poller``; the
-in-memory :class:`bus.memory.MemoryNode` on a queue and a non-blocking ``select``. Everything
+in-memory :class:`bus.memory.MemoryNode` on a queue, a non-blocking ``select`` and an optional
+simulated clock. Everything
 else (numbering, encoding, decoding, the manifest, the event loop) is shared.
 """
 
@@ -14,10 +15,6 @@ __all__ = ["Transport"]
 
 class Transport:
     """The transport hooks of a node (each kind of node overrides them)."""
-
-    #: False for a transport whose waits return at once (the in-memory node): its event loop
-    #: ends when nothing is left to do.
-    _blocking = True
 
     def _subscribe_prefix(self, pattern: str) -> None:
         raise NotImplementedError
@@ -32,10 +29,11 @@ class Transport:
         """The next frames if any are queued, else ``None`` (never blocks)."""
         raise NotImplementedError
 
-    def _wait(self, wait_ns: int, fds: Sequence[int]) -> tuple[bool, Sequence[int]]:
-        """Wait up to ``wait_ns`` (-1: forever) for frames or for ``fds`` to become readable.
+    def _wait(self, wait_ns: int, fds: Sequence[int]) -> tuple[bool, Sequence[int]] | None:
+        """Wait up to ``wait_ns`` (-1: no tick to wait for) for frames or readable ``fds``.
 
-        Returns whether frames are waiting and which of ``fds`` are readable.
+        Returns whether frames are waiting and which of ``fds`` are readable; ``None`` when
+        nothing will come (the in-memory node with nothing left to do: the loop ends).
         """
         raise NotImplementedError
 

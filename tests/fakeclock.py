@@ -1,4 +1,8 @@
-"""A monotonic clock for ``MemoryBus(clock=...)``: moved by hand, or by a step on every reading."""
+"""A monotonic clock for ``MemoryBus(clock=clock, sleep=clock.sleep)``: simulated time in tests.
+
+It moves by hand (``advance``), by ``step_ns`` on every reading, or when an idle loop sleeps
+towards its next tick, up to ``until_ns`` (after which idle loops end).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ class FakeClock:
     def __init__(self, now_ns: int = 1_000_000 * MS, step_ns: int = 0) -> None:
         self.now_ns = now_ns
         self.step_ns = step_ns
+        self.until_ns: int | None = None
+        """How far an idle loop may sleep; ``None``: it may not (it ends)."""
 
     def __call__(self) -> int:
         self.now_ns += self.step_ns
@@ -19,3 +25,14 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         """Move the clock on by ``seconds``."""
         self.now_ns += int(seconds * 1e9)
+
+    def run_for(self, seconds: float) -> None:
+        """Let idle loops sleep ``seconds`` of simulated time from now."""
+        self.until_ns = self.now_ns + int(seconds * 1e9)
+
+    def sleep(self, ns: int) -> bool:
+        """``MemoryBus(sleep=)``: move on by ``ns`` (at most to ``until_ns``); False at the end."""
+        if self.until_ns is None or self.now_ns >= self.until_ns:
+            return False
+        self.now_ns = min(self.now_ns + ns, self.until_ns)
+        return True

@@ -213,3 +213,13 @@ def test_a_descriptor_left_readable_does_not_starve_the_messages() -> None:
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_a_memory_loop_with_a_sleeping_clock_ticks_through_simulated_time() -> None:
+    clock = Clock()
+    bus = MemoryBus(clock=clock, sleep=clock.sleep)
+    start = clock.now_ns
+    clock.run_for(1.0)
+    ticks = [e for e in bus.node("worker").events(tick_s=0.1) if isinstance(e, Tick)]
+    assert [t.deadline_ns - start for t in ticks] == [k * 100 * MS for k in range(1, 11)]
+    assert all(t.late_ms == 0 for t in ticks) and clock.now_ns == start + 1000 * MS

@@ -20,7 +20,7 @@ SETTINGS = {
     "workers.asr": "workers.asr.settings:AsrSettings",
     "workers.llm": "workers.llm.settings:LlmSettings",
     "workers.rtgw": "workers.rtgw.gateway:GatewaySettings",
-    "workers.wavsource": "workers.wavsource.worker:WavSourceSettings",
+    "workers.wavsource": "workers.wavsource.settings:WavSourceSettings",
     "workers.mic": "workers.mic.worker:MicSettings",
 }
 
