@@ -10,12 +10,14 @@ Every message is really encoded and decoded (the frames a socket would carry), s
 framing mistake fails here as it would on the bus. ``poll`` never blocks, and a node's event loop
 (``node.events(...)``, ``for msg in node``) ends when nothing is left to do: no message queued, no
 watched descriptor readable, no tick due. Give the bus a ``clock`` to drive ticks and message
-ages from a test (``MemoryBus(clock=lambda: now_ns)``), and a ``sleep`` to let simulated time
-pass while a loop waits for its next tick::
+ages from a test (``MemoryBus(clock=lambda: now_ns)``), and a ``sleep`` to let time pass while
+a loop waits for its next tick or a watched descriptor::
 
-    clock = FakeClock()                              # tests/fakeclock.py
+    clock = FakeClock()                              # tests/fakeclock.py: simulated time
     bus = MemoryBus(clock=clock, sleep=clock.sleep)
-    clock.until_ns = clock.now_ns + 2_000_000_000    # loops run two simulated seconds, then end
+    clock.run_for(2.0)                               # idle loops wait two seconds, then end
+
+    bus = MemoryBus(sleep=wait_realtime)             # real time, for loops fed by threads
 """
 
 from __future__ import annotations
@@ -26,12 +28,25 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bus.events import STOP_CHECK_NS
 from bus.manifest import Manifest
 from bus.nodecore import NodeCore
 from bus.topics import literal_prefix
 from schemas.registry import Registry, registry
 
-__all__ = ["MemoryBus", "MemoryNode"]
+__all__ = ["MemoryBus", "MemoryNode", "Sleep", "wait_realtime"]
+
+#: ``sleep(ns, fds)``: wait up to ``ns`` (a fake clock moves on, or real time passes) and return
+#: the readable ones of ``fds``, or ``None`` to end the loop instead.
+Sleep = Callable[[int, Sequence[int]], Sequence[int] | None]
+
+
+def wait_realtime(ns: int, fds: Sequence[int]) -> Sequence[int]:
+    """A :data:`Sleep` in real time: for loops fed by threads (a worker's own, or a test's)."""
+    if fds:
+        return select.select(fds, [], [], ns / 1e9)[0]
+    time.sleep(ns / 1e9)
+    return ()
 
 
 class MemoryNode(NodeCore):
@@ -64,9 +79,10 @@ class MemoryNode(NodeCore):
         if self._queue or ready:
             return bool(self._queue), ready
         sleep = self._bus.sleep
-        if wait_ns > 0 and sleep is not None and sleep(wait_ns):
-            return False, ()
-        return None
+        if sleep is None or not (wait_ns > 0 or fds):
+            return None  # nothing can happen any more: the loop ends
+        woke = sleep(wait_ns if wait_ns > 0 else STOP_CHECK_NS, fds)
+        return None if woke is None else (bool(self._queue), woke)
 
     def pending(self) -> int:
         """Frames waiting in this node's queue."""
@@ -85,14 +101,14 @@ class MemoryBus:
         reg: Registry = registry,
         *,
         clock: Callable[[], int] = time.monotonic_ns,
-        sleep: Callable[[int], bool] | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
         self.registry = reg
         self.clock = clock
         """The monotonic clock of every node on this bus, ns."""
         self.sleep = sleep
-        """How an idle loop waits ``ns`` for its next tick: True if that time passed (a fake
-        clock moved on), False to end the loop; ``None``: idle loops end at once."""
+        """How an idle loop that has a tick due later, or watches descriptors, waits; ``None``:
+        idle loops end at once (see :data:`Sleep`)."""
         self.nodes: list[MemoryNode] = []
         self.ready: set[str] = set()
         self.log: list[list[bytes]] = []

@@ -6,6 +6,9 @@ towards its next tick, up to ``until_ns`` (after which idle loops end).
 
 from __future__ import annotations
 
+import select
+from collections.abc import Sequence
+
 MS = 1_000_000
 
 
@@ -30,9 +33,9 @@ class FakeClock:
         """Let idle loops sleep ``seconds`` of simulated time from now."""
         self.until_ns = self.now_ns + int(seconds * 1e9)
 
-    def sleep(self, ns: int) -> bool:
-        """``MemoryBus(sleep=)``: move on by ``ns`` (at most to ``until_ns``); False at the end."""
+    def sleep(self, ns: int, fds: Sequence[int]) -> Sequence[int] | None:
+        """``MemoryBus(sleep=)``: move on by ``ns``, at most to ``until_ns`` (then: end the loop)."""
         if self.until_ns is None or self.now_ns >= self.until_ns:
-            return False
+            return None
         self.now_ns = min(self.now_ns + ns, self.until_ns)
-        return True
+        return select.select(fds, [], [], 0)[0] if fds else ()

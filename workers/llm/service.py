@@ -1,9 +1,11 @@
 """The LLM worker's logic without the transport: requests queue, one runs, aborts stop it.
 
 The worker's recipe (``__main__``) hands every message to :meth:`LlmService.handle` and calls
-:meth:`LlmService.pump` between polls; both return ``(topic, payload, trace)`` to publish. The
-running generation lives in a thread and hands its output over through a queue, so the recipe
-keeps reading the bus while tokens come and an ``llm.abort`` takes effect at the next token.
+:meth:`LlmService.pump` when the generation thread has output (it calls :attr:`notify` after
+each item it queues: the recipe's wake-up); both return ``(topic, payload, trace)`` to publish.
+The running generation lives in a thread and hands its output over through a queue, so the
+recipe keeps reading the bus while tokens come and an ``llm.abort`` takes effect at the next
+token.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import logging
 import queue
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from bus import Out
 from schemas.base import Message
 from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
 from schemas.system import Metric
@@ -22,11 +26,9 @@ from workers.llm.backends.base import Backend
 from workers.llm.engine import Generation, build_prompt, start_in_think
 from workers.llm.settings import LlmSettings
 
-__all__ = ["LlmService", "Out"]
+__all__ = ["LlmService"]
 
 log = logging.getLogger(__name__)
-
-Out = tuple[str, Message, str]
 
 
 @dataclass
@@ -46,6 +48,8 @@ class LlmService:
         self.worker = worker
         self._waiting: deque[tuple[LlmRequest, str]] = deque()
         self._job: _Job | None = None
+        self.notify: Callable[[], None] = lambda: None
+        """Called by the generation thread after each item it queues (wakes the worker's loop)."""
         h = settings.history
         self.history: History | None = (
             History(max_chars=None if h.max_tokens else h.max_chars, max_tokens=h.max_tokens)
@@ -79,7 +83,7 @@ class LlmService:
             return []
         if len(self._waiting) >= self.settings.max_queue:
             return [
-                (
+                Out(
                     "llm.reply",
                     self._error_reply(
                         req,
@@ -97,7 +101,7 @@ class LlmService:
         for req, tr in list(self._waiting):
             if not ab.request_id or req.request_id == ab.request_id:
                 self._waiting.remove((req, tr))
-                out.append(("llm.reply", self._aborted(req), tr))
+                out.append(Out("llm.reply", self._aborted(req), tr))
         job = self._job
         if job and (not ab.request_id or job.generation.request.request_id == ab.request_id):
             log.info(
@@ -120,13 +124,13 @@ class LlmService:
             while True:
                 if item is None:  # the thread ended without a reply (it was killed)
                     reply = self._error_reply(job.generation.request, "The generation stopped.")
-                    out.append(("llm.reply", reply, job.trace))
+                    out.append(Out("llm.reply", reply, job.trace))
                     self._finish(job)
                     break
                 if isinstance(item, LlmDelta):
-                    out.append(("llm.delta", item, job.trace))
+                    out.append(Out("llm.delta", item, job.trace))
                 else:  # the reply is always last: the job is over, start the next one
-                    out.append(("llm.reply", item, job.trace))
+                    out.append(Out("llm.reply", item, job.trace))
                     out.extend(self._metrics(item, job.trace))
                     self._remember(job.generation.request, item)
                     self._finish(job)
@@ -155,17 +159,19 @@ class LlmService:
         )
         events: queue.Queue[LlmDelta | LlmReply | None] = queue.Queue()
 
+        def put(item: LlmDelta | LlmReply | None) -> None:
+            events.put(item)
+            self.notify()
+
         def target() -> None:
             try:
                 for item in gen.run():
-                    events.put(item)
+                    put(item)
             except Exception:  # a bug, not a backend error: report it and keep serving
                 log.exception("llm_generation_failed request_id=%s", req.request_id)
-                events.put(
-                    self._error_reply(req, "The LLM worker failed unexpectedly; see its log.")
-                )
+                put(self._error_reply(req, "The LLM worker failed unexpectedly; see its log."))
             finally:
-                events.put(None)
+                put(None)
 
         thread = threading.Thread(target=target, name=f"llm-{req.request_id}", daemon=True)
         self._job = _Job(gen, trace, thread, events)
@@ -203,7 +209,7 @@ class LlmService:
         if reply.memory_mb:
             values["llm.memory_mb"] = reply.memory_mb
         return [
-            (
+            Out(
                 "sys.metric",
                 Metric(name=k, value=v, kind="sample", worker=self.worker, labels=labels),
                 trace,
