@@ -15,13 +15,13 @@ CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 SETTINGS = {
     "workers.dialog": "workers.dialog.settings:DialogSettings",
     "workers.tts": "workers.tts.synth:TtsSettings",
-    "workers.speaker": "workers.speaker.worker:SpeakerSettings",
+    "workers.speaker": "workers.speaker.settings:SpeakerSettings",
     "workers.vad": "workers.vad.pipeline:VadSettings",
     "workers.asr": "workers.asr.settings:AsrSettings",
     "workers.llm": "workers.llm.settings:LlmSettings",
     "workers.rtgw": "workers.rtgw.gateway:GatewaySettings",
     "workers.wavsource": "workers.wavsource.settings:WavSourceSettings",
-    "workers.mic": "workers.mic.worker:MicSettings",
+    "workers.mic": "workers.mic.settings:MicSettings",
 }
 
 
