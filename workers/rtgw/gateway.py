@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from typing import Literal
 
-from schemas.base import Message
+from bus import Out
 from schemas.rtos import RtosAck, RtosCommand, RtosLink
 from workers.rtgw import messages, ring
 from workers.rtgw.doorbell import Doorbell, PollDoorbell
@@ -34,7 +34,7 @@ __all__ = ["Gateway", "GatewaySettings", "Outgoing"]
 
 log = logging.getLogger("workers.rtgw")
 
-Outgoing = list[tuple[str, Message, str]]
+Outgoing = list[Out]
 AckStatus = Literal["accepted", "started", "done", "rejected", "expired", "failed"]
 LinkState = Literal["up", "down", "restarted", "fault"]
 
@@ -72,10 +72,10 @@ class Gateway:
 
     def _ack(
         self, p: Pending | RtosCommand, status: AckStatus, reason: str, trace: str = ""
-    ) -> tuple[str, Message, str]:
+    ) -> Out:
         cmd = p.cmd if isinstance(p, Pending) else p
         tr = p.trace if isinstance(p, Pending) else trace
-        return ("rtos.ack", RtosAck(cmd_id=cmd.cmd_id, status=status, reason=reason), tr)
+        return Out("rtos.ack", RtosAck(cmd_id=cmd.cmd_id, status=status, reason=reason), tr)
 
     def submit(self, cmd: RtosCommand, trace: str, now_s: float) -> Outgoing:
         """Admit ``cmd`` through the envelope into the send queue; returns rejections."""
@@ -141,9 +141,9 @@ class Gateway:
 
     # --- the ring ------------------------------------------------------------------------
 
-    def _link(self, state: LinkState, detail: str) -> tuple[str, Message, str]:
+    def _link(self, state: LinkState, detail: str) -> Out:
         link = RtosLink(state=state, peer_epoch=self.ep.peer_epoch, detail=detail)
-        return ("rtos.link", link, "")
+        return Out("rtos.link", link)
 
     def _on_fault(self, exc: RingFault) -> Outgoing:
         self.counters["faults"] += 1
@@ -234,10 +234,10 @@ class Gateway:
     def _inbound(self, rec: ring.Record) -> Outgoing:
         try:
             if rec.rtype == messages.MSG_TELEMETRY:
-                return [("rtos.telemetry", messages.decode_telemetry(rec.payload), "")]
+                return [Out("rtos.telemetry", messages.decode_telemetry(rec.payload))]
             if rec.rtype == messages.MSG_ACK:
                 ack = messages.decode_ack(rec.payload)
-                return [("rtos.ack", ack, self.traces.get(ack.cmd_id, ""))]
+                return [Out("rtos.ack", ack, self.traces.get(ack.cmd_id, ""))]
         except messages.PayloadError as exc:
             log.warning("payload_short type=%#x detail=%s", rec.rtype, exc)
             self.ep.count_unknown()
