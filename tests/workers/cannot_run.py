@@ -15,6 +15,8 @@ from typing import Any
 
 from tests.bus.conftest import ProxyProc
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def cannot_run(
     module: str,
@@ -24,6 +26,7 @@ def cannot_run(
     proxy: ProxyProc | None = None,
     argv: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> str:
     """Run ``python -m module``; assert exit 2 with a one-line reason; return the reason."""
     name = module.rpartition(".")[2]
@@ -38,12 +41,14 @@ def cannot_run(
         "exit_reason_file": str(reason_file),
     }
     full_env = {**os.environ, **(env or {}), "VOICEBUS_NODE": json.dumps(node)}
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), full_env.get("PYTHONPATH")]))
     done = subprocess.run(
         [sys.executable, "-m", module, *argv],
         env=full_env,
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=cwd or ROOT,
     )
     assert done.returncode == 2, f"exit {done.returncode}\n{done.stderr}"
     assert "Traceback" not in done.stderr, done.stderr
