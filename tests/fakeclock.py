@@ -34,7 +34,7 @@ class FakeClock:
         self.until_ns = self.now_ns + int(seconds * 1e9)
 
     def sleep(self, ns: int, fds: Sequence[int]) -> Sequence[int] | None:
-        """``MemoryBus(sleep=)``: move on by ``ns``, at most to ``until_ns`` (then: end the loop)."""
+        """``MemoryBus(sleep=)``: move on by ``ns``, at most to ``until_ns`` (then: end it)."""
         if self.until_ns is None or self.now_ns >= self.until_ns:
             return None
         self.now_ns = min(self.now_ns + ns, self.until_ns)
