@@ -116,6 +116,11 @@ class Node(NodeCore):
         self._pub.send_multipart(frames, copy=len(frames[-1]) < 65536)
 
     def _recv_nowait(self) -> list[bytes] | None:
+        # ZMQ_EVENTS first: an empty socket costs a getsockopt, not a raised zmq.Again (the
+        # common case for messages that arrive one at a time)
+        events: int = self._sub.get(zmq.EVENTS)  # type: ignore[assignment]
+        if not events & zmq.POLLIN:
+            return None
         try:
             return self._sub.recv_multipart(zmq.NOBLOCK)
         except zmq.Again:
