@@ -24,8 +24,9 @@ code  meaning                   when
 For 2 and 1 the worker says why in **one line** (the error's sentence, whitespace folded; for
 1 prefixed with the exception's type): logged as ``worker_cannot_run reason=...`` or
 ``worker_failed reason=...`` (stderr, and ``sys.log`` once joined), and written to
-``NodeConfig.exit_reason_file`` when the supervisor set one, so that ``status`` can show it.
-The node is always closed.
+``NodeConfig.exit_reason_file`` (or, when the node config itself could not be read, to
+``$VOICEBUS_REASON_FILE``: the supervisor sets both to one file), so that ``status`` can show
+it. The codes are those of :mod:`supervision.exitcodes`. The node is always closed.
 """
 
 from __future__ import annotations
@@ -34,22 +35,17 @@ import logging
 from collections.abc import Callable
 
 from bus import BusNode, ConfigError, Manifest, Node, NodeConfig
+from supervision.exitcodes import EXIT_CANNOT_RUN, EXIT_CRASHED, REASON_MAX_CHARS, write_reason
 
-__all__ = ["EXIT_CANNOT_RUN", "EXIT_CRASHED", "one_line", "run_worker"]
+__all__ = ["one_line", "run_worker"]
 
 log = logging.getLogger("workers.runner")
-
-#: Exit status of a worker that crashed (restarted per its policy).
-EXIT_CRASHED = 1
-#: Exit status of a worker that cannot run as configured (not restarted).
-EXIT_CANNOT_RUN = 2
-_MAX_REASON = 500
 
 
 def one_line(exc: BaseException) -> str:
     """The error's message on one line (its type name if it has none)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
+    return text if len(text) <= REASON_MAX_CHARS else text[: REASON_MAX_CHARS - 3] + "..."
 
 
 def run_worker(
@@ -88,7 +84,9 @@ def _ended(code: int, exc: Exception, config: NodeConfig | None) -> int:
     else:
         log.exception("worker_failed reason=%s", reason)
     path = config.exit_reason_file if config is not None else None
-    if path is not None:
+    if path is None:
+        write_reason(reason)  # $VOICEBUS_REASON_FILE: the node config could not be read
+    else:
         try:
             path.write_text(reason + "\n")
         except OSError as err:
