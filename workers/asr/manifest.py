@@ -1,6 +1,6 @@
 """The ``asr`` worker's manifest: ``vad.segment`` in, ``asr.text`` out."""
 
-from bus.manifest import Manifest
+from bus import Manifest
 from schemas.asr import AsrText
 from schemas.vad import VadSegment
 from workers.asr.settings import AsrSettings

@@ -5,7 +5,7 @@ It reads ``rtos.ack`` and ``rtos.telemetry`` from the gateway but not ``rtos.lin
 dies, and ``tts.audio``/``speaker.report`` to time and close its turns.
 """
 
-from bus.manifest import Manifest
+from bus import Manifest
 from schemas.asr import AsrText
 from schemas.dialog import DialogState, TurnMetrics
 from schemas.llm import LlmAbort, LlmDelta, LlmReply, LlmRequest, LlmWait

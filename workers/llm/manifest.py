@@ -1,6 +1,6 @@
 """The ``llm`` worker's manifest: requests and aborts in; streamed deltas and replies out."""
 
-from bus.manifest import Manifest
+from bus import Manifest
 from schemas.llm import LlmAbort, LlmDelta, LlmReply, LlmRequest, LlmWait
 from workers.llm.settings import LlmSettings
 

@@ -1,6 +1,6 @@
 """The ``mic`` worker's manifest: a PortAudio input device in, ``audio.frame`` out."""
 
-from bus.manifest import Manifest
+from bus import Manifest
 from schemas.audio import AudioFrame
 from workers.mic.settings import MicSettings
 

@@ -4,7 +4,7 @@ The far side is not on the bus: commands go into, and telemetry and acks come ou
 shared-memory rings (``settings.region``) that the RT-Thread application maps too.
 """
 
-from bus.manifest import Manifest
+from bus import Manifest
 from schemas.rtos import RtosAck, RtosCommand, RtosLink, RtosTelemetry
 from workers.rtgw.settings import GatewaySettings
 

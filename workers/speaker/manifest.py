@@ -1,6 +1,6 @@
 """The ``speaker`` worker's manifest: ``tts.audio`` and ``speaker.stop`` in, reports out."""
 
-from bus.manifest import Manifest
+from bus import Manifest
 from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.tts import TtsAudio
 from workers.speaker.settings import SpeakerSettings

@@ -1,6 +1,6 @@
 """The ``tts`` worker's manifest: ``tts.request`` and ``speaker.stop`` in, ``tts.audio`` out."""
 
-from bus.manifest import Manifest
+from bus import Manifest
 from schemas.speaker import SpeakerStop
 from schemas.tts import TtsAudio, TtsRequest
 from workers.tts.settings import TtsSettings

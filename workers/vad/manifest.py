@@ -1,6 +1,6 @@
 """The ``vad`` worker's manifest: ``audio.frame`` in; ``vad.state`` and ``vad.segment`` out."""
 
-from bus.manifest import Manifest
+from bus import Manifest
 from schemas.audio import AudioFrame
 from schemas.vad import VadSegment, VadState
 from workers.vad.settings import VadSettings

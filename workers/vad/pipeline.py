@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 
 from audio.framer import Framer
+from bus import Out
 from schemas.audio import AudioFrame
-from schemas.base import Message
 from schemas.vad import VadSegment, VadState
 from workers.vad.classifier import FrameClassifier
 from workers.vad.segmenter import (
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 
 #: A capture-time jump larger than this (beyond the expected frame start) is a hole in the audio.
 _MAX_JITTER_NS = 5_000_000
-
-Out = tuple[str, Message, str]  # (topic, payload, trace)
 
 
 class VadPipeline:
@@ -101,7 +99,7 @@ class VadPipeline:
         for e in events:
             if isinstance(e, SpeechStarted):
                 out.append(
-                    (
+                    Out(
                         "vad.state",
                         VadState(
                             speaking=True, segment_id=e.segment_id, at_ns=e.at_ns, decided_ns=now
@@ -111,7 +109,7 @@ class VadPipeline:
                 )
             elif isinstance(e, SpeechEnded):
                 out.append(
-                    (
+                    Out(
                         "vad.state",
                         VadState(
                             speaking=False,
@@ -125,7 +123,7 @@ class VadPipeline:
                 )
             elif isinstance(e, SegmentClosed):
                 out.append(
-                    (
+                    Out(
                         "vad.segment",
                         VadSegment(
                             pcm=e.pcm,

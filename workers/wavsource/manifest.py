@@ -1,6 +1,6 @@
 """The ``wavsource`` worker's manifest: WAV files in, ``audio.frame`` out, as a live microphone."""
 
-from bus.manifest import Manifest
+from bus import Manifest
 from schemas.audio import AudioFrame
 from workers.wavsource.settings import WavSourceSettings
 
