@@ -15,10 +15,12 @@ import time
 from collections.abc import Iterator
 
 from bus import MemoryBus
+from bus.memory import wait_realtime
 from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
 from workers.llm.__main__ import serve
 from workers.llm.backends.base import Backend, Chunk, Prompt
 from workers.llm.backends.llamacpp import LlamaCppBackend
+from workers.llm.manifest import MANIFEST
 from workers.llm.service import LlmService
 from workers.llm.settings import LlmSettings
 
@@ -115,9 +117,8 @@ class WorkerRig:
     """The worker's service and loop around a backend, on the memory bus."""
 
     def __init__(self, backend: Backend) -> None:
-        self.bus = MemoryBus()
-        self.node = self.bus.node("llm")
-        self.node.subscribe("llm.request", "llm.abort")
+        self.bus = MemoryBus(sleep=wait_realtime)  # the generation thread wakes the loop
+        self.node = self.bus.node("llm", manifest=MANIFEST)
         self.probe = self.bus.node("dialog")
         self.probe.subscribe("llm.delta", "llm.reply")
         self.backend = TimedBackend(backend)

@@ -27,7 +27,7 @@ from bus.nodeconfig import NodeConfig
 from schemas.audio import AudioFrame
 from schemas.system import Heartbeat
 from schemas.vad import VadSegment
-from workers.wavsource.worker import load_files
+from workers.wavsource.playout import load_files
 
 __all__ = ["hog_run"]
 

@@ -1,14 +1,23 @@
 """voicebus's transport: the proxy, frames, nodes, heartbeats; the public API for workers.
 
 Worker authors import everything they need from here, and nothing from the submodules (see
-``docs/writing-a-worker.md``)::
+``docs/writing-a-worker.md``; ``tests/test_imports.py`` fails when ``workers/`` or ``examples/``
+import a submodule)::
 
-    from bus import Message, Node, payload_as, register_topic
+    from bus import BusNode, Manifest, Node, Out, Tick
 
 The names in ``__all__`` are the stable surface (pinned by ``tests/bus/test_public_api.py``):
 
-- :class:`Node` joins the bus (``Node.from_env()``), :class:`MemoryBus` / :class:`MemoryNode`
-  are the same API in memory for tests; both yield :class:`Envelope` objects.
+- :class:`BusNode` is the node type a worker's functions take; :class:`Node` joins the bus
+  (``Node.from_env(manifest=MANIFEST)``), :class:`MemoryBus` / :class:`MemoryNode` are the same
+  API in memory for tests.
+- :class:`Manifest` declares a worker's kind, topics and settings model; a node given one
+  subscribes to what it consumes and refuses to publish what it does not produce
+  (:class:`ManifestError`).
+- The loop, ``node.events(tick_s=, skip_own=, watch=)``, yields :class:`Envelope` messages (with
+  ``age_ms``), :class:`Tick` and :class:`Readable` (:data:`Event` is their union);
+  :class:`Wakeup` is a descriptor a worker's own thread sets to wake the loop.
+- :class:`Out` is one message to publish (``node.publish_many(outs)``).
 - :class:`Message` is the base of every payload model; :func:`register_topic` registers a model
   for a new ``ext.<yourname>.<event>`` topic; :func:`payload_as` is the typed receive.
 - :class:`NodeConfig` is what a node needs to join (for a node configured by hand).
@@ -18,8 +27,11 @@ The names in ``__all__`` are the stable surface (pinned by ``tests/bus/test_publ
 from typing import TYPE_CHECKING, TypeVar
 
 from bus.errors import BusError, BusTimeout, ConfigError, FrameError, SchemaError, VersionError
+from bus.events import Event, Readable, Tick, Wakeup
 from bus.framing import PROTOCOL_VERSION, Envelope
+from bus.manifest import Manifest, ManifestError
 from bus.memory import MemoryBus, MemoryNode
+from bus.nodeapi import BusNode, Out
 from bus.nodeconfig import NodeConfig
 from schemas.base import Message
 from schemas.registry import RegistryError, registry
@@ -80,18 +92,26 @@ def payload_as(msg: Envelope, model: type[M]) -> M:
 __all__ = [
     "PROTOCOL_VERSION",
     "BusError",
+    "BusNode",
     "BusTimeout",
     "ConfigError",
     "Envelope",
+    "Event",
     "FrameError",
+    "Manifest",
+    "ManifestError",
     "MemoryBus",
     "MemoryNode",
     "Message",
     "Node",
     "NodeConfig",
+    "Out",
+    "Readable",
     "RegistryError",
     "SchemaError",
+    "Tick",
     "VersionError",
+    "Wakeup",
     "payload_as",
     "register_topic",
 ]

@@ -49,6 +49,7 @@ class Envelope:
 
     ``payload`` is the topic's model when the topic is registered, else the plain map.
     Treat it as read-only (it is not frozen only because that costs time on every message).
+    ``recv_ns`` is stamped by the node that received it; ``age_ms`` is how long it travelled.
     """
 
     topic: str
@@ -60,6 +61,14 @@ class Envelope:
     payload: Message | dict[str, Any]
     schema_version: tuple[int, int] = (1, 0)
     extra: dict[str, Any] = field(default_factory=dict)
+    recv_ns: int = 0
+    """When this node received it (its monotonic clock), ns; 0 if not received by a node."""
+
+    @property
+    def age_ms(self) -> float:
+        """Receive time minus publish time, ms: the time on the bus (meaningful on one board,
+        where both stamps come from the same monotonic clock); 0.0 if not received by a node."""
+        return (self.recv_ns - self.ts_ns) / 1e6 if self.recv_ns else 0.0
 
     @property
     def typed(self) -> bool:

@@ -20,6 +20,7 @@ must be registered, to the model the manifest names. Every node also publishes
 ``sys.heartbeat``, ``sys.log`` and ``sys.metric`` (:data:`IMPLICIT_PRODUCES`): those are not
 declared. A worker whose topics depend on its settings (``echo`` counts the globs it is configured
 with) gives ``topics``: a function from its validated settings to ``(consumes, produces)``.
+A gateway names what it bridges the bus to (``bridge``: the rtgw's shared-memory rings).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from bus.errors import ConfigError
+from bus.topics import is_glob
 from schemas.base import Message
 from schemas.registry import Registry, registry
 
@@ -53,9 +55,6 @@ class ManifestError(ConfigError):
     """A manifest that contradicts the topic registry or itself; the message names the topic."""
 
 
-def is_glob(topic: str) -> bool:
-    """True for a topic pattern (``vad.*``, ``rtos.{ack,link}``) rather than one exact topic."""
-    return any(c in topic for c in "*?[{")
 
 
 def _frozen(topics: Topics) -> Topics:
@@ -78,8 +77,16 @@ class Manifest:
     """The model of its ``settings:`` (``extra="forbid"``); ``None`` when it takes none."""
     topics: Callable[[Any], tuple[Topics, Topics]] | None = None
     """For topics that depend on settings: validated settings -> ``(consumes, produces)``."""
+    bridge: str = ""
+    """A gateway: what it bridges the bus to, outside the bus (``IVMR shared memory``); the graph
+    draws that link to the command that declares ``link:`` to this worker, or to the outside."""
 
     def __post_init__(self) -> None:
+        if self.bridge and self.kind != "gateway":
+            raise ManifestError(
+                f"Manifest of kind {self.kind!r} names a bridge ({self.bridge!r}); only a "
+                "gateway bridges the bus to something outside it."
+            )
         object.__setattr__(self, "consumes", _frozen(self.consumes))
         object.__setattr__(self, "produces", _frozen(self.produces))
         self.check(self.consumes, self.produces)

@@ -7,22 +7,46 @@
     assert probe.poll().payload.text == "hi"
 
 Every message is really encoded and decoded (the frames a socket would carry), so a schema or
-framing mistake fails here as it would on the bus. ``poll`` never blocks and iteration ends when
-the node's queue is empty.
+framing mistake fails here as it would on the bus. ``poll`` never blocks, and a node's event loop
+(``node.events(...)``, ``for msg in node``) ends when nothing is left to do: no message queued, no
+watched descriptor readable, no tick due. Give the bus a ``clock`` to drive ticks and message
+ages from a test (``MemoryBus(clock=lambda: now_ns)``), and a ``sleep`` to let time pass while
+a loop waits for its next tick or a watched descriptor::
+
+    clock = FakeClock()                              # tests/fakeclock.py: simulated time
+    bus = MemoryBus(clock=clock, sleep=clock.sleep)
+    clock.run_for(2.0)                               # idle loops wait two seconds, then end
+
+    bus = MemoryBus(sleep=wait_realtime)             # real time, for loops fed by threads
 """
 
 from __future__ import annotations
 
+import select
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from bus.framing import Envelope
+from bus.events import STOP_CHECK_NS
+from bus.manifest import Manifest
 from bus.nodecore import NodeCore
 from bus.topics import literal_prefix
 from schemas.registry import Registry, registry
 
-__all__ = ["MemoryBus", "MemoryNode"]
+__all__ = ["MemoryBus", "MemoryNode", "Sleep", "wait_realtime"]
+
+#: ``sleep(ns, fds)``: wait up to ``ns`` (a fake clock moves on, or real time passes) and return
+#: the readable ones of ``fds``, or ``None`` to end the loop instead.
+Sleep = Callable[[int, Sequence[int]], Sequence[int] | None]
+
+
+def wait_realtime(ns: int, fds: Sequence[int]) -> Sequence[int]:
+    """A :data:`Sleep` in real time: for loops fed by threads (a worker's own, or a test's)."""
+    if fds:
+        return select.select(fds, [], [], ns / 1e9)[0]
+    time.sleep(ns / 1e9)
+    return ()
 
 
 class MemoryNode(NodeCore):
@@ -31,10 +55,12 @@ class MemoryNode(NodeCore):
     def __init__(
         self, bus: MemoryBus, name: str, settings: dict[str, Any] | None = None, **kw: Any
     ) -> None:
-        super().__init__(name, settings=settings, reg=bus.registry, **kw)
+        super().__init__(name, settings=settings, reg=bus.registry, clock=bus.clock, **kw)
         self._bus = bus
         self._queue: deque[list[bytes]] = deque()
         self._prefixes: list[bytes] = []
+        self._declare()
+        self._subscribe(sorted(self._consumes or ()))
 
     def _subscribe_prefix(self, pattern: str) -> None:
         self._prefixes.append(literal_prefix(pattern).encode())
@@ -45,14 +71,18 @@ class MemoryNode(NodeCore):
     def _send(self, frames: list[bytes]) -> None:
         self._bus.deliver([bytes(f) for f in frames])
 
-    def _recv(self, timeout_s: float | None) -> list[bytes] | None:
+    def _recv_nowait(self) -> list[bytes] | None:
         return self._queue.popleft() if self._queue else None
 
-    def __iter__(self) -> Iterator[Envelope]:
-        while self.running and self._queue:
-            msg = self.poll(0.0)
-            if msg is not None:
-                yield msg
+    def _wait(self, wait_ns: int, fds: Sequence[int]) -> tuple[bool, Sequence[int]] | None:
+        ready = select.select(fds, [], [], 0)[0] if fds else ()
+        if self._queue or ready:
+            return bool(self._queue), ready
+        sleep = self._bus.sleep
+        if sleep is None or not (wait_ns > 0 or fds):
+            return None  # nothing can happen any more: the loop ends
+        woke = sleep(wait_ns if wait_ns > 0 else STOP_CHECK_NS, fds)
+        return None if woke is None else (bool(self._queue), woke)
 
     def pending(self) -> int:
         """Frames waiting in this node's queue."""
@@ -66,15 +96,33 @@ class MemoryNode(NodeCore):
 class MemoryBus:
     """A set of in-memory nodes that see each other's messages."""
 
-    def __init__(self, reg: Registry = registry) -> None:
+    def __init__(
+        self,
+        reg: Registry = registry,
+        *,
+        clock: Callable[[], int] = time.monotonic_ns,
+        sleep: Sleep | None = None,
+    ) -> None:
         self.registry = reg
+        self.clock = clock
+        """The monotonic clock of every node on this bus, ns."""
+        self.sleep = sleep
+        """How an idle loop that has a tick due later, or watches descriptors, waits; ``None``:
+        idle loops end at once (see :data:`Sleep`)."""
         self.nodes: list[MemoryNode] = []
         self.ready: set[str] = set()
         self.log: list[list[bytes]] = []
 
-    def node(self, name: str, settings: dict[str, Any] | None = None, **kw: Any) -> MemoryNode:
-        """A new node on this bus."""
-        n = MemoryNode(self, name, settings, **kw)
+    def node(
+        self,
+        name: str,
+        settings: dict[str, Any] | None = None,
+        *,
+        manifest: Manifest | None = None,
+        **kw: Any,
+    ) -> MemoryNode:
+        """A new node on this bus (given a manifest: subscribed to what it consumes)."""
+        n = MemoryNode(self, name, settings, manifest=manifest, **kw)
         self.nodes.append(n)
         return n
 

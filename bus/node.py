@@ -1,26 +1,31 @@
 """The ZeroMQ node a worker uses to join the bus.
 
-    node = Node.from_env()          # configuration handed by the supervisor
-    node.subscribe("vad.segment")
-    node.ready()
-    for msg in node:                # ends on SIGTERM / Ctrl-C
+    node = Node.from_env(manifest=MANIFEST)   # configuration handed by the supervisor
+    node.ready()                              # subscribed to the manifest's consumes already
+    for msg in node.events():                 # ends on SIGTERM / Ctrl-C
         node.publish("asr.text", recognise(msg.payload), trace=msg.trace)
 
 The node connects a PUB socket to the proxy's XSUB side and a SUB socket to its XPUB side, then
 checks the path end to end by publishing a probe to itself until it comes back (so nothing
-published after the constructor returns is lost to a half-made connection).
+published after the constructor returns is lost to a half-made connection). A manifest's
+subscriptions are made before that probe, so they have reached the proxy when it returns.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 import zmq
 
 from bus.connect import await_handshake, connect
+from bus.events import STOP_CHECK_NS
 from bus.heartbeat import HeartbeatThread
 from bus.logbridge import BusLogHandler, configure_logging
+from bus.manifest import Manifest
 from bus.nodeconfig import NodeConfig
 from bus.nodecore import NodeCore
 from bus.topics import literal_prefix
@@ -39,19 +44,30 @@ class Node(NodeCore):
         config: NodeConfig,
         *,
         reg: Registry = registry,
+        manifest: Manifest | None = None,
         handshake: bool = True,
         signals: bool = True,
         logging_setup: bool = False,
     ) -> None:
-        super().__init__(config.name, settings=config.settings, restarts=config.restarts, reg=reg)
+        super().__init__(
+            config.name,
+            settings=config.settings,
+            restarts=config.restarts,
+            reg=reg,
+            manifest=manifest,
+        )
         self.config = config
+        self._closed = True
+        self._log_handler: BusLogHandler | None = None
+        if logging_setup:
+            self._log_handler = configure_logging(config.name, config.log_level)
+        self._declare()  # bad settings fail here, before any socket exists
         self._ctx = zmq.Context()
         self._pub = connect(self._ctx, zmq.PUB, config)
         self._sub = connect(self._ctx, zmq.SUB, config)
         self._poller = zmq.Poller()
         self._poller.register(self._sub, zmq.POLLIN)
         self._closed = False
-        self._log_handler: BusLogHandler | None = None
         self._heartbeat = HeartbeatThread(
             connect(self._ctx, zmq.PUB, config),
             config.name,
@@ -60,6 +76,7 @@ class Node(NodeCore):
             self.heartbeat_fields,
         )
         try:
+            self._subscribe(sorted(self._consumes or ()))
             if handshake:
                 await_handshake(self._pub, self._sub, config, self.instance)
             self._heartbeat.start()
@@ -68,8 +85,7 @@ class Node(NodeCore):
             raise
         if signals:
             self.install_signal_handlers()
-        if logging_setup:
-            self._log_handler = configure_logging(config.name, config.log_level)
+        if self._log_handler is not None:
             self._log_handler.attach(self, config.bus_log_level)
 
     @classmethod
@@ -77,6 +93,18 @@ class Node(NodeCore):
         """Join the bus with the configuration handed by the supervisor (``VOICEBUS_NODE``)."""
         kwargs.setdefault("logging_setup", True)
         return cls(NodeConfig.from_env(name), **kwargs)
+
+    def install_signal_handlers(self) -> None:
+        """Turn SIGTERM and SIGINT into a clean stop (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def _handler(signum: int, _frame: object) -> None:
+            log.info("stop_requested signal=%s", signal.Signals(signum).name)
+            self.request_stop()
+
+        signal.signal(signal.SIGTERM, _handler)
+        signal.signal(signal.SIGINT, _handler)
 
     def _subscribe_prefix(self, pattern: str) -> None:
         self._sub.setsockopt(zmq.SUBSCRIBE, literal_prefix(pattern).encode())
@@ -87,15 +115,44 @@ class Node(NodeCore):
     def _send(self, frames: list[bytes]) -> None:
         self._pub.send_multipart(frames, copy=len(frames[-1]) < 65536)
 
-    def _recv(self, timeout_s: float | None) -> list[bytes] | None:
-        timeout_ms = None if timeout_s is None else int(timeout_s * 1000)
-        if self._sub.poll(timeout_ms):
-            return self._sub.recv_multipart()
-        return None
+    def _recv_nowait(self) -> list[bytes] | None:
+        # ZMQ_EVENTS first: an empty socket costs a getsockopt, not a raised zmq.Again (the
+        # common case for messages that arrive one at a time)
+        events: int = self._sub.get(zmq.EVENTS)  # type: ignore[assignment]
+        if not events & zmq.POLLIN:
+            return None
+        try:
+            return self._sub.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return None
+
+    def _wait(self, wait_ns: int, fds: Sequence[int]) -> tuple[bool, Sequence[int]] | None:
+        # rounded up to whole ms; at most STOP_CHECK_NS, so that a stop request is noticed
+        timeout_ms = -(-min(STOP_CHECK_NS, wait_ns if wait_ns >= 0 else STOP_CHECK_NS) // 1_000_000)
+        if not fds:
+            return bool(self._sub.poll(timeout_ms)), ()
+        ready = self._poller.poll(timeout_ms)
+        return (
+            any(s is self._sub for s, _ in ready),
+            [s for s, _ in ready if s is not self._sub],
+        )
+
+    def _watch(self, fds: Sequence[int]) -> None:
+        for fd in fds:
+            self._poller.register(fd, zmq.POLLIN)
+
+    def _unwatch(self, fds: Sequence[int]) -> None:
+        for fd in fds:
+            self._poller.unregister(fd)
+
+    def pending(self) -> int:
+        """1 when a message waits in the socket, else 0 (ZeroMQ does not say how many)."""
+        events: int = self._sub.get(zmq.EVENTS)  # type: ignore[assignment]
+        return 1 if events & zmq.POLLIN else 0
 
     def close(self) -> None:
         """Send a last heartbeat (state ``stopping``), then close the sockets."""
-        if self._closed:
+        if self._closed:  # already, or the settings were refused before the sockets were made
             return
         self._closed = True
         self.state = "stopping"

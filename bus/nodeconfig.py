@@ -73,6 +73,9 @@ class NodeConfig(BaseModel):
     """Records at this level and above are also published on ``sys.log``."""
     settings: dict[str, Any] = {}
     """Worker-specific settings (validated by the worker's own model)."""
+    exit_reason_file: Path | None = None
+    """Where the worker writes one line saying why it ended, when it exits 2 (cannot run as
+    configured) or 1 (crashed); set by the supervisor, which shows the line in ``status``."""
 
     @model_validator(mode="after")
     def _tcp_needs_curve(self) -> NodeConfig:

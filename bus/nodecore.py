@@ -1,7 +1,10 @@
 """What every node does regardless of transport: numbering, encoding, decoding, counting.
 
 :class:`NodeCore` is the base of the ZeroMQ :class:`bus.node.Node` and of the in-memory
-:class:`bus.memory.MemoryNode`; a subclass supplies ``_send`` and ``_recv``.
+:class:`bus.memory.MemoryNode` (both satisfy :class:`bus.nodeapi.BusNode`); a subclass supplies
+the transport (:class:`bus.transport.Transport`). Given a :class:`~bus.manifest.Manifest`, a node
+validates its settings with the manifest's model, subscribes to what it consumes and refuses to
+publish what it does not declare (the declared models also spare the registry look-up).
 """
 
 from __future__ import annotations
@@ -9,20 +12,22 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 
 from bus.errors import ConfigError, FrameError, SchemaError, VersionError
+from bus.events import EventLoop, Readable, Tick, Watchable
 from bus.framing import Envelope, decode, encode
+from bus.manifest import IMPLICIT_PRODUCES, Manifest, ManifestError
 from bus.nodeconfig import format_errors
 from bus.seqtrack import SeqTracker
 from bus.topics import matcher
+from bus.transport import Transport
 from schemas.base import Message
 from schemas.registry import Registry, registry
 from schemas.system import Metric
@@ -48,7 +53,7 @@ class NodeStats:
     gaps: int = 0
 
 
-class NodeCore:
+class NodeCore(Transport):
     """Transport-independent part of a node."""
 
     def __init__(
@@ -58,14 +63,19 @@ class NodeCore:
         settings: dict[str, Any] | None = None,
         restarts: int = 0,
         reg: Registry = registry,
+        manifest: Manifest | None = None,
+        clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.name = name
         self.settings: dict[str, Any] = dict(settings or {})
         self.restarts = restarts
         self.registry = reg
+        self.manifest = manifest
+        self.clock = clock
+        """The monotonic clock, ns: message stamps, receive times, ticks (a test may fake it)."""
         self.instance = secrets.randbits(32) | 1
         self.stats = NodeStats()
-        self.started_ns = time.monotonic_ns()
+        self.started_ns = clock()
         self.state = "starting"
         self._seq: dict[str, int] = {}
         self._patterns: list[str] = []
@@ -75,6 +85,10 @@ class NodeCore:
         self._pub_lock = threading.Lock()
         self._last_warn: dict[str, float] = {}
         self.loop_tick_ns = self.started_ns
+        # topic -> model of what this node may publish: the manifest's produces, or (without
+        # one) a cache of the registry's answers
+        self._models: dict[str, type[Message]] = {}
+        self._consumes: frozenset[str] | None = None
 
     # --- what a worker calls -------------------------------------------------------------
 
@@ -103,11 +117,38 @@ class NodeCore:
 
     def subscribe(self, *patterns: str) -> None:
         """Receive topics matching any of the globs (``vad.*``, ``asr.text``, ``*``)."""
+        if self._consumes is not None:
+            undeclared = [p for p in patterns if p not in self._consumes]
+            if undeclared:
+                raise ManifestError(
+                    f"Worker {self.name!r} subscribes to {', '.join(map(repr, undeclared))}, "
+                    "which its manifest does not declare; add it to the manifest's consumes "
+                    "(a node with a manifest is subscribed to those already)."
+                )
+        self._subscribe(patterns)
+
+    def _subscribe(self, patterns: Iterable[str]) -> None:
         for p in patterns:
             if p not in self._patterns:
                 self._patterns.append(p)
                 self._subscribe_prefix(p)
         self._match = matcher(self._patterns)
+
+    def _declare(self) -> None:
+        """Validate the settings and take the manifest's topics (a subclass calls this first,
+        then subscribes to ``_consumes`` once its transport can)."""
+        m = self.manifest
+        if m is None:
+            return
+        settings = self.settings_as(m.settings) if m.settings is not None else None
+        consumes, produces = m.resolve(settings)
+        models = dict(produces)
+        for topic in IMPLICIT_PRODUCES:
+            model = self.registry.model_for(topic)
+            assert model is not None, topic
+            models[topic] = model
+        self._models = models
+        self._consumes = frozenset(consumes)
 
     def ready(self) -> None:
         """Tell the supervisor this worker is ready (it starts workers that depend on it)."""
@@ -115,14 +156,9 @@ class NodeCore:
         self._on_ready()
 
     def publish(self, topic: str, payload: Message, *, trace: str = "") -> None:
-        """Publish ``payload`` on ``topic``; the topic must be registered to its model."""
-        model = self.registry.model_for(topic)
-        if model is None:
-            raise SchemaError(
-                f"Topic {topic!r} is not registered; register its model first "
-                "(bus.register_topic) or check the spelling."
-            )
-        if not isinstance(payload, model):
+        """Publish ``payload`` on ``topic``: registered to its model, declared in the manifest."""
+        model = self._models.get(topic) or self._model_to_publish(topic)
+        if payload.__class__ is not model and not isinstance(payload, model):
             raise SchemaError(
                 f"Topic {topic!r} carries {model.__name__}, not {type(payload).__name__}."
             )
@@ -135,11 +171,34 @@ class NodeCore:
                 source=self.name,
                 instance=self.instance,
                 seq=seq,
-                ts_ns=time.monotonic_ns(),
+                ts_ns=self.clock(),
                 trace=trace,
             )
             self._send(frames)
             self.stats.published += 1
+
+    def publish_many(self, outs: Iterable[tuple[str, Message, str]]) -> None:
+        """Publish each :class:`~bus.nodeapi.Out` (or ``(topic, payload, trace)``) in order."""
+        publish = self.publish
+        for topic, payload, trace in outs:
+            publish(topic, payload, trace=trace)
+
+    def _model_to_publish(self, topic: str) -> type[Message]:
+        if self.manifest is not None:
+            declared = ", ".join(t for t in self._models if t not in IMPLICIT_PRODUCES)
+            raise ManifestError(
+                f"Worker {self.name!r} publishes {topic!r}, which its manifest does not declare "
+                f"(it declares {declared or 'nothing'}); add the topic to the manifest's "
+                "produces, or check the spelling."
+            )
+        model = self.registry.model_for(topic)
+        if model is None:
+            raise SchemaError(
+                f"Topic {topic!r} is not registered; register its model first "
+                "(bus.register_topic) or check the spelling."
+            )
+        self._models[topic] = model
+        return model
 
     def metric(
         self, name: str, value: float, kind: str = "gauge", *, trace: str = "", **labels: str
@@ -153,41 +212,58 @@ class NodeCore:
 
     def poll(self, timeout_s: float | None = 0.0) -> Envelope | None:
         """The next message for us, or ``None`` after ``timeout_s`` (``None`` = wait forever)."""
-        self.loop_tick_ns = time.monotonic_ns()
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        clock = self.clock
+        now = self.loop_tick_ns = clock()
+        deadline = None if timeout_s is None else now + int(timeout_s * 1e9)
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            frames = self._recv(left)
-            if frames is None:
+            frames = self._recv_nowait()
+            if frames is not None:
+                msg = self._accept(frames, clock())
+                if msg is not None:
+                    return msg
+                continue
+            now = clock()
+            if deadline is not None and now >= deadline:
                 return None
-            msg = self._accept(frames)
-            if msg is not None:
-                return msg
-            if deadline is not None and time.monotonic() >= deadline:
+            if self._wait(-1 if deadline is None else deadline - now, ()) is None:
                 return None
+
+    @overload
+    def events(
+        self, *, tick_s: None = None, skip_own: bool = False, watch: tuple[()] = ()
+    ) -> EventLoop[Envelope]: ...
+    @overload
+    def events(
+        self, *, tick_s: float, skip_own: bool = False, watch: tuple[()] = ()
+    ) -> EventLoop[Envelope | Tick]: ...
+    @overload
+    def events(
+        self, *, tick_s: None = None, skip_own: bool = False, watch: Sequence[Watchable]
+    ) -> EventLoop[Envelope | Readable]: ...
+    @overload
+    def events(
+        self, *, tick_s: float | None, skip_own: bool = False, watch: Sequence[Watchable] = ()
+    ) -> EventLoop[Envelope | Tick | Readable]: ...
+    def events(
+        self,
+        *,
+        tick_s: float | None = None,
+        skip_own: bool = False,
+        watch: Sequence[Watchable] = (),
+    ) -> EventLoop[Any]:
+        """The worker's loop: messages, a tick every ``tick_s``, readable ``watch`` descriptors.
+
+        See :mod:`bus.events` for what it promises; ``skip_own`` drops this node's own messages.
+        """
+        return EventLoop(self, tick_s, skip_own, watch)
 
     def __iter__(self) -> Iterator[Envelope]:
-        """Messages until a stop is requested."""
-        while self.running:
-            msg = self.poll(0.1)
-            if msg is not None:
-                yield msg
-
-    def install_signal_handlers(self) -> None:
-        """Turn SIGTERM and SIGINT into a clean stop (main thread only)."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-
-        def _handler(signum: int, _frame: object) -> None:
-            log.info("stop_requested signal=%s", signal.Signals(signum).name)
-            self.request_stop()
-
-        signal.signal(signal.SIGTERM, _handler)
-        signal.signal(signal.SIGINT, _handler)
+        """Messages until a stop is requested: ``node.events()`` without a tick."""
+        return iter(self.events())
 
     # --- internals -----------------------------------------------------------------------
 
-    def _accept(self, frames: list[bytes]) -> Envelope | None:
+    def _accept(self, frames: list[bytes], recv_ns: int) -> Envelope | None:
         try:
             msg = decode(frames, self.registry)
         except VersionError as exc:
@@ -200,6 +276,7 @@ class NodeCore:
             return None
         if not self._match(msg.topic):
             return None
+        msg.recv_ns = recv_ns
         self.stats.received += 1
         gap = self._tracker.observe(msg.source, msg.instance, msg.topic, msg.seq)
         if gap is not None:
@@ -222,7 +299,7 @@ class NodeCore:
 
     def heartbeat_fields(self) -> dict[str, Any]:
         """The values a heartbeat reports now."""
-        now = time.monotonic_ns()
+        now = self.clock()
         return {
             "worker": self.name,
             "pid": os.getpid(),
@@ -235,15 +312,3 @@ class NodeCore:
             "dropped": self.stats.malformed + self.stats.refused_version,
             "gaps": self.stats.gaps,
         }
-
-    def _subscribe_prefix(self, pattern: str) -> None:
-        raise NotImplementedError
-
-    def _on_ready(self) -> None:
-        raise NotImplementedError
-
-    def _send(self, frames: list[bytes]) -> None:
-        raise NotImplementedError
-
-    def _recv(self, timeout_s: float | None) -> list[bytes] | None:
-        raise NotImplementedError

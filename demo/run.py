@@ -72,6 +72,14 @@ def derive_config(cfg: dict[str, Any], out: Path, *, live: bool, region: str) ->
     for spec in workers.values():
         if spec.get("args"):
             spec["args"] = [region if a in old_paths else a for a in spec["args"]]
+    # The supervisor checks the dataflow before it starts anything: say what the demo itself
+    # publishes (the spoken lines, unless the mic does) and reads.
+    cfg.setdefault("external", {})["demo"] = {
+        "kind": "source",
+        "summary": "The scripted conversation (python -m demo): speaks, then prints each turn.",
+        "produces": [] if live else ["audio.frame"],
+        "consumes": list(TOPICS),
+    }
     return cfg
 
 

@@ -12,6 +12,7 @@ the proxy; the socket files and ``bus.json`` are removed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -33,10 +34,11 @@ from supervision.commands import dispatch
 from supervision.config import PROJECT_ROOT, SupervisorConfig, WorkerSpec, order_by_dependencies
 from supervision.control import ControlServer
 from supervision.errors import SupervisionError
+from supervision.program import REASONS_DIR
 from supervision.topology import Topology
 from supervision.worker import Worker
 
-__all__ = ["Arbiter"]
+__all__ = ["EXIT_WORKERS_FAILED", "Arbiter"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ TICK_S = 0.02
 PROXY_RESTART_DELAY_S = 0.5
 #: How long the proxy gets to exit on SIGTERM at shutdown, s.
 PROXY_GRACE_S = 3.0
+#: The supervisor's own exit status when it stopped with a worker in state ``failed``.
+EXIT_WORKERS_FAILED = 1
 
 
 class Arbiter:
@@ -102,7 +106,9 @@ class Arbiter:
     # --- the loop --------------------------------------------------------------------------
 
     def run(self, install_signals: bool = True) -> int:
-        """Run until a shutdown is requested; return the process exit status."""
+        """Run until a shutdown is requested; return the process exit status: 0, or
+        :data:`EXIT_WORKERS_FAILED` when a worker was ``failed`` (gave up, or cannot run as
+        configured) at that moment."""
         if install_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: self.request_shutdown())
@@ -121,8 +127,12 @@ class Arbiter:
             while not self._shutdown.is_set():
                 self._turn()
         finally:
+            failed = sorted(w.name for w in self.workers.values() if w.state == "failed")
             self._stop_all()
             self._close()
+        if failed:
+            log.error("supervisor_exit status=%d failed=%s", EXIT_WORKERS_FAILED, ",".join(failed))
+            return EXIT_WORKERS_FAILED
         return 0
 
     def _start(self) -> None:
@@ -236,8 +246,12 @@ class Arbiter:
         if self.control is not None:
             self.control.close()
         run = self.layout.runtime_dir
-        for path in [run / BUS_FILE, *self.layout.socket_files()]:
+        reasons = run / REASONS_DIR
+        left = list(reasons.iterdir()) if reasons.is_dir() else []
+        for path in [run / BUS_FILE, *self.layout.socket_files(), *left]:
             Path(path).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            reasons.rmdir()
         log.info("supervisor_stopped")
 
     # --- lifecycle events ------------------------------------------------------------------

@@ -23,13 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from supervision.exitcodes import EXIT_CANNOT_RUN, EXIT_NOT_STARTED, EXIT_SETUP_FAILED
+
 __all__ = ["EXIT_SETUP_FAILED", "Child", "Launch", "describe_exit"]
 
 log = logging.getLogger(__name__)
 
-#: Exit status of a child whose CPU/priority settings could not be applied (like a shell's
-#: "found but cannot execute").
-EXIT_SETUP_FAILED = 126
 _PR_SET_PDEATHSIG = 1
 # Loaded before any fork: the child must not load libraries between fork and exec.
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -60,6 +59,10 @@ def describe_exit(code: int | None) -> str:
             return f"killed by signal {-code}"
     if code == EXIT_SETUP_FAILED:
         return f"exit {code} (cpus/nice/sched_fifo could not be applied, see its stderr)"
+    if code == EXIT_NOT_STARTED:
+        return f"exit {code} (could not be started)"
+    if code == EXIT_CANNOT_RUN:
+        return f"exit {code} (cannot run as configured)"
     return f"exit {code}"
 
 

@@ -1,7 +1,8 @@
 """python supervisor.py: run the supervisor, or talk to the running one.
 
-    python supervisor.py CONFIG                 run in the foreground (Ctrl-C stops everything)
-    python supervisor.py check CONFIG...        validate configs (and CPU sets) without running
+    python supervisor.py CONFIG                 check, then run in the foreground (Ctrl-C stops)
+    python supervisor.py check CONFIG...        check configs against the manifests, run nothing
+    python supervisor.py graph CONFIG [--out D] print the dataflow; write D/NAME.mmd and .svg
     python supervisor.py status [--json]        table of workers (or a JSON list)
     python supervisor.py start|stop|restart NAME   and wait for the result (--no-wait: don't)
     python supervisor.py add FILE.yaml | 'NAME: {module: ...}' | MODULE [--name NAME]
@@ -20,18 +21,20 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from bus.errors import BusError
 from bus.runtime import default_runtime_dir
-from supervision.config import load_config
 from supervision.control import ControlClient
-from supervision.errors import ControlError, SupervisionError
+from supervision.dataflow import Dataflow, inspect_file
+from supervision.errors import ConfigError, ControlError, SupervisionError
 from supervision.topology import Topology, format_cores
 
 __all__ = ["format_table", "main"]
 
-_COMMANDS = ("run", "check", "status", "start", "stop", "restart", "add", "quit")
+_COMMANDS = ("run", "check", "graph", "status", "start", "stop", "restart", "add", "quit")
+#: Exit status of ``check``, ``graph`` and ``run`` for a config that cannot run as configured.
+EXIT_BAD_CONFIG = 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,8 +47,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="run the supervisor in the foreground (the default)")
     run.add_argument("config", type=Path)
-    check = sub.add_parser("check", help="validate config files without running them")
+    check = sub.add_parser(
+        "check", help="check configs against the workers' manifests without running anything"
+    )
     check.add_argument("configs", type=Path, nargs="+")
+    graph = sub.add_parser("graph", help="print a config's dataflow and draw it (Mermaid, SVG)")
+    graph.add_argument("config", type=Path)
+    graph.add_argument(
+        "--out", type=Path, default=Path("out/graph"), help="folder of NAME.mmd and NAME.svg"
+    )
     status = sub.add_parser("status", help="show every worker")
     status.add_argument("--json", action="store_true", help="print a JSON list")
     for name, what in (("start", "ready"), ("stop", "stopped"), ("restart", "ready again")):
@@ -79,11 +89,13 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args.config)
         if args.cmd == "check":
             return _check(args.configs)
+        if args.cmd == "graph":
+            return _graph(args.config, args.out)
         client = ControlClient(default_runtime_dir())
         return _control(client, args)
     except (SupervisionError, BusError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_CONFIG
 
 
 def _run(path: Path) -> int:
@@ -94,17 +106,70 @@ def _run(path: Path) -> int:
         format=f"%(asctime)s %(levelname)s supervisor[{os.getpid()}] %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    return Arbiter(load_config(path)).run()
+    df = _inspect(path, Topology.probe())
+    for line in df.warnings:
+        logging.getLogger("supervision").warning("config_warning %s", line)
+    if not df.ok or df.config is None:
+        _report(df, sys.stderr)
+        return EXIT_BAD_CONFIG
+    return Arbiter(df.config).run()
+
+
+def _inspect(path: Path, topo: Topology) -> Dataflow:
+    """The config checked with its manifests, and its CPU sets against ``topo``."""
+    df = inspect_file(path)
+    if df.config is not None:
+        for name, spec in df.config.workers.items():
+            try:
+                topo.resolve(spec.cpus, f"workers.{name}.cpus")
+            except ConfigError as exc:
+                df.errors.append(str(exc))
+    return df
+
+
+def _report(df: Dataflow, out: TextIO) -> None:
+    """Every problem of ``df``, one per line."""
+    if df.ok:
+        cfg = df.config
+        assert cfg is not None
+        what = f"{len(cfg.workers)} workers, bus {cfg.bus.mode}"
+        warned = f", {len(df.warnings)} warning(s)" if df.warnings else ""
+        print(f"{df.where}: ok ({what}){warned}", file=out)
+    else:
+        print(f"{df.where}: refused, {len(df.errors)} error(s):", file=out)
+    for line in df.errors:
+        print(f"  error: {line}", file=out)
+    for line in df.warnings:
+        print(f"  warning: {line}", file=out)
 
 
 def _check(paths: list[Path]) -> int:
     topo = Topology.probe()
+    status = 0
     for path in paths:
-        cfg = load_config(path)
-        for name, spec in cfg.workers.items():
-            topo.resolve(spec.cpus, f"{path}: workers.{name}.cpus")
-        print(f"{path}: ok ({len(cfg.workers)} workers, bus {cfg.bus.mode})")
-    return 0
+        df = _inspect(path, topo)
+        _report(df, sys.stdout)
+        status = status or (0 if df.ok else EXIT_BAD_CONFIG)
+    return status
+
+
+def _graph(path: Path, out_dir: Path) -> int:
+    from supervision import render
+
+    df = inspect_file(path)
+    if df.config is None:
+        _report(df, sys.stderr)
+        return EXIT_BAD_CONFIG
+    print(render.text(df))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = path.stem
+    (out_dir / f"{stem}.mmd").write_text(render.mermaid(df))
+    (out_dir / f"{stem}.svg").write_text(render.svg(df))
+    print(f"\nwrote {out_dir / f'{stem}.mmd'} (Mermaid) and {out_dir / f'{stem}.svg'}")
+    if df.errors or df.warnings:
+        print(file=sys.stderr)
+        _report(df, sys.stderr)
+    return 0 if df.ok else EXIT_BAD_CONFIG
 
 
 def _control(client: ControlClient, args: argparse.Namespace) -> int:
@@ -116,8 +181,10 @@ def _control(client: ControlClient, args: argparse.Namespace) -> int:
         client.call("quit")
         return 0
     if args.cmd == "add":
-        added = client.call("add", yaml=_snippet(args.spec, args.name))["added"]
-        print(f"added: {', '.join(added)}")
+        reply = client.call("add", yaml=_snippet(args.spec, args.name))
+        print(f"added: {', '.join(reply['added'])}")
+        for line in reply.get("warnings", []):
+            print(f"  warning: {line}", file=sys.stderr)
         return 0
     before = _row(client, args.name)
     client.call(args.cmd, name=args.name)
@@ -175,7 +242,8 @@ def _uptime(seconds: float | None) -> str:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """The ``status`` table, then one line per worker that needs attention."""
+    """The ``status`` table, then one line per worker that needs attention (with the reason its
+    last process gave for its exit)."""
     header = ("NAME", "STATE", "PID", "CPUS", "RESTARTS", "UPTIME", "LAST EXIT")
     table = [header]
     for r in rows:
@@ -196,5 +264,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         if r["detail"] and r["state"] in ("failed", "exited", "backoff", "stopping", "waiting"):
-            lines.append(f"{r['name']}: {r['state']}: {r['detail']}")
+            reason = r.get("reason", "")
+            more = f"; its last exit: {reason}" if reason and reason not in r["detail"] else ""
+            lines.append(f"{r['name']}: {r['state']}: {r['detail']}{more}")
     return "\n".join(lines)

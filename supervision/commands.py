@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from supervision.config import parse_workers
+from supervision.dataflow import analyse
 from supervision.errors import ConfigError, ControlError
 
 if TYPE_CHECKING:
@@ -51,11 +52,14 @@ class Status(Command):
 
         {"name": "echo", "state": "ready", "pid": 4242, "cpus": [0, 1] | null,
          "restarts": 0, "uptime_s": 12.5 | null, "last_exit": -9 | null,
-         "last_exit_text": "killed by SIGKILL", "detail": "", "program": "workers.echo",
-         "depends_on": ["source"]}
+         "last_exit_text": "killed by SIGKILL", "detail": "", "reason": "",
+         "program": "workers.echo", "depends_on": ["source"], "standby_pid": null}
 
     ``state`` is one of waiting, starting, ready, backoff, stopping, stopped, exited, failed;
-    ``last_exit`` is negative for a signal. CLI: ``python supervisor.py status [--json]``.
+    ``last_exit`` is negative for a signal; ``reason`` is the one line the last process left for
+    its exit (``supervision.exitcodes``), ``detail`` what the supervisor makes of it (``failed``
+    after exit 2: "cannot run as configured: <reason> ..."). CLI: ``python supervisor.py status
+    [--json]``.
     """
 
     name = "status"
@@ -115,8 +119,11 @@ class Add(Command):
 
     Request: ``{"command": "add", "yaml": "echo2: {module: workers.echo, cpus: little}"}`` (a
     YAML mapping of name -> worker spec, exactly as under ``workers:`` in the config); reply:
-    ``{"ok": true, "added": ["echo2"]}``. Restart policy, pinning and dependencies apply from
-    then on; the worker is not written back to the config file.
+    ``{"ok": true, "added": ["echo2"], "warnings": [...]}``. The new workers' manifests are
+    checked like the config's (settings, manifest, dependencies: an error refuses them all);
+    a consumed topic that nothing produces yet is only a warning here, since a producer may
+    attach later. Restart policy, pinning and dependencies apply from then on; the worker is not
+    written back to the config file.
 
     CLI: ``python supervisor.py add FILE.yaml``, ``add 'NAME: {module: ...}'`` (inline YAML) or
     ``add workers.echo [--name NAME]`` (a module with default settings).
@@ -129,8 +136,12 @@ class Add(Command):
         if not isinstance(text, str):
             raise ControlError("'add' needs a 'yaml' string mapping worker names to specs.")
         specs = parse_workers(text, set(arbiter.workers), arbiter.config.heartbeat_ms)
+        running = {name: w.spec for name, w in arbiter.workers.items()}
+        df = analyse(arbiter.config.model_copy(update={"workers": running}), adding=specs)
+        if df.errors:
+            raise ConfigError(f"Refused: {'; '.join(df.errors)}.")
         arbiter.add_workers(specs)
-        return {"added": list(specs)}
+        return {"added": list(specs), "warnings": df.warnings}
 
 
 class Quit(Command):

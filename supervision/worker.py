@@ -6,7 +6,11 @@ States (``status`` shows them)::
     starting/ready --exit or hang--> backoff --delay--> starting        (restart policy allows)
                                  \\-> failed                            (restart window exhausted)
                                  \\-> exited                            (policy says no restart)
+    starting/ready --exit 2 (or 126, 127)--> failed                     (cannot run as configured)
     any running --stop--> stopping --> stopped
+
+A process that ended leaves its one-line reason in its reason file (:mod:`supervision.exitcodes`);
+it is kept as ``reason`` and shown by ``status``.
 
 Every transition is announced through ``emit`` (the arbiter turns it into a ``sys.lifecycle``
 event and a log line). Time is a parameter of every method, so tests can drive it.
@@ -14,20 +18,17 @@ event and a log line). Time is a parameter of every method, so tests can drive i
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Literal
 
 from bus.nodeconfig import ENV_NODE
-from bus.runtime import ENV_RUNTIME_DIR
 from schemas.system import Heartbeat
 from supervision.buslayout import BusLayout
 from supervision.child import Child, Launch, describe_exit
-from supervision.config import PROJECT_ROOT, WorkerSpec, resolve_path
+from supervision.config import WorkerSpec
+from supervision.exitcodes import EXIT_NOT_STARTED, cannot_run, read_reason
+from supervision.program import launch_for, node_json, reason_file
 from supervision.restart import RestartTracker
 
 __all__ = ["EXIT_NOT_STARTED", "Emit", "State", "Worker"]
@@ -37,8 +38,8 @@ State = Literal[
 ]
 #: ``emit(event, worker, pid=..., exit_code=..., detail=..., delay_s=...)``
 Emit = Callable[..., None]
-#: Exit code recorded when the program could not be started at all (like a shell's 127).
-EXIT_NOT_STARTED = 127
+#: Errors of starting a program that another try will not fix.
+_PERMANENT = (FileNotFoundError, PermissionError, NotADirectoryError)
 
 
 class Worker:
@@ -67,6 +68,8 @@ class Worker:
         self.restarts = 0
         self.last_exit: int | None = None
         self.detail = ""
+        self.reason = ""
+        """The one-line reason the last process gave for its exit (``""`` if none)."""
         self.ready_at: float | None = None
         self.last_beat: float | None = None
         self.loop_age_s = 0.0
@@ -151,6 +154,7 @@ class Worker:
         self.last_beat = None
         self.loop_age_s = 0.0
         self.ready_at = None
+        reason_file(self._layout, self.name).unlink(missing_ok=True)
         try:
             self.child = self._take_spare() or Child(self._launch())
             if self.child.launch.standby:
@@ -160,9 +164,13 @@ class Worker:
                 self.child.kill()
                 self.child.wait(2.0)
                 self.child = None
-            self.detail = f"cannot start: {exc}"
-            self._emit("exited", self, exit_code=EXIT_NOT_STARTED, detail=self.detail)
-            self._after_failure(EXIT_NOT_STARTED, now, failed=True)
+            self.last_exit = EXIT_NOT_STARTED
+            self.reason = f"cannot start: {exc}"
+            self._emit("exited", self, exit_code=EXIT_NOT_STARTED, detail=self.reason)
+            if isinstance(exc, _PERMANENT):
+                self._cannot_run(EXIT_NOT_STARTED)
+            else:
+                self._after_failure(EXIT_NOT_STARTED, now, failed=True)
             return
         self.state = "starting"
         self.detail = ""
@@ -218,7 +226,9 @@ class Worker:
         pid, self.child = self.child.pid, None
         self.last_exit = code
         self.ready_at = None
-        self._emit("exited", self, pid=pid, exit_code=code, detail=describe_exit(code))
+        self.reason = read_reason(reason_file(self._layout, self.name))
+        exit_text = describe_exit(code) + (f": {self.reason}" if self.reason else "")
+        self._emit("exited", self, pid=pid, exit_code=code, detail=exit_text)
         if self._hung:
             self._after_failure(code, now, failed=True)
         elif self.state == "stopping":
@@ -227,8 +237,20 @@ class Worker:
             if self._start_after_stop:
                 self._start_after_stop = False
                 self.request_start()
+        elif cannot_run(code):
+            self._cannot_run(code)
         else:
             self._after_failure(code, now, failed=code != 0)
+
+    def _cannot_run(self, code: int) -> None:
+        """Exit 2 (or 126/127): restarting will not help; say why and stop trying."""
+        why = self.reason or f"{describe_exit(code)}; its log above says why"
+        self.state = "failed"
+        self.detail = (
+            f"cannot run as configured: {why} (fix it, then 'python supervisor.py start "
+            f"{self.name}')"
+        )
+        self._emit("gave_up", self, exit_code=code, detail=self.detail)
 
     def _after_failure(self, code: int, now: float, *, failed: bool) -> None:
         decision = self.tracker.decide(failed=failed, now=now, name=self.name)
@@ -241,7 +263,8 @@ class Worker:
             )
         elif decision.gave_up:
             self.state = "failed"
-            self.detail = f"{decision.reason} (last: {describe_exit(code)})"
+            last = describe_exit(code) + (f": {self.reason}" if self.reason else "")
+            self.detail = f"{decision.reason} (last: {last})"
             self._emit("gave_up", self, exit_code=code, detail=self.detail)
         else:
             self.state = "exited"
@@ -250,43 +273,11 @@ class Worker:
     # --- the process -----------------------------------------------------------------------
 
     def _node_json(self) -> str:
-        node = self._layout.node_config(
-            self.name,
-            self._heartbeat_ms,
-            restarts=self.restarts,
-            settings=self.spec.settings,
-            log_level=self.spec.log_level,
-        )
-        return node.model_dump_json()
+        return node_json(self.name, self.spec, self._layout, self._heartbeat_ms, self.restarts)
 
     def _launch(self) -> Launch:
-        spec = self.spec
-        env = dict(os.environ)
-        env.update(spec.env)
-        env[ENV_NODE] = self._node_json()
-        env[ENV_RUNTIME_DIR] = str(self._layout.runtime_dir)
-        env["PYTHONUNBUFFERED"] = "1"
-        path = env.get("PYTHONPATH")
-        env["PYTHONPATH"] = f"{PROJECT_ROOT}{os.pathsep}{path}" if path else str(PROJECT_ROOT)
-        if spec.module is not None:
-            flags = [
-                f for f, on in (("--mlockall", spec.mlockall), ("--standby", spec.standby)) if on
-            ]
-            launcher = ["-m", "supervision.launch", *flags] if flags else []
-            argv = [sys.executable, *launcher, "-m", spec.module, *spec.args]
-        else:
-            assert spec.command is not None
-            argv = [_find_program(spec.command), *spec.args]
-            if spec.mlockall:
-                env["VOICEBUS_MLOCKALL"] = "1"
-        return Launch(
-            argv=tuple(argv),
-            env=env,
-            cwd=resolve_path(spec.cwd) if spec.cwd is not None else PROJECT_ROOT,
-            cpus=self.cpus,
-            nice=spec.nice,
-            sched_fifo=spec.sched_fifo,
-            standby=spec.standby,
+        return launch_for(
+            self.name, self.spec, self.cpus, self._layout, self._heartbeat_ms, self.restarts
         )
 
     def status(self, now: float) -> dict[str, Any]:
@@ -302,16 +293,8 @@ class Worker:
             "last_exit": self.last_exit,
             "last_exit_text": describe_exit(self.last_exit),
             "detail": self.detail,
+            "reason": self.reason,
             "program": self.spec.module or self.spec.command,
             "depends_on": list(self.spec.depends_on),
             "standby_pid": self.spare.pid if self.spare is not None else None,
         }
-
-
-def _find_program(command: str) -> str:
-    if "/" in command:
-        return str(resolve_path(Path(command)))
-    found = shutil.which(command)
-    if found is None:
-        raise FileNotFoundError(f"{command!r} is not on PATH")
-    return found

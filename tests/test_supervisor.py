@@ -18,10 +18,11 @@ import pytest
 from bus.node import Node
 from schemas.asr import AsrText
 from schemas.system import LifecycleEvent, Metric
-from tests.supervision.harness import SupervisorProc, worker
+from tests.supervision.harness import PROBE, SupervisorProc, worker
 
 RELAY = "tests.supervision.workers.relay"
 CRASH = "tests.supervision.workers.crash"
+NOMODEL = "tests.supervision.workers.nomodel"
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +46,7 @@ def test_kill_9_worker_is_restarted_and_ready_again_while_others_never_notice(
             "victim": worker("workers.echo", restart="always", standby=standby),
             "bystander": worker(RELAY),
         },
+        "external": PROBE,
     }
     with SupervisorProc(config) as sup:
         old = sup.wait_state("victim", "ready")
@@ -131,7 +133,7 @@ def test_worker_crashing_at_start_backs_off_then_is_given_up_while_the_rest_runs
             "crashy": worker(CRASH, restart={**restart, "window_s": 30}, autostart=False),
         }
     }
-    with SupervisorProc(config) as sup:
+    with SupervisorProc(config, exit_code=1) as sup:  # a worker gave up: the supervisor says so
         steady = sup.wait_state("steady", "ready")
         probe = sup.node("probe")
         probe.subscribe("sys.lifecycle")
@@ -144,11 +146,33 @@ def test_worker_crashing_at_start_backs_off_then_is_given_up_while_the_rest_runs
         assert events[-1].event == "gave_up"
         assert row["restarts"] == 3 and row["last_exit"] == 3
         assert "gave up after 3 restarts in 30 s" in row["detail"]
+        assert row["reason"] == "crash: failing at start on purpose (exit 3)"
         table = sup.cli("status").stdout
         assert "crashy: failed: gave up after 3 restarts in 30 s" in table
         assert "'python supervisor.py start crashy'" in table
         assert sup.row("steady")["pid"] == steady["pid"]
         assert sup.row("steady")["state"] == "ready"
+
+
+def test_a_worker_that_cannot_run_fails_at_once_with_its_reason_and_the_supervisor_exits_1() -> (
+    None
+):
+    config = {
+        "workers": {
+            "steady": worker("workers.echo"),
+            "llm": worker(NOMODEL, restart={"policy": "always", "backoff_initial_s": 0.05}),
+        }
+    }
+    why = "No model at /nonexistent/model.gguf; put the file there or set settings.model_path."
+    with SupervisorProc(config, exit_code=1) as sup:
+        row = sup.wait_state("llm", "failed")
+        assert (row["last_exit"], row["restarts"], row["reason"]) == (2, 0, why)
+        time.sleep(0.5)  # well past the backoff: still not restarted
+        assert sup.row("llm")["restarts"] == 0 and sup.row("llm")["state"] == "failed"
+        table = sup.cli("status").stdout
+        assert f"llm: failed: cannot run as configured: {why}" in table
+        assert sup.row("steady")["state"] == "ready"
+    # leaving the block checked the supervisor's exit status: 1, since llm is failed
 
 
 def test_depends_on_starts_after_ready_and_stops_in_reverse_order() -> None:
@@ -158,8 +182,9 @@ def test_depends_on_starts_after_ready_and_stops_in_reverse_order() -> None:
             "b": worker(RELAY, depends_on=["a"], settings={"ready_after_s": 0.3}),
             "a": worker(RELAY, depends_on=["sleeper"], settings={"ready_after_s": 0.3}),
             # a program that does not speak the bus: ready once started
-            "sleeper": {"command": "sleep", "args": ["600"]},
-        }
+            "sleeper": {"command": "sleep", "args": ["600"], "manifest": {"kind": "source"}},
+        },
+        "external": PROBE,
     }
     sup = SupervisorProc(config).start()
     try:
@@ -183,7 +208,7 @@ def test_late_joiner_added_at_run_time_receives_everything_published_after_its_r
         sup.wait_state("first", "ready")
         probe = sup.node("probe")
         probe.subscribe("sys.lifecycle", "sys.metric")
-        done = sup.cli("add", RELAY, "--name", "late")
+        done = sup.cli("add", json.dumps({"late": worker(RELAY)}))
         assert done.returncode == 0, done.stderr
         n = 0
         first_after_ready: int | None = None
@@ -305,6 +330,7 @@ def test_tcp_bus_with_curve_keys_carries_workers_and_hands_them_client_keys() ->
             },
         },
         "workers": {"relay": worker(RELAY)},
+        "external": PROBE,
     }
     with SupervisorProc(config, tmp) as sup:
         sup.wait_state("relay", "ready")
@@ -343,7 +369,7 @@ def test_second_supervisor_on_the_same_runtime_dir_is_refused_and_kill_9_leaves_
 
 
 def test_proxy_killed_is_restarted_and_workers_carry_on_without_restarts() -> None:
-    config = {"heartbeat_ms": 200, "workers": {"relay": worker(RELAY)}}
+    config = {"heartbeat_ms": 200, "workers": {"relay": worker(RELAY)}, "external": PROBE}
     with SupervisorProc(config) as sup:
         before = sup.wait_state("relay", "ready")
         proxies = [p for p in sup.descendants() if "bus.proxy" in " ".join(p.cmdline())]

@@ -9,8 +9,10 @@ Settings (``settings:`` of its worker entry)::
 
 Run it under a running supervisor with
 ``python supervisor.py add examples/keyword_spotter/worker.yaml``, or by hand with
-``VOICEBUS_NAME=spotter python spotter.py`` (see ``docs/writing-a-worker.md``).
-It imports nothing from voicebus but the public API (``bus``) and the ``asr.text`` model.
+``VOICEBUS_NAME=spotter python spotter.py`` (see ``docs/writing-a-worker.md``). What it
+declares (its message, its settings, its topics) is in ``spotter_manifest.py``. It imports
+nothing from voicebus but the public API (``bus``), the ``asr.text`` model and
+``workers.runner`` (the exit codes the supervisor understands).
 """
 
 from __future__ import annotations
@@ -19,37 +21,15 @@ import logging
 import re
 import sys
 
-from pydantic import BaseModel, ConfigDict, Field
+from spotter_manifest import MANIFEST, KeywordSpotted, Settings
 
-from bus import MemoryNode, Message, Node, payload_as, register_topic
+from bus import BusNode, payload_as
 from schemas import AsrText
+from workers.runner import run_worker
+
+__all__ = ["KeywordSpotted", "Settings", "main", "normalise", "run", "spot"]
 
 log = logging.getLogger("spotter")
-
-
-class KeywordSpotted(Message):
-    """A configured keyword was heard (topic ``ext.spotter.keyword``)."""
-
-    keyword: str
-    """The keyword as configured."""
-    position: int
-    """Character offset of the keyword in the normalised transcript (lowercase, no punctuation)."""
-    text: str
-    """The whole transcript the keyword was found in."""
-    segment_id: str
-    """Id of the speech segment (the turn's trace id)."""
-
-
-register_topic("ext.spotter.keyword", KeywordSpotted)
-
-
-class Settings(BaseModel):
-    """The spotter's ``settings``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    keywords: list[str] = Field(default=["stop", "lights on", "lights off"], min_length=1)
-    """Phrases to spot, matched as whole words regardless of case and punctuation."""
 
 
 _NOT_WORD = re.compile(r"[^\w]+")
@@ -78,12 +58,12 @@ def spot(text: str, keywords: list[str]) -> list[tuple[str, int]]:
     return sorted(hits, key=lambda hit: (hit[1], hit[0]))
 
 
-def run(node: Node | MemoryNode, settings: Settings) -> None:
+def run(node: BusNode) -> None:
     """The loop: each transcript in, one message per keyword found out."""
-    node.subscribe("asr.text")
+    settings = node.settings_as(Settings)
     node.ready()
     log.info("spotting keywords=%s", settings.keywords)
-    for msg in node:
+    for msg in node.events():
         asr = payload_as(msg, AsrText)
         for keyword, position in spot(asr.text, settings.keywords):
             log.info("keyword_spotted keyword=%r segment=%s", keyword, asr.segment_id)
@@ -94,16 +74,8 @@ def run(node: Node | MemoryNode, settings: Settings) -> None:
 
 
 def main() -> int:
-    """Join the bus and spot until SIGTERM; exit non-zero on an unexpected error."""
-    node = Node.from_env()
-    try:
-        run(node, node.settings_as(Settings))
-    except Exception:
-        log.exception("spotter_failed")
-        return 1
-    finally:
-        node.close()
-    return 0
+    """Join the bus as the manifest says and spot until SIGTERM (exit 2: invalid settings)."""
+    return run_worker(MANIFEST, run)
 
 
 if __name__ == "__main__":

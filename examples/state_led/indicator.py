@@ -21,9 +21,6 @@ from typing import Any, Literal
 
 State = Literal["idle", "listening", "thinking", "speaking", "error"]
 
-#: Topics the indicator needs (subscribe to exactly these).
-TOPICS = ("vad.state", "dialog.state", "llm.delta", "tts.audio", "speaker.report")
-
 _DIALOG: dict[str, State] = {
     "idle": "idle",
     "listening": "listening",

@@ -20,50 +20,20 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
-from pathlib import Path
-from typing import Literal
 
-from indicator import TOPICS, Indicator
+from indicator import Indicator
 from led_outputs import Led, SysfsLed, TerminalLed
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from state_led_manifest import MANIFEST, LedShown, Settings
 
-from bus import Envelope, MemoryNode, Message, Node, register_topic
+from bus import BusNode, Envelope, Tick
+from workers.runner import run_worker
+
+__all__ = ["LedShown", "Settings", "handle", "main", "make_led", "run"]
 
 log = logging.getLogger("state_led")
 
-
-class LedShown(Message):
-    """The indicator changed (topic ``ext.state_led.shown``)."""
-
-    state: Literal["idle", "listening", "thinking", "speaking", "error"]
-    """What the indicator shows now."""
-    cause: str
-    """Topic of the event that changed it, or ``timeout`` for the fall back to idle."""
-
-
-register_topic("ext.state_led.shown", LedShown)
-
-
-class Settings(BaseModel):
-    """The LED worker's ``settings``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    output: Literal["terminal", "sysfs"] = "terminal"
-    """Where to show the state."""
-    sysfs: dict[Literal["red", "green", "blue"], Path] = {}
-    """Value file per colour, for ``output: sysfs``."""
-    max_value: int = Field(default=1, ge=1)
-    """Value written to switch a colour on."""
-    idle_after_s: float = Field(default=15.0, gt=0)
-    """Seconds without events after which the indicator falls back to idle."""
-
-    @model_validator(mode="after")
-    def _sysfs_needs_paths(self) -> Settings:
-        if self.output == "sysfs" and not self.sysfs:
-            raise ValueError("output 'sysfs' needs a 'sysfs' map of colour to value file")
-        return self
+#: How often a quiet moment is checked for the fall back to idle, s.
+TICK_S = 0.2
 
 
 def make_led(settings: Settings) -> Led:
@@ -74,7 +44,7 @@ def make_led(settings: Settings) -> Led:
 
 
 def handle(
-    node: Node | MemoryNode, indicator: Indicator, led: Led, msg: Envelope | None, now_s: float
+    node: BusNode, indicator: Indicator, led: Led, msg: Envelope | None, now_s: float
 ) -> str | None:
     """Feed one message (or ``None`` for a quiet moment) to the indicator; show what changed."""
     if msg is None:
@@ -91,27 +61,26 @@ def handle(
     return state
 
 
-def main() -> int:
-    """Join the bus and show the state until SIGTERM; exit non-zero on an unexpected error."""
-    node = Node.from_env()
-    led: Led | None = None
+def run(node: BusNode) -> None:
+    """The loop: each event to the indicator, and a tick for the fall back to idle."""
+    settings = node.settings_as(Settings)
+    led = make_led(settings)
     try:
-        settings = node.settings_as(Settings)
-        led = make_led(settings)
         indicator = Indicator(settings.idle_after_s)
-        node.subscribe(*TOPICS)
         node.ready()
         led.show(indicator.state)
-        while node.running:
-            handle(node, indicator, led, node.poll(0.2), time.monotonic())
-    except Exception:
-        log.exception("state_led_failed")
-        return 1
+        for event in node.events(tick_s=TICK_S):
+            if isinstance(event, Tick):
+                handle(node, indicator, led, None, event.now_ns / 1e9)
+            else:
+                handle(node, indicator, led, event, event.recv_ns / 1e9)
     finally:
-        if led is not None:
-            led.close()
-        node.close()
-    return 0
+        led.close()
+
+
+def main() -> int:
+    """Join the bus as the manifest says and show the state until SIGTERM."""
+    return run_worker(MANIFEST, run)
 
 
 if __name__ == "__main__":

@@ -27,18 +27,26 @@ from schemas.registry import Registry
 PINNED = [
     "PROTOCOL_VERSION",
     "BusError",
+    "BusNode",
     "BusTimeout",
     "ConfigError",
     "Envelope",
+    "Event",
     "FrameError",
+    "Manifest",
+    "ManifestError",
     "MemoryBus",
     "MemoryNode",
     "Message",
     "Node",
     "NodeConfig",
+    "Out",
+    "Readable",
     "RegistryError",
     "SchemaError",
+    "Tick",
     "VersionError",
+    "Wakeup",
     "payload_as",
     "register_topic",
 ]
@@ -57,7 +65,14 @@ def test_every_public_name_exists_and_is_documented() -> None:
 
 
 def test_errors_form_one_hierarchy() -> None:
-    for name in ("BusTimeout", "ConfigError", "FrameError", "SchemaError", "VersionError"):
+    for name in (
+        "BusTimeout",
+        "ConfigError",
+        "FrameError",
+        "ManifestError",
+        "SchemaError",
+        "VersionError",
+    ):
         assert issubclass(getattr(bus, name), bus.BusError)
 
 

@@ -92,6 +92,23 @@ def test_topic_table_lists_every_core_topic_with_its_model() -> None:
         assert rows[topic] == f"{model.__module__.split('.', 1)[1]}.{model.__name__}"
 
 
+def test_topic_table_is_the_one_generated_from_the_manifests() -> None:
+    from supervision.docgen import COMMAND
+    from supervision.topictable import replace_table
+
+    assert replace_table(DOC) == DOC, (
+        f"The topic table of docs/protocol.md differs from the workers' manifests; run {COMMAND}"
+    )
+
+
+def test_topic_table_says_who_produces_and_reads_what_the_code_does() -> None:
+    rows = dict(re.findall(r"^\| `([a-z.]+)` \|[^|]*\|[^|]*\| (.+) \|$", DOC, re.M))
+    assert rows["rtos.link"] == "rtgw -> -"  # the dialog does not read it
+    assert rows["sys.lifecycle"] == "supervisor -> dialog, top (tap)"
+    assert rows["speaker.stop"] == "dialog -> speaker, tts"
+    assert rows["tts.audio"].startswith("tts -> dialog, speaker")
+
+
 # --- CURVE, from the page alone --------------------------------------------------------------
 
 

@@ -199,7 +199,8 @@ def test_a_worker_registering_a_core_topic_is_refused_with_a_clear_error(
         "class Fake(Message):\n    text: str\n\n\n"
         'register_topic("asr.text", Fake)\n'
     )
-    snippet = json.dumps({"clash": {"module": "clash", "cwd": str(tmp_path), "restart": "never"}})
+    spec = {"module": "clash", "cwd": str(tmp_path), "restart": "never"}
+    snippet = json.dumps({"clash": {**spec, "manifest": {"kind": "source"}}})
     supervisor.cli("add", snippet)
     row = supervisor.wait_for("clash", lambda r: r["state"] in ("exited", "failed"))
     assert row["last_exit"] == 1

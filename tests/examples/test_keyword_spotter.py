@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import spotter
+from spotter_manifest import MANIFEST
 
 from bus import ConfigError, MemoryBus, payload_as
 from schemas import AsrText
+from tests.workers.cannot_run import cannot_run
 
 
 def test_normalise_drops_case_and_punctuation() -> None:
@@ -43,14 +47,20 @@ def test_settings_reject_an_unknown_key_with_its_path() -> None:
 def test_run_publishes_one_event_per_keyword_with_the_turns_trace() -> None:
     bus = MemoryBus()
     asr, probe = bus.node("asr"), bus.node("probe")
-    worker = bus.node("spotter", {"keywords": ["stop", "lights on"]})
+    worker = bus.node("spotter", {"keywords": ["stop", "lights on"]}, manifest=MANIFEST)
     probe.subscribe("ext.spotter.*")
-    worker.subscribe("asr.text")
     asr.publish("asr.text", AsrText(text="Lights on, then stop.", segment_id="t1"), trace="t1")
     asr.publish("asr.text", AsrText(text="nothing here", segment_id="t2"), trace="t2")
 
-    spotter.run(worker, worker.settings_as(spotter.Settings))
+    spotter.run(worker)
 
     got = [payload_as(m, spotter.KeywordSpotted) for m in probe]
     assert [(k.keyword, k.segment_id) for k in got] == [("lights on", "t1"), ("stop", "t1")]
     assert "spotter" in bus.ready
+
+
+@pytest.mark.slow
+def test_the_spotter_without_keywords_cannot_run_and_names_the_key(tmp_path: Path) -> None:
+    folder = Path(spotter.__file__).parent
+    reason = cannot_run("spotter", {"keywords": []}, tmp_path, cwd=folder)
+    assert reason.startswith("Invalid settings of worker 'spotter': settings.keywords: ")

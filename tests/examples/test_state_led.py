@@ -10,9 +10,12 @@ import pytest
 import state_led
 from indicator import Indicator
 from pydantic import ValidationError
+from state_led_manifest import MANIFEST
 
 from bus import MemoryBus, payload_as
 from schemas import DialogState, LlmDelta, SpeakerReport, TtsAudio, VadState
+from tests.fakeclock import FakeClock
+from tests.workers.cannot_run import cannot_run
 
 
 def _feed(ind: Indicator, events: list[tuple[str, object]]) -> list[str | None]:
@@ -108,3 +111,32 @@ def test_handle_shows_and_publishes_each_change() -> None:
         ("", "speaking", "tts.audio"),
     ]
     assert out.getvalue().splitlines() == ["led: ● listening", "led: ● thinking", "led: ● speaking"]
+
+
+def test_the_loop_shows_the_activity_and_falls_back_to_idle_on_its_tick(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clock = FakeClock()
+    bus = MemoryBus(clock=clock, sleep=clock.sleep)
+    node = bus.node("led", {"idle_after_s": 2.0}, manifest=MANIFEST)
+    pipeline, probe = bus.node("pipeline"), bus.node("probe")
+    probe.subscribe("ext.state_led.shown")
+    pipeline.publish("vad.state", VadState(speaking=True, segment_id="t", at_ns=1), trace="t")
+    start = clock.now_ns
+    clock.run_for(5.0)  # nothing more happens
+    state_led.run(node)
+    shown = [(payload_as(m, state_led.LedShown), m.ts_ns) for m in probe]
+    assert [(s.state, s.cause) for s, _ in shown] == [
+        ("listening", "vad.state"),
+        ("idle", "timeout"),
+    ]
+    # the fall back comes on the first tick after idle_after_s
+    assert 2.0 <= (shown[1][1] - start) / 1e9 <= 2.0 + state_led.TICK_S
+    assert capsys.readouterr().out.splitlines()[-1] == "led: ○ idle"
+
+
+@pytest.mark.slow
+def test_the_led_with_sysfs_output_and_no_files_cannot_run_and_says_why(tmp_path: Path) -> None:
+    folder = Path(state_led.__file__).parent
+    reason = cannot_run("state_led", {"output": "sysfs"}, tmp_path, cwd=folder)
+    assert "output 'sysfs' needs a 'sysfs' map of colour to value file" in reason

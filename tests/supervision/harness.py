@@ -24,8 +24,10 @@ from typing import Any
 import psutil
 import yaml
 
+import schemas  # noqa: F401  (registers every core topic)
 from bus.node import Node
 from bus.nodeconfig import BUS_FILE, NodeConfig
+from schemas.registry import CORE_PREFIXES, registry
 from supervision.control import ControlClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,14 +38,31 @@ def short_tmp() -> Path:
     return Path(tempfile.mkdtemp(prefix="vbsv-", dir="/tmp"))
 
 
+#: The test itself, on the bus through :meth:`SupervisorProc.node`: it may publish any core
+#: topic and reads any. Added as ``external.test`` to a config given as a dict without its own
+#: ``external:`` (a config given as text is used as it is).
+THE_TEST = {
+    "kind": "source",
+    "summary": "The test, on the bus through SupervisorProc.node.",
+    "produces": sorted(t for t, _ in registry if t.startswith(CORE_PREFIXES)),
+    "consumes": ["*"],
+}
+
+
 class SupervisorProc:
     """``python supervisor.py CONFIG`` with a private runtime directory."""
 
-    def __init__(self, config: dict[str, Any] | str, tmp: Path | None = None) -> None:
+    def __init__(
+        self, config: dict[str, Any] | str, tmp: Path | None = None, *, exit_code: int = 0
+    ) -> None:
+        self.exit_code = exit_code
+        """The supervisor's exit status expected when the ``with`` block stops it."""
         self.tmp = tmp or short_tmp()
         self._own_tmp = tmp is None
         self.run_dir = self.tmp / "run"
         self.config_path = self.tmp / "config.yaml"
+        if isinstance(config, dict) and "external" not in config:
+            config = {**config, "external": {"test": THE_TEST}}
         text = yaml.safe_dump(config) if isinstance(config, dict) else config
         self.config_path.write_text(text)
         self.log_path = self.tmp / "supervisor.log"
@@ -114,7 +133,7 @@ class SupervisorProc:
         try:
             if self.proc is not None and self.proc.poll() is None:
                 if exc_type is None:
-                    assert self.stop() == 0, self.log()
+                    assert self.stop() == self.exit_code, self.log()
                 else:
                     self.kill_all()
         finally:
@@ -186,6 +205,18 @@ def _alive(p: psutil.Process) -> bool:
         return False
 
 
+#: The package of the supervisor's test workers; their manifests are in its ``manifests`` module.
+TEST_WORKERS = "tests.supervision.workers"
+#: ``external:`` of a config whose test publishes transcripts itself (for ``relay``).
+PROBE = {"probe": {"kind": "source", "summary": "The test itself.", "produces": ["asr.text"]}}
+
+
 def worker(module: str, **spec: Any) -> dict[str, Any]:
-    """A worker spec for a test config."""
+    """A worker spec for a test config. A supervisor test worker gets its manifest named; any
+    other test module without one is declared as a stage with no declared topics."""
+    if module.startswith(TEST_WORKERS + "."):
+        name = module.rpartition(".")[2].upper()
+        spec = {"manifest": f"{TEST_WORKERS}.manifests:{name}", **spec}
+    elif module.startswith("tests."):
+        spec = {"manifest": {"kind": "stage", "summary": f"test worker {module}"}, **spec}
     return {"module": module, **spec}

@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 from supervision.commands import COMMANDS, dispatch
-from supervision.config import parse_config
+from supervision.config import WorkerSpec, parse_config
 
 
 class FakeWorker:
     def __init__(self) -> None:
         self.state = "ready"
+        self.spec = WorkerSpec(module="workers.echo")
         self.calls: list[str] = []
 
     def request_start(self) -> None:
@@ -69,9 +70,32 @@ def test_commands_reach_the_worker() -> None:
 def test_add_validates_like_the_config() -> None:
     arb = FakeArbiter()
     ok = call(arb, {"command": "add", "yaml": "late: {module: workers.echo, depends_on: [echo]}"})
-    assert ok == {"ok": True, "added": ["late"]}
+    assert ok == {"ok": True, "added": ["late"], "warnings": []}
     bad = call(arb, {"command": "add", "yaml": "x: {module: m, restart: {policy: sometimes}}"})
     assert not bad["ok"] and "workers.x.restart.policy" in bad["error"]
+
+
+def test_add_checks_the_manifests_and_refuses_bad_settings_with_their_path() -> None:
+    arb = FakeArbiter()
+    bad = call(
+        arb, {"command": "add", "yaml": "v: {module: workers.vad, settings: {hangover_ms: -5}}"}
+    )
+    assert not bad["ok"] and "workers.v.settings.hangover_ms" in bad["error"]
+    assert "v" not in arb.added
+    none = call(arb, {"command": "add", "yaml": "n: {module: tests.supervision.workers.relay}"})
+    assert (
+        not none["ok"]
+        and "workers.n.manifest: module tests.supervision.workers.relay has no" in none["error"]
+    )
+
+
+def test_add_only_warns_about_a_topic_nothing_produces_yet() -> None:
+    arb = FakeArbiter()
+    reply = call(arb, {"command": "add", "yaml": "asr: {module: workers.asr}"})
+    assert reply["ok"] and reply["added"] == ["asr"]
+    assert any(
+        "consumes vad.segment, which nothing on this bus produces" in w for w in reply["warnings"]
+    )
 
 
 def test_bad_requests_get_sentences_not_tracebacks() -> None:

@@ -13,16 +13,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_standby_preloads_the_imports_of_a_module_not_the_module() -> None:
-    names = imports_of("workers.echo.worker")
-    assert {"bus", "pydantic", "workers.runner"} <= set(names)
-    assert "__future__" not in names and "workers.echo.worker" not in names
+    names = imports_of("workers.echo.__main__")
+    assert {"bus", "workers.runner", "workers.echo.counter"} <= set(names)
+    assert "__future__" not in names and "workers.echo.__main__" not in names
     assert imports_of("no.such.module") == []
 
 
 def test_standby_of_a_package_preloads_what_its_main_imports() -> None:
     # ``python -m workers.echo`` runs workers/echo/__main__.py; its __init__.py imports nothing.
     names = imports_of("workers.echo")
-    assert "workers.echo.worker" in names and "workers.echo" not in names
+    assert "workers.echo.counter" in names and "workers.echo" not in names
 
 
 def test_relative_imports_are_resolved(tmp_path: Path) -> None:

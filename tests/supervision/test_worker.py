@@ -69,11 +69,62 @@ def test_failures_back_off_then_give_up(tmp_path: Path) -> None:
     assert "gave up after 2 restarts" in w.detail and w.restarts == 2
 
 
-def test_missing_program_counts_as_a_failure(tmp_path: Path) -> None:
-    w, rec = make(tmp_path, command="no-such-program-here", restart="never")
+def test_missing_program_cannot_run_and_is_not_restarted(tmp_path: Path) -> None:
+    w, rec = make(tmp_path, command="no-such-program-here", restart="always")
     w.tick(0.0, [])
-    assert w.state == "exited" and rec.events[0][1]["exit_code"] == EXIT_NOT_STARTED
-    assert "not on PATH" in rec.events[0][1]["detail"]
+    assert w.state == "failed" and rec.names() == ["exited", "gave_up"]
+    assert rec.events[0][1]["exit_code"] == EXIT_NOT_STARTED
+    assert w.reason == "cannot start: 'no-such-program-here' is not on PATH"
+    assert w.detail.startswith("cannot run as configured: cannot start: 'no-such-program-here'")
+    w.tick(100.0, [])
+    assert w.state == "failed" and w.restarts == 0
+    missing = make(tmp_path, command="rtos/build/no-such-app")[0]
+    missing.tick(0.0, [])
+    assert missing.state == "failed" and "does not exist (build it" in missing.reason
+
+
+def _exits(code: int, reason: str) -> dict[str, Any]:
+    script = f'echo "{reason}" > "$VOICEBUS_REASON_FILE"; exit {code}'
+    return {"command": "sh", "args": ["-c", script]}
+
+
+def test_exit_2_is_failed_at_once_with_its_reason_whatever_the_policy(tmp_path: Path) -> None:
+    why = "No model at /opt/m.rkllm; copy it there (docs/deploy.md)."
+    w, rec = make(tmp_path, **_exits(2, why), restart="always")
+    w.tick(0.0, [])
+    run_until(w, "failed")
+    assert rec.names() == ["spawned", "ready", "exited", "gave_up"]
+    assert w.restarts == 0 and w.last_exit == 2 and w.reason == why
+    assert w.detail == (
+        f"cannot run as configured: {why} (fix it, then 'python supervisor.py start w')"
+    )
+    assert rec.events[2][1]["detail"] == f"exit 2 (cannot run as configured): {why}"
+    row = w.status(1.0)
+    assert (row["state"], row["reason"], row["last_exit"]) == ("failed", why, 2)
+    assert not (tmp_path / "reasons" / "w").exists()  # read once, then removed
+    w.request_start()  # fixed by hand: starts again
+    w.tick(2.0, [])
+    assert "spawned" in rec.names()[4:]
+
+
+def test_exit_1_is_restarted_and_keeps_the_reason_for_status(tmp_path: Path) -> None:
+    w, _ = make(tmp_path, **_exits(1, "KeyError: 'x'"), restart={"max_restarts": 1})
+    w.tick(0.0, [])
+    run_until(w, "backoff")
+    assert w.reason == "KeyError: 'x'" and w.restarts == 1
+    w.tick(10.0, [])
+    run_until(w, "failed", now=10.0)
+    assert w.detail.startswith("gave up after 1 restarts in 60 s")
+    assert w.detail.endswith("(last: exit 1: KeyError: 'x')")
+
+
+def test_a_reason_left_by_an_earlier_process_is_not_shown_for_the_next(tmp_path: Path) -> None:
+    (tmp_path / "reasons").mkdir()
+    (tmp_path / "reasons" / "w").write_text("stale\n")
+    w, _ = make(tmp_path, command="false", restart="never")
+    w.tick(0.0, [])
+    run_until(w, "exited")
+    assert w.last_exit == 1 and w.reason == ""
 
 
 def test_stop_restart_and_start(tmp_path: Path) -> None:

@@ -9,17 +9,16 @@ from __future__ import annotations
 import logging
 import platform
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from workers.asr.errors import InferenceError, RuntimeUnavailable
+from workers.asr.settings import CoreMask
 
 __all__ = ["CORE_MASKS", "CoreMask", "EncoderRuntime", "OnnxRuntime", "RknnLiteRuntime"]
 
 log = logging.getLogger(__name__)
-
-CoreMask = Literal["auto", "0", "1", "2", "0_1", "0_1_2", "all"]
 
 #: Config name -> ``RKNNLite.NPU_CORE_*`` constant name and its value in rknn_api.h.
 CORE_MASKS: dict[str, tuple[str, int]] = {

@@ -16,6 +16,7 @@ import sentencepiece as spm
 from workers.asr.frontend import features, load_cmvn, samples_for_lfr_frames
 from workers.asr.modeldir import SenseVoiceFiles
 from workers.asr.runtimes import EncoderRuntime
+from workers.asr.settings import SPEECH_SCALE
 from workers.asr.transcript import Transcript
 
 __all__ = [
@@ -38,8 +39,6 @@ __all__ = [
 RKNN_INPUT_LEN = 171
 """Fixed encoder length in LFR frames, the four query rows included (about 10 s of speech)."""
 PROMPT_FRAMES = 4
-SPEECH_SCALE = 0.5
-"""The reference multiplies speech features by 1/2 (fp16 overflow on the NPU)."""
 LANGUAGE_ROWS: dict[str, int] = {
     "auto": 0,
     "zh": 3,

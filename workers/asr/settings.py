@@ -1,4 +1,10 @@
-"""Settings of the ``asr`` worker (``settings:`` of its entry in the supervisor config)."""
+"""Settings of the ``asr`` worker (``settings:`` of its entry in the supervisor config).
+
+A light module (pydantic only), so that the manifest and ``supervisor.py check`` can validate
+them without importing numpy, sentencepiece or the runtimes. The names the backends share with
+the settings (NPU core masks, Whisper model names, SenseVoice's feature scale) are defined here,
+once. ``model_dir`` is not looked into here: a board config can be checked on a host.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,24 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workers.asr.runtimes import CoreMask
-from workers.asr.sensevoice import SPEECH_SCALE
-from workers.asr.whisper import WhisperModelName
-
-__all__ = ["AsrSettings", "Backend", "SenseVoiceSettings", "WhisperSettings"]
+__all__ = [
+    "SPEECH_SCALE",
+    "AsrSettings",
+    "Backend",
+    "CoreMask",
+    "SenseVoiceSettings",
+    "WhisperModelName",
+    "WhisperSettings",
+]
 
 Backend = Literal["whisper", "sensevoice-rknn", "sensevoice-onnx"]
 Language = Literal["auto", "zh", "en", "yue", "ja", "ko"]
+#: NPU cores for rknnlite (``RKNNLite.NPU_CORE_*``, see :data:`workers.asr.runtimes.CORE_MASKS`).
+CoreMask = Literal["auto", "0", "1", "2", "0_1", "0_1_2", "all"]
+#: The packaged Whisper models (:mod:`workers.asr.whisper`).
+WhisperModelName = Literal["base", "tiny.en"]
+SPEECH_SCALE = 0.5
+"""The reference multiplies SenseVoice's speech features by 1/2 (fp16 overflow on the NPU)."""
 
 
 class SenseVoiceSettings(BaseModel):

@@ -21,18 +21,18 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from workers.asr.errors import ModelDirError
+from workers.asr.settings import WhisperModelName
 from workers.asr.transcript import Transcript
 
 __all__ = ["ZH_PROMPT", "WhisperModelName", "WhisperRecognizer", "default_cache_dir", "model_path"]
 
 log = logging.getLogger(__name__)
 
-WhisperModelName = Literal["base", "tiny.en"]
 ZH_PROMPT = "以下是普通话的句子。"
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 _SAMPLE_RATE = 16000

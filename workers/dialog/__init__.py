@@ -1,1 +1,15 @@
-"""The dialog worker: wake phrase, turns, spoken replies, car commands (see ``manager``)."""
+"""The ``dialog`` worker: wake phrase, turns, spoken replies, car commands.
+
+Consumes ``vad.state``, ``asr.text``, ``llm.delta``, ``llm.reply``, ``tts.audio``,
+``speaker.report``, ``rtos.ack``, ``rtos.telemetry`` and ``sys.lifecycle``; produces
+``llm.request``, ``llm.abort``, ``tts.request``, ``speaker.stop``, ``rtos.command``,
+``dialog.state``, ``dialog.turn`` (and ``sys.metric``).
+
+``__main__`` is the recipe (``python -m workers.dialog``), ``manifest`` and ``settings`` what it
+declares. The logic is pure and tested alone: ``manager`` (the state machine and what the stages
+share), ``listening`` (the user's speech, barge-in), ``answering`` (the LLM's reply, the car, the
+audio), ``turn`` (a turn's stage and timeline), ``speech`` (sentences for the TTS), ``wake``,
+``commands`` (car commands understood locally), ``actions`` (intents checked against the bounds),
+``car`` (commands sent one at a time), ``device`` (questions answered from telemetry),
+``replies`` (what it says).
+"""

@@ -1,10 +1,11 @@
 """One conversational turn: its stage, its timeline and the metrics it reports.
 
 Times are monotonic nanoseconds: ``speech_end_ns`` comes from the VAD (the audio sample where
-speech ended), the others are when the dialog handled each message. ``bus_ns`` adds up the
-delivery time (publish -> handled, serialisation included) of the critical-path messages the
-dialog receives (end of speech, transcript, first token, first audio); the hops it sends
-(request, first sentence) are not visible to it and are counted as the same amount again.
+speech ended), the others are when the dialog received each message. ``bus_ms`` adds up the
+receive age (publish -> received, serialisation included: ``Envelope.age_ms``) of the
+critical-path messages the dialog receives (end of speech, transcript, first token, first
+audio); the hops it sends (request, first sentence) are not visible to it and are counted as the
+same amount again.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class Timeline:
     transcript_ns: int = 0
     first_token_ns: int = 0
     first_audio_ns: int = 0
-    bus_ns: int = 0
-    """Measured delivery time of the critical-path messages received."""
+    bus_ms: float = 0.0
+    """Measured receive age of the critical-path messages received, ms."""
 
     def metrics(self, turn_id: str, **fields: object) -> TurnMetrics:
         """The latency breakdown of this timeline."""
@@ -48,7 +49,7 @@ class Timeline:
             llm_ttft_ms=_ms(self.transcript_ns, self.first_token_ns),
             first_audio_ms=_ms(self.transcript_ns, self.first_audio_ns),
             end_to_end_ms=_ms(self.speech_end_ns, self.first_audio_ns),
-            bus_ms=2 * self.bus_ns / 1e6,
+            bus_ms=2 * self.bus_ms,
             **fields,  # type: ignore[arg-type]
         )
 

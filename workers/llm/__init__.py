@@ -1,5 +1,8 @@
-"""The LLM worker: backends, output handling (thinking, sentences, intents), history, metrics.
+"""The ``llm`` worker: consumes ``llm.request`` and ``llm.abort``; produces ``llm.delta``,
+``llm.reply`` and ``sys.metric``.
 
-Run as ``python -m workers.llm``; see ``docs/llm.md``. The pure modules are importable on their
-own: the dialog worker uses :mod:`text.segment` to cut replies into sentences for TTS.
+``__main__`` is the recipe (``python -m workers.llm``), ``manifest`` and ``settings`` what it
+declares; ``service`` the queue of requests, aborts and history (pure of the bus), ``engine`` one
+generation, ``backends`` the model runtimes and servers, ``metrics`` and ``errors``. See
+``docs/llm.md``. Text utilities it shares with the dialog live in :mod:`text`.
 """

@@ -1,9 +1,11 @@
 """The LLM worker's logic without the transport: requests queue, one runs, aborts stop it.
 
 The worker's recipe (``__main__``) hands every message to :meth:`LlmService.handle` and calls
-:meth:`LlmService.pump` between polls; both return ``(topic, payload, trace)`` to publish. The
-running generation lives in a thread and hands its output over through a queue, so the recipe
-keeps reading the bus while tokens come and an ``llm.abort`` takes effect at the next token.
+:meth:`LlmService.pump` when the generation thread has output (it calls :attr:`notify` after
+each item it queues: the recipe's wake-up); both return ``(topic, payload, trace)`` to publish.
+The running generation lives in a thread and hands its output over through a queue, so the
+recipe keeps reading the bus while tokens come and an ``llm.abort`` takes effect at the next
+token.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import logging
 import queue
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from bus import Out
 from schemas.base import Message
 from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest, LlmWait
 from schemas.system import Metric
@@ -22,11 +26,9 @@ from workers.llm.backends.base import Backend
 from workers.llm.engine import Generation, build_prompt, start_in_think
 from workers.llm.settings import LlmSettings
 
-__all__ = ["LlmService", "Out"]
+__all__ = ["LlmService"]
 
 log = logging.getLogger(__name__)
-
-Out = tuple[str, Message, str]
 
 
 @dataclass
@@ -47,6 +49,8 @@ class LlmService:
         self._waiting: deque[tuple[LlmRequest, str]] = deque()
         self._job: _Job | None = None
         self._notices: dict[str, int] = {}
+        self.notify: Callable[[], None] = lambda: None
+        """Called by the generation thread after each item it queues (wakes the worker's loop)."""
         h = settings.history
         self.history: History | None = (
             History(max_chars=None if h.max_tokens else h.max_chars, max_tokens=h.max_tokens)
@@ -80,7 +84,7 @@ class LlmService:
             return []
         if len(self._waiting) >= self.settings.max_queue:
             return [
-                (
+                Out(
                     "llm.reply",
                     self._error_reply(
                         req,
@@ -98,7 +102,7 @@ class LlmService:
         for req, tr in list(self._waiting):
             if not ab.request_id or req.request_id == ab.request_id:
                 self._waiting.remove((req, tr))
-                out.append(("llm.reply", self._aborted(req), tr))
+                out.append(Out("llm.reply", self._aborted(req), tr))
         job = self._job
         if job and (not ab.request_id or job.generation.request.request_id == ab.request_id):
             log.info(
@@ -121,16 +125,16 @@ class LlmService:
             while True:
                 if item is None:  # the thread ended without a reply (it was killed)
                     reply = self._error_reply(job.generation.request, "The generation stopped.")
-                    out.append(("llm.reply", reply, job.trace))
+                    out.append(Out("llm.reply", reply, job.trace))
                     self._finish(job)
                     break
                 if isinstance(item, LlmDelta):
-                    out.append(("llm.delta", item, job.trace))
+                    out.append(Out("llm.delta", item, job.trace))
                 elif isinstance(item, LlmWait):
-                    out.append(("llm.wait", item, job.trace))
+                    out.append(Out("llm.wait", item, job.trace))
                     out.append(self._notice_metric(item, job.trace))
                 else:  # the reply is always last: the job is over, start the next one
-                    out.append(("llm.reply", item, job.trace))
+                    out.append(Out("llm.reply", item, job.trace))
                     out.extend(self._metrics(item, job.trace))
                     self._remember(job.generation.request, item)
                     self._finish(job)
@@ -159,17 +163,19 @@ class LlmService:
         )
         events: queue.Queue[LlmDelta | LlmWait | LlmReply | None] = queue.Queue()
 
+        def put(item: LlmDelta | LlmWait | LlmReply | None) -> None:
+            events.put(item)
+            self.notify()
+
         def target() -> None:
             try:
                 for item in gen.run():
-                    events.put(item)
+                    put(item)
             except Exception:  # a bug, not a backend error: report it and keep serving
                 log.exception("llm_generation_failed request_id=%s", req.request_id)
-                events.put(
-                    self._error_reply(req, "The LLM worker failed unexpectedly; see its log.")
-                )
+                put(self._error_reply(req, "The LLM worker failed unexpectedly; see its log."))
             finally:
-                events.put(None)
+                put(None)
 
         thread = threading.Thread(target=target, name=f"llm-{req.request_id}", daemon=True)
         self._job = _Job(gen, trace, thread, events)
@@ -207,7 +213,7 @@ class LlmService:
         if reply.memory_mb:
             values["llm.memory_mb"] = reply.memory_mb
         out: list[Out] = [
-            (
+            Out(
                 "sys.metric",
                 Metric(name=k, value=v, kind="sample", worker=self.worker, labels=labels),
                 trace,
@@ -224,7 +230,7 @@ class LlmService:
                 worker=self.worker,
                 labels={**labels, "busy_rule": self.backend.busy_rule},
             )
-            out.append(("sys.metric", wait, trace))
+            out.append(Out("sys.metric", wait, trace))
         return out
 
     def _notice_metric(self, wait: LlmWait, trace: str) -> Out:
@@ -238,7 +244,7 @@ class LlmService:
             worker=self.worker,
             labels=labels,
         )
-        return ("sys.metric", metric, trace)
+        return Out("sys.metric", metric, trace)
 
     def close(self) -> None:
         """Abort any generation, wait for it, and free the backend."""

@@ -1,4 +1,5 @@
-"""The RT-Thread gateway worker ``rtgw``: bus messages <-> IVMR v1 shared-memory rings.
+"""The RT-Thread gateway worker ``rtgw``: consumes ``rtos.command``; produces ``rtos.ack``,
+``rtos.telemetry`` and ``rtos.link``; bridges them to the IVMR v1 shared-memory rings.
 
 Modules, one concept each:
 
@@ -10,5 +11,6 @@ Modules, one concept each:
 - :mod:`workers.rtgw.messages`: the car controller's message catalogue <-> bus models.
 - :mod:`workers.rtgw.envelope`: the safety envelope (pure).
 - :mod:`workers.rtgw.gateway`: the gateway logic (pure of the bus: returns what to publish).
-- :mod:`workers.rtgw.__main__`: the worker recipe.
+- :mod:`workers.rtgw.__main__`: the worker recipe; :mod:`~workers.rtgw.manifest` and
+  :mod:`~workers.rtgw.settings`: what it declares.
 """

@@ -21,7 +21,7 @@ import struct
 import time
 from typing import Literal
 
-from schemas.base import Message
+from bus import Out
 from schemas.rtos import RtosAck, RtosCommand, RtosLink
 from workers.rtgw import layout, messages, ring
 from workers.rtgw.doorbell import Doorbell, PollDoorbell
@@ -41,7 +41,7 @@ __all__ = ["Gateway", "GatewaySettings", "Outgoing"]
 
 log = logging.getLogger("workers.rtgw")
 
-Outgoing = list[tuple[str, Message, str]]
+Outgoing = list[Out]
 AckStatus = Literal["accepted", "started", "done", "rejected", "expired", "failed"]
 LinkState = Literal["up", "down", "restarted", "fault"]
 
@@ -84,10 +84,10 @@ class Gateway:
 
     def _ack(
         self, p: Pending | RtosCommand, status: AckStatus, reason: str, trace: str = ""
-    ) -> tuple[str, Message, str]:
+    ) -> Out:
         cmd = p.cmd if isinstance(p, Pending) else p
         tr = p.trace if isinstance(p, Pending) else trace
-        return ("rtos.ack", RtosAck(cmd_id=cmd.cmd_id, status=status, reason=reason), tr)
+        return Out("rtos.ack", RtosAck(cmd_id=cmd.cmd_id, status=status, reason=reason), tr)
 
     def submit(self, cmd: RtosCommand, trace: str, now_s: float) -> Outgoing:
         """Admit ``cmd`` through the envelope into the send queue; returns rejections."""
@@ -166,9 +166,9 @@ class Gateway:
 
     # --- the ring ------------------------------------------------------------------------
 
-    def _link(self, state: LinkState, detail: str) -> tuple[str, Message, str]:
+    def _link(self, state: LinkState, detail: str) -> Out:
         link = RtosLink(state=state, peer_epoch=self.ep.peer_epoch, detail=detail)
-        return ("rtos.link", link, "")
+        return Out("rtos.link", link)
 
     def _on_fault(self, exc: RingFault) -> Outgoing:
         self.counters["faults"] += 1
@@ -323,7 +323,7 @@ class Gateway:
 
     def _telemetry(self, payload: bytes) -> Outgoing:
         tlm = messages.decode_telemetry(payload)
-        out: Outgoing = [("rtos.telemetry", tlm, "")]
+        out: Outgoing = [Out("rtos.telemetry", tlm, "")]
         drops = messages.decode_drops(payload)
         if drops is not None:
             if drops.ack_drops > self.rt_drops.ack_drops:

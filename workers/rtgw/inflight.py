@@ -23,7 +23,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from schemas.base import Message
+from bus import Out
 from schemas.rtos import RtosAck, RtosCommand
 from workers.rtgw.envelope import EnvelopeSettings
 
@@ -125,7 +125,7 @@ class InFlightTable:
 
     # --- the acks to publish ---------------------------------------------------------------
 
-    def on_ack(self, ack: RtosAck, now_s: float) -> list[tuple[str, Message, str]]:
+    def on_ack(self, ack: RtosAck, now_s: float) -> list[Out]:
         """An RT ack: published once (with the command's trace); late ones counted, not sent."""
         self._now_s = now_s
         cid = ack.cmd_id
@@ -137,20 +137,22 @@ class InFlightTable:
                 return []
             self.counts["unknown_acks"] += 1  # e.g. a command of a previous gateway instance
             log.info("ack_unknown_command cmd_id=%s status=%s", cid, ack.status)
-            return [("rtos.ack", ack, "")]
+            return [Out("rtos.ack", ack, "")]
         if ack.status in FINAL:
             self.finish(cid)
         else:
             self.started(cid, now_s)
-        return [("rtos.ack", ack, f.trace)]
+        return [Out("rtos.ack", ack, f.trace)]
 
-    def _end(self, f: InFlight, reason: str, why: str) -> tuple[str, Message, str]:
+    def _end(self, f: InFlight, reason: str, why: str) -> Out:
         self.finish(f.cmd.cmd_id)
         self.counts[why] += 1
         log.warning("command_ended cmd_id=%s kind=%s why=%s", f.cmd.cmd_id, f.cmd.kind, why)
-        return ("rtos.ack", RtosAck(cmd_id=f.cmd.cmd_id, status="failed", reason=reason), f.trace)
+        return Out(
+            "rtos.ack", RtosAck(cmd_id=f.cmd.cmd_id, status="failed", reason=reason), f.trace
+        )
 
-    def on_telemetry(self, active_cmd_id: int) -> list[tuple[str, Message, str]]:
+    def on_telemetry(self, active_cmd_id: int) -> list[Out]:
         """End the started motions a sample shows are over although no final ack came."""
         return [
             self._end(
@@ -162,7 +164,7 @@ class InFlightTable:
             for f in self.lost_by_telemetry(active_cmd_id)
         ]
 
-    def on_clock(self, now_s: float, rt_ack_drops: int) -> list[tuple[str, Message, str]]:
+    def on_clock(self, now_s: float, rt_ack_drops: int) -> list[Out]:
         """End the commands past their deadline."""
         self._now_s = now_s
         return [

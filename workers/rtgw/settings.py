@@ -1,4 +1,9 @@
-"""Settings of the ``rtgw`` worker (``settings:`` of its entry in a config)."""
+"""Settings of the ``rtgw`` worker (the ``settings:`` of its entry in the supervisor config).
+
+A light module (pydantic and the pure envelope), so that the manifest and ``supervisor.py
+check`` can validate them without loading the C ring core. The region itself is not opened
+here: a board config (``uio:/dev/uio0``) can be checked on a host.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The ``speaker`` worker: plays ``tts.audio``, obeys ``speaker.stop``, reports ``speaker.report``.
+"""The ``speaker`` worker: consumes ``tts.audio`` and ``speaker.stop``; produces ``speaker.report``.
 
-The recipe is in :mod:`workers.speaker.worker`; run it with ``python -m workers.speaker``.
+``__main__`` is the recipe (``python -m workers.speaker``), ``manifest`` and ``settings`` what it
+declares; ``speaker`` the logic with the output abstracted (queue, resample, record, report;
+tested alone), ``output`` the PortAudio stream.
 """

@@ -1,39 +1,37 @@
-"""The ``vad`` worker: consumes ``audio.frame``; publishes ``vad.state`` and ``vad.segment``.
+"""``python -m workers.vad``: audio frames in; speech start/end and closed segments out.
 
 ``vad.state`` goes out the moment speech starts or ends (it drives barge-in); ``vad.segment``
-carries the closed segment's PCM with the segment id as the trace id of the turn.
+carries the closed segment's PCM with the segment id as the trace id of the turn. Frames lost
+before the VAD (index gaps) are counted in the ``vad.frames_lost`` metric.
 """
 
 from __future__ import annotations
 
 import sys
 
-from bus import Node
+from bus import BusNode, payload_as
 from schemas.audio import AudioFrame
 from workers.runner import run_worker
-from workers.vad.pipeline import VadPipeline, VadSettings
+from workers.vad.manifest import MANIFEST
+from workers.vad.pipeline import VadPipeline
+from workers.vad.settings import VadSettings
 
 
 def main() -> int:
-    """Run the worker until SIGTERM."""
-    return run_worker(_work)
+    """Run the worker until SIGTERM (exit 2 for invalid settings)."""
+    return run_worker(MANIFEST, run)
 
 
-def _work(node: Node) -> int | None:
-    """The worker's recipe (``run_worker`` joins the bus and handles its end)."""
+def run(node: BusNode) -> None:
+    """Each frame through the pipeline; what it decides, published."""
     pipeline = VadPipeline(node.settings_as(VadSettings))
-    node.subscribe("audio.frame")
     node.ready()
     reported_lost = 0
-    for msg in node:
-        if not isinstance(msg.payload, AudioFrame):
-            continue
-        for topic, payload, trace in pipeline.feed(msg.payload):
-            node.publish(topic, payload, trace=trace)
+    for msg in node.events():
+        node.publish_many(pipeline.feed(payload_as(msg, AudioFrame)))
         if pipeline.frames_lost != reported_lost:
             reported_lost = pipeline.frames_lost
             node.metric("vad.frames_lost", reported_lost, kind="counter")
-    return 0
 
 
 if __name__ == "__main__":

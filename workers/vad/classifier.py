@@ -10,34 +10,14 @@ speech. With
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 
 import numpy as np
 import webrtcvad
 
 from workers.vad.segmenter import frame_level_db
+from workers.vad.settings import ClassifierParams
 
 __all__ = ["ClassifierParams", "FrameClassifier", "NoiseFloor"]
-
-
-@dataclass(frozen=True)
-class ClassifierParams:
-    """Frame classification parameters (defaults chosen by ``python -m bench.vad``)."""
-
-    aggressiveness: int = 2
-    sample_rate_hz: int = 16000
-    gate_db: float | None = 6.0
-    floor_window_s: float = 3.0
-    floor_percentile: float = 20.0
-    min_level_dbfs: float = -70.0
-
-    def __post_init__(self) -> None:
-        if self.aggressiveness not in (0, 1, 2, 3):
-            raise ValueError(f"aggressiveness must be 0, 1, 2 or 3, got {self.aggressiveness}.")
-        if self.sample_rate_hz not in (8000, 16000, 32000, 48000):
-            raise ValueError(
-                f"webrtcvad needs 8, 16, 32 or 48 kHz audio, got {self.sample_rate_hz} Hz."
-            )
 
 
 class NoiseFloor:

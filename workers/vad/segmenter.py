@@ -28,6 +28,8 @@ from typing import Literal
 
 import numpy as np
 
+from workers.vad.settings import SegmenterParams
+
 __all__ = [
     "SegmentClosed",
     "Segmenter",
@@ -36,51 +38,6 @@ __all__ = [
     "SpeechStarted",
     "frame_level_db",
 ]
-
-
-@dataclass(frozen=True)
-class SegmenterParams:
-    """Segmentation parameters; see the module docstring for their meaning.
-
-    These defaults are the ``vad`` worker's defaults, chosen by ``python -m bench.vad``.
-    """
-
-    frame_ms: int = 10
-    start_voiced: int = 4
-    start_window: int = 6
-    continue_voiced: int = 2
-    pre_roll_ms: int = 200
-    hangover_ms: int = 500
-    post_roll_ms: int = 100
-    min_speech_ms: int = 150
-    max_segment_ms: int = 10_000
-    split_search_ms: int = 2_000
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.start_voiced <= self.start_window:
-            raise ValueError(
-                f"start_voiced ({self.start_voiced}) must be between 1 and start_window "
-                f"({self.start_window})."
-            )
-        if not 1 <= self.continue_voiced <= self.start_window:
-            raise ValueError(
-                f"continue_voiced ({self.continue_voiced}) must be between 1 and start_window "
-                f"({self.start_window})."
-            )
-        if self.post_roll_ms > self.hangover_ms:
-            raise ValueError(
-                f"post_roll_ms ({self.post_roll_ms}) cannot exceed hangover_ms "
-                f"({self.hangover_ms}): the audio after the hangover is not yet captured."
-            )
-        if self.split_search_ms >= self.max_segment_ms:
-            raise ValueError(
-                f"split_search_ms ({self.split_search_ms}) must be below max_segment_ms "
-                f"({self.max_segment_ms})."
-            )
-
-    def frames(self, ms: int) -> int:
-        """Whole frames covering ``ms`` milliseconds (rounded up)."""
-        return math.ceil(ms / self.frame_ms)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""The ``wavsource`` worker: WAV files as if from a microphone; publishes ``audio.frame``.
+"""The ``wavsource`` worker: WAV files as if from a microphone; produces ``audio.frame``.
 
-The recipe is in :mod:`workers.wavsource.worker`; run it with ``python -m workers.wavsource``.
+It consumes nothing from the bus. The microphone of machines without one, of tests and
+benchmarks. ``__main__`` is the recipe (``python -m workers.wavsource``), ``manifest`` and
+``settings`` what it declares, ``playout`` the files' frames and their timing (pure).
 """

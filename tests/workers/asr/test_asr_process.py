@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from bus.node import Node
+from bus import Node
 from schemas.asr import AsrText
 from schemas.system import Heartbeat
 from schemas.vad import VadSegment
 from tests.bus.conftest import ProxyProc
 from tests.workers.asr.conftest import EXPECTED_TEXT, FakeSenseVoice
+from tests.workers.cannot_run import cannot_run
 
 pytestmark = pytest.mark.slow
 
@@ -66,15 +67,19 @@ def test_worker_process_answers_a_segment_and_stops_cleanly(
         proxy.stop()
 
 
-def test_worker_process_with_a_missing_model_file_exits_naming_it(tmp_path: Path) -> None:
-    proxy = ProxyProc(tmp_path)
+def test_worker_process_with_a_missing_model_file_cannot_run_and_names_it(
+    tmp_path: Path, proxy: ProxyProc
+) -> None:
     (tmp_path / "model").mkdir()
-    proc = start_worker(
-        proxy, {"backend": "sensevoice-onnx", "sensevoice": {"model_dir": str(tmp_path / "model")}}
-    )
-    try:
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 1
-        assert "lacks sense-voice-encoder.onnx, embedding.npy, am.mvn" in err
-    finally:
-        proxy.stop()
+    settings = {"backend": "sensevoice-onnx", "sensevoice": {"model_dir": str(tmp_path / "model")}}
+    reason = cannot_run("workers.asr", settings, tmp_path, proxy=proxy)
+    assert "lacks sense-voice-encoder.onnx, embedding.npy, am.mvn" in reason
+
+
+def test_worker_process_with_a_missing_model_directory_cannot_run_and_names_it(
+    tmp_path: Path, proxy: ProxyProc
+) -> None:
+    model_dir = tmp_path / "no-such-dir"
+    settings = {"backend": "sensevoice-onnx", "sensevoice": {"model_dir": str(model_dir)}}
+    reason = cannot_run("workers.asr", settings, tmp_path, proxy=proxy)
+    assert reason.startswith(f"The SenseVoice model directory {model_dir} does not exist.")

@@ -19,10 +19,11 @@ from tests.workers.asr.conftest import (
     read_wav,
     write_wav,
 )
+from workers.asr.__main__ import serve
 from workers.asr.backends import open_recognizer
 from workers.asr.errors import ModelDirError
+from workers.asr.manifest import MANIFEST
 from workers.asr.settings import AsrSettings
-from workers.asr.worker import serve
 
 
 def segment_from_wav(path: Path, segment_id: str = "seg-1", rate: int = 16000) -> VadSegment:
@@ -40,9 +41,9 @@ def segment_from_wav(path: Path, segment_id: str = "seg-1", rate: int = 16000) -
 def run_worker(settings: AsrSettings, *segments: VadSegment) -> tuple[list, list]:
     """Feed ``segments`` through the worker loop; return (asr.text envelopes, metrics)."""
     bus = MemoryBus()
-    worker, vad, probe = bus.node("asr"), bus.node("vad"), bus.node("probe")
+    worker = bus.node("asr", settings.model_dump(mode="json"), manifest=MANIFEST)
+    vad, probe = bus.node("vad"), bus.node("probe")
     probe.subscribe("asr.text", "sys.metric")
-    worker.subscribe("vad.segment")
     for seg in segments:
         vad.publish("vad.segment", seg, trace=seg.segment_id)
     recognizer = open_recognizer(settings)

@@ -4,32 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from bus.memory import MemoryBus
+from bus import MemoryBus
 from schemas.asr import AsrText
 from schemas.base import Message
 from schemas.llm import LlmDelta, LlmReply
 from schemas.rtos import CarIntent
 from schemas.tts import TtsAudio
 from schemas.vad import VadState
+from workers.dialog.__main__ import publish
 from workers.dialog.manager import TurnManager
+from workers.dialog.manifest import MANIFEST
 from workers.dialog.settings import DialogSettings
-from workers.dialog.worker import TOPICS, publish
 
 
 class Harness:
     """Drive a TurnManager through real frames; collect what it publishes by topic."""
 
     def __init__(self, **settings: Any) -> None:
-        self.bus = MemoryBus()
-        self.dialog = self.bus.node("dialog")
-        self.dialog.subscribe(*TOPICS)
+        self.now_ns = 1_000_000_000_000
+        self.bus = MemoryBus(clock=lambda: self.now_ns)  # messages stamped on the test's clock
+        self.dialog = self.bus.node("dialog", manifest=MANIFEST)
         self.peer = self.bus.node("peer")
         self.probe = self.bus.node("probe")
         self.probe.subscribe("*")
         self.mgr = TurnManager(DialogSettings(**settings))
-        self.now_ns = 1_000_000_000_000
         self.seen: list[tuple[str, Message, str]] = []
         self.out_peer_audio: list[TtsAudio] = []
+        self.travel_s = 0.0
+        """How long each message the peer sends takes to reach the dialog."""
 
     def advance(self, seconds: float) -> None:
         self.now_ns += int(seconds * 1e9)
@@ -38,8 +40,9 @@ class Harness:
 
     def send(self, topic: str, payload: Message, trace: str = "") -> None:
         self.peer.publish(topic, payload, trace=trace)
+        self.now_ns += int(self.travel_s * 1e9)  # time on the bus
         for msg in self.dialog:
-            publish(self.dialog, self.mgr.handle(msg, self.now_ns))
+            publish(self.dialog, self.mgr.handle(msg, msg.recv_ns))
         self._drain()
 
     def _drain(self) -> None:

@@ -309,3 +309,15 @@ def test_the_llm_is_warmed_up_at_start_and_its_answer_is_never_spoken():
     h.llm_says("warm-up", "Hi.")
     assert spoken(h) == []
     assert make(warm_up=False).mgr.start() == []
+
+
+def test_the_turn_s_bus_time_is_the_receive_age_of_its_four_critical_messages():
+    h = make()
+    h.travel_s = 0.002
+    h.utterance("s1", "Hey robot, hello")
+    h.llm_says("s1", "Hi there.")
+    h.tts_plays()
+    (turn,) = h.out("dialog.turn")
+    # end of speech, transcript, first token, first audio: 2 ms each, and as much again for the
+    # hops the dialog sends (not visible to it)
+    assert turn.bus_ms == 2 * 4 * 2.0

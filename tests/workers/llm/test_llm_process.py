@@ -88,10 +88,12 @@ def test_a_missing_model_stops_the_worker_with_the_file_named(
     fake13: FakeRkllm, tmp_path: Path
 ) -> None:
     missing = tmp_path / "DeepSeek-R1-Distill-Qwen-1.5B_W8A8_RK3588.rkllm"
-    with SupervisorProc(config(fake13, missing)) as sup:
+    with SupervisorProc(config(fake13, missing), exit_code=1) as sup:  # llm: cannot run
         sup.wait(lambda: "does not exist" in sup.log(), "the worker's error in the log", 30)
         assert str(missing) in sup.log()
         assert "rkllm-toolkit" in sup.log()
+        row = sup.wait_state("llm", "failed")  # exit 2: not restarted, its reason in status
+        assert row["last_exit"] == 2 and str(missing) in row["reason"]
 
 
 def reply_to(probe: Node, request_id: str, seen: list[object], timeout_s: float = 30.0) -> LlmReply:

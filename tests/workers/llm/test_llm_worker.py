@@ -11,14 +11,18 @@ from typing import Any
 import pytest
 
 from bus import ConfigError, MemoryBus, MemoryNode
+from bus.memory import wait_realtime
 from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest
 from schemas.rtos import CarIntent
 from schemas.system import Metric
+from tests.bus.conftest import ProxyProc
+from tests.workers.cannot_run import cannot_run
 from tests.workers.llm.conftest import FakeRkllm
 from workers.llm.__main__ import serve
 from workers.llm.backends import make_backend
 from workers.llm.backends.base import Backend, Chunk, Prompt
 from workers.llm.errors import ModelNotFound
+from workers.llm.manifest import MANIFEST
 from workers.llm.service import LlmService
 from workers.llm.settings import LlmSettings
 
@@ -55,11 +59,10 @@ class Rig:
     """The worker's node and a dialog-side probe on one memory bus."""
 
     def __init__(self, backend: Backend, **settings: object) -> None:
-        self.bus = MemoryBus()
-        self.node = self.bus.node("llm")
+        self.bus = MemoryBus(sleep=wait_realtime)  # the generation thread wakes the loop
+        self.node = self.bus.node("llm", manifest=MANIFEST)
         self.probe: MemoryNode = self.bus.node("dialog")
         self.probe.subscribe("llm.delta", "llm.reply", "sys.metric")
-        self.node.subscribe("llm.request", "llm.abort")
         self.service = LlmService(LlmSettings(**settings), backend, worker="llm")  # type: ignore[arg-type]
         self.got: list[tuple[str, object, str]] = []
 
@@ -188,7 +191,7 @@ def test_remembered_history_goes_into_the_next_prompt() -> None:
 def test_worker_settings_from_the_node_drive_the_rkllm_backend(
     fake_rkllm: FakeRkllm, rkllm_model: Path
 ) -> None:
-    bus = MemoryBus()
+    bus = MemoryBus(sleep=wait_realtime)
     cfg = {
         "backend": "rkllm",
         "rkllm": {
@@ -197,14 +200,13 @@ def test_worker_settings_from_the_node_drive_the_rkllm_backend(
             "abi": fake_rkllm.abi,
         },
     }
-    node = bus.node("llm", settings=cfg)
+    node = bus.node("llm", settings=cfg, manifest=MANIFEST)
     settings = node.settings_as(LlmSettings)
     fake_rkllm.reset()
     fake_rkllm.plant(["<think>", "x", "</think>", "Done."])
     service = LlmService(settings, make_backend(settings), worker="llm")
     probe = bus.node("dialog")
     probe.subscribe("llm.reply")
-    node.subscribe("llm.request")
     probe.publish("llm.request", request("r1"))
     replies: list[LlmReply] = []
 
@@ -229,3 +231,13 @@ def test_a_missing_gguf_file_names_the_file(tmp_path: Path) -> None:
     settings = LlmSettings(llamacpp={"model_path": tmp_path / "nope.gguf"})  # type: ignore[arg-type]
     with pytest.raises(ModelNotFound, match=r"nope\.gguf does not exist"):
         make_backend(settings)
+
+
+@pytest.mark.slow
+def test_the_worker_with_a_missing_model_cannot_run_and_names_the_file(
+    tmp_path: Path, proxy: ProxyProc
+) -> None:
+    missing = tmp_path / "nope.gguf"
+    settings = {"llamacpp": {"model_path": str(missing)}}
+    reason = cannot_run("workers.llm", settings, tmp_path, proxy=proxy)
+    assert str(missing) in reason and "does not exist" in reason

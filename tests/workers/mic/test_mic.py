@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.bus.conftest import ProxyProc
+from tests.workers.cannot_run import cannot_run
+
 pytest.importorskip("pyaudio")
 pytestmark = pytest.mark.slow
 
@@ -60,7 +63,8 @@ def alsa_mic(tmp_path: Path) -> tuple[Path, np.ndarray]:
 def test_an_unknown_device_is_an_error_naming_the_devices_that_exist(tmp_path: Path) -> None:
     r = run_py(
         """
-        from workers.mic.worker import MicCapture, MicSettings
+        from workers.mic.capture import MicCapture
+        from workers.mic.settings import MicSettings
         from audio.devices import AudioDeviceError
         try:
             MicCapture(MicSettings(device="no-such-microphone"))
@@ -77,7 +81,8 @@ def test_a_machine_without_a_default_input_says_so(tmp_path: Path) -> None:
     r = run_py(
         """
         from audio.devices import open_pyaudio, list_devices
-        from workers.mic.worker import MicCapture, MicSettings
+        from workers.mic.capture import MicCapture
+        from workers.mic.settings import MicSettings
         from audio.devices import AudioDeviceError
         pa = open_pyaudio()
         if any(d.max_input_channels for d in list_devices(pa)):
@@ -117,7 +122,8 @@ def test_capture_at_48k_through_portaudio_is_resampled_to_16k_frames(
     r = run_py(
         """
         import numpy as np
-        from workers.mic.worker import MicCapture, MicSettings
+        from workers.mic.capture import MicCapture
+        from workers.mic.settings import MicSettings
         from audio.capture import CaptureConverter
         mic = MicCapture(MicSettings(device="vbmic", capture_rate_hz=48000, queue_s=100))
         mic.stream.start_stream()
@@ -151,10 +157,9 @@ def test_capture_at_48k_through_portaudio_is_resampled_to_16k_frames(
 def test_mic_worker_publishes_frames_and_loss_metrics_on_the_bus(
     alsa_mic: tuple[Path, np.ndarray],
 ) -> None:
-    from bus.node import Node
+    from bus import Node
     from schemas.audio import AudioFrame
     from schemas.system import Metric
-    from tests.bus.conftest import ProxyProc
 
     home, _ = alsa_mic
     proxy = ProxyProc(home)
@@ -171,7 +176,10 @@ def test_mic_worker_publishes_frames_and_loss_metrics_on_the_bus(
             mic = subprocess.Popen([sys.executable, "-m", "workers.mic"], env=env)
             try:
                 deadline = time.monotonic() + 60
-                while time.monotonic() < deadline and not (len(frames) >= 50 and metrics):
+                names = {"mic.overruns", "mic.dropped_buffers"}
+                while time.monotonic() < deadline and not (
+                    len(frames) >= 50 and names <= set(metrics)
+                ):
                     msg = probe.poll(0.1)
                     if msg is not None and isinstance(msg.payload, AudioFrame):
                         frames.append(msg.payload)
@@ -186,3 +194,14 @@ def test_mic_worker_publishes_frames_and_loss_metrics_on_the_bus(
     assert {f.source for f in frames} == {"vbmic"}
     assert all(len(f.pcm) == 640 and f.sample_rate_hz == 16000 for f in frames)
     assert {"mic.overruns", "mic.dropped_buffers"} <= set(metrics)
+
+
+def test_the_worker_with_no_such_device_cannot_run_and_lists_the_devices(
+    alsa_mic: tuple[Path, np.ndarray], proxy: ProxyProc
+) -> None:
+    home, _ = alsa_mic
+    reason = cannot_run(
+        "workers.mic", {"device": "no-such-microphone"}, home, proxy=proxy, env={"HOME": str(home)}
+    )
+    assert reason.startswith("No input device name contains 'no-such-microphone'.")
+    assert "vbmic" in reason  # the devices that exist are listed

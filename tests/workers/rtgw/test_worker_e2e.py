@@ -37,6 +37,7 @@ def test_commands_reach_rtapp_and_a_killed_rtapp_comes_back_with_a_new_epoch() -
                 "command": "rtos/build/rtapp",
                 "args": ["--region", str(region), "--heartbeat-ms", "50"],
                 "restart": "always",
+                "manifest": {"kind": "stage", "link": "rtgw"},  # shared memory, not the bus
             },
             "rtgw": {
                 "module": "workers.rtgw",

@@ -13,10 +13,16 @@ import pytest
 
 from audio.playback import PlaybackQueue
 from audio.wavio import read_wav
-from bus.memory import MemoryBus
+from bus import MemoryBus
 from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.tts import TtsAudio
-from workers.speaker.worker import Speaker, SpeakerSettings
+from tests.bus.conftest import ProxyProc
+from tests.fakeclock import MS, FakeClock
+from tests.workers.cannot_run import cannot_run
+from workers.speaker.__main__ import serve
+from workers.speaker.manifest import MANIFEST
+from workers.speaker.settings import SpeakerSettings
+from workers.speaker.speaker import Speaker
 
 
 def audio(turn: str, index: int, seconds: float, rate: int = 16000, final: bool = False):
@@ -71,23 +77,35 @@ def test_other_rates_are_resampled_to_the_output_rate() -> None:
     assert sp.queue.queued_ms() == pytest.approx(1000.0, abs=1.0)
 
 
-def test_speaker_worker_logic_on_a_memory_bus_publishes_reports(tmp_path: Path) -> None:
-    bus = MemoryBus()
+def test_the_loop_plays_at_the_device_pace_and_a_stop_cuts_the_turn(tmp_path: Path) -> None:
+    clock = FakeClock()
+    bus = MemoryBus(clock=clock, sleep=clock.sleep)
+    settings = SpeakerSettings(backend="wav", sample_rate_hz=16000, out_dir=tmp_path)
+    node = bus.node("speaker", settings.model_dump(mode="json"), manifest=MANIFEST)
     dialog, tap = bus.node("dialog"), bus.node("tap")
     tap.subscribe("speaker.report")
-    sp = Speaker(SpeakerSettings(backend="wav", sample_rate_hz=16000, out_dir=tmp_path))
-    sp.on_audio(audio("turn-1", 0, 0.3, final=True))
-    reports = []
-    for _ in range(20):
-        reports += sp.reports(sp.pull()[1])
-    for r in reports:
-        dialog.publish("speaker.report", r, trace=r.turn_id)
+    speaker = Speaker(settings)
+    dialog.publish("tts.audio", audio("turn-1", 0, 0.3, final=True), trace="turn-1")
+    start = clock.now_ns
+    clock.run_for(1.0)
+    serve(node, speaker, None)
     got = [m.payload for m in tap]
-    assert [(p.event, p.turn_id) for p in got if isinstance(p, SpeakerReport)] == [
-        ("started", "turn-1"),
-        ("finished", "turn-1"),
-    ]
-    assert got[-1].path.endswith("turn-1.wav")  # type: ignore[union-attr]
+    assert [(p.event, p.turn_id) for p in got] == [("started", "turn-1"), ("finished", "turn-1")]  # type: ignore[union-attr]
+    finished = got[-1]
+    assert isinstance(finished, SpeakerReport) and finished.path.endswith("turn-1.wav")
+    assert len(read_wav(finished.path)) == 16000 * 3 // 10
+
+    dialog.publish("tts.audio", audio("turn-2", 0, 2.0, final=True), trace="turn-2")
+    clock.run_for(0.5)  # half a second of it plays, then the loop ends (a test horizon)
+    serve(node, speaker, None)
+    dialog.publish("speaker.stop", SpeakerStop(turn_id="turn-2"))
+    serve(node, speaker, None)
+    started, cut = [m.payload for m in tap]
+    assert isinstance(started, SpeakerReport) and started.event == "started"
+    assert isinstance(cut, SpeakerReport) and cut.event == "cut" and cut.turn_id == "turn-2"
+    assert cut.played_ms == pytest.approx(500.0, abs=20.0)  # simulated time: one buffer
+    assert cut.played_ms + cut.cut_ms == pytest.approx(2000.0)
+    assert (clock.now_ns - start) // MS == 1500
 
 
 @pytest.mark.slow
@@ -97,7 +115,9 @@ def test_pyaudio_output_plays_on_the_alsa_null_device(tmp_path: Path) -> None:
     code = """
         import time
         from schemas.tts import TtsAudio
-        from workers.speaker.worker import PyAudioOutput, Speaker, SpeakerSettings
+        from workers.speaker.output import PyAudioOutput
+        from workers.speaker.settings import SpeakerSettings
+        from workers.speaker.speaker import Speaker
         sp = Speaker(SpeakerSettings(backend="pyaudio", sample_rate_hz=48000, device="default"))
         out = PyAudioOutput(sp)
         sp.on_audio(TtsAudio(pcm=b"\\x10\\x00" * 4800, sample_rate_hz=48000, turn_id="t",
@@ -127,9 +147,8 @@ def test_speaker_process_cuts_a_turn_on_stop_and_reports_it(tmp_path: Path) -> N
     import json
     import time
 
-    from bus.node import Node
+    from bus import Node
     from schemas.system import Heartbeat
-    from tests.bus.conftest import ProxyProc
 
     proxy = ProxyProc(tmp_path)
     env = dict(os.environ)
@@ -171,3 +190,12 @@ def test_speaker_process_cuts_a_turn_on_stop_and_reports_it(tmp_path: Path) -> N
     assert 300 < cut.played_ms < 4000  # paced in real time, stopped mid-way
     assert cut.played_ms + cut.cut_ms == pytest.approx(5000.0)
     assert len(read_wav(cut.path)) == pytest.approx(cut.played_ms * 16, abs=16)
+
+
+@pytest.mark.slow
+def test_the_worker_with_no_such_device_cannot_run_and_lists_the_devices(
+    tmp_path: Path, proxy: ProxyProc
+) -> None:
+    settings = {"backend": "pyaudio", "device": "no-such-device-xyz"}
+    reason = cannot_run("workers.speaker", settings, tmp_path, proxy=proxy)
+    assert "no-such-device-xyz" in reason or "pyaudio is not installed" in reason

@@ -1,13 +1,18 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from bus.memory import MemoryBus
+from bus import MemoryBus
 from schemas.speaker import SpeakerStop
 from schemas.tts import TtsAudio, TtsRequest
+from tests.bus.conftest import ProxyProc
+from tests.workers.cannot_run import cannot_run
+from workers.tts.__main__ import serve
 from workers.tts.backends import Espeak, TtsError, piper_available, to_pinyin
+from workers.tts.manifest import MANIFEST
 from workers.tts.queue import SpeechQueue
 from workers.tts.synth import Synthesizer, TtsSettings, language_of
-from workers.tts.worker import run
 
 
 def req(text: str, turn: str = "t1", index: int = 0, final: bool = False) -> TtsRequest:
@@ -67,14 +72,13 @@ def test_a_stop_without_turn_cancels_every_turn_seen():
 
 def test_worker_answers_each_request_with_audio_in_order_and_skips_cancelled_ones(synth):
     bus = MemoryBus()
-    tts, peer = bus.node("tts"), bus.node("peer")
+    tts, peer = bus.node("tts", manifest=MANIFEST), bus.node("peer")
     peer.subscribe("tts.audio")
-    tts.subscribe("tts.request", "speaker.stop")
     peer.publish("tts.request", req("One.", "t1", 0), trace="t1")
     peer.publish("tts.request", req("Two.", "t1", 1, final=True), trace="t1")
     peer.publish("tts.request", req("Gone.", "t0", 0), trace="t0")
     peer.publish("speaker.stop", SpeakerStop(turn_id="t0"))
-    run(tts, synth, once=True)
+    serve(tts, synth)  # the stop was waiting: t0's sentence is never spoken
     got = [(m.payload, m.trace) for m in peer if isinstance(m.payload, TtsAudio)]
     assert [(a.turn_id, a.index, a.final) for a, _ in got] == [
         ("t1", 0, False),
@@ -91,3 +95,12 @@ def test_auto_speaks_english_with_the_packaged_piper_voice_and_chinese_with_espe
     assert en.backend == "piper" and zh.backend == "espeak-ng"
     pcm = np.frombuffer(en.pcm, dtype="<i2")
     assert en.sample_rate_hz == 16000 and 0.3 < len(pcm) / 16000 < 3 and np.abs(pcm).max() > 1000
+
+
+@pytest.mark.slow
+def test_the_worker_without_espeak_cannot_run_and_says_what_to_install(
+    tmp_path: Path, proxy: ProxyProc
+) -> None:
+    settings = {"backend": "espeak"}
+    reason = cannot_run("workers.tts", settings, tmp_path, proxy=proxy, env={"PATH": str(tmp_path)})
+    assert reason.startswith("The 'espeak-ng' program is not installed; install it with")

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from bench.corpus import speak
-from bus.memory import MemoryBus
+from bus import MemoryBus
 from schemas.audio import AudioFrame
 from schemas.vad import VadSegment, VadState
+from tests.workers.cannot_run import cannot_run
+from workers.vad.__main__ import run
 from workers.vad.classifier import ClassifierParams, FrameClassifier, NoiseFloor
+from workers.vad.manifest import MANIFEST
 from workers.vad.pipeline import VadPipeline, VadSettings
-from workers.wavsource.worker import wav_frames
+from workers.wavsource.playout import wav_frames
 
 T0 = 10_000_000_000
 
@@ -36,15 +41,16 @@ def frames_of(x: np.ndarray, frame_ms: int = 20) -> list[AudioFrame]:
     ]
 
 
-def test_one_sentence_gives_started_ended_and_one_segment_on_the_bus(utterance) -> None:
+def test_one_sentence_gives_started_ended_and_one_segment_through_the_worker_loop(
+    utterance,
+) -> None:
     x, start_s, end_s = utterance
     bus = MemoryBus()
-    vad_node, tap = bus.node("vad"), bus.node("tap")
+    mic, vad_node, tap = bus.node("mic"), bus.node("vad", manifest=MANIFEST), bus.node("tap")
     tap.subscribe("vad.*")
-    pipeline = VadPipeline(VadSettings())
     for f in frames_of(x):
-        for topic, payload, trace in pipeline.feed(f):
-            vad_node.publish(topic, payload, trace=trace)
+        mic.publish("audio.frame", f)
+    run(vad_node)
     msgs = list(tap)
     states = [m.payload for m in msgs if isinstance(m.payload, VadState)]
     segs = [m for m in msgs if isinstance(m.payload, VadSegment)]
@@ -120,3 +126,9 @@ def test_bad_settings_fail_with_the_key_named() -> None:
         VadSettings(aggressiveness=4)
     with pytest.raises(ValidationError, match="extra"):
         VadSettings.model_validate({"hangover": 300})
+
+
+@pytest.mark.slow
+def test_the_worker_with_a_negative_hangover_cannot_run_and_names_the_key(tmp_path: Path) -> None:
+    reason = cannot_run("workers.vad", {"hangover_ms": -5}, tmp_path)
+    assert reason.startswith("Invalid settings of worker 'vad': settings.hangover_ms: ")

@@ -1,0 +1,168 @@
+"""The assistant's side of a turn: the LLM request and its stream, the car, the audio, failures.
+
+Functions of the :class:`~workers.dialog.manager.TurnManager` state (pure: they append what to
+publish to ``out``). Deltas become sentences for the TTS as they complete (never the thinking);
+the reply's intent becomes car commands, sent one at a time by the
+:class:`~workers.dialog.car.CarDesk`, or a spoken refusal; the final audio closes the turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bus import Envelope, Out
+from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
+from schemas.rtos import CarIntent, RtosAck
+from schemas.speaker import SpeakerReport
+from schemas.system import LifecycleEvent
+from schemas.tts import TtsAudio
+from workers.dialog.replies import say
+from workers.dialog.turn import Turn
+
+if TYPE_CHECKING:
+    from workers.dialog.manager import TurnManager
+
+__all__ = [
+    "DEAD_EVENTS",
+    "act",
+    "apologise",
+    "ask_llm",
+    "on_ack",
+    "on_audio",
+    "on_delta",
+    "on_lifecycle",
+    "on_reply",
+    "on_speaker",
+]
+
+log = logging.getLogger("workers.dialog.manager")
+
+#: ``sys.lifecycle`` events after which a worker will not answer what it was asked.
+DEAD_EVENTS = frozenset({"exited", "hung", "restarting", "gave_up"})
+
+
+# --- the LLM -------------------------------------------------------------------------------
+
+
+def ask_llm(m: TurnManager, t: Turn, now_ns: int, out: list[Out], *, part: int = 0) -> None:
+    """Send the turn's question with the bounded history; start the first-token deadline."""
+    user = ChatMessage(role="user", content=t.user_text)
+    system = ChatMessage(role="system", content=m.s.system_prompt)
+    t.request_id = t.turn_id + "+" * part
+    req = LlmRequest(
+        request_id=t.request_id,
+        messages=(system, *m.history.with_new([user])),
+        max_tokens=m.s.max_tokens,
+        temperature=m.s.temperature,
+        tools=m.s.tools,
+        enable_thinking=m.s.enable_thinking,
+    )
+    t.stage = "llm"
+    t.deadline_ns = now_ns + int(m.s.llm_first_token_timeout_s * 1e9)
+    out.append(Out("llm.request", req, t.turn_id))
+    m.set_state("thinking", t.turn_id, t.user_text, out)
+
+
+def on_delta(m: TurnManager, p: LlmDelta, msg: Envelope, now_ns: int, out: list[Out]) -> None:
+    """A piece of the reply: complete sentences go to the TTS at once."""
+    t = m.turn
+    if t is None or t.stage != "llm" or p.request_id != t.request_id:
+        return
+    if not t.timeline.first_token_ns:
+        t.timeline.first_token_ns = now_ns
+        t.timeline.bus_ms += max(0.0, msg.age_ms)
+    t.deadline_ns = now_ns + int(m.s.llm_stall_timeout_s * 1e9)
+    reqs = t.speech.feed(p.text, thinking=p.thinking)
+    if reqs:
+        m.speak(t, reqs, now_ns, out, stage="llm")
+
+
+def on_reply(m: TurnManager, p: LlmReply, now_ns: int, out: list[Out]) -> None:
+    """The reply is complete: its last sentences, and its intent acted on or refused."""
+    t = m.turn
+    if t is None or t.stage != "llm" or p.request_id != t.request_id:
+        return
+    if p.finish_reason == "error" or p.finish_reason == "abort":
+        log.warning("llm_failed turn=%s reason=%s error=%s", t.turn_id, p.finish_reason, p.error)
+        apologise(m, t, "llm_failed", now_ns, out)
+        return
+    extra: list[str] = []
+    if p.intent_error:
+        log.warning(
+            "intent_refused turn=%s error=%s call=%r", t.turn_id, p.intent_error, p.refused_call
+        )
+        extra.append(say("garbled", t.language))
+    elif p.intents:
+        t.outcome = "command"
+        extra += act(m, t, list(p.intents), out)
+    if not p.text.strip() and not t.speech.spoken and not extra:
+        extra.append(say("no_answer", t.language))
+    reqs = t.speech.finish(*extra)
+    m.remember(t, p.text.strip())
+    m.speak(t, reqs, now_ns, out)
+
+
+def on_lifecycle(m: TurnManager, p: LifecycleEvent, now_ns: int, out: list[Out]) -> None:
+    """The LLM worker died while answering: apologise instead of waiting for its deadline."""
+    t = m.turn
+    if p.event not in DEAD_EVENTS or p.worker != m.s.llm_worker:
+        return
+    if t is not None and t.stage == "llm":
+        log.warning("llm_worker_lost turn=%s event=%s", t.turn_id, p.event)
+        apologise(m, t, "llm_failed", now_ns, out)
+
+
+def apologise(m: TurnManager, t: Turn, key: str, now_ns: int, out: list[Out]) -> None:
+    """End the turn with an apology (``key`` names it in :mod:`~workers.dialog.replies`)."""
+    t.outcome = "error"
+    t.speech.finish()  # drop a half sentence
+    m.speak(t, t.speech.say(say(key, t.language)), now_ns, out)
+
+
+# --- the car -------------------------------------------------------------------------------
+
+
+def act(m: TurnManager, t: Turn, intents: list[CarIntent], out: list[Out]) -> list[str]:
+    """Commands for valid intents (all or none, see :class:`CarDesk`); what to say."""
+    cmds, sentences, what = m.car.act(t, intents)
+    out += [Out("rtos.command", c, t.turn_id) for c in cmds]
+    if what:
+        m.set_state("acting", t.turn_id, what, out)
+    return sentences
+
+
+def on_ack(m: TurnManager, p: RtosAck, now_ns: int, out: list[Out]) -> None:
+    """A command's outcome: the next step of the plan, and the outcome spoken."""
+    t, cmds, text = m.car.on_ack(p)
+    if t is None:
+        return
+    out += [Out("rtos.command", c, t.turn_id) for c in cmds]
+    if text:
+        m.speak(t, t.speech.say(text), now_ns, out, follow_up=True)
+
+
+# --- the audio -----------------------------------------------------------------------------
+
+
+def on_audio(m: TurnManager, p: TtsAudio, msg: Envelope, now_ns: int, out: list[Out]) -> None:
+    """Synthesized audio: the first one times the turn, the last one closes it."""
+    t = m.turns.get(p.turn_id)
+    if t is None:
+        return
+    if not t.timeline.first_audio_ns and p.pcm:
+        t.timeline.first_audio_ns = now_ns
+        t.timeline.bus_ms += max(0.0, msg.age_ms)
+    if p.final and t.stage == "speaking" and p.index == t.speech.sent - 1:
+        m.close(t, now_ns, out)
+
+
+def on_speaker(m: TurnManager, p: SpeakerReport, now_ns: int, out: list[Out]) -> None:
+    """What the speaker plays: the state goes back to idle when it has finished."""
+    if p.event == "started":
+        m.playing.add(p.turn_id)
+    else:
+        m.playing.discard(p.turn_id)
+        m.window.touch(now_ns / 1e9)
+        if not m.playing and (m.turn is None or m.turn.stage == "done"):
+            m.restore_state(out)

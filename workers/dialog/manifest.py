@@ -1,0 +1,44 @@
+"""The ``dialog`` worker's manifest: transcripts in; LLM requests, speech and car commands out.
+
+It reads ``rtos.ack`` and ``rtos.telemetry`` from the gateway but not ``rtos.link``; it reads
+``sys.lifecycle`` (from the supervisor) to fail a pending turn at once when the ASR or LLM worker
+dies, and ``tts.audio``/``speaker.report`` to time and close its turns.
+"""
+
+from bus import Manifest
+from schemas.asr import AsrText
+from schemas.dialog import DialogState, TurnMetrics
+from schemas.llm import LlmAbort, LlmDelta, LlmReply, LlmRequest, LlmWait
+from schemas.rtos import RtosAck, RtosCommand, RtosTelemetry
+from schemas.speaker import SpeakerReport, SpeakerStop
+from schemas.system import LifecycleEvent
+from schemas.tts import TtsAudio, TtsRequest
+from schemas.vad import VadState
+from workers.dialog.settings import DialogSettings
+
+MANIFEST = Manifest(
+    kind="stage",
+    summary="Runs the turns: wake phrase, LLM request, spoken reply, barge-in, car commands.",
+    consumes={
+        "vad.state": VadState,
+        "asr.text": AsrText,
+        "llm.delta": LlmDelta,
+        "llm.reply": LlmReply,
+        "llm.wait": LlmWait,
+        "tts.audio": TtsAudio,
+        "speaker.report": SpeakerReport,
+        "rtos.ack": RtosAck,
+        "rtos.telemetry": RtosTelemetry,
+        "sys.lifecycle": LifecycleEvent,
+    },
+    produces={
+        "llm.request": LlmRequest,
+        "llm.abort": LlmAbort,
+        "tts.request": TtsRequest,
+        "speaker.stop": SpeakerStop,
+        "rtos.command": RtosCommand,
+        "dialog.state": DialogState,
+        "dialog.turn": TurnMetrics,
+    },
+    settings=DialogSettings,
+)
