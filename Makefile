@@ -38,4 +38,4 @@ bench: setup
 	done
 
 clean:
-	rm -rf .venv rtos/build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv rtos/build bus/native/build .pytest_cache .mypy_cache .ruff_cache

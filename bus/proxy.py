@@ -57,7 +57,9 @@ class Proxy:
         clients_dir: Path | None = None,
         hwm: int = 100_000,
         report_s: float = 10.0,
+        native: bool | None = None,
     ) -> None:
+        """``native``: the C forwarding loop required (True), never (False), or if built."""
         if not xsub or not xpub:
             raise ConfigError("The proxy needs at least one --xsub and one --xpub endpoint.")
         uses_tcp = any(ep.startswith("tcp://") for ep in (*xsub, *xpub))
@@ -82,8 +84,7 @@ class Proxy:
         self._control_addr = f"inproc://proxy-control-{id(self)}"
         self._control = self._ctx.socket(zmq.PAIR)
         self._control.bind(self._control_addr)
-        self._report_s = report_s
-        self._forwarder: Forwarder | None = None
+        self._forwarder = Forwarder(self._frontend, self._backend, report_s, native)
         self._thread = threading.Thread(target=self._run, name="bus-proxy", daemon=True)
 
     def _bind(self, kind: int, endpoints: list[str], hwm: int, max_frame: int = -1) -> zmq.Socket:
@@ -109,14 +110,18 @@ class Proxy:
     @property
     def stats(self) -> ProxyStats:
         """What the proxy forwarded and refused so far."""
-        return self._forwarder.stats if self._forwarder is not None else ProxyStats()
+        return self._forwarder.stats
+
+    @property
+    def native(self) -> bool:
+        """True when the forwarding loop is the C one."""
+        return self._forwarder.native is not None
 
     def _run(self) -> None:
         ctl = self._ctx.socket(zmq.PAIR)
         ctl.connect(self._control_addr)
-        self._forwarder = Forwarder(self._frontend, self._backend, ctl, self._report_s)
         try:
-            self._forwarder.run()
+            self._forwarder.run(ctl)
         except zmq.ContextTerminated:
             pass
         finally:
@@ -150,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-secret", type=Path, help="proxy's CURVE .key_secret file")
     parser.add_argument("--clients-dir", type=Path, help="directory of admitted clients' .key")
     parser.add_argument(
+        "--forwarder",
+        choices=("auto", "native", "python"),
+        default="auto",
+        help="the forwarding loop: C (native, built by 'make -C bus/native'), Python, or the C "
+        "one when built (auto, the default)",
+    )
+    parser.add_argument(
         "--report-s",
         type=float,
         default=10.0,
@@ -166,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             server_secret=args.server_secret,
             clients_dir=args.clients_dir,
             report_s=args.report_s,
+            native={"auto": None, "native": True, "python": False}[args.forwarder],
         )
     except ConfigError as exc:
         log.error("%s", exc)
@@ -175,10 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: done.set())
     proxy.start()
     log.info(
-        "proxy_started xsub=%s xpub=%s curve=%s",
+        "proxy_started xsub=%s xpub=%s curve=%s forwarder=%s",
         args.xsub,
         args.xpub,
         args.server_secret is not None,
+        "native" if proxy.native else "python",
     )
     while not done.wait(0.5):
         pass

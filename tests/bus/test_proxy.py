@@ -11,6 +11,8 @@ import msgpack
 import pytest
 import zmq
 
+from bus import nativeforward
+from bus.errors import ConfigError
 from bus.forwarder import PROXY_NAME
 from bus.framecheck import MAX_ENVELOPE_BYTES, MAX_RAW_BYTES
 from bus.framing import decode, encode
@@ -24,9 +26,10 @@ from schemas.system import Metric
 class Rig:
     """An in-process proxy, an outside publisher (plain pyzmq) and a plain subscriber to all."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, native: bool) -> None:
         self.pub_ep, self.sub_ep = f"ipc://{tmp}/pub", f"ipc://{tmp}/sub"
-        self.proxy = Proxy([self.pub_ep], [self.sub_ep], report_s=0.2)
+        self.proxy = Proxy([self.pub_ep], [self.sub_ep], report_s=0.2, native=native)
+        assert self.proxy.native is native
         self.proxy.start()
         self.ctx = zmq.Context()
         self.pub = self.ctx.socket(zmq.PUB)
@@ -72,9 +75,15 @@ class Rig:
         self.proxy.stop()
 
 
-@pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path)
+def _native_or_skip(native: bool) -> bool:
+    if native and nativeforward.load()[0] is None:
+        pytest.skip(f"the C forwarding loop is not built: {nativeforward.load()[1]}")
+    return native
+
+
+@pytest.fixture(params=[True, False], ids=["C loop", "Python loop"])
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
+    r = Rig(tmp_path, _native_or_skip(request.param))
     yield r
     r.close()
 
@@ -158,9 +167,19 @@ def test_a_voicebus_node_keeps_receiving_around_a_refused_message(rig: Rig) -> N
 
 
 def test_frames_over_the_wire_limit_are_not_even_read() -> None:
-    proxy = Proxy(["inproc://a"], ["inproc://b"])
+    proxy = Proxy(["inproc://a"], ["inproc://b"], native=False)
     try:
         assert proxy._frontend.getsockopt(zmq.MAXMSGSIZE) == WIRE_LIMIT_BYTES
         assert WIRE_LIMIT_BYTES > MAX_RAW_BYTES
     finally:
         proxy.stop()
+
+
+def test_the_c_loop_is_used_when_built_and_required_it_says_why_it_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if nativeforward.load()[0] is not None:
+        assert Proxy(["inproc://c"], ["inproc://d"]).native  # auto: the C loop
+    monkeypatch.setattr(nativeforward, "LIBRARY", tmp_path / "missing.so")
+    with pytest.raises(ConfigError, match=r"not built \(run 'make -C bus/native'\)"):
+        Proxy(["inproc://e"], ["inproc://f"], native=True)
