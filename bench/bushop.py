@@ -10,7 +10,7 @@ one message every ``--interval-ms`` (paced, as audio is). Each step is stamped w
 
     publisher   t0 before the model is built | t1 built | t2 encoded (``_send`` entered)
                 t3 ``send_multipart`` returned
-    subscriber  s1 its socket became readable (``poll`` returned) | s2 frames received
+    subscriber  s1 it knew a message was waiting (its wait returned) | s2 frames received
                 s3 decoded and accounted (``_accept`` returned) | s4 back in the loop
 
 ``t3 -> s1`` is the transport: the publisher's ZeroMQ I/O thread, the ipc socket, the proxy
@@ -70,40 +70,34 @@ STEPS = {
 }
 
 
-class _Stamped:
-    """A socket whose ``poll`` and ``recv_multipart`` note when they returned something."""
-
-    def __init__(self, sock: Any, marks: dict[str, int]) -> None:
-        self._sock = sock
-        self._marks = marks
-
-    def poll(self, *args: Any, **kw: Any) -> int:
-        r: int = self._sock.poll(*args, **kw)
-        if r:
-            self._marks["s1"] = time.monotonic_ns()
-        return r
-
-    def get(self, option: int) -> Any:
-        r = self._sock.get(option)
-        if "s1" not in self._marks:  # readable without a poll (it was queued already)
-            self._marks["s1"] = time.monotonic_ns()
-        return r
-
-    def recv_multipart(self, *args: Any, **kw: Any) -> Any:
-        r = self._sock.recv_multipart(*args, **kw)
-        self._marks.setdefault("s1", time.monotonic_ns())
-        self._marks["s2"] = time.monotonic_ns()
-        return r
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
 # --- the processes --------------------------------------------------------------------------
+
+
+class _Profile:
+    """cProfile over the measured messages only, when the spec asks for it (``--profile``)."""
+
+    def __init__(self, spec: dict[str, Any], role: str) -> None:
+        self.on = spec.get("profile") == role
+        self.path = Path(spec["ctl"]) / f"{role}.prof"
+        self.prof: Any = None
+
+    def start(self) -> None:
+        if self.on and self.prof is None:
+            import cProfile
+
+            self.prof = cProfile.Profile()
+            self.prof.enable()
+
+    def stop(self) -> None:
+        if self.prof is not None:
+            self.prof.disable()
+            self.prof.dump_stats(self.path)
+            self.prof = None
 
 
 def _pub(spec: dict[str, Any]) -> None:
     stamps: list[dict[str, int]] = []
+    prof = _Profile(spec, "pub")
     payload = bytes(spec["size"])
     if spec["system"] == "zmq":
         import zmq
@@ -160,11 +154,13 @@ def _pub(spec: dict[str, Any]) -> None:
             (ctl / "measuring").touch()
             _wait_for(ctl / "counting")
             due = time.monotonic()
+            prof.start()
         stamps.append(send(i))
         due += interval_s
         pause = due - time.monotonic()
         if pause > 0:
             time.sleep(pause)
+    prof.stop()
     time.sleep(0.3)
     (ctl / "measured").touch()
     _wait_for(ctl / "counted")
@@ -184,6 +180,7 @@ def _wait_for(path: Path, timeout_s: float = 120.0) -> None:
 
 def _sub(spec: dict[str, Any]) -> None:
     ctl = Path(spec["ctl"])
+    prof = _Profile(spec, "sub")
     stamps: dict[int, dict[str, int]] = {}
     deadline = time.monotonic() + spec["timeout_s"]
     if spec["system"] == "zmq":
@@ -204,9 +201,14 @@ def _sub(spec: dict[str, Any]) -> None:
             s4 = time.monotonic_ns()
             if i == -2:
                 break
-            (ctl / "warm").touch()
             if i >= 0:
                 stamps[i] = {"s1": s1, "s2": s2, "s4": s4}
+                if i == WARMUP - 1:
+                    prof.start()
+                elif i == spec["n"] - 1:
+                    prof.stop()
+            elif not stamps:
+                (ctl / "warm").touch()
         ctx.destroy()
     else:
         from bus.node import Node
@@ -217,8 +219,25 @@ def _sub(spec: dict[str, Any]) -> None:
             signals=False,
         )
         marks: dict[str, int] = {}
-        node._sub = _Stamped(node._sub, marks)  # type: ignore[assignment]
-        real_accept = node._accept
+        io = node._sub_io
+        real_wait, real_recv, real_accept = io.wait, node._recv_nowait, node._accept
+
+        def traced_wait(*args: Any) -> Any:
+            r = real_wait(*args)
+            if r[0]:
+                marks.setdefault("s1", time.monotonic_ns())
+            return r
+
+        def traced_recv() -> Any:
+            t = time.monotonic_ns()
+            r = real_recv()
+            if r is not None:
+                marks.setdefault("s1", t)
+                marks["s2"] = time.monotonic_ns()
+            return r
+
+        io.wait = traced_wait  # type: ignore[method-assign,assignment]
+        node._recv_nowait = traced_recv  # type: ignore[method-assign]
 
         def traced_accept(*args: Any) -> Any:
             msg = real_accept(*args)
@@ -236,9 +255,14 @@ def _sub(spec: dict[str, Any]) -> None:
             i = int(msg.payload.source)  # type: ignore[union-attr]
             if i == -2:
                 break
-            (ctl / "warm").touch()
             if i >= 0:
                 stamps[i] = {**marks, "s4": s4}
+                if i == WARMUP - 1:
+                    prof.start()
+                elif i == spec["n"] - 1:
+                    prof.stop()
+            elif not stamps:
+                (ctl / "warm").touch()
         node.close()
     (ctl / "sub.json").write_text(json.dumps(stamps))
 
@@ -268,6 +292,7 @@ def run_hop(
         "sub": f"ipc://{ctl}/sub",
         "ctl": str(ctl),
         "timeout_s": 60.0 + n * args.interval_ms / 1000 * (40 if callgrind else 2),
+        "profile": args.profile,
     }
     (ctl / "spec.json").write_text(json.dumps(spec))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -364,6 +389,22 @@ def _callgrind_total(path: Path) -> tuple[int, dict[str, int]]:
     return int(found.group(1).replace(",", "")), funcs
 
 
+def _print_profile(path: Path, n: int, title: str) -> None:
+    """Python calls per measured message, with cProfile's own time per call."""
+    import pstats
+
+    st = pstats.Stats(str(path))
+    print(f"# {title}: Python calls per message (cProfile; its times are inflated)")
+    stats: dict[Any, Any] = st.stats  # type: ignore[attr-defined]
+    rows = [
+        (nc / n, tt / nc * 1e6, f"{Path(f).name}:{line}:{name}")
+        for (f, line, name), (_cc, nc, tt, _ct, _callers) in stats.items()
+        if nc >= n * 0.5
+    ]
+    for per, own_us, where in sorted(rows, key=lambda r: -r[0] * r[1]):
+        print(f"  {per:6.2f} x {own_us:6.2f} us  {where}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(
@@ -384,6 +425,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     parser.add_argument("--keep", type=Path, help="keep the runs' files (callgrind) here")
+    parser.add_argument(
+        "--profile",
+        choices=("pub", "sub"),
+        default="",
+        help="print the Python calls per message of this process (cProfile, measured messages)",
+    )
     args = parser.parse_args(argv)
     if args.role:
         ROLES[args.role[0]](json.loads(Path(args.role[1]).read_text()))
@@ -418,6 +465,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             pubs, subs, _ = run_hop(system, args, Path(tmp), args.n + WARMUP)
             rows += breakdown(system, pubs, subs)
+            if args.profile:
+                _print_profile(
+                    Path(tmp) / f"{system}-{args.n + WARMUP}" / f"{args.profile}.prof",
+                    args.n,
+                    f"{system} {args.profile}",
+                )
     if not args.callgrind:
         print(
             f"# bench.bushop: {args.size} B, one message every {args.interval_ms} ms, "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import zmq
 
-__all__ = ["LIBRARY", "NativeForward", "load"]
+__all__ = ["LIBRARY", "NativeForward", "libzmq_path", "load"]
 
 #: Where ``make -C bus/native`` puts the library.
 LIBRARY = Path(__file__).parent / "native" / "build" / "libvbforward.so"
@@ -61,7 +61,7 @@ class Stats(ctypes.Structure):
     ]
 
 
-def _libzmq_path() -> str | None:
+def libzmq_path() -> str | None:
     """The libzmq shared library this process has loaded for pyzmq (Linux memory map)."""
     try:
         maps = Path("/proc/self/maps").read_text()
@@ -111,7 +111,7 @@ def load() -> tuple[NativeForward | None, str]:
     """The C loop, or ``None`` and the reason it is not available."""
     if not LIBRARY.is_file():
         return None, f"{LIBRARY} is not built (run 'make -C bus/native')"
-    path = _libzmq_path()
+    path = libzmq_path()
     if path is None:
         return None, "pyzmq's libzmq is not a separate shared library in this process"
     try:

@@ -28,6 +28,7 @@ from bus.logbridge import BusLogHandler, configure_logging
 from bus.manifest import Manifest
 from bus.nodeconfig import NodeConfig
 from bus.nodecore import NodeCore
+from bus.socketio import PubIO, SubIO
 from bus.topics import literal_prefix
 from schemas.registry import Registry, registry
 
@@ -65,8 +66,9 @@ class Node(NodeCore):
         self._ctx = zmq.Context()
         self._pub = connect(self._ctx, zmq.PUB, config)
         self._sub = connect(self._ctx, zmq.SUB, config)
-        self._poller = zmq.Poller()
-        self._poller.register(self._sub, zmq.POLLIN)
+        self._pub_io = PubIO(self._pub)
+        self._sub_io = SubIO(self._sub)
+        self._recv_nowait = self._sub_io.recv_nowait  # type: ignore[method-assign]
         self._closed = False
         self._heartbeat = HeartbeatThread(
             connect(self._ctx, zmq.PUB, config),
@@ -113,42 +115,25 @@ class Node(NodeCore):
         self._heartbeat.beat_now()
 
     def _send(self, frames: list[bytes]) -> None:
-        self._pub.send_multipart(frames, copy=len(frames[-1]) < 65536)
+        self._pub_io.send(frames)
 
     def _recv_nowait(self) -> list[bytes] | None:
-        # ZMQ_EVENTS first: an empty socket costs a getsockopt, not a raised zmq.Again (the
-        # common case for messages that arrive one at a time)
-        events: int = self._sub.get(zmq.EVENTS)  # type: ignore[assignment]
-        if not events & zmq.POLLIN:
-            return None
-        try:
-            return self._sub.recv_multipart(zmq.NOBLOCK)
-        except zmq.Again:
-            return None
+        return self._sub_io.recv_nowait()  # replaced by the bound method itself in __init__
 
     def _wait(self, wait_ns: int, fds: Sequence[int]) -> tuple[bool, Sequence[int]] | None:
         # rounded up to whole ms; at most STOP_CHECK_NS, so that a stop request is noticed
         timeout_ms = -(-min(STOP_CHECK_NS, wait_ns if wait_ns >= 0 else STOP_CHECK_NS) // 1_000_000)
-        if not fds:
-            return bool(self._sub.poll(timeout_ms)), ()
-        ready = self._poller.poll(timeout_ms)
-        return (
-            any(s is self._sub for s, _ in ready),
-            [s for s, _ in ready if s is not self._sub],
-        )
+        return self._sub_io.wait(timeout_ms, bool(fds))
 
     def _watch(self, fds: Sequence[int]) -> None:
-        for fd in fds:
-            self._poller.register(fd, zmq.POLLIN)
+        self._sub_io.watch(fds)
 
     def _unwatch(self, fds: Sequence[int]) -> None:
-        for fd in fds:
-            self._poller.unregister(fd)
+        self._sub_io.unwatch(fds)
 
     def pending(self) -> int:
         """1 when a message waits in the socket, else 0 (ZeroMQ does not say how many)."""
-        events: int = self._sub.get(zmq.EVENTS)  # type: ignore[assignment]
-        return 1 if events & zmq.POLLIN else 0
+        return 1 if self._sub_io.readable() else 0
 
     def close(self) -> None:
         """Send a last heartbeat (state ``stopping``), then close the sockets."""

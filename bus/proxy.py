@@ -69,26 +69,33 @@ class Proxy:
                 ".key_secret) and --clients-dir (public keys of admitted clients). "
                 "Create them with 'python -m bus.curve keygen DIR NAME'."
             )
+        if server_secret is not None and (clients_dir is None or not clients_dir.is_dir()):
+            raise ConfigError(f"CURVE clients directory {clients_dir} does not exist.")
         self._endpoints = [*xsub, *xpub]
         self._ctx = zmq.Context()
         self._auth: zmq.auth.thread.ThreadAuthenticator | None = None
-        if server_secret is not None:
-            if clients_dir is None or not clients_dir.is_dir():
-                raise ConfigError(f"CURVE clients directory {clients_dir} does not exist.")
-            self._auth = zmq.auth.thread.ThreadAuthenticator(self._ctx)
-            self._auth.start()
-            self._auth.configure_curve(domain="*", location=str(clients_dir))
-        self._keys = curve.load_secret(server_secret) if server_secret else None
-        self._frontend = self._bind(zmq.XSUB, xsub, hwm, max_frame=WIRE_LIMIT_BYTES)
-        self._backend = self._bind(zmq.XPUB, xpub, hwm)
-        self._control_addr = f"inproc://proxy-control-{id(self)}"
-        self._control = self._ctx.socket(zmq.PAIR)
-        self._control.bind(self._control_addr)
-        self._forwarder = Forwarder(self._frontend, self._backend, report_s, native)
+        self._sockets: list[zmq.Socket] = []
+        try:
+            if server_secret is not None:
+                self._auth = zmq.auth.thread.ThreadAuthenticator(self._ctx)
+                self._auth.start()
+                self._auth.configure_curve(domain="*", location=str(clients_dir))
+            self._keys = curve.load_secret(server_secret) if server_secret else None
+            self._frontend = self._bind(zmq.XSUB, xsub, hwm, max_frame=WIRE_LIMIT_BYTES)
+            self._backend = self._bind(zmq.XPUB, xpub, hwm)
+            self._control_addr = f"inproc://proxy-control-{id(self)}"
+            self._control = self._ctx.socket(zmq.PAIR)
+            self._sockets.append(self._control)
+            self._control.bind(self._control_addr)
+            self._forwarder = Forwarder(self._frontend, self._backend, report_s, native)
+        except BaseException:
+            self._release()
+            raise
         self._thread = threading.Thread(target=self._run, name="bus-proxy", daemon=True)
 
     def _bind(self, kind: int, endpoints: list[str], hwm: int, max_frame: int = -1) -> zmq.Socket:
         sock = self._ctx.socket(kind)
+        self._sockets.append(sock)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, max_frame)
         sock.setsockopt(zmq.SNDHWM, hwm)
@@ -132,9 +139,11 @@ class Proxy:
         if self._thread.is_alive():
             self._control.send(b"TERMINATE")
             self._thread.join(timeout=5)
-        self._control.close(linger=0)
-        self._frontend.close(linger=0)
-        self._backend.close(linger=0)
+        self._release()
+
+    def _release(self) -> None:
+        for sock in self._sockets:
+            sock.close(linger=0)
         if self._auth is not None:
             self._auth.stop()
         self._ctx.term()

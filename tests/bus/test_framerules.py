@@ -14,12 +14,26 @@ from typing import Any
 import msgpack
 import pytest
 
+import bus.framing
+from bus import nativeio
 from bus.errors import FrameError, SchemaError, VersionError
 from bus.framecheck import MAX_ENVELOPE_BYTES, MAX_RAW_BYTES
 from bus.framing import decode
 from schemas import AsrText, AudioFrame
 
 DOC = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
+
+
+@pytest.fixture(autouse=True, params=["C key check", "Python key check"])
+def key_check(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case runs with the C key check (when built) and with the Python one."""
+    if request.param.startswith("C"):
+        if nativeio.vbio is None:
+            pytest.skip(f"bus/native is not built: {nativeio.why}")
+    else:
+        monkeypatch.setattr(bus.framing, "_check_keys", None)
+
+
 RULES = re.findall(r"^\| `([A-Z]\d+)` \|", DOC, re.M)
 DROP: Any = object()
 

@@ -179,7 +179,9 @@ def test_the_c_loop_is_used_when_built_and_required_it_says_why_it_is_missing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     if nativeforward.load()[0] is not None:
-        assert Proxy(["inproc://c"], ["inproc://d"]).native  # auto: the C loop
+        proxy = Proxy(["inproc://c"], ["inproc://d"])
+        assert proxy.native  # auto: the C loop
+        proxy.stop()
     monkeypatch.setattr(nativeforward, "LIBRARY", tmp_path / "missing.so")
     with pytest.raises(ConfigError, match=r"not built \(run 'make -C bus/native'\)"):
         Proxy(["inproc://e"], ["inproc://f"], native=True)
