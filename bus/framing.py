@@ -91,20 +91,28 @@ def encode(
 ) -> list[bytes]:
     """Build the multipart frames for one message."""
     raw_name = payload.raw_field
-    env: dict[str, Any] = {
-        "v": PROTOCOL_VERSION,
-        "src": source,
-        "inst": instance,
-        "seq": seq,
-        "ts": ts_ns,
-        "tr": trace,
-        "sv": payload.schema_version,
-        "p": payload_map(payload, raw_name),
-    }
+    body = payload_map(payload, raw_name)
+    sv = payload.schema_version
+    data = None
+    if _encode_env is not None:  # the same bytes as the Packer below, written in C
+        data = _encode_env(source, instance, seq, ts_ns, trace, sv[0], sv[1], body, raw_name)
+    if data is None:
+        env: dict[str, Any] = {
+            "v": PROTOCOL_VERSION,
+            "src": source,
+            "inst": instance,
+            "seq": seq,
+            "ts": ts_ns,
+            "tr": trace,
+            "sv": sv,
+            "p": body,
+        }
+        if raw_name:
+            env["raw"] = raw_name
+        data = _pack(env)
     if raw_name:
-        env["raw"] = raw_name
-        return [topic.encode(), _pack(env), getattr(payload, raw_name)]
-    return [topic.encode(), _pack(env)]
+        return [topic.encode(), data, getattr(payload, raw_name)]
+    return [topic.encode(), data]
 
 
 class _Packers(threading.local):
@@ -124,6 +132,8 @@ def _pack(env: dict[str, Any]) -> bytes:
 _ABSENT: Any = object()
 _unpackb = msgpack.unpackb
 _check_keys = vbio.check_keys if vbio is not None else None
+_decode_env = vbio.decode_envelope if vbio is not None else None
+_encode_env = vbio.encode_envelope if vbio is not None else None
 
 
 def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
@@ -131,8 +141,9 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
 
     Every rule of ``docs/protocol.md`` section 3 is checked; the reason names the rule broken.
     """
-    # This runs once per message per subscriber: the common case is checked with cheap exact
-    # type tests, and only a frame that fails them pays for the detailed diagnosis.
+    # This runs once per message per subscriber. The envelope is read in C when bus/native is
+    # built (every rule that needs no model checked there); anything unusual, and everything
+    # without it, goes through _envelope() below, which pays for the exact diagnosis.
     n = len(frames)
     if n != 2 and n != 3:
         raise refuse("F1", f"a message has 2 or 3 frames, this one has {n}")
@@ -150,6 +161,69 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
             f"the envelope (frame 1) has {len(data)} bytes, more than the "
             f"limit of {MAX_ENVELOPE_BYTES}",
         )
+    fields = _decode_env(data) if _decode_env is not None else None
+    if fields is None:
+        fields = _envelope(data, topic)
+    source, instance, seq, ts_ns, trace, body, sv_major, sv_minor, raw_name, extra = fields
+    if raw_name is not None:
+        if n != 3:
+            raise refuse(
+                "F6",
+                f"the envelope names the raw field {raw_name!r:.60} but the message has no frame 2",
+            )
+        if raw_name in body:
+            raise refuse(
+                "E15",
+                f"the payload field {raw_name!r:.60} is both in frame 2 (raw) and "
+                "in 'p'; send it in one place",
+            )
+        raw = frames[2]
+        if len(raw) > MAX_RAW_BYTES:
+            raise refuse(
+                "F4",
+                f"the raw frame (frame 2) has {len(raw)} bytes, more than the "
+                f"limit of {MAX_RAW_BYTES}",
+            )
+        body[raw_name] = raw if raw.__class__ is bytes else bytes(raw)
+    elif n == 3:
+        raise refuse(
+            "F5",
+            "the message has a frame 2 (raw) but the envelope has no 'raw' key naming its field",
+        )
+    model = reg.model_for(topic)
+    payload: Message | dict[str, Any] = body
+    if model is not None:
+        if sv_major != model.schema_version[0]:
+            raise VersionError(
+                f"payload on {topic!r} from {source!r} has schema {sv_major}."
+                f"{sv_minor}; this reader knows {model.schema_version[0]}.x "
+                "(docs/protocol.md rule V2)"
+            )
+        try:
+            payload = model.__pydantic_validator__.validate_python(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "payload"
+            raise SchemaError(
+                f"payload on {topic!r} from {source!r} does not match "
+                f"{model.__name__}: {where}: {first['msg']} (docs/protocol.md rule P1)"
+            ) from exc
+    return Envelope(
+        topic,
+        source,
+        instance,
+        seq,
+        ts_ns,
+        trace,
+        payload,
+        (sv_major, sv_minor),
+        {} if extra is None else extra,
+    )
+
+
+def _envelope(data: bytes, topic: str) -> tuple[Any, ...]:
+    """The envelope's fields in Python (the fields ``decode_envelope`` returns), or a refusal
+    with its exact reason: rules E1 to E14 and V1."""
     try:
         if _check_keys is not None and not _check_keys(data):
             # every map's keys are unique strs (checked in C): the plain unpacker is enough
@@ -193,74 +267,21 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
         and type(ts_ns) is int
     ):
         check_envelope(env, topic)
-    raw_name = env.get("raw", _ABSENT)
-    if raw_name is not _ABSENT:
-        if type(raw_name) is not str or not raw_name:
-            raise refuse(
-                "E14",
-                f"envelope key 'raw' is {raw_name!r:.60}; when present it must be "
-                "the name of the payload field carried in frame 2",
-            )
-        if n != 3:
-            raise refuse(
-                "F6",
-                f"the envelope names the raw field {raw_name!r:.60} but the message has no frame 2",
-            )
-        if raw_name in body:
-            raise refuse(
-                "E15",
-                f"the payload field {raw_name!r:.60} is both in frame 2 (raw) and "
-                "in 'p'; send it in one place",
-            )
-        raw = frames[2]
-        if len(raw) > MAX_RAW_BYTES:
-            raise refuse(
-                "F4",
-                f"the raw frame (frame 2) has {len(raw)} bytes, more than the "
-                f"limit of {MAX_RAW_BYTES}",
-            )
-        body[raw_name] = raw if raw.__class__ is bytes else bytes(raw)
-    elif n == 3:
+    raw_name = env.get("raw")
+    if "raw" in env and (type(raw_name) is not str or not raw_name):
         raise refuse(
-            "F5",
-            "the message has a frame 2 (raw) but the envelope has no 'raw' key naming its field",
+            "E14",
+            f"envelope key 'raw' is {raw_name!r:.60}; when present it must be "
+            "the name of the payload field carried in frame 2",
         )
     sv = env.get("sv", _ABSENT)
     if sv is _ABSENT:
-        schema_version = (1, 0)
+        sv_major, sv_minor = 1, 0
     elif type(sv) is list and len(sv) == 2 and type(sv[0]) is int and type(sv[1]) is int:
-        schema_version = (sv[0], sv[1])
-        if sv[0] < 0 or sv[1] < 0:
+        sv_major, sv_minor = sv
+        if sv_major < 0 or sv_minor < 0:
             check_schema_version(sv)
     else:
-        schema_version = check_schema_version(sv)
-    model = reg.model_for(topic)
-    payload: Message | dict[str, Any] = body
-    if model is not None:
-        if schema_version[0] != model.schema_version[0]:
-            raise VersionError(
-                f"payload on {topic!r} from {source!r} has schema {schema_version[0]}."
-                f"{schema_version[1]}; this reader knows {model.schema_version[0]}.x "
-                "(docs/protocol.md rule V2)"
-            )
-        try:
-            payload = model.__pydantic_validator__.validate_python(body)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "payload"
-            raise SchemaError(
-                f"payload on {topic!r} from {source!r} does not match "
-                f"{model.__name__}: {where}: {first['msg']} (docs/protocol.md rule P1)"
-            ) from exc
-    extra = {} if _KNOWN.issuperset(env) else {k: x for k, x in env.items() if k not in _KNOWN}
-    return Envelope(
-        topic,
-        source,
-        instance,
-        seq,
-        ts_ns,
-        trace,
-        payload,
-        schema_version,
-        extra,
-    )
+        sv_major, sv_minor = check_schema_version(sv)
+    extra = None if _KNOWN.issuperset(env) else {k: x for k, x in env.items() if k not in _KNOWN}
+    return (source, instance, seq, ts_ns, trace, body, sv_major, sv_minor, raw_name, extra)

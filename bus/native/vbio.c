@@ -7,6 +7,7 @@
  *   check_keys(buffer)    0 when every map in a msgpack buffer has unique str keys, else 1
  *                         ("look closer": bus.framing then decodes it the slow way, which
  *                         says exactly what is wrong); never reads outside the buffer
+ *   encode_envelope, decode_envelope   see vbenvelope.c
  *
  * pyzmq spends more time in its Python wrappers than libzmq spends moving a small message
  * (getsockopt(RCVMORE) and zmq.Frame objects on receive, one Python call per frame on send);
@@ -241,11 +242,17 @@ static PyObject *vb_check_keys(PyObject *self, PyObject *arg) {
     return PyLong_FromLong(rc);
 }
 
+PyObject *vb_decode_envelope(PyObject *self, PyObject *arg);
+PyObject *vb_encode_envelope(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
 static PyMethodDef methods[] = {
     {"init", vb_init, METH_VARARGS, "init(addresses): the libzmq functions to call."},
     {"recv", vb_recv, METH_O, "recv(handle): frames, None, or an errno."},
     {"send", (PyCFunction)(void (*)(void))vb_send, METH_FASTCALL, "send(handle, frames)."},
     {"check_keys", vb_check_keys, METH_O, "check_keys(buffer): 0 when map keys are fine."},
+    {"decode_envelope", vb_decode_envelope, METH_O, "decode_envelope(buffer): fields or None."},
+    {"encode_envelope", (PyCFunction)(void (*)(void))vb_encode_envelope, METH_FASTCALL,
+     "encode_envelope(src, inst, seq, ts, tr, sv_major, sv_minor, body, raw): bytes or None."},
     {NULL, NULL, 0, NULL},
 };
 

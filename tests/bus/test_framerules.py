@@ -24,13 +24,15 @@ from schemas import AsrText, AudioFrame
 DOC = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
 
 
-@pytest.fixture(autouse=True, params=["C key check", "Python key check"])
-def key_check(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every case runs with the C key check (when built) and with the Python one."""
-    if request.param.startswith("C"):
-        if nativeio.vbio is None:
-            pytest.skip(f"bus/native is not built: {nativeio.why}")
-    else:
+@pytest.fixture(autouse=True, params=["C envelope", "C key check", "Python"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case runs with the envelope read in C, with only the key check in C (the path of
+    an envelope the C reader passes on), and all in Python (bus/native not built)."""
+    if request.param != "Python" and nativeio.vbio is None:
+        pytest.skip(f"bus/native is not built: {nativeio.why}")
+    if request.param != "C envelope":
+        monkeypatch.setattr(bus.framing, "_decode_env", None)
+    if request.param == "Python":
         monkeypatch.setattr(bus.framing, "_check_keys", None)
 
 

@@ -11,6 +11,7 @@ import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import bus.framing
 import schemas
 from bus import nativeio
 from bus.errors import FrameError
@@ -129,3 +130,110 @@ def test_the_payload_map_is_what_pydantic_dumps(topic: str, model: type[Message]
 
 def test_models_with_nested_models_are_dumped_by_pydantic() -> None:
     assert not is_flat(schemas.LlmReply) and is_flat(schemas.AudioFrame)
+
+
+# --- the envelope in C ----------------------------------------------------------------------
+
+_u64 = st.integers(0, 2**64 - 1)
+_i = st.integers(-(2**63), 2**64 - 1)
+_bodies = st.dictionaries(_keys, _values | st.tuples(_values, _values), max_size=6)
+
+
+@needs_c
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(min_size=1, max_size=40),
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 2**64 - 1),
+    _i,
+    st.text(max_size=300),
+    st.tuples(st.integers(0, 2**40), st.integers(0, 2**40)),
+    _bodies,
+    st.none() | st.text(min_size=1, max_size=8),
+)
+def test_encode_envelope_writes_what_the_packer_writes(
+    src: str, inst: int, seq: int, ts: int, tr: str, sv: tuple[int, int], body: dict, raw: Any
+) -> None:
+    env = {"v": (1, 0), "src": src, "inst": inst, "seq": seq, "ts": ts, "tr": tr, "sv": sv,
+           "p": body}  # fmt: skip
+    if raw is not None:
+        env["raw"] = raw
+    expected = msgpack.Packer(use_bin_type=True).pack(env)
+    assert vbio.encode_envelope(src, inst, seq, ts, tr, sv[0], sv[1], body, raw) == expected
+
+
+@needs_c
+def test_encode_envelope_leaves_what_it_does_not_write_to_python() -> None:
+    class Name(str):
+        pass
+
+    for body in ({"k": Name("x")}, {"k": 2**64}, {1: "int key"}, {"k": {1, 2}}):
+        assert vbio.encode_envelope("s", 1, 1, 1, "", 1, 0, body, None) is None
+
+
+def _python_fields(data: bytes) -> Any:
+    try:
+        return bus.framing._envelope(data, "t")
+    except FrameError:
+        return "refused"
+
+
+_envelope_dicts = st.dictionaries(
+    st.sampled_from(["v", "src", "inst", "seq", "ts", "tr", "sv", "p", "raw", "x"]),
+    _values | st.sampled_from([[1, 0], [1, 3], [2, 0], [1, 0, 0]]),
+    max_size=10,
+)
+
+
+@needs_c
+@settings(max_examples=1500, deadline=None)
+@given(
+    _envelope_dicts,
+    st.fixed_dictionaries(
+        {
+            "v": st.just([1, 0]),
+            "src": st.text(max_size=3),
+            "inst": _i,
+            "seq": _i,
+            "ts": _i,
+            "tr": st.text(max_size=3),
+            "p": st.dictionaries(_keys, _values, max_size=4),
+        }
+    ),
+)
+def test_decode_envelope_accepts_only_what_python_accepts_and_gives_the_same_fields(
+    noise: dict, base: dict
+) -> None:
+    for env in (noise, base, {**base, **noise}):
+        data = msgpack.packb(env, use_bin_type=True)
+        fast = vbio.decode_envelope(data)
+        if fast is not None:
+            assert msgpack.packb(fast) == msgpack.packb(_python_fields(data))
+
+
+@needs_c
+@settings(max_examples=1500, deadline=None)
+@given(st.binary(max_size=80))
+def test_decode_envelope_survives_any_bytes(data: bytes) -> None:
+    fast = vbio.decode_envelope(data)
+    if fast is not None:
+        assert msgpack.packb(fast) == msgpack.packb(_python_fields(data))
+
+
+@needs_c
+@pytest.mark.parametrize(
+    "topic,model", list(schemas.registry), ids=[t for t, _ in schemas.registry]
+)
+def test_every_model_travels_the_same_with_and_without_c(
+    topic: str, model: type[Message], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = build(model)
+    kw: dict[str, Any] = {"source": "s", "instance": 7, "seq": 3, "ts_ns": 11, "trace": "t"}
+    fast = bus.framing.encode(topic, payload, **kw)
+    fast_msg = bus.framing.decode(fast)
+    monkeypatch.setattr(bus.framing, "_encode_env", None)
+    monkeypatch.setattr(bus.framing, "_decode_env", None)
+    monkeypatch.setattr(bus.framing, "_check_keys", None)
+    slow = bus.framing.encode(topic, payload, **kw)
+    assert fast == slow
+    assert bus.framing.decode(slow) == fast_msg
