@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import zmq
 
-from bus import nativeforward
+from bus import nativeforward, shm
 from bus.errors import ConfigError
 from bus.framecheck import MAX_ENVELOPE_BYTES, MAX_RAW_BYTES
 from bus.framing import encode
@@ -216,8 +216,10 @@ class Forwarder:
             self.stats.subscriptions += 1
 
     def _report(self) -> None:
-        """Publish the counters as ``sys.metric`` on the XPUB side (to the proxy's subscribers)."""
+        """Publish the counters as ``sys.metric`` on the XPUB side (to the proxy's subscribers),
+        and remove the shared-memory rings of publishers that are gone (killed)."""
         self._next_report = time.monotonic() + self.report_s
+        shm.sweep()
         counters: list[tuple[str, int, dict[str, str]]] = [
             ("proxy_forwarded_total", self.stats.forwarded, {})
         ]

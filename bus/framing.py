@@ -28,6 +28,8 @@ from bus.framecheck import (
 )
 from bus.nativeio import vbio
 from bus.payloadmap import payload_map
+from bus.shm import ShmOut
+from bus.shm import read as _shm_read
 from schemas.base import Message
 from schemas.registry import Registry, registry
 
@@ -35,6 +37,7 @@ __all__ = [
     "MAX_ENVELOPE_BYTES",
     "MAX_RAW_BYTES",
     "PROTOCOL_VERSION",
+    "SHM_PROTOCOL_VERSION",
     "Envelope",
     "decode",
     "encode",
@@ -42,6 +45,8 @@ __all__ = [
 
 #: (major, minor) of the frame layout. Readers refuse another major.
 PROTOCOL_VERSION: tuple[int, int] = (1, 0)
+#: The version a message with its raw field in shared memory carries (``shm``, added in 1.1).
+SHM_PROTOCOL_VERSION: tuple[int, int] = (1, 1)
 
 _KNOWN = frozenset({"v", "src", "inst", "seq", "ts", "tr", "sv", "p", "raw"})
 
@@ -88,11 +93,31 @@ def encode(
     seq: int,
     ts_ns: int,
     trace: str = "",
+    shm: ShmOut | None = None,
 ) -> list[bytes]:
-    """Build the multipart frames for one message."""
+    """Build the multipart frames for one message.
+
+    With ``shm``, a raw field of at least ``shm.min_bytes`` goes into the publisher's
+    shared-memory ring and frame 2 is its descriptor (``docs/protocol.md`` section 9).
+    """
     raw_name = payload.raw_field
     body = payload_map(payload, raw_name)
     sv = payload.schema_version
+    if shm is not None and raw_name:
+        descriptor = shm.descriptor(getattr(payload, raw_name))
+        if descriptor is not None:
+            env_shm = {
+                "v": SHM_PROTOCOL_VERSION,
+                "src": source,
+                "inst": instance,
+                "seq": seq,
+                "ts": ts_ns,
+                "tr": trace,
+                "sv": sv,
+                "p": body,
+                "shm": raw_name,
+            }
+            return [topic.encode(), _pack(env_shm), descriptor]
     data = None
     if _encode_env is not None:  # the same bytes as the Packer below, written in C
         data = _encode_env(source, instance, seq, ts_ns, trace, sv[0], sv[1], body, raw_name)
@@ -165,7 +190,11 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
     if fields is None:
         fields = _envelope(data, topic)
     source, instance, seq, ts_ns, trace, body, sv_major, sv_minor, raw_name, extra = fields
-    if raw_name is not None:
+    if extra is not None and "shm" in extra:  # the raw field is in shared memory (section 9)
+        _from_shm(frames, body, raw_name, extra)
+        if not extra:
+            extra = None
+    elif raw_name is not None:
         if n != 3:
             raise refuse(
                 "F6",
@@ -188,7 +217,7 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
     elif n == 3:
         raise refuse(
             "F5",
-            "the message has a frame 2 (raw) but the envelope has no 'raw' key naming its field",
+            "the message has a frame 2 but the envelope names no field for it ('raw' or 'shm')",
         )
     model = reg.model_for(topic)
     payload: Message | dict[str, Any] = body
@@ -219,6 +248,36 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
         (sv_major, sv_minor),
         {} if extra is None else extra,
     )
+
+
+def _from_shm(
+    frames: list[bytes], body: dict[str, Any], raw_name: str | None, extra: dict[str, Any]
+) -> None:
+    """Put the payload a descriptor (frame 2) names into ``body`` (rules E16, F6, E15, F7)."""
+    name = extra.pop("shm")
+    if type(name) is not str or not name or raw_name is not None:
+        raise refuse(
+            "E16",
+            f"envelope key 'shm' is {name!r:.60}"
+            + (
+                "; a message has either 'raw' or 'shm', not both"
+                if raw_name is not None
+                else "; it must be the name of the payload field in shared memory"
+            ),
+        )
+    if len(frames) != 3:
+        raise refuse(
+            "F6",
+            f"the envelope names the field {name!r:.60} in shared memory but the "
+            "message has no frame 2 (its descriptor)",
+        )
+    if name in body:
+        raise refuse(
+            "E15",
+            f"the payload field {name!r:.60} is both in shared memory and in "
+            "'p'; send it in one place",
+        )
+    body[name] = _shm_read(frames[2])
 
 
 def _envelope(data: bytes, topic: str) -> tuple[Any, ...]:

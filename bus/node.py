@@ -21,6 +21,7 @@ from typing import Any
 
 import zmq
 
+from bus import shm
 from bus.connect import await_handshake, connect
 from bus.events import STOP_CHECK_NS
 from bus.heartbeat import HeartbeatThread
@@ -67,6 +68,8 @@ class Node(NodeCore):
         self._pub = connect(self._ctx, zmq.PUB, config)
         self._sub = connect(self._ctx, zmq.SUB, config)
         self._pub_io = PubIO(self._pub)
+        if config.shm_min_bytes and shm.available() and _all_ipc(config):
+            self._shm = shm.ShmOut(self.instance, config.shm_min_bytes, config.shm_ring_bytes)
         self._sub_io = SubIO(self._sub)
         # the hot calls bound once (no extra Python frame per message)
         self._send = self._pub_io.send  # type: ignore[method-assign]
@@ -151,10 +154,17 @@ class Node(NodeCore):
             self._heartbeat._sock.close(linger=0)
         self._pub.close()
         self._sub.close(linger=0)
-        self._ctx.term()
+        self._ctx.term()  # waits for what is queued to be sent (LINGER), then the ring can go
+        if self._shm is not None:
+            self._shm.close()
 
     def __enter__(self) -> Node:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _all_ipc(config: NodeConfig) -> bool:
+    """True when both endpoints are on this machine (a reader of shared memory must be)."""
+    return config.pub_endpoint.startswith("ipc://") and config.sub_endpoint.startswith("ipc://")

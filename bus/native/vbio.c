@@ -8,6 +8,7 @@
  *                         ("look closer": bus.framing then decodes it the slow way, which
  *                         says exactly what is wrong); never reads outside the buffer
  *   encode_envelope, decode_envelope   see vbenvelope.c
+ *   shm_put, shm_get                    see vbshm.c
  *
  * pyzmq spends more time in its Python wrappers than libzmq spends moving a small message
  * (getsockopt(RCVMORE) and zmq.Frame objects on receive, one Python call per frame on send);
@@ -244,6 +245,8 @@ static PyObject *vb_check_keys(PyObject *self, PyObject *arg) {
 
 PyObject *vb_decode_envelope(PyObject *self, PyObject *arg);
 PyObject *vb_encode_envelope(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *vb_shm_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *vb_shm_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 static PyMethodDef methods[] = {
     {"init", vb_init, METH_VARARGS, "init(addresses): the libzmq functions to call."},
@@ -253,6 +256,10 @@ static PyMethodDef methods[] = {
     {"decode_envelope", vb_decode_envelope, METH_O, "decode_envelope(buffer): fields or None."},
     {"encode_envelope", (PyCFunction)(void (*)(void))vb_encode_envelope, METH_FASTCALL,
      "encode_envelope(src, inst, seq, ts, tr, sv_major, sv_minor, body, raw): bytes or None."},
+    {"shm_put", (PyCFunction)(void (*)(void))vb_shm_put, METH_FASTCALL,
+     "shm_put(ring, offset, stamp, data): write one slot."},
+    {"shm_get", (PyCFunction)(void (*)(void))vb_shm_get, METH_FASTCALL,
+     "shm_get(ring, offset, stamp, length): a copy of the slot, or None if it changed."},
     {NULL, NULL, 0, NULL},
 };
 
