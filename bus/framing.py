@@ -103,7 +103,7 @@ def encode(
     raw_name = payload.raw_field
     body = payload_map(payload, raw_name)
     sv = payload.schema_version
-    if shm is not None and raw_name:
+    if shm is not None and raw_name and len(getattr(payload, raw_name)) >= shm.min_bytes:
         descriptor = shm.descriptor(getattr(payload, raw_name))
         if descriptor is not None:
             env_shm = {
