@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -237,3 +238,44 @@ def test_every_model_travels_the_same_with_and_without_c(
     slow = bus.framing.encode(topic, payload, **kw)
     assert fast == slow
     assert bus.framing.decode(slow) == fast_msg
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["C", "pyzmq"])
+def test_the_socket_paths_move_whole_messages_with_and_without_c(
+    native: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import bus.socketio as socketio
+
+    if native and vbio is None:
+        pytest.skip(f"bus/native is not built: {nativeio.why}")
+    if not native:
+        monkeypatch.setattr(socketio, "vbio", None)
+    ctx = zmq.Context()
+    pub, sub = ctx.socket(zmq.PUB), ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.bind(f"ipc://{tmp_path}/s")
+    pub.connect(f"ipc://{tmp_path}/s")
+    out, inp = socketio.PubIO(pub), socketio.SubIO(sub)
+    messages = [[b"t", b"e"], [b"t", b"e", bytes(100_000)], [b"t", b"e", b"small"], [b"x"] * 4]
+    try:
+        assert inp.recv_nowait() is None
+        got: list[list[bytes]] = []
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:  # the subscription reaches the PUB
+            out.send([b"warm", b"up"])
+            got = (
+                [m for m in [inp.recv_nowait()] if m is not None] if inp.wait(20, False)[0] else []
+            )
+        for m in messages:
+            out.send(m)
+        received: list[list[bytes]] = []
+        while len(received) < len(messages) and time.monotonic() < deadline:
+            if inp.wait(100, False)[0]:
+                frames = inp.recv_nowait()
+                if frames is not None and frames[0] != b"warm":
+                    received.append(frames)
+        assert received == messages
+    finally:
+        pub.close(linger=0)
+        sub.close(linger=0)
+        ctx.term()
