@@ -40,6 +40,8 @@ class LlmRequest(Message):
 class LlmDelta(Message):
     """A piece of the streamed reply (topic ``llm.delta``)."""
 
+    schema_version: ClassVar[tuple[int, int]] = (1, 1)
+
     request_id: str
     """Request this piece belongs to."""
     index: int
@@ -48,6 +50,8 @@ class LlmDelta(Message):
     """The new text."""
     thinking: bool = False
     """True for text inside ``<think>...</think>`` (never spoken)."""
+    bus_ms: float = 0.0
+    """Time on the bus of the ``llm.request`` this answers (its receive age at the LLM), ms."""
 
 
 class LlmAbort(Message):
