@@ -63,6 +63,12 @@ class AsrPartial(Message):
     """The segment part of that partial."""
     language: str = ""
     """Language code, or empty when unknown."""
+    emotion: str = ""
+    """SenseVoice emotion tag, or empty."""
+    event: str = ""
+    """SenseVoice audio event tag, or empty."""
+    itn: bool = False
+    """True when inverse text normalisation was applied."""
     paused: bool = True
     """Copied from the partial: the speech had paused when it was taken."""
     speech_end_ns: int = 0
