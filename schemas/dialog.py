@@ -36,9 +36,6 @@ class TurnMetrics(Message):
     """How the turn ended."""
     schema_version: ClassVar[tuple[int, int]] = (1, 1)
 
-    eot_wait_ms: float = 0.0
-    """The silence after the speech that closed the segment (the hangover, or less when the
-    transcript so far read as a complete request)."""
     vad_close_ms: float = 0.0
     """End of speech -> segment closed (the VAD's decision)."""
     asr_partial_ms: float = 0.0

@@ -16,6 +16,9 @@ Rules, for Chinese and English mixed text:
 - A run of ends (``?!``, ``...``) and closing quotes or brackets after it stay with the sentence.
 - A line break ends a sentence.
 - ``max_chars`` (0 = off) cuts an over-long sentence at its last comma, so that speech can start.
+- :meth:`SentenceSegmenter.take_clause` hands out the first clause of the sentence in progress
+  (up to a comma, colon or semicolon followed by a space, or a Chinese ``，、：``) once it has
+  ``min_chars``: a reply's first words can be spoken before its first sentence is complete.
 
 :func:`split_sentences` applies the same rules to a whole text.
 """
@@ -30,6 +33,8 @@ _CJK_ENDS = frozenset("。！？；…")
 _ASCII_ENDS = frozenset(".!?;")
 _CLOSERS = frozenset("\"'”’)）」』】》")
 _COMMAS = frozenset(",，、:：")
+_CJK_CLAUSE_MARKS = frozenset("，、：")
+_CLAUSE_MARKS = frozenset(",:;") | _CJK_CLAUSE_MARKS
 _ABBREVIATIONS = frozenset(
     {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no", "fig"}
 )
@@ -67,6 +72,23 @@ class SentenceSegmenter:
                 self._take(out, self._buf[: cut + 1])
                 self._buf = self._buf[cut + 1 :]
         return out
+
+    def take_clause(self, min_chars: int) -> str | None:
+        """The buffered text up to its first clause mark, once that much holds ``min_chars``
+        characters (and is taken out of the buffer); None while there is no such clause."""
+        buf = self._buf
+        for i, c in enumerate(buf):
+            if c not in _CLAUSE_MARKS:
+                continue
+            if c in _CJK_CLAUSE_MARKS or (i + 1 < len(buf) and buf[i + 1].isspace()):
+                end = i + 1
+            else:
+                continue  # 1,000 and 3:30 stay whole (a mark at the very end waits)
+            clause = buf[:end].strip()
+            if len(clause) >= min_chars:
+                self._buf = buf[end:]
+                return clause
+        return None
 
     def flush(self) -> list[str]:
         """End of stream: return what is left as a last sentence (if any)."""

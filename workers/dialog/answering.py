@@ -28,6 +28,8 @@ __all__ = [
     "act",
     "apologise",
     "ask_llm",
+    "await_reply",
+    "llm_request",
     "on_ack",
     "on_audio",
     "on_delta",
@@ -45,22 +47,31 @@ DEAD_EVENTS = frozenset({"exited", "hung", "restarting", "gave_up"})
 # --- the LLM -------------------------------------------------------------------------------
 
 
-def ask_llm(m: TurnManager, t: Turn, now_ns: int, out: list[Out], *, part: int = 0) -> None:
-    """Send the turn's question with the bounded history; start the first-token deadline."""
-    user = ChatMessage(role="user", content=t.user_text)
+def llm_request(m: TurnManager, question: str, request_id: str) -> LlmRequest:
+    """The request for ``question``: system prompt, the bounded history, the question."""
+    user = ChatMessage(role="user", content=question)
     system = ChatMessage(role="system", content=m.s.system_prompt)
-    t.request_id = t.turn_id + "+" * part
-    req = LlmRequest(
-        request_id=t.request_id,
+    return LlmRequest(
+        request_id=request_id,
         messages=(system, *m.history.with_new([user])),
         max_tokens=m.s.max_tokens,
         temperature=m.s.temperature,
         tools=m.s.tools,
         enable_thinking=m.s.enable_thinking,
     )
+
+
+def ask_llm(m: TurnManager, t: Turn, now_ns: int, out: list[Out], *, part: int = 0) -> None:
+    """Send the turn's question with the bounded history; start the first-token deadline."""
+    t.request_id = t.turn_id + "+" * part
+    out.append(Out("llm.request", llm_request(m, t.user_text, t.request_id), t.turn_id))
+    await_reply(m, t, now_ns, out)
+
+
+def await_reply(m: TurnManager, t: Turn, now_ns: int, out: list[Out]) -> None:
+    """The turn waits for ``t.request_id``'s reply: the first-token deadline starts."""
     t.stage = "llm"
     t.deadline_ns = now_ns + int(m.s.llm_first_token_timeout_s * 1e9)
-    out.append(Out("llm.request", req, t.turn_id))
     m.set_state("thinking", t.turn_id, t.user_text, out)
 
 
@@ -71,7 +82,7 @@ def on_delta(m: TurnManager, p: LlmDelta, msg: Envelope, now_ns: int, out: list[
         return
     if not t.timeline.first_token_ns:
         t.timeline.first_token_ns = now_ns
-        t.timeline.bus_ms += max(0.0, msg.age_ms)
+        t.timeline.bus.add("llm.delta", msg.age_ms, p.bus_ms, upstream_hops=1)
     t.deadline_ns = now_ns + int(m.s.llm_stall_timeout_s * 1e9)
     reqs = t.speech.feed(p.text, thinking=p.thinking)
     if reqs:
@@ -152,7 +163,7 @@ def on_audio(m: TurnManager, p: TtsAudio, msg: Envelope, now_ns: int, out: list[
         return
     if not t.timeline.first_audio_ns and p.pcm:
         t.timeline.first_audio_ns = now_ns
-        t.timeline.bus_ms += max(0.0, msg.age_ms)
+        t.timeline.bus.add("tts.audio", msg.age_ms, p.bus_ms, upstream_hops=1)
     if p.final and t.stage == "speaking" and p.index == t.speech.sent - 1:
         m.close(t, now_ns, out)
 

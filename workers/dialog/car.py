@@ -53,6 +53,18 @@ class CarDesk:
         what = join_steps([describe(i, t.language) for i in ok], t.language)
         return [self._next(t)], [say("command_ok", t.language, what=what)], what
 
+    def stop_now(self, intent: CarIntent, *, turn_id: str) -> RtosCommand:
+        """A STOP (or ESTOP) to send at once; the plan in progress is dropped and its cut-off
+        steps are not spoken about (the user asked for the stop)."""
+        (cmd,) = to_commands(
+            [intent], self.bounds, first_id=self._next_id, source=f"{self.source}:{turn_id}"
+        )
+        self._next_id = (self._next_id + 1) & 0xFFFFFFFF or 1
+        if self._acting is not None:
+            self._acting.plan.clear()
+            self._acting = None
+        return cmd
+
     def on_ack(self, p: RtosAck) -> tuple[Turn | None, list[RtosCommand], str]:
         """(the turn concerned, commands to send next, a sentence to say or '')."""
         t = self._owner.get(p.cmd_id)

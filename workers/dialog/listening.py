@@ -1,9 +1,12 @@
-"""The user's side of a turn: speech start and end, the transcript, barge-in, a lost transcript.
+"""The user's side of a turn: speech start and end, the transcripts, barge-in, a lost transcript.
 
 Functions of the :class:`~workers.dialog.manager.TurnManager` state (pure: they append what to
-publish to ``out``). A transcript either belongs to a turn in progress (a later part of a long
-segment), is ignored (not awake, no wake phrase), or opens a turn: a device question answered
-from telemetry, a car command understood locally, or a question for the LLM.
+publish to ``out``). Every transcript is first looked at for a stop word (:mod:`stopping`: STOP
+goes to the car at once, awake or not). The speculative transcript of a pause
+(``asr.partial``) may then ask the LLM early (:mod:`early`). A segment's transcript either
+belongs to a turn in progress (a later part of a long segment), is ignored (not awake, no wake
+phrase), or opens a turn: a device question answered from telemetry, a car command understood
+locally, or a question for the LLM (taking over the early request when it asked the same).
 """
 
 from __future__ import annotations
@@ -12,22 +15,24 @@ import logging
 from typing import TYPE_CHECKING
 
 from bus import Envelope, Out
-from schemas.asr import AsrText
-from schemas.llm import LlmAbort
+from schemas.asr import AsrPartial, AsrText
+from schemas.llm import LlmAbort, LlmDelta
 from schemas.speaker import SpeakerStop
 from schemas.system import LifecycleEvent
 from schemas.vad import VadState
-from workers.dialog import answering
+from workers.dialog import answering, early
+from workers.dialog.actions import describe
 from workers.dialog.commands import parse_command
-from workers.dialog.device import answer_device_question
+from workers.dialog.device import answer_device_question, device_topic
 from workers.dialog.replies import language_of, say
 from workers.dialog.speech import ReplySpeech
+from workers.dialog.stopping import skip_sent_stop, stop_if_asked
 from workers.dialog.turn import Timeline, Turn
 
 if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
 
-__all__ = ["barge_in", "fail_asr", "on_asr", "on_lifecycle", "on_vad"]
+__all__ = ["barge_in", "fail_asr", "on_asr", "on_lifecycle", "on_partial", "on_vad", "route"]
 
 log = logging.getLogger("workers.dialog.manager")
 
@@ -48,7 +53,6 @@ def on_vad(m: TurnManager, p: VadState, msg: Envelope, now_ns: int, out: list[Ou
             m.restore_state(out)
         return
     tl = Timeline(speech_end_ns=p.at_ns, closed_ns=p.decided_ns or now_ns)
-    tl.bus_ms += max(0.0, msg.age_ms)
     m.pending[p.segment_id] = (tl, now_ns + int(m.s.asr_timeout_s * 1e9))
     if m.window.awake and not m.assistant_talking():
         m.set_state("thinking", p.segment_id, "", out)
@@ -71,55 +75,136 @@ def barge_in(m: TurnManager, now_ns: int, out: list[Out]) -> None:
         m.close(t, now_ns, out)
 
 
+def route(m: TurnManager, text: str) -> tuple[str, str]:
+    """What ``text`` would become, and the words it is about (the wake phrase taken out):
+    ``ignore`` (not awake, no wake phrase), ``wake`` (the phrase alone), ``device``,
+    ``command`` or ``llm``."""
+    hit = m.matcher.match(text) if m.matcher is not None else None
+    if not m.window.awake and hit is None:
+        return "ignore", text
+    rest = hit.rest if hit is not None else text
+    if not rest:
+        return "wake", rest
+    if m.s.device_questions and device_topic(rest) is not None:
+        return "device", rest
+    if m.s.local_commands and parse_command(rest) is not None:
+        return "command", rest
+    return "llm", rest
+
+
+def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: list[Out]) -> None:
+    """What was said so far: a stop word stops the car now; a question may be asked early."""
+    text = p.text.strip()
+    if not text:
+        return
+    stopped = stop_if_asked(m, p.segment_id, text, now_ns, out)
+    m.partials[p.segment_id] = (p.speech_end_ns, now_ns)
+    while len(m.partials) > _KEEP_TURNS:
+        m.partials.pop(next(iter(m.partials)))
+    if not (m.s.early_answers and p.paused) or p.segment_id in m.turns:
+        return
+    kind, question = route(m, text)
+    if kind == "llm" and not (stopped and m.assistant_talking()):
+        early.start(m, p, question, out)
+    else:
+        early.abandon(m, out, reason="not for the LLM")
+
+
 def on_asr(m: TurnManager, p: AsrText, msg: Envelope, now_ns: int, out: list[Out]) -> None:
     """A transcript: part of a turn, ignored, or the start of a new turn."""
+    text = p.text.strip()
+    stop_if_asked(m, p.segment_id, text, now_ns, out)  # before anything else, awake or not
     if p.segment_id in m.turns:
-        _more_of_turn(m, m.turns[p.segment_id], p.text.strip(), now_ns, out)
+        _more_of_turn(m, m.turns[p.segment_id], text, now_ns, out)
         return
     tl, _ = m.pending.pop(p.segment_id, (Timeline(speech_end_ns=p.speech_end_ns), 0))
     tl.transcript_ns = now_ns
-    tl.bus_ms += max(0.0, msg.age_ms)
+    tl.speculative = p.speculative
+    partial = m.partials.get(p.segment_id)
+    if partial is not None and partial[0] == p.speech_end_ns:
+        tl.partial_ns = partial[1]
+    tl.bus.add("asr.text", msg.age_ms, p.bus_ms, upstream_hops=2)
     trace = p.segment_id
-    text = p.text.strip()
     if not text:
+        early.abandon(m, out, reason="no speech")
         m.restore_state(out)
         return
-    hit = m.matcher.match(text) if m.matcher is not None else None
-    if not m.window.awake and hit is None:
+    kind, rest = route(m, text)
+    if kind == "ignore":
         log.info("not_awake text=%r", text)
-        out.append(Out("dialog.turn", tl.metrics(trace, user_text=text, outcome="ignored"), trace))
+        early.abandon(m, out, reason="not awake")
+        out.append(Out("dialog.turn", _ignored(m, trace, tl, text), trace))
         m.restore_state(out)
         return
-    if hit is not None:
+    if rest != text or kind == "wake":
         m.window.open(now_ns / 1e9)
-        text = hit.rest
     m.window.touch(now_ns / 1e9)
     lang = (
-        language_of(text or p.text)
+        language_of(rest or p.text)
         if not p.language or p.language not in ("en", "zh")
         else p.language
     )
     if m.turn is not None and m.turn.stage in ("llm", "speaking"):
         barge_in(m, now_ns, out)  # a new utterance supersedes the one being answered
-    t = Turn(trace, lang, text, tl, ReplySpeech(trace, lang, max_chars=m.s.sentence_max_chars))
+    t = Turn(trace, lang, rest, tl, _speech(m, trace, lang))
     m.turn = t
     m.turns[trace] = t
     while len(m.turns) > _KEEP_TURNS:
         m.turns.pop(next(iter(m.turns)))
-    if not text:
+    _claim_stop(m, t)
+    asked = early.adopt(m, t, text, out) if kind == "llm" else None
+    if kind != "llm":
+        early.abandon(m, out, reason="not for the LLM")
+    if kind == "wake":
         m.speak(t, t.speech.say(say("wake", lang)), now_ns, out)
         return
-    answer = answer_device_question(text, m.telemetry) if m.s.device_questions else None
-    if answer is not None:
+    if kind == "device":
+        answer = answer_device_question(rest, m.telemetry)
+        assert answer is not None  # route() saw a device question
         m.remember(t, answer)
         m.speak(t, t.speech.say(answer), now_ns, out)
         return
-    intents = parse_command(text) if m.s.local_commands else None
-    if intents is not None:
+    if kind == "command":
+        intents = parse_command(rest) or []
         t.outcome = "command"
-        m.speak(t, t.speech.say_texts(answering.act(m, t, intents, out)), now_ns, out)
+        todo = skip_sent_stop(m, trace, intents)
+        if todo:
+            said = answering.act(m, t, todo, out)
+        else:  # only the STOP, and it went out already
+            said = [say("command_ok", lang, what=describe(intents[0], lang))]
+        m.speak(t, t.speech.say_texts(said), now_ns, out)
+        return
+    if asked is not None:  # the early request asked exactly this: its output is the answer
+        answering.await_reply(m, t, now_ns, out)
+        for item, held_msg in asked.held:
+            if isinstance(item, LlmDelta):
+                answering.on_delta(m, item, held_msg, now_ns, out)
+            else:
+                answering.on_reply(m, item, now_ns, out)
         return
     answering.ask_llm(m, t, now_ns, out)
+
+
+def _speech(m: TurnManager, turn_id: str, lang: str) -> ReplySpeech:
+    return ReplySpeech(
+        turn_id, lang, max_chars=m.s.sentence_max_chars, first_clause_chars=m.s.first_clause_chars
+    )
+
+
+def _claim_stop(m: TurnManager, t: Turn) -> None:
+    """A STOP this utterance sent belongs to its turn (its id, when it reached the ring)."""
+    sent = m.stopped.get(t.turn_id)
+    if sent is not None:
+        t.commands.append(sent.cmd_id)
+        t.timeline.stop_ring_ns = sent.ring_ns
+        t.outcome = "command"
+
+
+def _ignored(m: TurnManager, trace: str, tl: Timeline, text: str):
+    sent = m.stopped.get(trace)
+    if sent is not None:
+        tl.stop_ring_ns = sent.ring_ns
+    return tl.metrics(trace, user_text=text, outcome="ignored")
 
 
 def _more_of_turn(m: TurnManager, t: Turn, text: str, now_ns: int, out: list[Out]) -> None:
@@ -129,7 +214,7 @@ def _more_of_turn(m: TurnManager, t: Turn, text: str, now_ns: int, out: list[Out
         return
     out.append(Out("llm.abort", LlmAbort(request_id=t.request_id, reason="more"), t.turn_id))
     t.user_text = f"{t.user_text} {text}".strip()
-    t.speech = ReplySpeech(t.turn_id, t.language, max_chars=m.s.sentence_max_chars)
+    t.speech = _speech(m, t.turn_id, t.language)
     answering.ask_llm(m, t, now_ns, out, part=t.request_id.count("+") + 1)
 
 
@@ -143,6 +228,8 @@ def on_lifecycle(m: TurnManager, p: LifecycleEvent, now_ns: int, out: list[Out])
 def fail_asr(m: TurnManager, seg_id: str, now_ns: int, out: list[Out], *, why: str) -> None:
     """No transcript for ``seg_id``: apologise if it may have been meant for us."""
     tl, _ = m.pending.pop(seg_id)
+    if m.early is not None and m.early.segment_id == seg_id:
+        early.abandon(m, out, reason="no transcript")
     if not m.window.awake:
         return  # it may not have been meant for us: stay quiet
     log.warning("asr_failed segment=%s why=%s", seg_id, why)

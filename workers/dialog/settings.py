@@ -53,6 +53,15 @@ class DialogSettings(BaseModel):
     """Stop playback and abort the LLM when the user speaks over the assistant."""
     sentence_max_chars: int = Field(default=160, ge=0)
     """Cut a longer sentence at a comma so that speech can start (0 = never)."""
+    first_clause_chars: int = Field(default=8, ge=0)
+    """Send the reply's first clause to the TTS at its comma once it has this many characters,
+    without waiting for the end of its sentence (0 = whole sentences only)."""
+    partial_transcripts: bool = True
+    """Read the speculative transcript of each pause (``asr.partial``): a stop word in it stops
+    the car at once, a question may be asked early (the ASR must publish them)."""
+    early_answers: bool = True
+    """Ask the LLM with the transcript of the pause before the segment closes; its reply is
+    spoken only if the segment closes with the same words (needs ``partial_transcripts``)."""
     asr_timeout_s: float = Field(default=15.0, gt=0)
     """End of speech -> transcript deadline before apologising."""
     llm_first_token_timeout_s: float = Field(default=20.0, gt=0)

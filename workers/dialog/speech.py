@@ -5,6 +5,10 @@ Only the answer is spoken: pieces flagged as thinking are dropped, and a ``<thin
 worker's own :class:`~text.think.TagSplitter`. Each sentence goes out the moment the
 :class:`~text.segment.SentenceSegmenter` sees it complete; :meth:`ReplySpeech.finish`
 marks the last one ``final`` (an empty final request when everything was already sent).
+
+With ``first_clause_chars`` the reply's first piece goes out at its first clause ("Paris is
+the capital of France," ...) instead of its first sentence: the TTS can start on it while the
+LLM writes the rest.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ __all__ = ["ReplySpeech"]
 class ReplySpeech:
     """The spoken side of one turn: numbering, sentence cutting, the final mark."""
 
-    def __init__(self, turn_id: str, language: str = "", *, max_chars: int = 0) -> None:
+    def __init__(
+        self, turn_id: str, language: str = "", *, max_chars: int = 0, first_clause_chars: int = 0
+    ) -> None:
         self.turn_id = turn_id
         self.language = language
         self._max_chars = max_chars
+        self._first_clause = first_clause_chars
         self._tags = TagSplitter()
         self._seg = SentenceSegmenter(max_chars=max_chars)
         self._next = 0
@@ -42,6 +49,10 @@ class ReplySpeech:
         for piece in self._tags.feed(text):
             if piece.channel == "answer":
                 out += [self._request(s) for s in self._seg.feed(piece.text)]
+        if self._first_clause and not out and not self.spoken:
+            clause = self._seg.take_clause(self._first_clause)
+            if clause:
+                out.append(self._request(clause))
         return out
 
     def finish(self, *extra: str) -> list[TtsRequest]:
