@@ -17,6 +17,7 @@ from schemas.rtos import CarIntent, RtosAck
 from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio
+from text.history import fit_messages
 from workers.dialog.replies import say
 from workers.dialog.turn import Turn
 
@@ -36,6 +37,7 @@ __all__ = [
     "on_lifecycle",
     "on_reply",
     "on_speaker",
+    "stable_history",
 ]
 
 log = logging.getLogger("workers.dialog.manager")
@@ -53,12 +55,27 @@ def llm_request(m: TurnManager, question: str, request_id: str) -> LlmRequest:
     system = ChatMessage(role="system", content=m.s.system_prompt)
     return LlmRequest(
         request_id=request_id,
-        messages=(system, *m.history.with_new([user])),
+        messages=(system, *stable_history(m, user)),
         max_tokens=m.s.max_tokens,
         temperature=m.s.temperature,
         tools=m.s.tools,
         enable_thinking=m.s.enable_thinking,
     )
+
+
+def stable_history(m: TurnManager, user: ChatMessage) -> tuple[ChatMessage, ...]:
+    """The history and ``user``, bounded by ``history_max_chars`` so that the prompt's prefix
+    stays what the LLM already holds: over the budget, the oldest turns go until half of it is
+    left (and the history keeps just that), so the prefix changes once every few turns instead
+    of at every turn (each change costs a prefill of the whole history)."""
+    budget = m.s.history_max_chars
+    messages = (*m.history.messages, user)
+    if sum(len(x.content) for x in messages) <= budget:
+        return messages
+    kept = fit_messages(messages, max_chars=budget // 2)
+    m.history.clear()
+    m.history.add(*kept[:-1])
+    return kept
 
 
 def ask_llm(m: TurnManager, t: Turn, now_ns: int, out: list[Out], *, part: int = 0) -> None:

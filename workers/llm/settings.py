@@ -163,6 +163,10 @@ class LlamaCppSettings(BaseModel):
     """Sampling seed (fixed, so replies repeat)."""
     start_in_think: bool = False
     """Treat the start of each reply as thinking."""
+    prompt_cache_mb: int = Field(default=32, ge=0)
+    """Keep the KV state of recent prompts (llama.cpp's prompt cache, in RAM, at most this many
+    MiB): a request that shares a longer prefix with one of them than with the context (the
+    system prompt after a request with another one) starts from it. 0 = only the context."""
 
 
 class HistorySettings(BaseModel):

@@ -72,3 +72,42 @@ def test_abort_stops_between_tokens(backend: LlamaCppBackend) -> None:
 def test_counts_tokens_with_the_model_tokenizer(backend: LlamaCppBackend) -> None:
     n = backend.count_tokens("Hello there, how are you?")
     assert n is not None and 3 <= n <= 12
+
+
+def _prefilled(backend: LlamaCppBackend, *messages: tuple[str, str]) -> tuple[int, str]:
+    """(tokens prefilled by this run, the reply) for a conversation of (role, text)."""
+    prompt = Prompt(
+        messages=tuple(ChatMessage(role=r, content=c) for r, c in messages),  # type: ignore[arg-type]
+        max_tokens=8,
+        temperature=0.0,
+    )
+    chunks = list(backend.stream(prompt, threading.Event()))
+    perf = chunks[-1].perf
+    assert perf is not None
+    return perf.prefill_tokens, "".join(c.text for c in chunks)
+
+
+@pytest.mark.parametrize("cache_mb", [32, 0])
+def test_a_turn_prefills_only_its_new_words_even_after_a_prompt_with_another_system(
+    cache_mb: int,
+) -> None:
+    b = LlamaCppBackend(LlamaCppSettings(n_threads=1, prompt_cache_mb=cache_mb))
+    try:
+        system = ("system", "You are a small voice assistant on a robot car named Robo. " * 4)
+        first, a1 = _prefilled(b, system, ("user", "What is the capital of France?"))
+        second, a2 = _prefilled(
+            b, system, ("user", "What is the capital of France?"), ("assistant", a1),
+            ("user", "And of Italy?"),
+        )  # fmt: skip
+        assert second < first / 2  # the system prompt and the first exchange were kept
+        _prefilled(b, ("system", "Answer with one JSON object."), ("user", "drive forward"))
+        third, _ = _prefilled(
+            b, system, ("user", "What is the capital of France?"), ("assistant", a1),
+            ("user", "And of Italy?"), ("assistant", a2), ("user", "And of Spain?"),
+        )  # fmt: skip
+        if cache_mb:
+            assert third < first / 2  # restored from the prompt cache
+        else:
+            assert third > first  # the other system prompt cost the whole prefix again
+    finally:
+        b.close()

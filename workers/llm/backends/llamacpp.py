@@ -7,6 +7,15 @@ is looked up. It is a stand-in for the board's DeepSeek-R1-Distill-Qwen-1.5B, no
 
 Generation runs token by token; an abort is seen between two tokens (prompt processing itself
 cannot be interrupted, about 0.1 s for a short prompt with this model).
+
+**Only the new words are prefilled.** llama-cpp-python keeps the context of the last run and
+evaluates only the tokens after the longest prefix a new prompt shares with it; the dialog sends
+every turn as the same system prompt + the history + the question, so a turn prefills its new
+user message (and the previous reply's closing tokens), not the system prompt. A request with
+another prefix in between (a warm-up, a constrained intent request with its own system prompt)
+would cost a full prefill afterwards: the prompt cache (``prompt_cache_mb``, llama.cpp's RAM
+cache) keeps the KV state of recent prompts and restores the one sharing the longest prefix.
+llama.cpp's timings are reset before each run, so ``prefill_tokens`` is that run's own.
 """
 
 from __future__ import annotations
@@ -73,6 +82,10 @@ class LlamaCppBackend(Backend):
             seed=settings.seed,
             verbose=False,
         )
+        if settings.prompt_cache_mb:
+            from llama_cpp import LlamaRAMCache
+
+            self._llm.set_cache(LlamaRAMCache(capacity_bytes=settings.prompt_cache_mb << 20))
         self._lock = threading.Lock()
 
     def count_tokens(self, text: str) -> int | None:
@@ -80,6 +93,7 @@ class LlamaCppBackend(Backend):
 
     def stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:
         with self._lock:
+            self._reset_perf()
             completion = self._llm.create_chat_completion(
                 messages=[{"role": m.role, "content": m.content} for m in prompt.messages],
                 stream=True,
@@ -103,8 +117,17 @@ class LlamaCppBackend(Backend):
                 completion.close()
             yield Chunk(perf=None if finish == "abort" else self._perf(), finish_reason=finish)
 
+    def _reset_perf(self) -> None:
+        """Start llama.cpp's counters afresh (they add up over runs otherwise)."""
+        try:
+            import llama_cpp
+
+            llama_cpp.llama_perf_context_reset(self._llm._ctx.ctx)
+        except (AttributeError, ImportError):  # private API: absent in other versions
+            pass
+
     def _perf(self) -> Perf | None:
-        """llama.cpp's own timings of the last run (reset at the start of each generation)."""
+        """llama.cpp's own timings of the last run (reset at its start)."""
         try:
             import llama_cpp
 
