@@ -61,7 +61,9 @@ class TurnManager:
         self.name = name
         self.matcher = WakeMatcher(settings.wake_phrases) if settings.wake == "phrase" else None
         self.window = AwakeWindow(settings.awake_window_s, always_awake=self.matcher is None)
-        self.history = History(max_chars=settings.history_max_chars)
+        # bounded when a request is built (answering.stable_history), not at every add: cutting
+        # the oldest turn at each exchange would change the prompt's prefix at every turn
+        self.history = History()
         self.telemetry: RtosTelemetry | None = None
         self.turn: Turn | None = None
         """The turn being answered (or the last one)."""

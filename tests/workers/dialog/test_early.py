@@ -80,3 +80,17 @@ def test_the_first_clause_goes_to_the_tts_before_its_sentence_ends():
     whole.utterance("s1", "tell me about Paris")
     whole.send("llm.delta", LlmDelta(request_id="s1", index=0, text="Well, Paris, the"), "s1")
     assert spoken(whole) == []
+
+
+def test_the_history_is_cut_to_half_its_budget_so_the_prompt_keeps_its_prefix_for_turns():
+    h = make(wake="always", history_max_chars=400)
+    prompts = []
+    for i in range(12):
+        seg = f"s{i}"
+        h.utterance(seg, f"question number {i} about something long enough to count")
+        h.llm_says(seg, f"Answer number {i} is a sentence of some length, too.")
+        h.tts_plays()
+        prompts.append([x.content for x in h.out("llm.request")[-1].messages[1:-1]])
+    # a prompt's history is the previous prompt's plus its exchange, except at a cut
+    cuts = sum(1 for a, b in zip(prompts, prompts[1:], strict=False) if b[: len(a)] != a)
+    assert 1 <= cuts <= 4 and max(sum(len(c) for c in p) for p in prompts) <= 400
