@@ -35,7 +35,7 @@ class SegmenterParams:
     min_speech_ms: int = 150
     max_segment_ms: int = 10_000
     split_search_ms: int = 2_000
-    partial_after_ms: int = 0
+    partial_after_ms: int = 120
     partial_every_ms: int = 0
 
     def __post_init__(self) -> None:

@@ -179,7 +179,7 @@ def test_end_of_turn_without_partials_or_longer_than_the_hangover_is_refused() -
     from workers.vad.settings import EndOfTurnSettings
 
     with pytest.raises(ValidationError, match="needs partial_after_ms"):
-        VadSettings(end_of_turn=EndOfTurnSettings())
+        VadSettings(partial_after_ms=0, hangover_ms=1000, end_of_turn=EndOfTurnSettings())
     with pytest.raises(ValidationError, match="raise it to at least that"):
         VadSettings(hangover_ms=500, partial_after_ms=100, end_of_turn=EndOfTurnSettings())
 
@@ -187,8 +187,10 @@ def test_end_of_turn_without_partials_or_longer_than_the_hangover_is_refused() -
 def test_the_manifest_names_the_partial_topics_only_when_the_settings_use_them() -> None:
     from workers.vad.settings import EndOfTurnSettings
 
-    consumes, produces = MANIFEST.resolve(VadSettings())
+    consumes, produces = MANIFEST.resolve(VadSettings(partial_after_ms=0))
     assert "asr.partial" not in consumes and "vad.partial" not in produces
+    consumes, produces = MANIFEST.resolve(VadSettings())  # partials by default, no words' wait
+    assert "asr.partial" not in consumes and "vad.partial" in produces
     s = VadSettings(hangover_ms=900, partial_after_ms=120, end_of_turn=EndOfTurnSettings())
     consumes, produces = MANIFEST.resolve(s)
     assert "asr.partial" in consumes and "vad.partial" in produces

@@ -57,6 +57,7 @@ P = SegmenterParams(
     min_speech_ms=100,
     max_segment_ms=2000,
     split_search_ms=400,
+    partial_after_ms=0,
 )
 
 
