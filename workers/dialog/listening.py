@@ -20,6 +20,7 @@ from schemas.llm import LlmAbort, LlmDelta
 from schemas.speaker import SpeakerStop
 from schemas.system import LifecycleEvent
 from schemas.vad import VadState
+from text.endofturn import classify
 from workers.dialog import answering, early
 from workers.dialog.actions import describe
 from workers.dialog.commands import parse_command
@@ -104,10 +105,10 @@ def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: l
     if not (m.s.early_answers and p.paused) or p.segment_id in m.turns:
         return
     kind, question = route(m, text)
-    if kind == "llm" and not (stopped and m.assistant_talking()):
-        early.start(m, p, question, out)
-    else:
+    if kind != "llm" or (stopped and m.assistant_talking()):
         early.abandon(m, out, reason="not for the LLM")
+    elif classify(text, p.language) != "trailing":  # words that trail off will go on
+        early.start(m, p, question, out)
 
 
 def on_asr(m: TurnManager, p: AsrText, msg: Envelope, now_ns: int, out: list[Out]) -> None:

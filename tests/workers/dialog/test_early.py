@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from schemas.asr import AsrPartial, AsrText
 from schemas.llm import LlmDelta, LlmReply
 from schemas.vad import VadState
@@ -92,5 +94,14 @@ def test_the_history_is_cut_to_half_its_budget_so_the_prompt_keeps_its_prefix_fo
         h.tts_plays()
         prompts.append([x.content for x in h.out("llm.request")[-1].messages[1:-1]])
     # a prompt's history is the previous prompt's plus its exchange, except at a cut
-    cuts = sum(1 for a, b in zip(prompts, prompts[1:], strict=False) if b[: len(a)] != a)
+    cuts = sum(1 for a, b in itertools.pairwise(prompts) if b[: len(a)] != a)
     assert 1 <= cuts <= 4 and max(sum(len(c) for c in p) for p in prompts) <= 400
+
+
+def test_words_that_trail_off_are_not_asked_early():
+    h = make(wake="always")
+    pause(h, "s1", "Tell me about the,")
+    pause(h, "s1", "Tell me about the weather and", revision=1)
+    assert h.out("llm.request") == []
+    pause(h, "s1", "Tell me about the weather.", revision=2)
+    assert [r.request_id for r in h.out("llm.request")] == ["s1~2"]
