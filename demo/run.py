@@ -40,6 +40,7 @@ from demo.player import ScriptedMic
 from demo.script import SCRIPT, Line, ScriptError, build_wav, load_script, speak_script
 from demo.soak import Soak
 from demo.transcript import Transcript, format_telemetry
+from schemas.asr import AsrText
 from schemas.system import LifecycleEvent
 from workers.tts.backends import TtsError
 
@@ -173,6 +174,9 @@ class Demo:
                 now = time.monotonic()
                 if msg is not None:
                     conductor.feed(msg, now)
+                    p = msg.payload
+                    if isinstance(p, AsrText) and p.segment_id in conductor.segments:
+                        transcript.turn(p.segment_id).line = conductor.next_line - 1
                     if soak is not None:
                         soak.feed(msg)
                     for line in transcript.feed(msg, time.monotonic_ns()):

@@ -39,6 +39,8 @@ class TurnRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     wav: str = ""
     barged_in: bool = False
+    line: int = -1
+    """Index of the scripted line whose speech opened this turn (-1: not known)."""
 
 
 def format_metrics(m: TurnMetrics) -> str:

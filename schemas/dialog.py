@@ -56,8 +56,9 @@ class TurnMetrics(Message):
     end_to_end_ms: float = 0.0
     """End of speech -> first synthesized audio."""
     stop_ms: float = 0.0
-    """End of speech -> STOP written to the ring (the gateway's stamp), when a stop word in
-    this utterance stopped the car; 0 otherwise."""
+    """End of the speech whose transcript held the stop word (the pause's, when it came from a
+    partial) -> STOP written to the ring (the gateway's stamp), when a stop word in this
+    utterance stopped the car; 0 otherwise."""
     bus_ms: float = 0.0
     """The turn's time on the bus: the receive age of every hop on its critical path, from the
     audio frame that closed the segment to the first audio, each stamped by the worker that

@@ -98,7 +98,7 @@ def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: l
     text = p.text.strip()
     if not text:
         return
-    stopped = stop_if_asked(m, p.segment_id, text, now_ns, out)
+    stopped = stop_if_asked(m, p.segment_id, text, now_ns, out, p.speech_end_ns)
     m.partials[p.segment_id] = (p.speech_end_ns, now_ns)
     while len(m.partials) > _KEEP_TURNS:
         m.partials.pop(next(iter(m.partials)))
@@ -114,7 +114,7 @@ def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: l
 def on_asr(m: TurnManager, p: AsrText, msg: Envelope, now_ns: int, out: list[Out]) -> None:
     """A transcript: part of a turn, ignored, or the start of a new turn."""
     text = p.text.strip()
-    stop_if_asked(m, p.segment_id, text, now_ns, out)  # before anything else, awake or not
+    stop_if_asked(m, p.segment_id, text, now_ns, out, p.speech_end_ns)  # first, awake or not
     if p.segment_id in m.turns:
         _more_of_turn(m, m.turns[p.segment_id], text, now_ns, out)
         return
@@ -198,6 +198,7 @@ def _claim_stop(m: TurnManager, t: Turn) -> None:
     if sent is not None:
         t.commands.append(sent.cmd_id)
         t.timeline.stop_ring_ns = sent.ring_ns
+        t.timeline.stop_speech_end_ns = sent.speech_end_ns
         t.outcome = "command"
 
 
@@ -205,6 +206,7 @@ def _ignored(m: TurnManager, trace: str, tl: Timeline, text: str):
     sent = m.stopped.get(trace)
     if sent is not None:
         tl.stop_ring_ns = sent.ring_ns
+        tl.stop_speech_end_ns = sent.speech_end_ns
     return tl.metrics(trace, user_text=text, outcome="ignored")
 
 

@@ -16,8 +16,9 @@ emergency forms) to the car the moment the word is known, whatever the dialog is
 
 The STOP is sent even when the word was not meant as one ("don't stop believing", 停车场): a
 false STOP is safe, a missed one is not. The gateway's ``accepted`` ack stamps when it was
-written to the ring (``RtosAck.at_ns``); the turn reports end of speech -> that moment as
-``stop_ms``.
+written to the ring (``RtosAck.at_ns``); the turn reports the end of the speech whose transcript
+held the stop word (the pause's, for a partial: a STOP may be in the ring before the utterance
+ends) -> that moment as ``stop_ms``.
 """
 
 from __future__ import annotations
@@ -48,13 +49,17 @@ class Stopped:
     cmd_id: int
     kind: str
     sent_ns: int
+    speech_end_ns: int = 0
+    """End of the speech whose transcript held the stop word (the pause's, for a partial)."""
     ring_ns: int = 0
     """When the gateway wrote it to the ring (0 until its ``accepted`` ack)."""
 
 
-def stop_if_asked(m: TurnManager, segment_id: str, text: str, now_ns: int, out: list[Out]) -> bool:
-    """Send STOP now if ``text`` holds a stop word and this utterance has not sent one yet;
-    True when this utterance has stopped the car (now or before)."""
+def stop_if_asked(
+    m: TurnManager, segment_id: str, text: str, now_ns: int, out: list[Out], speech_end_ns: int = 0
+) -> bool:
+    """Send STOP now if ``text`` (whose speech ended at ``speech_end_ns``) holds a stop word and
+    this utterance has not sent one yet; True when it has stopped the car (now or before)."""
     if segment_id in m.stopped:
         return True
     hit = find_stop(text)
@@ -62,7 +67,7 @@ def stop_if_asked(m: TurnManager, segment_id: str, text: str, now_ns: int, out: 
         return False
     cmd = m.car.stop_now(CarIntent(kind=hit.kind), turn_id=segment_id)
     out.append(Out("rtos.command", cmd, segment_id))
-    m.stopped[segment_id] = Stopped(cmd.cmd_id, hit.kind, now_ns)
+    m.stopped[segment_id] = Stopped(cmd.cmd_id, hit.kind, now_ns, speech_end_ns)
     while len(m.stopped) > _REMEMBER:
         m.stopped.pop(next(iter(m.stopped)))
     log.info("stop_sent segment=%s kind=%s word=%r cmd_id=%d", segment_id, hit.kind, hit.form,
@@ -88,4 +93,5 @@ def on_stop_ack(m: TurnManager, p: RtosAck) -> None:
             t = m.turns.get(segment_id)
             if t is not None:
                 t.timeline.stop_ring_ns = p.at_ns
+                t.timeline.stop_speech_end_ns = sent.speech_end_ns
             return

@@ -76,6 +76,8 @@ class Timeline:
     first_audio_ns: int = 0
     stop_ring_ns: int = 0
     """The gateway wrote this utterance's STOP to the ring (its ack's stamp)."""
+    stop_speech_end_ns: int = 0
+    """End of the speech whose transcript held the stop word (0: the utterance's end)."""
     bus: BusHops = field(default_factory=BusHops)
 
     def metrics(self, turn_id: str, **fields: object) -> TurnMetrics:
@@ -91,7 +93,7 @@ class Timeline:
             tts_ms=_ms(self.first_request_ns, self.first_audio_ns),
             first_audio_ms=_ms(self.transcript_ns, self.first_audio_ns),
             end_to_end_ms=_ms(self.speech_end_ns, self.first_audio_ns),
-            stop_ms=_ms(self.speech_end_ns, self.stop_ring_ns),
+            stop_ms=_ms(self.stop_speech_end_ns or self.speech_end_ns, self.stop_ring_ns),
             bus_ms=self.bus.total_ms,
             bus_hops=self.bus.count,
             **fields,  # type: ignore[arg-type]

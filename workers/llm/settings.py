@@ -167,6 +167,9 @@ class LlamaCppSettings(BaseModel):
     """Keep the KV state of recent prompts (llama.cpp's prompt cache, in RAM, at most this many
     MiB): a request that shares a longer prefix with one of them than with the context (the
     system prompt after a request with another one) starts from it. 0 = only the context."""
+    prompt_cache_min_tokens: int = Field(default=64, ge=1)
+    """Restore a cached state only when it spares at least this many tokens of prefill (a
+    restore costs a copy of the state)."""
 
 
 class HistorySettings(BaseModel):

@@ -126,3 +126,20 @@ def test_the_ring_stamp_of_the_stop_s_ack_is_the_turn_s_stop_time():
     h.tts_plays()
     (turn,) = h.out("dialog.turn")
     assert turn.stop_ms == 250.0
+
+
+def test_a_stop_heard_at_a_pause_inside_the_utterance_is_timed_from_that_pause():
+    h = make(wake="always")
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
+    pause_end = h.now_ns + 300_000_000  # "Stop," ... then the question goes on
+    h.send("asr.partial", AsrPartial(text="Stop,", segment_id="s1", revision=0,
+                                     speech_end_ns=pause_end), "s1")  # fmt: skip
+    (cmd,) = h.out("rtos.command")
+    h.send("rtos.ack", RtosAck(cmd_id=cmd.cmd_id, status="accepted", at_ns=pause_end + 200_000_000))
+    end = pause_end + 1_500_000_000
+    h.send("vad.state", VadState(speaking=False, segment_id="s1", at_ns=end), "s1")
+    h.send("asr.text", AsrText(text="Stop, how much charge is left?", segment_id="s1",
+                               speech_end_ns=end), "s1")  # fmt: skip
+    h.tts_plays()
+    (turn,) = h.out("dialog.turn")
+    assert turn.stop_ms == 200.0  # from the end of "Stop,", not of the whole utterance

@@ -15,7 +15,10 @@ user message (and the previous reply's closing tokens), not the system prompt. A
 another prefix in between (a warm-up, a constrained intent request with its own system prompt)
 would cost a full prefill afterwards: the prompt cache (``prompt_cache_mb``, llama.cpp's RAM
 cache) keeps the KV state of recent prompts and restores the one sharing the longest prefix.
-llama.cpp's timings are reset before each run, so ``prefill_tokens`` is that run's own.
+Saving and restoring a state is not free (a copy of about 22 KiB per token of context for
+SmolLM2, tens of ms here), so a state is restored only when it spares at least
+``prompt_cache_min_tokens`` of prefill (llama-cpp-python alone restores one longer by a single
+token). llama.cpp's timings are reset before each run, so ``prefill_tokens`` is that run's own.
 """
 
 from __future__ import annotations
@@ -54,6 +57,24 @@ def default_model_path() -> Path:
     )
 
 
+def _worthwhile_cache(llm: Any, capacity_mb: int, min_tokens: int) -> Any:
+    """llama.cpp's RAM prompt cache that hands out a state only when it spares ``min_tokens``."""
+    from llama_cpp import Llama, LlamaRAMCache
+
+    class WorthwhileCache(LlamaRAMCache):  # type: ignore[misc]
+        def __getitem__(self, key: Any) -> Any:
+            state = super().__getitem__(key)
+            tokens = list(key)
+            gain = Llama.longest_token_prefix(
+                state.input_ids.tolist(), tokens
+            ) - Llama.longest_token_prefix(llm.input_ids.tolist(), tokens)
+            if gain < min_tokens:
+                raise KeyError("no cached state spares enough of the prefill")
+            return state
+
+    return WorthwhileCache(capacity_bytes=capacity_mb << 20)
+
+
 class LlamaCppBackend(Backend):
     """llama.cpp in process."""
 
@@ -83,9 +104,11 @@ class LlamaCppBackend(Backend):
             verbose=False,
         )
         if settings.prompt_cache_mb:
-            from llama_cpp import LlamaRAMCache
-
-            self._llm.set_cache(LlamaRAMCache(capacity_bytes=settings.prompt_cache_mb << 20))
+            self._llm.set_cache(
+                _worthwhile_cache(
+                    self._llm, settings.prompt_cache_mb, settings.prompt_cache_min_tokens
+                )
+            )
         self._lock = threading.Lock()
 
     def count_tokens(self, text: str) -> int | None:
