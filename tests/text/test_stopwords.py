@@ -54,4 +54,5 @@ def test_the_hit_says_where_and_which_kind():
     assert stop_kind("Emergency stop!") == "estop"
     assert stop_kind("急停") == "estop" and stop_kind("紧急停车") == "estop"
     assert stop_kind("停车") == "stop"
-    assert find_stop("don\u2019t move").form == "don\u2019t move"  # offsets in the original
+    hit = find_stop("don\u2019t move")
+    assert hit is not None and hit.form == "don\u2019t move"  # offsets in the original

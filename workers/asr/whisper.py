@@ -115,7 +115,7 @@ def _windowed_model(path: str, threads: int) -> Any:
     """A faster-whisper model whose encoder sees only its ``frames`` (3000 = all 30 s)."""
     from faster_whisper import WhisperModel
 
-    class WindowedModel(WhisperModel):  # type: ignore[misc]
+    class WindowedModel(WhisperModel):
         frames = _FULL_FRAMES
 
         def encode(self, features: np.ndarray) -> Any:

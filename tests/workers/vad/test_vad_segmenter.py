@@ -198,9 +198,8 @@ def test_a_pause_publishes_the_open_segment_once_and_the_close_names_it():
     events = run("0" * 5 + "1" * 10 + "0" * 20, PP)
     kinds = [type(e).__name__ for _, e in events]
     assert kinds == ["SpeechStarted", "PartialReady", "SpeechEnded", "SegmentClosed"]
-    (i, part), (_, closed) = [
-        (i, e) for i, e in events if isinstance(e, PartialReady | SegmentClosed)
-    ]
+    ((i, part),) = [(i, e) for i, e in events if isinstance(e, PartialReady)]
+    (closed,) = [e for _, e in events if isinstance(e, SegmentClosed)]
     assert i == 17  # the third unvoiced frame: 60 ms of silence
     assert part.revision == 0 and part.paused and part.segment_id == closed.segment_id
     assert part.speech_end_ns == closed.speech_end_ns == 15 * FRAME_NS

@@ -61,7 +61,7 @@ def _worthwhile_cache(llm: Any, capacity_mb: int, min_tokens: int) -> Any:
     """llama.cpp's RAM prompt cache that hands out a state only when it spares ``min_tokens``."""
     from llama_cpp import Llama, LlamaRAMCache
 
-    class WorthwhileCache(LlamaRAMCache):  # type: ignore[misc]
+    class WorthwhileCache(LlamaRAMCache):
         def __getitem__(self, key: Any) -> Any:
             state = super().__getitem__(key)
             tokens = list(key)
