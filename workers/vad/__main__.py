@@ -31,8 +31,8 @@ def run(node: BusNode) -> None:
     node.ready()
     reported_lost = 0
     for msg in node.events():
-        if msg.topic == "asr.partial":
-            node.publish_many(pipeline.on_transcript(payload_as(msg, AsrPartial)))
+        if isinstance(msg.payload, AsrPartial):  # the transcript of a pause (end_of_turn)
+            node.publish_many(pipeline.on_transcript(msg.payload))
             continue
         node.publish_many(pipeline.feed(payload_as(msg, AudioFrame), msg.age_ms))
         if pipeline.frames_lost != reported_lost:

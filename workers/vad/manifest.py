@@ -1,9 +1,10 @@
 """The ``vad`` worker's manifest: ``audio.frame`` (and ``asr.partial``) in; ``vad.state``,
 ``vad.segment`` (and ``vad.partial``) out.
 
-``consumes``/``produces`` list every topic it may use; for given settings, ``vad.partial`` is
-produced only when they ask for partials (``partial_after_ms`` or ``partial_every_ms``) and
-``asr.partial`` consumed only when they ask for the end of turn from words (``end_of_turn``).
+``consumes``/``produces`` are the topics of the default settings; for given settings,
+``vad.partial`` is produced only when they ask for partials (``partial_after_ms``, the default,
+or ``partial_every_ms``) and ``asr.partial`` consumed only when they ask for the end of turn from
+words (``end_of_turn``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ MANIFEST = Manifest(
     kind="stage",
     summary="Finds speech in the audio: speech start/end at once, the open segment at each "
     "pause, then the closed segment.",
-    consumes={"audio.frame": AudioFrame, "asr.partial": AsrPartial},
+    consumes={"audio.frame": AudioFrame},
     produces={"vad.state": VadState, "vad.segment": VadSegment, "vad.partial": VadPartial},
     settings=VadSettings,
     topics=_topics,
