@@ -103,7 +103,7 @@ class EndOfTurnSettings(BaseModel):
     """Wait after words that end a request (terminal punctuation), ms."""
     open_ms: int = Field(default=400, ge=0)
     """Wait after words that neither end nor trail off, ms."""
-    trailing_ms: int = Field(default=900, ge=0)
+    trailing_ms: int = Field(default=1000, ge=0)
     """Wait after words that trail off (a comma, 'and', 'the', 'um', 然后 ...), ms."""
 
 

@@ -191,6 +191,6 @@ def test_the_manifest_names_the_partial_topics_only_when_the_settings_use_them()
     assert "asr.partial" not in consumes and "vad.partial" not in produces
     consumes, produces = MANIFEST.resolve(VadSettings())  # partials by default, no words' wait
     assert "asr.partial" not in consumes and "vad.partial" in produces
-    s = VadSettings(hangover_ms=900, partial_after_ms=120, end_of_turn=EndOfTurnSettings())
+    s = VadSettings(hangover_ms=1000, partial_after_ms=120, end_of_turn=EndOfTurnSettings())
     consumes, produces = MANIFEST.resolve(s)
     assert "asr.partial" in consumes and "vad.partial" in produces
