@@ -206,10 +206,18 @@ def study(cases: Sequence[Case]) -> dict[str, Any]:
     host = HostSettings()
     tune_cases = [c for c in cases if c.split == "tune"]
     params = tune(tune_cases)
-    params["today (host.yaml hangover)"] = {"wait_ms": float(host.vad.hangover_ms)}
+    eot = host.vad.end_of_turn
+    if eot is None:
+        params["today (host.yaml hangover)"] = {"wait_ms": float(host.vad.hangover_ms)}
+    else:  # what the VAD runs: the words' waits (the hangover only when no transcript comes)
+        params["today (host.yaml end_of_turn)"] = {
+            "short_ms": eot.complete_ms, "default_ms": eot.open_ms, "long_ms": eot.trailing_ms,
+            "grammar": False,
+        }  # fmt: skip
     out: dict[str, Any] = {"params": params, "held": {}, "tune": {}}
     for name, p in params.items():
-        rule = _rule("fixed" if "wait_ms" in p else name, p)
+        kind = "fixed" if "wait_ms" in p else "heuristic+grammar" if p["grammar"] else "heuristic"
+        rule = _rule(kind, p)
         for split in ("held", "tune"):
             out[split][name] = evaluate(rule, [c for c in cases if c.split == split])
     return out
