@@ -9,14 +9,16 @@ the reply's intent becomes car commands, sent one at a time by the
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bus import Envelope, Out
 from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
-from schemas.rtos import CarIntent, RtosAck
+from schemas.rtos import RtosAck
 from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio
+from workers.dialog.actions import IntentLike
 from workers.dialog.replies import say
 from workers.dialog.turn import Turn
 
@@ -123,7 +125,7 @@ def apologise(m: TurnManager, t: Turn, key: str, now_ns: int, out: list[Out]) ->
 # --- the car -------------------------------------------------------------------------------
 
 
-def act(m: TurnManager, t: Turn, intents: list[CarIntent], out: list[Out]) -> list[str]:
+def act(m: TurnManager, t: Turn, intents: Sequence[IntentLike], out: list[Out]) -> list[str]:
     """Commands for valid intents (all or none, see :class:`CarDesk`); what to say."""
     cmds, sentences, what = m.car.act(t, intents)
     out += [Out("rtos.command", c, t.turn_id) for c in cmds]
