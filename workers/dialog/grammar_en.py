@@ -31,7 +31,7 @@ from typing import Any
 from workers.dialog import lexicon as lx
 from workers.dialog.numbers import read_en
 
-__all__ = ["parse", "tokens"]
+__all__ = ["opening", "parse", "quantity", "tokens"]
 
 Intent = dict[str, Any]
 
@@ -98,7 +98,7 @@ def _skip(t: Sequence[str], i: int, phrases: Sequence[Sequence[str]]) -> int:
             return i
 
 
-def _opening(t: list[str], i: int) -> int:
+def opening(t: list[str], i: int) -> int:
     """Skip fillers and polite openings; map a gerund after 'would you mind' to its verb."""
     while True:
         j = _skip(t, i, _PREFIXES)
@@ -111,7 +111,7 @@ def _opening(t: list[str], i: int) -> int:
         i = j
 
 
-def _quantity(t: Sequence[str], i: int) -> tuple[str, float, int] | None:
+def quantity(t: Sequence[str], i: int) -> tuple[str, float, int] | None:
     """``(length|time|angle|small, value in m / ms / degrees, end)`` of an amount at ``i``."""
     k = i
     while k < len(t) and t[k] in _MODIFIERS:
@@ -176,7 +176,7 @@ def _drive(t: Sequence[str], i: int, speed: float) -> tuple[list[Intent], int] |
     elif k < len(t) and t[k] in lx.DRIVE_VERBS_EN:
         k += 1
         k = _skip(t, k, (("it",), ("the", "car"), ("yourself",)))
-    amount = _quantity(t, k)
+    amount = quantity(t, k)
     if amount is not None:
         k = amount[2]
     d = _direction(t, k)
@@ -188,7 +188,7 @@ def _drive(t: Sequence[str], i: int, speed: float) -> tuple[list[Intent], int] |
     if sign is None:
         return None
     if amount is None:
-        amount = _quantity(t, k)
+        amount = quantity(t, k)
         if amount is not None:
             k = amount[2]
     if amount is not None and amount[0] == "angle":
@@ -213,7 +213,7 @@ def _side(t: Sequence[str], i: int) -> tuple[float, int] | None:
 
 def _angle(t: Sequence[str], i: int) -> tuple[float, int] | None:
     """An angle: ``N degrees`` or a bare number after a turn verb."""
-    q = _quantity(t, i)
+    q = quantity(t, i)
     if q is not None:
         return (q[1], q[2]) if q[0] == "angle" else None
     k = i
@@ -413,7 +413,7 @@ def parse(words: list[str], speed_mps: float) -> list[Intent] | None:
     ``speed_mps`` is the speed of a timed drive ("for three seconds")."""
     t = list(words)
     out: list[Intent] = []
-    i = _opening(t, 0)
+    i = opening(t, 0)
     while i < len(t):
         got = _command(t, i, speed_mps)
         if got is None:
@@ -427,5 +427,5 @@ def parse(words: list[str], speed_mps: float) -> list[Intent] | None:
         j = _joint(t, i)
         if j is None:
             return None
-        i = _opening(t, j)
+        i = opening(t, j)
     return out or None

@@ -23,7 +23,7 @@ from typing import Any
 from workers.dialog import lexicon as lx
 from workers.dialog.numbers import ZH_DIGITS, is_number_char, read_zh
 
-__all__ = ["parse", "squeeze"]
+__all__ = ["KNOWN_CHARS", "KNOWN_PHRASES", "parse", "quantity", "squeeze"]
 
 Intent = dict[str, Any]
 
@@ -43,6 +43,18 @@ _SIDE = {"左": 1.0, "右": -1.0}
 _LIGHT_VERBS = ("变成", "换成", "调成", "改成", "打成", "设成", "开成", "变为",
                 "变", "换", "调", "成")  # fmt: skip
 _BUZZER = {"kind": "buzzer", "buzzer_hz": 880, "duration_ms": 300}
+
+
+KNOWN_PHRASES = (*_JOINTS, *_OPENINGS, *_CLOSINGS, *_MODIFIERS, *_SMALL, *_FORWARD, *_BACKWARD,
+                 *_MOTION, *_LIGHT_VERBS, *lx.LENGTH_UNITS_ZH, *lx.TIME_UNITS_ZH, *lx.STOP_ZH,
+                 *lx.ESTOP_ZH, *lx.COLOURS_ZH, "度", "左", "右", "转", "拐", "弯", "掉头", "调头",
+                 "原地", "圈", "整", "个", "身", "向", "往", "朝", "面", "边", "旋", "到", "把",
+                 "灯", "车灯", "灯光", "色", "的", "打开", "关掉", "关闭", "关", "喇叭", "按",
+                 "鸣笛", "鸣", "响", "嘀", "下来", "住", "下")  # fmt: skip
+"""Every word the Chinese grammar knows."""
+KNOWN_CHARS = frozenset("".join(KNOWN_PHRASES)) | frozenset("零一二两兩三四五六七八九十百千半点")
+"""Every character of those words, and the numerals: an utterance of these characters only,
+that the grammar does not parse, is *command-like*."""
 
 
 def squeeze(text: str) -> str:
@@ -68,7 +80,7 @@ def _skip_all(t: str, i: int, options: tuple[str, ...]) -> int:
         i = j
 
 
-def _quantity(t: str, i: int) -> tuple[str, float, int] | None:
+def quantity(t: str, i: int) -> tuple[str, float, int] | None:
     """``(length|time|angle|small, value in m / ms / degrees, end)``."""
     k = _skip_all(t, i, _MODIFIERS)
     got = read_zh(t, k)
@@ -113,7 +125,7 @@ def _drive(t: str, i: int, speed: float) -> tuple[list[Intent], int] | None:
     if bare and m == k:
         return None  # 前 / 往后 alone is not a drive (前面有什么)
     k = _skip_all(t, m, ("一下",)) if m > k else k
-    q = _quantity(t, k)
+    q = quantity(t, k)
     if q is None:
         return [{"kind": "drive", "distance_m": sign * lx.DEFAULT_STEP_M}], k
     kind, value, k = q
@@ -152,7 +164,7 @@ def _turn(t: str, i: int) -> tuple[list[Intent], int] | None:
         if j < len(t) and t[j] in _SIDE:
             sign, k = _SIDE[t[j]], _take(t, j + 1, ("边", "面"))
     k = _skip_all(t, k, ("一下",))
-    q = _quantity(t, k)
+    q = quantity(t, k)
     if q is not None and q[0] == "angle":
         return [{"kind": "turn", "angle_deg": (sign or 1.0) * q[1]}], q[2]
     if q is not None or sign is None:

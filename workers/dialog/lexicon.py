@@ -136,9 +136,10 @@ REPAIR_TARGETS_EN = frozenset(
     | frozenset(LENGTH_UNITS_EN)
     | frozenset(TIME_UNITS_EN)
     | ANGLE_UNITS_EN
-    | STOP_EN
 )
-"""Words a misheard word may be repaired to (no number word, no article, no filler)."""
+"""Words a misheard word may be repaired to: no number word, article or filler, and no stop word
+(STOP has its own path that fires on the word itself; a word repaired into "stop" would be a
+false command on "I stopped by the shop")."""
 
 HOTWORDS_EN = (
     "drive forward, go back, back up, reverse, turn left, turn right, spin around, "

@@ -40,8 +40,8 @@ EN_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "s
 _EN_FRACTIONS = {"half": 0.5, "quarter": 0.25}
 _DIGITS = re.compile(r"^\d+(?:\.\d+)?$")
 
-ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-             "八": 8, "九": 9}  # fmt: skip
+ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5,
+             "六": 6, "七": 7, "八": 8, "九": 9}  # fmt: skip
 _ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
 _ZH_NUMBER_CHARS = frozenset(ZH_DIGITS) | frozenset(_ZH_UNITS) | {"半", "点", "."}
 
