@@ -20,9 +20,10 @@ coercion): ``null`` or ``[]`` is no intent and no error; anything malformed is a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from schemas.rtos import CarIntent
 from text.intents import IntentResult, ToolArguments, parse_intent, parse_intents
 
 __all__ = ["KIND_FIELDS", "MAX_INTENTS", "answer_schema", "parse_answer"]
@@ -39,37 +40,38 @@ KIND_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "buzzer": (("buzzer_hz", "duration_ms"),),
 }
 MAX_INTENTS = 4
-"""Most intents in one answer."""
+"""Most intents in one answer (the dialog's limit for one utterance too)."""
 
 
-def _field_schema(name: str, values: Mapping[str, Sequence[float]] | None) -> dict[str, Any]:
+def _field_schema(name: str, allowed: Collection[float] | None) -> dict[str, Any]:
     props = ToolArguments.model_json_schema()["properties"]
     if name not in props:
         raise KeyError(f"{name} is not a field of CarIntent; update KIND_FIELDS to its fields.")
-    base = {"type": props[name]["type"]}
-    if values is not None and name in values:
-        allowed = sorted({int(v) if base["type"] == "integer" else float(v) for v in values[name]})
-        return {"enum": allowed}
-    return base
+    kind = props[name]["type"]
+    if allowed is None:
+        return {"type": kind}
+    return {"enum": sorted({int(v) if kind == "integer" else float(v) for v in allowed})}
 
 
 def answer_schema(
-    values: Mapping[str, Sequence[float]] | None = None,
-    kinds: Sequence[str] | None = None,
+    values: Mapping[str, Mapping[str, Collection[float]]] | None = None,
+    *,
+    max_items: int = MAX_INTENTS,
 ) -> dict[str, Any]:
-    """JSON schema of an intents answer: ``null`` or 1 to :data:`MAX_INTENTS` intents.
+    """JSON schema of an intents answer: ``null`` or 1 to ``max_items`` intents.
 
-    ``values`` narrows a numeric field to the given values (a field left out keeps its type);
-    ``kinds`` narrows the kinds (default: every kind of :data:`KIND_FIELDS`). A kind whose
-    numeric field has no allowed value is left out.
+    ``values`` (kind -> field -> allowed values) narrows the answer to those kinds, and each of
+    their numeric fields to its values; an alternative with a field that has no allowed value is
+    left out. Without it, every kind of :data:`KIND_FIELDS` with its fields' JSON types.
     """
     items = []
-    for kind in KIND_FIELDS if kinds is None else kinds:
+    for kind in KIND_FIELDS if values is None else [k for k in KIND_FIELDS if k in values]:
         for fields in KIND_FIELDS[kind]:
-            if values is not None and any(f in values and not values[f] for f in fields):
+            allowed = {f: None if values is None else values[kind].get(f) for f in fields}
+            if values is not None and any(not v for v in allowed.values()):
                 continue
             props: dict[str, Any] = {"kind": {"const": kind}}
-            props.update({f: _field_schema(f, values) for f in fields})
+            props.update({f: _field_schema(f, allowed[f]) for f in fields})
             items.append(
                 {
                     "type": "object",
@@ -80,7 +82,12 @@ def answer_schema(
             )
     if not items:
         return {"type": "null"}
-    array = {"type": "array", "minItems": 1, "maxItems": MAX_INTENTS, "items": {"anyOf": items}}
+    array = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": max(1, min(max_items, MAX_INTENTS)),
+        "items": {"anyOf": items},
+    }
     return {"anyOf": [{"type": "null"}, array]}
 
 
@@ -105,7 +112,7 @@ def parse_answer(text: str, tool_blocks: Sequence[str] = ()) -> IntentResult:
             error=f"The intents answer has {len(items)} intents; at most {MAX_INTENTS}.",
             refused=text,
         )
-    out = []
+    out: list[CarIntent] = []
     for i, item in enumerate(items):
         res = parse_intent(json.dumps(item, ensure_ascii=False))
         if res.error or not res.intents:

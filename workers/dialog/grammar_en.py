@@ -238,8 +238,8 @@ def _turn(t: Sequence[str], i: int) -> tuple[list[Intent], int] | None:
     if k < n and t[k] in ("spin", "spinning"):
         k = _skip(t, k + 1, (("around",), ("round",), ("in", "a", "circle"), ("in", "place")))
         side = _side(t, k)
-        sign, k = side if side is not None else (1.0, k)
-        return [{"kind": "turn", "angle_deg": sign * 360.0}], k
+        spin, k = side if side is not None else (1.0, k)
+        return [{"kind": "turn", "angle_deg": spin * 360.0}], k
     # do|make|take|hang a [size] [side] turn|circle [to the side]
     if (
         k + 1 < n
@@ -295,6 +295,13 @@ def _turn(t: Sequence[str], i: int) -> tuple[list[Intent], int] | None:
         return [{"kind": "turn", "angle_deg": sign * (ang[0] if ang else 90.0)}], (
             ang[1] if ang else k
         )
+    return _turn_verb(t, k)
+
+
+def _turn_verb(t: Sequence[str], k: int) -> tuple[list[Intent], int] | None:
+    """``turn|rotate|swing [to the] left|right [N degrees]``, ``turn N degrees [left]``,
+    ``turn around``."""
+    n = len(t)
     if k >= n or t[k] not in lx.TURN_VERBS_EN:
         return None
     k = _skip(t, k + 1, (("it",), ("the", "car"), ("yourself",)))

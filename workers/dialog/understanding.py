@@ -25,19 +25,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from schemas.llm import ChatMessage, LlmReply, LlmRequest
-from text.intent_answer import KIND_FIELDS, answer_schema
-from workers.dialog import lexicon as lx
+from text.intent_answer import answer_schema
 from workers.dialog.actions import IntentLike, strict_intent
 from workers.dialog.commands import parse_command
 from workers.dialog.device import device_topic
 from workers.dialog.evidence import (
-    Evidence,
     command_like,
     evidence,
     missing_amount,
+    support,
     unsupported,
 )
 from workers.dialog.repair import repair
@@ -59,8 +58,8 @@ INTENT_PROMPT = (
     "the amounts the user said."
 )
 """System prompt of an intent request."""
-_INTENT_MAX_TOKENS = 64
-_BUZZER_HZ, _BUZZER_MS = 880, 300
+_TOKENS_PER_INTENT = 24
+"""Tokens an intent of the answer takes at most (``{ "kind": "drive", "distance_m": -1.5}``)."""
 
 
 @dataclass(frozen=True)
@@ -108,66 +107,26 @@ def interpret(text: str, settings: DialogSettings) -> Understanding:
     if missing_amount(ev):
         return Understanding("refuse", words, refusal="no_amount", heard=text, detail="no number")
     if settings.intent_llm and command_like(ev):
-        if _schema(ev, speed) == answer_schema({}, []):  # no command the car could do
-            return Understanding("refuse", words, refusal="garbled", heard=text,
-                                 detail="no command the words support")  # fmt: skip
+        if not support(ev, speed).values:  # command words, but no command the car could do
+            return Understanding(
+                "refuse", words, refusal="garbled", heard=text, detail="nothing the car can do"
+            )
         return Understanding("ask", words, heard=text)
     return Understanding("chat", text, heard=text)
 
 
-def _allowed(ev: Evidence, speed_mps: float) -> tuple[list[str], dict[str, list[float]]]:
-    """The kinds and the amounts the words support (what the model may choose from)."""
-    kinds: list[str] = []
-    values: dict[str, list[float]] = {}
-    amount = ev.number or ev.unit or ev.small
-    if ev.forward or ev.backward:
-        kinds.append("drive")
-        lengths = set(ev.lengths)
-        if ev.small and not ev.number:
-            lengths.add(lx.SMALL_STEP_M)
-        if not amount:
-            lengths.add(lx.DEFAULT_STEP_M)
-        signs = [s for s, ok in ((1.0, ev.forward), (-1.0, ev.backward)) if ok]
-        values["distance_m"] = [s * v for s in signs for v in lengths]
-        values["linear_mps"] = [s * speed_mps for s in signs] if ev.times else []
-        values["duration_ms"] = sorted(ev.times)
-    angles = set(ev.angles) | set(ev.turns)
-    if not ev.number and not ev.turns:
-        angles.add(lx.DEFAULT_ANGLE_DEG)
-    if ev.left or ev.right or ev.turns or ev.angles:  # "turn" alone names no turn
-        kinds.append("turn")
-        signs = [1.0] if not ev.right else ([-1.0, 1.0] if ev.left else [-1.0])
-        values["angle_deg"] = [s * a for s in signs for a in angles]
-    if ev.stop or ev.estop:
-        kinds.append("stop")
-    if ev.estop:
-        kinds.append("estop")
-    if ev.colours:
-        kinds.append("led")
-        values["led_rgb"] = sorted(ev.colours)
-    if ev.horn:
-        kinds.append("buzzer")
-        values["buzzer_hz"] = [_BUZZER_HZ]
-        values["duration_ms"] = sorted({*values.get("duration_ms", []), _BUZZER_MS})
-    return [k for k in kinds if k in KIND_FIELDS], values
-
-
-def _schema(ev: Evidence, speed_mps: float) -> dict[str, Any]:
-    """The answer schema, narrowed to what the words support."""
-    kinds, values = _allowed(ev, speed_mps)
-    return answer_schema(values, kinds)
-
-
 def intent_request(u: Understanding, settings: DialogSettings, request_id: str) -> LlmRequest:
     """The LLM request for the intent of a command-like utterance (kind ``ask``)."""
-    schema = _schema(evidence(u.text), settings.bounds.default_speed_mps)
+    ev = evidence(u.text)
+    sup = support(ev, settings.bounds.default_speed_mps)
+    schema = answer_schema(sup.values, max_items=sup.max_items)
     return LlmRequest(
         request_id=request_id,
         messages=(
             ChatMessage(role="system", content=INTENT_PROMPT),
             ChatMessage(role="user", content=u.text),
         ),
-        max_tokens=_INTENT_MAX_TOKENS,
+        max_tokens=_TOKENS_PER_INTENT * sup.max_items + 8,
         temperature=0.0,
         tools=False,
         intent_schema=json.dumps(schema, ensure_ascii=False, separators=(",", ":")),
@@ -184,15 +143,9 @@ def conclude(u: Understanding, reply: LlmReply, settings: DialogSettings) -> Und
     if error or not intents:
         return Understanding("refuse", u.text, refusal="garbled", heard=u.heard,
                              detail=error or "the LLM found no command")  # fmt: skip
-    ev = evidence(u.text)
-    speed = settings.bounds.default_speed_mps
-    for intent in intents:
-        why = unsupported(strict_intent(intent), ev, speed_mps=speed)
-        if why:
-            log.info("llm_intent_unsupported text=%r intent=%s why=%s", u.text, _plain(intent), why)
-            return Understanding("refuse", u.text, refusal="garbled", heard=u.heard, detail=why)
+    sup = support(evidence(u.text), settings.bounds.default_speed_mps)
+    why = unsupported([strict_intent(i) for i in intents], sup)
+    if why:
+        log.info("llm_intent_unsupported text=%r why=%s", u.text, why)
+        return Understanding("refuse", u.text, refusal="garbled", heard=u.heard, detail=why)
     return Understanding("commands", u.text, intents, source="llm", heard=u.heard)
-
-
-def _plain(intent: IntentLike) -> dict[str, Any]:
-    return strict_intent(intent).model_dump(exclude_defaults=True)
