@@ -9,7 +9,7 @@ The corpus is ``bench/data/understanding.yaml`` (``bench.understanding_corpus``)
 built into a cache folder by ``bench.understanding_audio`` when missing. Each file is cut as the
 VAD would cut it from the true speech boundaries (``pre_roll_ms`` before, ``post_roll_ms`` after,
 from ``configs/host.yaml``'s vad settings: this bench measures recognition and understanding,
-not segmentation) and recognised by ``workers.asr.worker.recognise`` with the ASR settings of
+not segmentation) and recognised by ``workers.asr.recognise.recognise`` with the ASR settings of
 ``configs/host.yaml`` (Whisper tiny.en, English). That model is English-only, so Chinese lines
 are recognised with the same settings but Whisper base and ``language: zh`` (the configuration
 ``docs/asr.md`` gives for Chinese speakers); the results name both. The transcript then goes the
@@ -129,7 +129,7 @@ def transcribe(
     """``{file path: {text, language, infer_ms, backend}}`` from the host ASR, one model per
     language, loaded once and warmed up with one second of silence (as the worker does)."""
     from workers.asr.backends import open_recognizer
-    from workers.asr.worker import recognise
+    from workers.asr.recognise import recognise
 
     out: dict[str, dict[str, Any]] = {}
     for lang in sorted({f.lang for f in files}):

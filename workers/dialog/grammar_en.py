@@ -130,8 +130,8 @@ def quantity(t: Sequence[str], i: int) -> tuple[str, float, int] | None:
     value, k = got
     if k + 1 < len(t) and t[k] == "of" and t[k + 1] in ("a", "an"):
         k += 1  # "a quarter of a meter"
-    if value < 1 and k < len(t) and t[k] in ("a", "an"):
-        k += 1  # "half a meter"
+    if value < 1 and k < len(t) and t[k] in ("a", "an", "the"):
+        k += 1  # "half a meter" (recognised as "half the meter" too)
     if k >= len(t):
         return None
     unit = t[k]
@@ -188,7 +188,7 @@ def _drive(t: Sequence[str], i: int, speed: float) -> tuple[list[Intent], int] |
     if sign is None:
         return None
     if amount is None:
-        amount = quantity(t, k)
+        amount = quantity(t, k) or _after_comma(t, k, ("length", "time", "small"))
         if amount is not None:
             k = amount[2]
     if amount is not None and amount[0] == "angle":
@@ -199,6 +199,20 @@ def _drive(t: Sequence[str], i: int, speed: float) -> tuple[list[Intent], int] |
     if kind == "time":
         return [{"kind": "drive", "linear_mps": sign * speed, "duration_ms": int(value)}], k
     return [{"kind": "drive", "distance_m": sign * value}], k
+
+
+def _after_comma(
+    t: Sequence[str], k: int, kinds: tuple[str, ...]
+) -> tuple[str, float, int] | None:
+    """An amount after a comma ("drive forward, two meters": how the recogniser writes a
+    pause), when it is the end of the clause; None otherwise."""
+    if k >= len(t) or t[k] != ",":
+        return None
+    q = quantity(t, k + 1)
+    if q is None or q[0] not in kinds:
+        return None
+    end = _skip(t, q[2], _SUFFIXES)
+    return q if end == len(t) or _joint(t, end) is not None else None
 
 
 def _side(t: Sequence[str], i: int) -> tuple[float, int] | None:
@@ -322,6 +336,8 @@ def _turn_verb(t: Sequence[str], k: int) -> tuple[list[Intent], int] | None:
                 sign, k = side
     if sign is None and ang is None:
         return None
+    if ang is None and (q := _after_comma(t, k, ("angle",))) is not None:
+        ang, k = (q[1], q[2]), q[2]  # "turn right, 90 degrees"
     return [{"kind": "turn", "angle_deg": (sign or 1.0) * (ang[0] if ang else 90.0)}], k
 
 

@@ -143,9 +143,12 @@ false command on "I stopped by the shop")."""
 
 HOTWORDS_EN = (
     "drive forward, go back, back up, reverse, turn left, turn right, spin around, "
-    "stop, halt, freeze, brake, meters, centimeters, degrees, seconds"
+    "stop, halt, brake, meters, centimeters, degrees, seconds"
 )
-"""What the English recogniser is biased towards (faster-whisper ``hotwords``)."""
+"""What the English recogniser is biased towards (faster-whisper ``hotwords``). Chosen on the
+tuning split's English audio (piper at length scale 1.2 and espeak-ng, clean and babble at
+10 dB): with it the dialog got 111 of 152 command lines right instead of 93, no false command
+either way; with "freeze" in the list Whisper wrote "freeze, freeze ..." over "three feet"."""
 
 
 def known_en(token: str) -> bool:

@@ -110,6 +110,10 @@ def read_en(tokens: Sequence[str], i: int) -> tuple[float, int] | None:
     tok = tokens[i]
     if _DIGITS.match(tok):
         value, j = float(tok), i + 1
+        if value % 100 == 0 and value and j + 1 < n and tokens[j] == "and":
+            rest = read_en(tokens, j + 1)  # "700 and 20": how "seven hundred and twenty" is written
+            if rest is not None and 0 < rest[0] < 100 and rest[0] == int(rest[0]):
+                return value + rest[0], rest[1]
     elif tok in _EN_FRACTIONS:
         return _EN_FRACTIONS[tok], i + 1
     elif tok in ("a", "an") and i + 1 < n and tokens[i + 1] in _EN_FRACTIONS:

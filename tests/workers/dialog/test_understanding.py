@@ -133,3 +133,16 @@ def test_the_intent_path_can_be_turned_off():
     s = DialogSettings(intent_llm=False)
     assert interpret("forward drive two meters and back one meter", s).kind == "chat"
     assert interpret("Dry forward two meters.", DialogSettings(repair=False)).kind != "commands"
+
+
+def test_the_host_config_biases_the_recogniser_with_the_dialog_s_command_words():
+    from pathlib import Path
+
+    from supervision.config import load_config
+    from workers.asr.settings import AsrSettings
+    from workers.dialog.lexicon import HOTWORDS_EN, VOCABULARY_EN
+
+    host = Path(__file__).resolve().parents[3] / "configs" / "host.yaml"
+    asr = AsrSettings.model_validate(load_config(host).workers["asr"].settings)
+    assert asr.whisper.hotwords == {"en": HOTWORDS_EN}
+    assert set(HOTWORDS_EN.replace(",", " ").split()) <= VOCABULARY_EN
