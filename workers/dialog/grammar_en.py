@@ -201,9 +201,7 @@ def _drive(t: Sequence[str], i: int, speed: float) -> tuple[list[Intent], int] |
     return [{"kind": "drive", "distance_m": sign * value}], k
 
 
-def _after_comma(
-    t: Sequence[str], k: int, kinds: tuple[str, ...]
-) -> tuple[str, float, int] | None:
+def _after_comma(t: Sequence[str], k: int, kinds: tuple[str, ...]) -> tuple[str, float, int] | None:
     """An amount after a comma ("drive forward, two meters": how the recogniser writes a
     pause), when it is the end of the clause; None otherwise."""
     if k >= len(t) or t[k] != ",":
