@@ -121,6 +121,9 @@ def on_reply(m: TurnManager, p: LlmReply, now_ns: int, out: list[Out]) -> None:
     if not p.text.strip() and not t.speech.spoken and not extra:
         extra.append(say("no_answer", t.language))
     reqs = t.speech.finish(*extra)
+    if t.speech.dropped:
+        log.info("repeats_dropped turn=%s n=%d first=%r", t.turn_id, len(t.speech.dropped),
+                 t.speech.dropped[0])  # fmt: skip
     m.remember(t, t.speech.answer_text() or p.text.strip())
     m.speak(t, reqs, now_ns, out)
 
