@@ -26,7 +26,7 @@ from bench.understanding_corpus import (
 from bench.understanding_score import judge, normalise_en, normalise_zh, score, summarise
 from schemas.llm import LlmReply, LlmRequest
 from schemas.rtos import CarIntent, RtosCommand
-from workers.dialog.actions import Bounds
+from workers.dialog.actions import Bounds, strict_intent
 
 #: sha256 of the sorted held-back ids. A line never moves between the splits; adding lines
 #: changes this on purpose (then write the new digest here, in the same commit as the lines).
@@ -227,9 +227,9 @@ def test_the_bench_asks_the_llm_as_the_dialog_does_and_judges_its_answer_the_sam
         )
         return LlmReply(request_id=req.request_id, text="", intents=(two, back))
 
-    understand = DialogPath(host.dialog, llm)  # type: ignore[arg-type]
+    understand = DialogPath(host.dialog, llm)
     got = understand("forward drive two meters and back one meter", "en")
-    assert [i.distance_m for i in got] == [2.0, -1.0]
+    assert got is not None and [strict_intent(i).distance_m for i in got] == [2.0, -1.0]
     (req,) = asked
     assert req.intent_schema and req.messages[-1].content.startswith("forward drive")
     assert understand("forward drive one meter", "en") is None  # 2 m was not said: refused

@@ -20,6 +20,9 @@ me", "please", "now"), then a joint ("," "and" "then" "after that") or the end. 
 A closing remark after a command ("that's far enough", "thanks") is dropped. Anything else
 (a question, a command mixed with other words) is not parsed: :func:`parse` returns ``None``.
 Intents are field maps (``{"kind": "drive", "distance_m": 2.0}``), checked by the dialog.
+
+(About 450 lines, over the house's 300: one parser whose rules share the clause helpers and call
+each other; cut in two, each half would import the other.)
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """The command grammar: natural phrasings give exactly their command, anything else none."""
 
+from typing import Any
+
 import pytest
 
 from workers.dialog.actions import Bounds, check_intent
@@ -8,7 +10,9 @@ from workers.dialog.commands import parse_command
 DRIVE_2 = {"kind": "drive", "distance_m": 2.0}
 
 # The issue's phrasings and their Chinese counterparts: exactly this command, nothing more.
-ISSUE = [
+Case = tuple[str, list[dict[str, Any]] | None]
+
+ISSUE: list[Case] = [
     ("please drive forward two meters", [DRIVE_2]),
     ("Please drive forward two meters.", [DRIVE_2]),
     ("go back half a meter", [{"kind": "drive", "distance_m": -0.5}]),
@@ -26,7 +30,7 @@ ISSUE = [
 ]
 
 # More forms the grammar knows (our own phrasings, not the corpus' held-back lines).
-FORMS = [
+FORMS: list[Case] = [
     ("Move forward one meter, then turn left.",
      [{"kind": "drive", "distance_m": 1.0}, {"kind": "turn", "angle_deg": 90.0}]),
     ("go back 50 centimeters", [{"kind": "drive", "distance_m": -0.5}]),
