@@ -65,6 +65,11 @@ class WhisperSettings(BaseModel):
     """Beam width (1 = greedy, the fastest)."""
     auto_languages: tuple[str, ...] = ("zh", "en")
     """Languages considered when ``language`` is auto."""
+    hotwords: dict[str, str] = Field(default_factory=dict)
+    """Per language (``en``, ``zh``), words the recogniser is biased towards (faster-whisper's
+    ``hotwords``, given to the decoder as a prompt): the dialog's command vocabulary, so that
+    "drive forward" is not heard as "dry forward" (``workers.dialog.lexicon.HOTWORDS_EN``).
+    Empty: no bias. SenseVoice takes none (the dialog repairs near-misses instead)."""
 
 
 class AsrSettings(BaseModel):

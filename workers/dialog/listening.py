@@ -2,8 +2,11 @@
 
 Functions of the :class:`~workers.dialog.manager.TurnManager` state (pure: they append what to
 publish to ``out``). A transcript either belongs to a turn in progress (a later part of a long
-segment), is ignored (not awake, no wake phrase), or opens a turn: a device question answered
-from telemetry, a car command understood locally, or a question for the LLM.
+segment), is ignored (not awake, no wake phrase), or opens a turn as
+:func:`~workers.dialog.understanding.interpret` decides: a device question answered from
+telemetry, car commands understood locally (after a near-miss repair if need be), a refusal
+(an amount was lost), the LLM asked for the intent of a command-like utterance, or a question
+for the LLM.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from schemas.speaker import SpeakerStop
 from schemas.system import LifecycleEvent
 from schemas.vad import VadState
 from workers.dialog import answering
-from workers.dialog.commands import parse_command
 from workers.dialog.device import answer_device_question
 from workers.dialog.replies import language_of, say
 from workers.dialog.speech import ReplySpeech
 from workers.dialog.turn import Timeline, Turn
+from workers.dialog.understanding import interpret
 
 if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
@@ -109,17 +112,23 @@ def on_asr(m: TurnManager, p: AsrText, msg: Envelope, now_ns: int, out: list[Out
     if not text:
         m.speak(t, t.speech.say(say("wake", lang)), now_ns, out)
         return
-    answer = answer_device_question(text, m.telemetry) if m.s.device_questions else None
+    u = interpret(text, m.s)
+    answer = answer_device_question(text, m.telemetry) if u.kind == "device" else None
     if answer is not None:
         m.remember(t, answer)
         m.speak(t, t.speech.say(answer), now_ns, out)
-        return
-    intents = parse_command(text) if m.s.local_commands else None
-    if intents is not None:
+    elif u.kind == "commands":
+        if u.source == "repair":
+            log.info("command_repaired turn=%s heard=%r as=%r", trace, u.heard, u.text)
         t.outcome = "command"
-        m.speak(t, t.speech.say_texts(answering.act(m, t, intents, out)), now_ns, out)
-        return
-    answering.ask_llm(m, t, now_ns, out)
+        m.speak(t, t.speech.say_texts(answering.act(m, t, list(u.intents), out)), now_ns, out)
+    elif u.kind == "refuse":
+        log.info("command_refused turn=%s text=%r why=%s", trace, u.heard, u.detail)
+        m.speak(t, t.speech.say(say(u.refusal, lang)), now_ns, out)
+    elif u.kind == "ask":
+        answering.ask_intent(m, t, u, now_ns, out)
+    else:
+        answering.ask_llm(m, t, now_ns, out)
 
 
 def _more_of_turn(m: TurnManager, t: Turn, text: str, now_ns: int, out: list[Out]) -> None:
@@ -129,6 +138,7 @@ def _more_of_turn(m: TurnManager, t: Turn, text: str, now_ns: int, out: list[Out
         return
     out.append(Out("llm.abort", LlmAbort(request_id=t.request_id, reason="more"), t.turn_id))
     t.user_text = f"{t.user_text} {text}".strip()
+    t.asked = None  # the whole of it is a question now
     t.speech = ReplySpeech(t.turn_id, t.language, max_chars=m.s.sentence_max_chars)
     answering.ask_llm(m, t, now_ns, out, part=t.request_id.count("+") + 1)
 
