@@ -20,14 +20,17 @@ Rules, for Chinese and English mixed text:
   (up to a comma, colon or semicolon followed by a space, or a Chinese ``，、：``) once it has
   ``min_chars``: a reply's first words can be spoken before its first sentence is complete.
 
-:func:`split_sentences` applies the same rules to a whole text.
+:func:`split_sentences` applies the same rules to a whole text. :class:`RepeatGuard` drops a
+sentence identical (:func:`sentence_key`: case, punctuation and spacing aside) to one already
+let through, so a small model that loops ("I'm going to stop the car." over and over) is heard
+once.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["SentenceSegmenter", "split_sentences"]
+__all__ = ["RepeatGuard", "SentenceSegmenter", "sentence_key", "split_sentences"]
 
 _CJK_ENDS = frozenset("。！？；…")
 _ASCII_ENDS = frozenset(".!?;")
@@ -137,3 +140,28 @@ def split_sentences(text: str, *, max_chars: int = 0) -> list[str]:
     """Split a whole text into sentences with the rules of :class:`SentenceSegmenter`."""
     seg = SentenceSegmenter(max_chars=max_chars)
     return seg.feed(text) + seg.flush()
+
+
+def sentence_key(sentence: str) -> str:
+    """What two sentences must share to be the same: lower-case words and characters, punctuation
+    and spacing dropped ("I'm going to stop the car!" = "i'm going to stop the car.")."""
+    words = re.findall(r"[\w']+", sentence.casefold().replace("\u2019", "'"))
+    return " ".join(words)
+
+
+class RepeatGuard:
+    """Lets each sentence of one reply through once: ``keep(s)`` is False for a repeat."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self.dropped: list[str] = []
+        """The repeats dropped, in order (for the log)."""
+
+    def keep(self, sentence: str) -> bool:
+        """True the first time a sentence is seen (an empty key is always kept)."""
+        key = sentence_key(sentence)
+        if key and key in self._seen:
+            self.dropped.append(sentence)
+            return False
+        self._seen.add(key)
+        return True

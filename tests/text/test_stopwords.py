@@ -32,7 +32,8 @@ def test_every_stop_line_of_the_corpus_gives_its_first_command_kind():
     "text",
     ["STOP!", "stop", "Halt.", "freeze", "Hit the brakes", "brake!", "Don't move!",
      "Don\u2019t   move", "ok, stop it", "停", "停车！", "快停下", "别动", "不要动", "站住",
-     "赶紧刹车", "別動", "停車", "Hey robot, 停"],
+     "赶紧刹车", "別動", "停車", "Hey robot, 停", "Do not move!", "dont move", "E-stop!",
+     "estop"],
 )  # fmt: skip
 def test_stop_forms_are_found(text):
     assert has_stop_word(text)
@@ -42,7 +43,8 @@ def test_stop_forms_are_found(text):
     "text",
     ["I stopped by the shop.", "The bus was stopping.", "It stops here.", "a non-stop flight",
      "stop-motion films", "Halting problem", "freezer", "breaking news", "Don't movie",
-     "doesn't move me", "前进一米", "动一下", "", "   "],
+     "doesn't move me", "前进一米", "动一下", "", "   ", "do not remove it", "the e-stopper",
+     "bestop", "急转弯"],
 )  # fmt: skip
 def test_other_words_are_not_stop_words(text):
     assert not has_stop_word(text)
@@ -56,3 +58,10 @@ def test_the_hit_says_where_and_which_kind():
     assert stop_kind("停车") == "stop"
     hit = find_stop("don\u2019t move")
     assert hit is not None and hit.form == "don\u2019t move"  # offsets in the original
+
+
+def test_the_other_spellings_of_a_form_and_the_emergency_forms_give_their_kind():
+    assert stop_kind("Do not move!") == "stop" and stop_kind("dont move") == "stop"
+    assert stop_kind("E-stop!") == "estop" and stop_kind("e stop now") == "estop"
+    assert stop_kind("急刹车") == "estop" and stop_kind("急剎車") == "estop"
+    assert stop_kind("紧急停止") == "estop" and stop_kind("赶紧刹车") == "stop"

@@ -24,6 +24,7 @@ def open_recognizer(settings: AsrSettings) -> Recognizer:
             cache_dir=w.cache_dir,
             beam_size=w.beam_size,
             window_s=w.window_s,
+            hotwords=w.hotwords,
         )
     sv = settings.sensevoice
     assert sv.model_dir is not None  # checked by AsrSettings

@@ -69,6 +69,11 @@ class WhisperSettings(BaseModel):
     """Encode only ``max(window_s, audio + 1 s)`` of audio instead of Whisper's fixed 30 s window
     (as whisper.cpp's audio_ctx): several times faster on short commands; a transcript that
     loops (compression ratio above 2.4) is redone with the full window. 0 = always 30 s."""
+    hotwords: dict[str, str] = Field(default_factory=dict)
+    """Per language (``en``, ``zh``), words the recogniser is biased towards (faster-whisper's
+    ``hotwords``, given to the decoder as a prompt): the dialog's command vocabulary, so that
+    "drive forward" is not heard as "dry forward" (``workers.dialog.lexicon.HOTWORDS_EN``).
+    Empty: no bias. SenseVoice takes none (the dialog repairs near-misses instead)."""
 
 
 class AsrSettings(BaseModel):

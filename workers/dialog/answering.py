@@ -3,23 +3,30 @@
 Functions of the :class:`~workers.dialog.manager.TurnManager` state (pure: they append what to
 publish to ``out``). Deltas become sentences for the TTS as they complete (never the thinking);
 the reply's intent becomes car commands, sent one at a time by the
-:class:`~workers.dialog.car.CarDesk`, or a spoken refusal; the final audio closes the turn.
+:class:`~workers.dialog.car.CarDesk`, or a spoken refusal; the final audio closes the turn. A
+command-like utterance the grammar did not parse asks for intents only (:func:`ask_intent`):
+that reply is never spoken, its intents are acted on when the words support them
+(:func:`~workers.dialog.understanding.conclude`) or refused aloud.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bus import Envelope, Out
 from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
-from schemas.rtos import CarIntent, RtosAck
+from schemas.rtos import RtosAck
 from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio
 from text.history import fit_messages
+from workers.dialog.actions import IntentLike, describe, strict_intent
 from workers.dialog.replies import say
+from workers.dialog.stopping import skip_sent_stop
 from workers.dialog.turn import Turn
+from workers.dialog.understanding import Understanding, conclude, intent_request
 
 if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
@@ -28,6 +35,7 @@ __all__ = [
     "DEAD_EVENTS",
     "act",
     "apologise",
+    "ask_intent",
     "ask_llm",
     "await_reply",
     "llm_request",
@@ -92,6 +100,16 @@ def await_reply(m: TurnManager, t: Turn, now_ns: int, out: list[Out]) -> None:
     m.set_state("thinking", t.turn_id, t.user_text, out)
 
 
+def ask_intent(m: TurnManager, t: Turn, u: Understanding, now_ns: int, out: list[Out]) -> None:
+    """Ask the LLM for the intent of a command-like utterance the grammar did not parse."""
+    t.asked = u
+    t.request_id = t.turn_id
+    t.stage = "llm"
+    t.deadline_ns = now_ns + int(m.s.llm_first_token_timeout_s * 1e9)
+    out.append(Out("llm.request", intent_request(u, m.s, t.request_id), t.turn_id))
+    m.set_state("thinking", t.turn_id, t.user_text, out)
+
+
 def on_delta(m: TurnManager, p: LlmDelta, msg: Envelope, now_ns: int, out: list[Out]) -> None:
     """A piece of the reply: complete sentences go to the TTS at once."""
     t = m.turn
@@ -101,6 +119,8 @@ def on_delta(m: TurnManager, p: LlmDelta, msg: Envelope, now_ns: int, out: list[
         t.timeline.first_token_ns = now_ns
         t.timeline.bus.add("llm.delta", msg.age_ms, p.bus_ms, upstream_hops=1)
     t.deadline_ns = now_ns + int(m.s.llm_stall_timeout_s * 1e9)
+    if t.asked is not None:
+        return  # an intents answer (JSON) is acted on, never spoken
     reqs = t.speech.feed(p.text, thinking=p.thinking)
     if reqs:
         m.speak(t, reqs, now_ns, out, stage="llm")
@@ -115,6 +135,9 @@ def on_reply(m: TurnManager, p: LlmReply, now_ns: int, out: list[Out]) -> None:
         log.warning("llm_failed turn=%s reason=%s error=%s", t.turn_id, p.finish_reason, p.error)
         apologise(m, t, "llm_failed", now_ns, out)
         return
+    if t.asked is not None:
+        _on_intents(m, t, t.asked, p, now_ns, out)
+        return
     extra: list[str] = []
     if p.intent_error:
         log.warning(
@@ -127,8 +150,33 @@ def on_reply(m: TurnManager, p: LlmReply, now_ns: int, out: list[Out]) -> None:
     if not p.text.strip() and not t.speech.spoken and not extra:
         extra.append(say("no_answer", t.language))
     reqs = t.speech.finish(*extra)
-    m.remember(t, p.text.strip())
+    if t.speech.dropped:
+        log.info("repeats_dropped turn=%s n=%d first=%r", t.turn_id, len(t.speech.dropped),
+                 t.speech.dropped[0])  # fmt: skip
+    m.remember(t, t.speech.answer_text() or p.text.strip())
     m.speak(t, reqs, now_ns, out)
+
+
+def _on_intents(
+    m: TurnManager, t: Turn, asked: Understanding, p: LlmReply, now_ns: int, out: list[Out]
+) -> None:
+    """The LLM's intents for a command-like utterance: acted on when the words support them,
+    else refused aloud."""
+    v = conclude(asked, p, m.s)
+    todo = skip_sent_stop(m, t.turn_id, v.intents)
+    if v.kind == "commands" and todo:
+        log.info("llm_intent turn=%s text=%r", t.turn_id, v.text)
+        t.outcome = "command"
+        sentences = act(m, t, todo, out)
+    elif v.kind == "commands":  # only the STOP, and it went out already
+        sentences = [
+            say("command_ok", t.language, what=describe(strict_intent(v.intents[0]), t.language))
+        ]
+    else:
+        log.warning("intent_refused turn=%s why=%s call=%r", t.turn_id, v.detail, p.refused_call)
+        sentences = [say(v.refusal, t.language)]
+    t.reply_text = " ".join(sentences)
+    m.speak(t, t.speech.finish(*sentences), now_ns, out)
 
 
 def on_lifecycle(m: TurnManager, p: LifecycleEvent, now_ns: int, out: list[Out]) -> None:
@@ -151,7 +199,7 @@ def apologise(m: TurnManager, t: Turn, key: str, now_ns: int, out: list[Out]) ->
 # --- the car -------------------------------------------------------------------------------
 
 
-def act(m: TurnManager, t: Turn, intents: list[CarIntent], out: list[Out]) -> list[str]:
+def act(m: TurnManager, t: Turn, intents: Sequence[IntentLike], out: list[Out]) -> list[str]:
     """Commands for valid intents (all or none, see :class:`CarDesk`); what to say."""
     cmds, sentences, what = m.car.act(t, intents)
     out += [Out("rtos.command", c, t.turn_id) for c in cmds]

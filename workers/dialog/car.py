@@ -9,9 +9,10 @@ is left of an older plan; acks of an older turn's commands are not spoken.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from schemas.rtos import CarIntent, RtosAck, RtosCommand
-from workers.dialog.actions import Bounds, check_intent, describe, to_commands
+from workers.dialog.actions import Bounds, IntentLike, check_intent, describe, to_commands
 from workers.dialog.replies import join_steps, say
 from workers.dialog.turn import Turn
 
@@ -33,12 +34,19 @@ class CarDesk:
         self._next_id = 1
         self._acting: Turn | None = None
 
-    def act(self, t: Turn, intents: list[CarIntent]) -> tuple[list[RtosCommand], list[str], str]:
+    def act(
+        self, t: Turn, intents: Sequence[IntentLike]
+    ) -> tuple[list[RtosCommand], list[str], str]:
         """All or none: (commands to send now, sentences to say, what is being done or '')."""
         checked = [check_intent(i, self.bounds) for i in intents]
         refused = next((c for c in checked if c.intent is None), None)
         if refused is not None:
-            log.warning("command_refused turn=%s why=%s", t.turn_id, refused.refusal)
+            log.warning(
+                "command_refused turn=%s why=%s detail=%s",
+                t.turn_id,
+                refused.refusal,
+                refused.detail,
+            )
             t.outcome = "answered"
             return [], [say("refused", t.language, why=refused.refusal)], ""
         ok = [c.intent for c in checked if c.intent is not None]

@@ -2,11 +2,15 @@
 
 Functions of the :class:`~workers.dialog.manager.TurnManager` state (pure: they append what to
 publish to ``out``). Every transcript is first looked at for a stop word (:mod:`stopping`: STOP
-goes to the car at once, awake or not). The speculative transcript of a pause
-(``asr.partial``) may then ask the LLM early (:mod:`early`). A segment's transcript either
-belongs to a turn in progress (a later part of a long segment), is ignored (not awake, no wake
-phrase), or opens a turn: a device question answered from telemetry, a car command understood
-locally, or a question for the LLM (taking over the early request when it asked the same).
+goes to the car at once, awake or not, before the wake phrase, the grammar or the LLM). The
+speculative transcript of a pause (``asr.partial``) may then ask the LLM early (:mod:`early`),
+for an ordinary question only. A segment's transcript either belongs to a turn in progress (a
+later part of a long segment), is ignored (not awake, no wake phrase), or opens a turn as
+:func:`~workers.dialog.understanding.interpret` decides: a device question answered from
+telemetry, car commands understood locally (after a near-miss repair if need be; a STOP already
+sent is not sent again), a refusal (an amount was lost), the LLM asked for the intent of a
+command-like utterance (never early), or a question for the LLM (taking over the early request
+when it asked the same).
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ from schemas.system import LifecycleEvent
 from schemas.vad import VadState
 from text.endofturn import classify
 from workers.dialog import answering, early
-from workers.dialog.actions import describe
-from workers.dialog.commands import parse_command
-from workers.dialog.device import answer_device_question, device_topic
+from workers.dialog.actions import IntentLike, describe, strict_intent
+from workers.dialog.device import answer_device_question
 from workers.dialog.replies import language_of, say
 from workers.dialog.speech import ReplySpeech
 from workers.dialog.stopping import skip_sent_stop, stop_if_asked
 from workers.dialog.turn import Timeline, Turn
+from workers.dialog.understanding import Understanding, interpret
 
 if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
@@ -76,21 +80,20 @@ def barge_in(m: TurnManager, now_ns: int, out: list[Out]) -> None:
         m.close(t, now_ns, out)
 
 
-def route(m: TurnManager, text: str) -> tuple[str, str]:
-    """What ``text`` would become, and the words it is about (the wake phrase taken out):
-    ``ignore`` (not awake, no wake phrase), ``wake`` (the phrase alone), ``device``,
-    ``command`` or ``llm``."""
+def route(m: TurnManager, text: str) -> tuple[str, str, Understanding]:
+    """What ``text`` would become, the words it is about (the wake phrase taken out) and how
+    they are understood: ``ignore`` (not awake, no wake phrase), ``wake`` (the phrase alone),
+    or the kind :func:`~workers.dialog.understanding.interpret` gives them: ``device``,
+    ``commands``, ``refuse``, ``ask`` (the LLM asked for an intent) or ``chat`` (a question for
+    the LLM)."""
     hit = m.matcher.match(text) if m.matcher is not None else None
     if not m.window.awake and hit is None:
-        return "ignore", text
+        return "ignore", text, Understanding("empty", text)
     rest = hit.rest if hit is not None else text
     if not rest:
-        return "wake", rest
-    if m.s.device_questions and device_topic(rest) is not None:
-        return "device", rest
-    if m.s.local_commands and parse_command(rest) is not None:
-        return "command", rest
-    return "llm", rest
+        return "wake", rest, Understanding("empty", rest)
+    u = interpret(rest, m.s)
+    return u.kind, rest, u
 
 
 def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: list[Out]) -> None:
@@ -104,8 +107,8 @@ def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: l
         m.partials.pop(next(iter(m.partials)))
     if not (m.s.early_answers and p.paused) or p.segment_id in m.turns:
         return
-    kind, question = route(m, text)
-    if kind != "llm" or (stopped and m.assistant_talking()):
+    kind, question, _ = route(m, text)
+    if kind != "chat" or (stopped and m.assistant_talking()):
         early.abandon(m, out, reason="not for the LLM")
     elif classify(text, p.language) != "trailing":  # words that trail off will go on
         early.start(m, p, question, out)
@@ -130,7 +133,7 @@ def on_asr(m: TurnManager, p: AsrText, msg: Envelope, now_ns: int, out: list[Out
         early.abandon(m, out, reason="no speech")
         m.restore_state(out)
         return
-    kind, rest = route(m, text)
+    kind, rest, u = route(m, text)
     if kind == "ignore":
         log.info("not_awake text=%r", text)
         early.abandon(m, out, reason="not awake")
@@ -153,37 +156,48 @@ def on_asr(m: TurnManager, p: AsrText, msg: Envelope, now_ns: int, out: list[Out
     while len(m.turns) > _KEEP_TURNS:
         m.turns.pop(next(iter(m.turns)))
     _claim_stop(m, t)
-    asked = early.adopt(m, t, text, out) if kind == "llm" else None
-    if kind != "llm":
+    asked = early.adopt(m, t, text, out) if kind == "chat" else None
+    if kind != "chat":
         early.abandon(m, out, reason="not for the LLM")
     if kind == "wake":
         m.speak(t, t.speech.say(say("wake", lang)), now_ns, out)
-        return
-    if kind == "device":
+    elif kind == "device":
         answer = answer_device_question(rest, m.telemetry)
-        assert answer is not None  # route() saw a device question
+        assert answer is not None  # interpret() saw a device question
         m.remember(t, answer)
         m.speak(t, t.speech.say(answer), now_ns, out)
-        return
-    if kind == "command":
-        intents = parse_command(rest) or []
-        t.outcome = "command"
-        todo = skip_sent_stop(m, trace, intents)
-        if todo:
-            said = answering.act(m, t, todo, out)
-        else:  # only the STOP, and it went out already
-            said = [say("command_ok", lang, what=describe(intents[0], lang))]
-        m.speak(t, t.speech.say_texts(said), now_ns, out)
-        return
-    if asked is not None:  # the early request asked exactly this: its output is the answer
+    elif kind == "commands":
+        if u.source == "repair":
+            log.info("command_repaired turn=%s heard=%r as=%r", trace, u.heard, u.text)
+        _command(m, t, list(u.intents), now_ns, out)
+    elif kind == "refuse":
+        log.info("command_refused turn=%s text=%r why=%s", trace, u.heard, u.detail)
+        m.speak(t, t.speech.say(say(u.refusal, lang)), now_ns, out)
+    elif kind == "ask":  # no early request was sent for it: the intent is asked for now
+        answering.ask_intent(m, t, u, now_ns, out)
+    elif asked is not None:  # the early request asked exactly this: its output is the answer
         answering.await_reply(m, t, now_ns, out)
         for item, held_msg in asked.held:
             if isinstance(item, LlmDelta):
                 answering.on_delta(m, item, held_msg, now_ns, out)
             else:
                 answering.on_reply(m, item, now_ns, out)
-        return
-    answering.ask_llm(m, t, now_ns, out)
+    else:
+        answering.ask_llm(m, t, now_ns, out)
+
+
+def _command(
+    m: TurnManager, t: Turn, intents: list[IntentLike], now_ns: int, out: list[Out]
+) -> None:
+    """Car commands understood locally: sent (less the STOP this utterance already sent), and
+    what is being done spoken."""
+    t.outcome = "command"
+    todo = skip_sent_stop(m, t.turn_id, intents)
+    if todo:
+        said = answering.act(m, t, todo, out)
+    else:  # only the STOP, and it went out already
+        said = [say("command_ok", t.language, what=describe(strict_intent(intents[0]), t.language))]
+    m.speak(t, t.speech.say_texts(said), now_ns, out)
 
 
 def _speech(m: TurnManager, turn_id: str, lang: str) -> ReplySpeech:
@@ -217,6 +231,7 @@ def _more_of_turn(m: TurnManager, t: Turn, text: str, now_ns: int, out: list[Out
         return
     out.append(Out("llm.abort", LlmAbort(request_id=t.request_id, reason="more"), t.turn_id))
     t.user_text = f"{t.user_text} {text}".strip()
+    t.asked = None  # the whole of it is a question now
     t.speech = _speech(m, t.turn_id, t.language)
     answering.ask_llm(m, t, now_ns, out, part=t.request_id.count("+") + 1)
 

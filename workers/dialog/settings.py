@@ -11,8 +11,8 @@ from workers.dialog.actions import Bounds
 __all__ = ["DialogSettings"]
 
 DEFAULT_SYSTEM_PROMPT = (
-    "You are a small voice assistant on a robot car. Answer in one or two short sentences, "
-    "in the language of the question, without lists or markdown."
+    "Your name is Robo. You are the voice assistant of a small robot car. Answer in one or two "
+    "short sentences, in the language of the question, without lists or markdown."
 )
 
 
@@ -44,7 +44,13 @@ class DialogSettings(BaseModel):
     warm_up: bool = True
     """At start, ask the LLM for one token with the system prompt, so the first turn is warm."""
     local_commands: bool = True
-    """Understand plain car commands ('move forward one metre') without the LLM."""
+    """Understand car commands ('please drive forward two meters') without the LLM."""
+    repair: bool = True
+    """Repair misheard command words ('dry forward' -> 'drive forward') when the grammar does
+    not parse an utterance; numbers are never touched."""
+    intent_llm: bool = True
+    """Ask the LLM for the intent of a command-like utterance the grammar does not parse, under
+    a grammar of the car's commands; what it returns must be supported by the words."""
     device_questions: bool = True
     """Answer 'where are you' / 'battery' from telemetry without the LLM."""
     speak_done: bool = True

@@ -24,17 +24,26 @@ ends) -> that moment as ``stop_ms``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bus import Out
 from schemas.rtos import CarIntent, RtosAck
-from text.stopwords import find_stop
+from text.stopwords import StopHit, find_stop
+from workers.dialog.actions import IntentLike
 
 if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
 
-__all__ = ["Stopped", "on_stop_ack", "skip_sent_stop", "stop_if_asked"]
+__all__ = [
+    "Stopped",
+    "on_stop_ack",
+    "skip_sent_stop",
+    "stop_if_asked",
+    "stop_intent",
+    "without_leading_stop",
+]
 
 log = logging.getLogger("workers.dialog.stop")
 
@@ -65,7 +74,7 @@ def stop_if_asked(
     hit = find_stop(text)
     if hit is None:
         return False
-    cmd = m.car.stop_now(CarIntent(kind=hit.kind), turn_id=segment_id)
+    cmd = m.car.stop_now(stop_intent(hit), turn_id=segment_id)
     out.append(Out("rtos.command", cmd, segment_id))
     m.stopped[segment_id] = Stopped(cmd.cmd_id, hit.kind, now_ns, speech_end_ns)
     while len(m.stopped) > _REMEMBER:
@@ -75,12 +84,31 @@ def stop_if_asked(
     return True
 
 
-def skip_sent_stop(m: TurnManager, segment_id: str, intents: list[CarIntent]) -> list[CarIntent]:
-    """``intents`` without a leading stop this utterance already sent."""
+def stop_intent(hit: StopHit) -> CarIntent:
+    """What a stop word sends: ``stop``, or ``estop`` for the emergency forms."""
+    return CarIntent(kind=hit.kind)
+
+
+def skip_sent_stop(
+    m: TurnManager, segment_id: str, intents: Sequence[IntentLike]
+) -> list[IntentLike]:
+    """``intents`` (the grammar's field maps or the LLM's intents) without a leading stop this
+    utterance already sent."""
     sent = m.stopped.get(segment_id)
-    if sent is not None and intents and intents[0].kind in ("stop", "estop"):
-        return intents[1:]
-    return intents
+    return list(intents) if sent is None else without_leading_stop(intents, sent.kind)
+
+
+def without_leading_stop(intents: Sequence[IntentLike], sent: str) -> list[IntentLike]:
+    """``intents`` less a first stop that the ``sent`` one (``stop``/``estop``, what the stop
+    word sent) already covers: the same kind, or a plain stop after an emergency one."""
+    first = _kind(intents[0]) if intents else ""
+    if first == sent or (first == "stop" and sent == "estop"):
+        return list(intents[1:])
+    return list(intents)
+
+
+def _kind(intent: IntentLike) -> str:
+    return intent.kind if isinstance(intent, CarIntent) else str(intent.get("kind", ""))
 
 
 def on_stop_ack(m: TurnManager, p: RtosAck) -> None:

@@ -15,11 +15,14 @@ TTS) and the first audio (here). Nothing is counted twice or estimated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from schemas.dialog import TurnMetrics
 from schemas.rtos import RtosCommand
 from workers.dialog.speech import ReplySpeech
+
+if TYPE_CHECKING:
+    from workers.dialog.understanding import Understanding
 
 __all__ = ["BusHops", "Stage", "Timeline", "Turn"]
 
@@ -121,6 +124,9 @@ class Turn:
     """Ids of the car commands this turn sent, in order."""
     plan: list[RtosCommand] = field(default_factory=list)
     """Commands still to send, each once the one before it is done."""
+    asked: Understanding | None = None
+    """The command-like utterance whose intent the LLM was asked for (its reply is not
+    spoken, only acted on or refused); None for an ordinary question."""
 
     def metrics(self) -> TurnMetrics:
         """The turn's metrics message."""

@@ -187,6 +187,8 @@ class LlmService:
     def _remember(self, req: LlmRequest, reply: LlmReply) -> None:
         if self.history is None or reply.finish_reason not in ("stop", "length"):
             return
+        if req.intent_schema:
+            return  # an intents answer is no part of the conversation
         new = [m for m in req.messages if m.role != "system"]
         self.history.add(*new, ChatMessage(role="assistant", content=reply.text))
 

@@ -24,7 +24,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from bus import Out
-from schemas.base import Message
 from schemas.rtos import RtosAck, RtosCommand
 from workers.rtgw.envelope import EnvelopeSettings
 

@@ -105,3 +105,25 @@ def test_words_that_trail_off_are_not_asked_early():
     assert h.out("llm.request") == []
     pause(h, "s1", "Tell me about the weather.", revision=2)
     assert [r.request_id for r in h.out("llm.request")] == ["s1~2"]
+
+
+def test_a_command_like_utterance_is_asked_for_its_intent_only_when_the_segment_closes():
+    h = make(wake="always")
+    start(h)
+    pause(h, "s1", "forward drive two meters and back one meter")
+    pause(h, "s2", "Go back at the meter.")  # a refusal: no LLM at all
+    assert h.out("llm.request") == []  # an intent request is never sent early
+    h.send("asr.text", AsrText(text="forward drive two meters and back one meter",
+                               segment_id="s1", speculative=True), "s1")  # fmt: skip
+    (req,) = h.out("llm.request")
+    assert req.request_id == "s1" and req.intent_schema
+
+
+def test_an_early_question_is_dropped_when_the_closed_segment_is_a_command():
+    h = make(wake="always")
+    start(h)
+    pause(h, "s1", "What is")
+    (early,) = h.out("llm.request")
+    h.send("asr.text", AsrText(text="Turn left.", segment_id="s1"), "s1")
+    assert [a.request_id for a in h.out("llm.abort")] == [early.request_id]
+    assert [c.kind for c in h.out("rtos.command")] == ["turn"] and len(h.out("llm.request")) == 1

@@ -123,10 +123,10 @@ def test_garbled_or_out_of_bounds_intents_give_no_command_and_a_spoken_refusal()
         refused_call='{"kind": "fly"}',
     )
     h.send("llm.reply", refused, "s1")
-    h.utterance("s2", "drive far")
+    h.utterance("s2", "drive to the kitchen")
     h.llm_says("s2", "", intents=(CarIntent(kind="drive", distance_m=50.0),))
     h.utterance("s3", "move forward 20 meters then turn left")
-    h.utterance("s4", "spin")
+    h.utterance("s4", "do a twirl")
     h.send("llm.reply", LlmReply(request_id="s4", text="", intent_error="not JSON"), "s4")
     h.utterance("s5", "turn left then fly far")
     fine_then_far = (

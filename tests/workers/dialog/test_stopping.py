@@ -7,7 +7,7 @@ import pytest
 from bench.understanding_corpus import load_corpus
 from schemas.asr import AsrPartial, AsrText
 from schemas.llm import LlmDelta
-from schemas.rtos import RtosAck
+from schemas.rtos import CarIntent, RtosAck
 from schemas.speaker import SpeakerReport
 from schemas.vad import VadState
 from tests.workers.dialog.harness import make
@@ -143,3 +143,25 @@ def test_a_stop_heard_at_a_pause_inside_the_utterance_is_timed_from_that_pause()
     h.tts_plays()
     (turn,) = h.out("dialog.turn")
     assert turn.stop_ms == 200.0  # from the end of "Stop,", not of the whole utterance
+
+
+def test_a_stop_the_llm_s_intents_repeat_is_not_sent_again():
+    h = make(wake="always")
+    h.utterance("s1", "stop, forward drive two meters and back one meter")
+    (req,) = h.out("llm.request")
+    assert req.intent_schema and stops(h) == ["stop"]  # sent before the LLM was asked
+    intents = (CarIntent(kind="stop"), CarIntent(kind="drive", distance_m=2.0),
+               CarIntent(kind="drive", distance_m=-1.0))  # fmt: skip
+    h.llm_says("s1", "[...]", intents=intents)
+    assert [c.kind for c in h.out("rtos.command")] == ["stop", "drive"]  # the stop once
+    assert [r.text for r in h.out("tts.request") if r.text] == [
+        "OK, moving forward 2 metres, then moving backward 1 metre."
+    ]
+
+
+def test_asleep_the_emergency_forms_of_both_languages_latch_the_emergency_stop():
+    for text in ("急刹车", "E-stop!", "紧急停止"):
+        h = make()
+        h.utterance("s1", text)
+        assert stops(h) == ["estop"], text
+        assert h.out("tts.request") == []  # not awake: nothing said

