@@ -1,8 +1,10 @@
 """What an utterance asks for: the one path from a transcript to car commands.
 
 The dialog (``listening.on_asr`` / ``answering.on_reply``) and the understanding bench
-(``bench/understanding.py``) both call these functions, so the bench scores exactly what the
-dialog does. For a transcript (wake phrase already stripped), :func:`interpret` decides:
+(``bench/understanding_path.py``) both call these functions, after the same STOP check
+(:mod:`~workers.dialog.stopping`: a stop word has already stopped the car), so the bench scores
+exactly what the dialog does. For a transcript (wake phrase already stripped), :func:`interpret`
+decides:
 
 1. ``device``: a question about the car (where, battery), answered from telemetry;
 2. ``commands``: the grammar (:mod:`~workers.dialog.commands`) parses it, as said or after the

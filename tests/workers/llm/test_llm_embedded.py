@@ -111,6 +111,8 @@ def test_a_turn_prefills_only_its_new_words_even_after_a_prompt_with_another_sys
             assert third > first  # the other system prompt cost the whole prefix again
     finally:
         b.close()
+
+
 # --- the dialog's constrained intent path and the answer settings, on the packaged model -------
 
 
