@@ -3,16 +3,17 @@
     python -m bench.asrwindow                  # 30 s (Whisper's), 16, 12, 8 s; tuning split
     python -m bench.asrwindow --split held     # the same on the held-back split (report)
     python -m bench.asrwindow --quick          # 8 lines, two windows: it works
+    python -m bench.asrwindow --no-hotwords    # without host.yaml's whisper.hotwords
 
 The English lines of the understanding corpus (``bench/data/understanding.yaml``; Chinese needs
 Whisper base, which host.yaml does not run), every voice and the clean and pink 10 dB files
 that ``bench.understanding_audio`` made, recognised whole by ``WhisperRecognizer`` with
-host.yaml's ASR settings and each ``window_s`` (``docs/asr.md``). Per window and noise: WER
-(digits as Whisper writes them count as errors, alike for every window), mean time per
-utterance, and how many
-transcripts looped and were redone with the full window. ``configs/host.yaml``'s ``window_s`` is
-the shortest within 0.005 of the full window's WER on the tuning split. Saved in
-``bench/results/asrwindow.json``.
+host.yaml's ASR settings (its ``whisper.hotwords`` included, unless ``--no-hotwords``: the first
+table of ``docs/asr.md`` was taken without them) and each ``window_s``. Per window and noise:
+WER (digits as Whisper writes them count as errors, alike for every window), mean time per
+utterance, and how many transcripts looped and were redone with the full window.
+``configs/host.yaml``'s ``window_s`` is the shortest within 0.005 of the full window's WER on
+the tuning split. Saved in ``bench/results/asrwindow.json``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 
 
-def run(split: str, windows: list[float], quick: bool) -> dict[str, Any]:
-    """WER, time and redone counts per window and noise."""
+def run(
+    split: str, windows: list[float], quick: bool, hotwords: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """WER, time and redone counts per window and noise (``hotwords``: whisper.hotwords)."""
     from audio.wavio import read_wav
     from bench.understanding_audio import build_audio
     from bench.understanding_corpus import load_corpus
@@ -47,7 +50,9 @@ def run(split: str, windows: list[float], quick: bool) -> dict[str, Any]:
     files = [f for f in made.files if f.line_id in ids and f.voice in voices]
     out: dict[str, Any] = {}
     for window in windows:
-        rec = WhisperRecognizer("tiny.en", language="en", threads=2, window_s=window)
+        rec = WhisperRecognizer(
+            "tiny.en", language="en", threads=2, window_s=window, hotwords=hotwords
+        )
         rec.transcribe(np.zeros(16000, dtype=np.float32))
         for noise in ("clean", "pink10"):
             refs, hyps, spent = [], [], 0.0
@@ -78,17 +83,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows", default="0,16,12,8", help="window_s values (0 = 30 s)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--no-hotwords", action="store_true", help="without host.yaml's hotwords")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     windows = [0.0, 16.0] if args.quick else [float(w) for w in args.windows.split(",")]
     load = os.getloadavg()
-    figures = run(args.split, windows, args.quick)
+    from bench.understanding import HostSettings
+
+    hotwords = {} if args.no_hotwords else HostSettings().asr.whisper.hotwords
+    figures = run(args.split, windows, args.quick, hotwords)
     out = args.out or RESULTS / f"asrwindow{'_quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
-            {"split": args.split, "loadavg_start": load, "loadavg_end": os.getloadavg(),
-             "figures": figures}, indent=1,
+            {"split": args.split, "hotwords": hotwords, "loadavg_start": load,
+             "loadavg_end": os.getloadavg(), "figures": figures}, indent=1,
         ) + "\n"
     )  # fmt: skip
     print(f"saved {out}")
