@@ -55,8 +55,6 @@ class ManifestError(ConfigError):
     """A manifest that contradicts the topic registry or itself; the message names the topic."""
 
 
-
-
 def _frozen(topics: Topics) -> Topics:
     return MappingProxyType(dict(topics))
 
