@@ -16,9 +16,9 @@ processes:
   ``python -m bus.taps.metrics`` are attached to the bus;
 - ``pyzmq-direct`` (full run only): raw pyzmq straight from PUB to SUB, no proxy: the floor
   of one ipc hop, to show what the proxy's second hop costs;
-- ``voicebus-noshm`` (full run only): ``voicebus`` with shared memory turned off
-  (``shm_min_bytes=0``), so 64 KiB and 1 MiB payloads travel in ZeroMQ frames: what the
-  shared-memory path buys;
+- ``voicebus-shm`` (full run only): ``voicebus`` with shared memory turned on
+  (``shm_min_bytes=65536``, opt-in: the bus section's ``shm_min_bytes``), so 64 KiB and 1 MiB
+  payloads travel through the publisher's ring: what the shared-memory path buys;
 - ``dora-rs``: two dora-rs Python nodes (``dora run``; pyarrow arrays, the timestamp in the
   metadata), when ``dora-rs`` and ``dora-rs-cli`` are installed.
 

@@ -4,7 +4,7 @@
 
 ROLE is ``<system>-pub`` or ``<system>-sub`` with system ``zmq`` (raw pyzmq, no envelope;
 through the proxy, or straight from PUB to SUB when SPEC has a ``direct_endpoint``),
-``voicebus`` (``bus.Node`` publishing ``audio.frame`` models; SPEC's ``shm`` false turns shared
+``voicebus`` (``bus.Node`` publishing ``audio.frame`` models; SPEC's ``shm`` true turns shared
 memory off) or ``dora`` (dora-rs Python nodes,
 started by ``dora run``). Only the standard library is imported at the top so the dora nodes run
 in any interpreter that has ``dora-rs``.
@@ -35,6 +35,8 @@ WARMUP = -2
 DONE = -1
 #: A phase is over when nothing arrived for this long, s.
 IDLE_S = 0.3
+#: ``voicebus-shm``: raw fields from this size through shared memory (the bus's opt-in), bytes.
+SHM_MIN_BYTES = 65_536
 HEADER = struct.Struct("<qii")  # send ns, phase, index (raw pyzmq)
 
 
@@ -197,9 +199,7 @@ def _node(spec: dict[str, Any], name: str) -> Any:
         name=name,
         pub_endpoint=spec["pub_endpoint"],
         sub_endpoint=spec["sub_endpoint"],
-        shm_min_bytes=NodeConfig.model_fields["shm_min_bytes"].default
-        if spec.get("shm", True)
-        else 0,
+        shm_min_bytes=SHM_MIN_BYTES if spec.get("shm", False) else 0,
     )
     return Node(cfg, signals=False)
 

@@ -52,6 +52,8 @@ class BusLayout:
     pub_endpoint: str
     sub_endpoint: str
     curve: CurveKeys | None = None
+    shm_min_bytes: int = 0
+    shm_ring_bytes: int = 16 * 1024 * 1024
 
     @classmethod
     def from_config(cls, section: BusSection) -> BusLayout:
@@ -64,7 +66,15 @@ class BusLayout:
             )
         if section.mode == "ipc":
             pub, sub = f"ipc://{run / 'pub'}", f"ipc://{run / 'sub'}"
-            return cls(run, pub, sub, pub, sub)
+            return cls(
+                run,
+                pub,
+                sub,
+                pub,
+                sub,
+                shm_min_bytes=section.shm_min_bytes,
+                shm_ring_bytes=section.shm_ring_bytes,
+            )
         assert section.curve is not None  # BusSection refuses tcp without keys
         keys = CurveKeys(
             server_secret=resolve_path(section.curve.server_secret),
@@ -128,6 +138,8 @@ class BusLayout:
             sub_endpoint=self.sub_endpoint,
             curve=self.node_curve(),
             heartbeat_ms=heartbeat_ms,
+            shm_min_bytes=self.shm_min_bytes,
+            shm_ring_bytes=self.shm_ring_bytes,
             restarts=restarts,
             log_level=log_level,
             settings=settings or {},

@@ -46,6 +46,13 @@ class BusSection(_Model):
     """tcp: port subscribers connect to (the proxy's XPUB side)."""
     curve: CurveKeys | None = None
     """tcp: the CURVE keys; required in tcp mode (unauthenticated tcp is refused)."""
+    shm_min_bytes: int = Field(default=0, ge=0)
+    """ipc: raw fields of at least this many bytes travel through shared memory
+    (``docs/protocol.md`` section 9; 65536 is the size from which it pays), bytes. 0 (the
+    default) keeps every payload in its ZeroMQ frame: turn it on only when every reader of the
+    bus, outside ones included, reads section 9's rings."""
+    shm_ring_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    """ipc, with ``shm_min_bytes``: size of each publisher's ring in ``/dev/shm``, bytes."""
     peers: tuple[Path, ...] = ()
     """tcp: the configs of the other boards' supervisors on this bus. Their workers count as
     producers and consumers when this config's dataflow is checked (their own settings are
@@ -62,6 +69,11 @@ class BusSection(_Model):
             )
         if self.mode == "tcp" and self.pub_port == self.sub_port:
             raise ValueError("pub_port and sub_port must differ")
+        if self.shm_min_bytes and self.mode != "ipc":
+            raise ValueError(
+                "shm_min_bytes needs an ipc bus (shared memory is one board's); remove it or "
+                "set mode: ipc"
+            )
         if self.peers and self.mode != "tcp":
             raise ValueError(
                 "peers share a bus across boards, which only a tcp bus does; set mode: tcp "

@@ -75,8 +75,8 @@ def test_the_verdict_applies_the_targets_of_issue_16() -> None:
         _row("pyzmq-raw", 640, 200.0, 900.0, 10_000.0),
         _row("voicebus", 640, 215.0, 950.0, 8_500.0),
         _row("dora-rs", 640, 230.0, 800.0, 5_000.0),
-        _row("voicebus", 1048576, 600.0, 2000.0, 100.0),
-        _row("voicebus-noshm", 1048576, 1000.0, 3000.0, 100.0),
+        _row("voicebus", 1048576, 1000.0, 3000.0, 100.0),
+        _row("voicebus-shm", 1048576, 600.0, 2000.0, 100.0),
         _row("dora-rs", 1048576, 500.0, 900.0, 100.0),
     ]
     lines = verdict(rows)
@@ -84,8 +84,13 @@ def test_the_verdict_applies_the_targets_of_issue_16() -> None:
         "voicebus 640 B: p50 215.0 us; 1.07x raw pyzmq (200.0 us; target <= 1.1x: met); "
         "dora-rs 230.0 us (target below: met); p99 950.0 us (target <= 1000: met)"
     )
-    assert lines[1] == "voicebus 1048576 B: p50 600.0 us; dora-rs 500.0 us (target below: NOT met)"
-    assert "= 0.85x raw pyzmq's 10,000 (target >= 0.8x: met)" in lines[2]
-    assert lines[3] == (
-        "shared memory at 1048576 B: p50 600.0 us with it, 1000.0 us without (shm_min_bytes=0)"
+    assert lines[1] == "voicebus 1048576 B: p50 1000.0 us; dora-rs 500.0 us (target below: NOT met)"
+    assert lines[2] == (
+        "voicebus-shm 1048576 B (shared memory, opt-in): p50 600.0 us; dora-rs 500.0 us "
+        "(target below: NOT met)"
+    )
+    assert "= 0.85x raw pyzmq's 10,000 (target >= 0.8x: met)" in lines[3]
+    assert lines[4] == (
+        "shared memory at 1048576 B: p50 600.0 us with it (shm_min_bytes=65536), 1000.0 us "
+        "without (the default)"
     )

@@ -37,6 +37,10 @@ def _rings(pid: int) -> list[Path]:
     return sorted(shm.SHM_DIR.glob(f"{pid}-*.ring")) if shm.SHM_DIR.is_dir() else []
 
 
+#: The threshold a bus that turns shared memory on uses (docs/protocol.md section 9), bytes.
+SHM_ON = 65_536
+
+
 class Bus:
     """An in-process proxy (reporting, hence sweeping, every 0.2 s) on ipc endpoints."""
 
@@ -46,6 +50,7 @@ class Bus:
         self.proxy.start()
 
     def config(self, name: str, **kw: object) -> NodeConfig:
+        kw.setdefault("shm_min_bytes", SHM_ON)  # shared memory is opt-in (the bus section's)
         return NodeConfig(name=name, pub_endpoint=self.pub, sub_endpoint=self.sub, **kw)  # type: ignore[arg-type]
 
 
@@ -162,7 +167,8 @@ _PUBLISHER = textwrap.dedent(
     from bus.node import Node
     from bus.nodeconfig import NodeConfig
     from schemas import AudioFrame
-    node = Node(NodeConfig(name="doomed", pub_endpoint=sys.argv[1], sub_endpoint=sys.argv[2]),
+    node = Node(NodeConfig(name="doomed", pub_endpoint=sys.argv[1], sub_endpoint=sys.argv[2],
+                           shm_min_bytes=65536),
                 signals=False)
     i = 0
     while True:  # 2 MiB payloads, back to back, until killed

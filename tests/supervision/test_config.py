@@ -59,6 +59,24 @@ def test_tcp_with_missing_key_files_is_refused_at_start(tmp_path: Path) -> None:
         BusLayout.from_config(cfg.bus)
 
 
+def test_shared_memory_is_off_unless_the_bus_section_turns_it_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from supervision.buslayout import BusLayout
+
+    monkeypatch.setenv("VOICEBUS_RUNTIME_DIR", str(tmp_path))
+    default = BusLayout.from_config(parse_config({}).bus)
+    assert default.node_config("w", 500).shm_min_bytes == 0
+    assert default.bus_file_data(500)["shm_min_bytes"] == 0
+    on = BusLayout.from_config(parse_config({"bus": {"shm_min_bytes": 65536}}).bus)
+    assert on.node_config("w", 500).shm_min_bytes == 65536
+    assert on.bus_file_data(500)["shm_min_bytes"] == 65536
+    assert "shm_min_bytes needs an ipc bus" in bad(
+        {"bus": {"mode": "tcp", "shm_min_bytes": 65536, "curve": {
+            "server_secret": "a", "server_public": "b", "clients_dir": "c", "client_secret": "d"}}}
+    )  # fmt: skip
+
+
 def test_worker_needs_exactly_one_program() -> None:
     assert "exactly one of 'module'" in bad({"workers": {"w": {}}})
     assert "exactly one of 'module'" in bad({"workers": {"w": {"module": "a", "command": "b"}}})
