@@ -82,11 +82,25 @@ class ChaosConductor(Conductor):
             self.state = "idle"
 
     def due(self, now: float, mic_busy: bool) -> int | None:
-        """As :meth:`Conductor.due`; past the deadline nothing pending is waited for."""
+        """As :meth:`Conductor.due`; past the deadline nothing pending is waited for, and the
+        barge-in line is said as a plain line when the line before it ended without a reply
+        (nothing to interrupt)."""
         if self.said_at >= 0 and now - self.said_at >= self.line_timeout_s:
             self.playing.clear()
             self.commands.clear()
             self.state = "idle"
+        upcoming = self.script[self.next_line] if self.next_line < len(self.script) else None
+        if (
+            self.said_at >= 0
+            and upcoming is not None
+            and upcoming.kind == "barge-in"
+            and self.reply_started_at < 0
+            and not mic_busy
+            and self._turn_over(now)
+        ):
+            self.said_at = -1.0
+            self.last_activity = now
+            return None
         return super().due(now, mic_busy)
 
 

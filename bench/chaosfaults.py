@@ -54,7 +54,7 @@ LLM_LINES = frozenset({"greeting", "question", "story"})
 ANCHORS: dict[str, tuple[str, float, frozenset[str]]] = {
     "workers.vad": ("cue", 2.0, frozenset()),
     "workers.asr": ("speech_end", 0.4, frozenset()),
-    "workers.dialog": ("asr.text", 1.5, frozenset()),
+    "workers.dialog": ("asr.text", 0.8, frozenset()),
     "workers.llm": ("llm.request", 1.5, LLM_LINES),
     "workers.tts": ("tts.request", 0.5, frozenset()),
     "workers.speaker": ("speaker.report", 1.5, frozenset()),

@@ -5,6 +5,8 @@ The run itself (real processes, real faults) is ``tests/bench/test_chaos_run.py`
 
 from __future__ import annotations
 
+import itertools
+
 from bench.chaos import ChaosConductor, summarise
 from bench.chaosfaults import Fault, plan_faults
 from bench.chaosledger import Ledger, is_apology
@@ -144,7 +146,7 @@ def test_the_plan_is_seeded_and_puts_each_fault_on_a_line_meant_for_it() -> None
         if f.kind == "kill:llm":
             assert f.anchor == "llm.request" and 0 <= f.delay_s <= 1.5
     lines = [f.line for f in a]
-    assert all(later - earlier >= 2 for earlier, later in zip(lines, lines[1:], strict=False))
+    assert all(later - earlier >= 2 for earlier, later in itertools.pairwise(lines))
 
 
 def _fault(kind: str, line: int, at: float, ready: float) -> Fault:
@@ -208,3 +210,14 @@ def test_the_cue_sheet_gives_up_on_a_line_at_its_deadline_and_forgets_what_was_p
     assert c.due(55.1, False) is None  # deadline: the line is given up
     assert c.timed_out == [0] and not c.playing
     assert c.due(56.2, False) == 1
+
+
+def test_the_barge_in_line_is_said_plainly_when_the_line_before_got_no_reply() -> None:
+    lines = (Line("a", 1, "story"), Line("b", 1, "barge-in"))
+    c = ChaosConductor(lines, {"dialog"}, line_timeout_s=50)
+    c.feed(env(Heartbeat(worker="dialog", pid=1, state="ready", uptime_s=1)), 0.0)
+    assert c.due(5.0, False) == 0
+    c.feed(env(VadState(speaking=True, segment_id="s1", at_ns=0)), 6.0)
+    c.feed(env(TurnMetrics(turn_id="s1", outcome="ignored")), 8.0)
+    assert c.due(10.0, False) is None  # turn over (ignored): a short pause first
+    assert c.due(11.1, False) == 1
