@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import queue
 import shutil
 import signal
 import subprocess
@@ -101,28 +100,35 @@ def keygen(directory: Path, name: str) -> None:
 
 
 class Lines:
-    """JSON lines of a child's stdout, read by a thread."""
+    """JSON lines of a child's stdout, read by a thread and kept (waits scan them all)."""
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.q: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.items: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
         threading.Thread(target=self._read, args=(proc,), daemon=True).start()
 
     def _read(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             if line.startswith("{"):
-                self.q.put(json.loads(line))
+                with self._cond:
+                    self.items.append(json.loads(line))
+                    self._cond.notify_all()
 
     def wait(self, pred: Any, timeout_s: float, what: str) -> dict[str, Any]:
+        """The first item, seen so far or to come, for which ``pred`` is true."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                item = self.q.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if pred(item):
-                return item
-        raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        seen = 0
+        with self._cond:
+            while True:
+                for item in self.items[seen:]:
+                    if pred(item):
+                        return item
+                seen = len(self.items)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+                self._cond.wait(min(left, 0.5))
 
 
 class TwoHosts:
@@ -235,10 +241,14 @@ def _make_keys(a: Path, b: Path) -> None:
 def _answered(ear: Lines, mouth: subprocess.Popen[str], text: str) -> dict[str, Any]:
     """Say ``text`` on A; from B, see it recognised (by B's ASR) and the reply played (on A)."""
     assert mouth.stdin is not None
+    t_say = time.monotonic()  # one monotonic clock: network namespaces do not change it
     mouth.stdin.write(text + "\n")
     mouth.stdin.flush()
-    heard = ear.wait(lambda m: m.get("topic") == "asr.text" and m["p"]["text"].strip(), 120,
-                     f"a transcript of {text!r}")  # fmt: skip
+    heard = ear.wait(
+        lambda m: m.get("topic") == "asr.text" and m["t"] > t_say and m["p"]["text"].strip(),
+        120,
+        f"a transcript of {text!r}",
+    )
     seg = heard["p"]["segment_id"]
     played = ear.wait(
         lambda m: m.get("topic") == "speaker.report" and m["p"]["turn_id"] == seg, 120,
