@@ -13,7 +13,9 @@ in A's namespace instead of ``mic``. Keys are made as ``docs/deploy.md`` says, w
 
 What it shows: a spoken line injected on A is recognised on B and answered on A, the reply
 observed from B; a client with a key A does not admit is refused at the handshake (and one with
-B's admitted key is not); after a cable pull (the veth down, then up) the next line is answered.
+B's admitted key is not); after a cable pull (the veth down, then up) the next line is answered,
+for a short pull (longer than B's heartbeat timeout) and a long one (longer than B's restart
+window).
 Needs root (namespaces) and ``ip``; skipped with the reason otherwise. Namespaces, processes and
 the region are removed even when the test fails.
 """
@@ -40,8 +42,9 @@ from supervision.control import ControlClient
 
 ROOT = Path(__file__).resolve().parents[2]
 A_ADDR, B_ADDR = "10.231.15.1", "10.231.15.2"
-#: How long the cable stays pulled, s: longer than the ASR's heartbeat timeout on board B (3 s).
-CABLE_PULL_S = 5.0
+#: Cable pulls, s: longer than the ASR's heartbeat timeout on board B (3 s), then longer than
+#: its restart window (60 s: five restarts in it and the supervisor gives up).
+CABLE_PULLS_S = (5.0, 75.0)
 
 pytestmark = pytest.mark.slow
 
@@ -197,16 +200,30 @@ class TwoHosts:
 
 
 def _ready(run_dir: Path, names: set[str], timeout_s: float) -> dict[str, dict[str, Any]]:
-    client = ControlClient(run_dir, timeout_s=10.0)
     deadline = time.monotonic() + timeout_s
     rows: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline:
         if (run_dir / "control").exists():
-            rows = {r["name"]: r for r in client.call("status")["workers"]}
+            rows = _status(run_dir)
             if names <= {n for n, r in rows.items() if r["state"] == "ready"}:
                 return rows
         time.sleep(0.5)
     raise AssertionError(f"not ready within {timeout_s:.0f} s: {rows}")
+
+
+def _status(run_dir: Path) -> dict[str, dict[str, Any]]:
+    rows = ControlClient(run_dir, timeout_s=10.0).call("status")["workers"]
+    return {r["name"]: r for r in rows}
+
+
+def _asr_back(run_dir: Path, timeout_s: float) -> dict[str, Any]:
+    """B's asr row once it is ready again, or given up on, or at the timeout."""
+    deadline = time.monotonic() + timeout_s
+    row = _status(run_dir)["asr"]
+    while row["state"] not in ("ready", "failed", "exited") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        row = _status(run_dir)["asr"]
+    return row
 
 
 @pytest.fixture
@@ -308,20 +325,23 @@ def test_two_boards_over_tcp_curve_answer_refuse_a_stranger_and_survive_a_cable_
     assert outcomes["board-b"]["handshake"] == "succeeded", outcomes
 
     # 3. The cable pulled, then put back: once B's ASR is back, the next line is answered.
-    restarts_before = _ready(b / "run", {"asr"}, 10)["asr"]["restarts"]
-    hosts.cable(up=False)
-    time.sleep(CABLE_PULL_S)
-    hosts.cable(up=True)
-    t_up = time.monotonic()
-    ear.wait(
-        lambda m: (
-            m.get("topic") == "sys.heartbeat" and m["p"]["worker"] == "dialog" and m["t"] > t_up
-        ),
-        60,
-        "a heartbeat of A's dialog on B after the cable is back",
-    )
-    rows = _ready(b / "run", {"asr"}, 120)
-    print(f"cable back: B's asr ready {time.monotonic() - t_up:.1f} s later, restarts "
-          f"{restarts_before} -> {rows['asr']['restarts']}")  # fmt: skip
-    second = _answered(ear, mouth_proc, "Hey robot, what is the capital of France?")
-    assert second["turn"]["p"]["outcome"] == "answered", second
+    for pull_s in CABLE_PULLS_S:
+        before = _status(b / "run")["asr"]["restarts"]
+        hosts.cable(up=False)
+        time.sleep(pull_s)
+        hosts.cable(up=True)
+        t_up = time.monotonic()
+        ear.wait(
+            lambda m, t=t_up: m.get("topic") == "sys.heartbeat" and m["p"]["worker"] == "dialog"
+            and m["t"] > t,
+            60,
+            f"a heartbeat of A's dialog on B after the {pull_s:.0f} s pull",
+        )  # fmt: skip
+        asr = _asr_back(b / "run", 120)
+        print(f"{pull_s:.0f} s cable pull: B's asr {asr['state']} {time.monotonic() - t_up:.1f} s "
+              f"after the cable is back, restarts {before} -> {asr['restarts']}")  # fmt: skip
+        assert asr["state"] == "ready", (
+            f"after a {pull_s:.0f} s cable pull, board B's asr is {asr['state']}: {asr['detail']}"
+        )
+        again = _answered(ear, mouth_proc, "Hey robot, what is the capital of France?")
+        assert again["turn"]["p"]["outcome"] == "answered", (pull_s, again)
