@@ -130,7 +130,9 @@ def _stats(values: list[float]) -> dict[str, Any]:
 
 
 def summarise(lines: list[LineRecord], faults: list[Fault], ledger: Ledger) -> dict[str, Any]:
-    """Per fault kind: verdicts during and after, recovery times; baseline; the lost lines."""
+    """Per fault kind: verdicts of the line during it and of the line after it, how many of their
+    replies were incomplete, recovery times; the baseline (lines far from any fault); the lost
+    lines with the fault in flight and the one before."""
     by_n = {rec.n: rec for rec in lines}
     faulted = {f.line for f in faults}
     by_kind: dict[str, dict[str, Any]] = {}
@@ -142,6 +144,7 @@ def summarise(lines: list[LineRecord], faults: list[Fault], ledger: Ledger) -> d
                 "injected": 0,
                 "during": dict.fromkeys(VERDICTS, 0),
                 "after": dict.fromkeys(VERDICTS, 0),
+                "incomplete_replies": 0,
                 "ready": [],
                 "answer": [],
             },
@@ -154,6 +157,7 @@ def summarise(lines: list[LineRecord], faults: list[Fault], ledger: Ledger) -> d
             rec = by_n.get(n)
             if rec is not None and rec.verdict:
                 row[key][rec.verdict] += 1
+                row["incomplete_replies"] += rec.complete is False
         if f.ready_at >= 0:
             row["ready"].append(f.ready_at - f.at)
         answered = ledger.answered_after(f.at)
@@ -324,14 +328,18 @@ class Run:
 def report(result: dict[str, Any]) -> None:
     """Print the table and the lost lines."""
     print(f"\nChaos run ({result['ended']}, {result['duration_s']:.0f} s): {result['totals']}")
-    print(f"{'fault':18s} n  during a/ap/lost  after a/ap/lost  ->ready (med)  ->answer (med)")
+    print(
+        f"{'fault':18s} n  during a/ap/lost  after a/ap/lost  incomplete"
+        "  ->ready (med)  ->answer (med)"
+    )
     for kind, row in sorted(result["by_fault"].items()):
         d, a = row["during"], row["after"]
         ready = row["fault_to_ready"].get("median_s", "-")
         answer = row["fault_to_next_answer"].get("median_s", "-")
         print(
             f"{kind:18s} {row['injected']:<2d} {d['answered']:3d}/{d['apologised']}/{d['lost']:<8d}"
-            f" {a['answered']:3d}/{a['apologised']}/{a['lost']:<8d} {ready:>10}  {answer:>10}"
+            f" {a['answered']:3d}/{a['apologised']}/{a['lost']:<8d} {row['incomplete_replies']:>6d}"
+            f"      {ready:>10}  {answer:>10}"
         )
     b = result["baseline"]
     print(f"{'(no fault near)':18s}    {b['answered']:3d}/{b['apologised']}/{b['lost']}")

@@ -16,6 +16,9 @@ Each line ends as one of:
   furthest of its turns stopped: not heard (no segment), dropped by the VAD, no transcript,
   ignored by the dialog (not awake), no reply requested, reply never played, or late.
 
+An answered or apologised line also says whether its reply was **complete** (played to its end
+or cut by a stop): a turn abandoned half way (its dialog killed between two sentences) never
+sends the speaker its last sentence, so the speaker never reports it finished.
 A line with several turns (a line split in two segments) takes the best of them.
 """
 
@@ -128,6 +131,9 @@ class LineRecord:
     reason: str = ""
     reply_s: float = -1.0
     """Line said -> its reply (or apology) reached the speaker, s (-1: never)."""
+    complete: bool | None = None
+    """For a reply that reached the speaker: it played to its end or was cut by a stop; false
+    when the speaker never got its last sentence (the turn was abandoned half way)."""
 
     def as_dict(self, t0: float) -> dict[str, Any]:
         """For the results file (times relative to ``t0``)."""
@@ -140,6 +146,7 @@ class LineRecord:
             "verdict": self.verdict,
             "reason": self.reason,
             "reply_s": round(self.reply_s, 2) if self.reply_s >= 0 else None,
+            "complete": self.complete,
             "turns": self.turns,
         }
 
@@ -221,7 +228,9 @@ class Ledger:
             verdicts = [(t.verdict(rec.said_at, self.deadline_s), t) for t in turns]
             (best, reason), turn = max(verdicts, key=lambda v: (_RANK[v[0][0]], v[1].progress()))
             rec.verdict, rec.reason = best, reason
-            rec.reply_s = turn.audio_at - rec.said_at if best != "lost" else -1.0
+            if best != "lost":
+                rec.reply_s = turn.audio_at - rec.said_at
+                rec.complete = turn.playback_end in ("finished", "cut")
 
     def answered_after(self, t: float) -> float:
         """When the first answered (not apologised) reply reached the speaker at or after ``t``."""

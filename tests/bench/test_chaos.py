@@ -99,9 +99,12 @@ def test_a_line_split_in_two_turns_takes_the_best_and_a_barged_in_reply_still_co
     turn(led, "s2", 3.0, outcome="aborted")  # started playing, then cut by the next line
     led.said(1, 5, "stop", "barge-in", 8.0)
     turn(led, "s3", 8.5, reply="OK, stop.", outcome="command")
+    led.feed(env(SpeakerReport(turn_id="s2", event="cut")), 9.0)
     led.decide()
     assert [r.verdict for r in led.lines] == ["answered", "answered"]
     assert led.lines[0].turns == ["s1", "s2"]
+    assert led.lines[0].complete  # cut by the barge-in: complete as far as the user is concerned
+    assert led.lines[1].complete is False  # started, never finished (no final sentence came)
 
 
 def test_a_turn_seen_only_from_its_transcript_belongs_to_the_line_being_said() -> None:
