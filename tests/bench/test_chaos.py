@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import itertools
 
-from bench.chaos import ChaosConductor, summarise
+from bench.chaos import ChaosConductor
 from bench.chaosfaults import Fault, plan_faults
 from bench.chaosledger import Ledger, is_apology
+from bench.chaosreport import summarise
 from bus.framing import Envelope
 from demo.script import SCRIPT, Line
 from schemas.asr import AsrText
