@@ -35,6 +35,7 @@ from supervision.config import PROJECT_ROOT, SupervisorConfig, WorkerSpec, order
 from supervision.control import ControlServer
 from supervision.errors import SupervisionError
 from supervision.program import REASONS_DIR
+from supervision.statefiles import clear_states
 from supervision.topology import Topology
 from supervision.worker import Worker
 
@@ -252,6 +253,7 @@ class Arbiter:
             Path(path).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             reasons.rmdir()
+        clear_states(run)  # a clean stop forgets; a restarted worker resumed from it
         log.info("supervisor_stopped")
 
     # --- lifecycle events ------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bus import Envelope, Out
 from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
-from schemas.rtos import CarIntent, RtosAck
+from schemas.rtos import CarIntent, RtosAck, RtosCommand, RtosTelemetry
 from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio
@@ -34,6 +34,7 @@ __all__ = [
     "on_lifecycle",
     "on_reply",
     "on_speaker",
+    "on_telemetry",
 ]
 
 log = logging.getLogger("workers.dialog.manager")
@@ -134,7 +135,18 @@ def act(m: TurnManager, t: Turn, intents: list[CarIntent], out: list[Out]) -> li
 
 def on_ack(m: TurnManager, p: RtosAck, now_ns: int, out: list[Out]) -> None:
     """A command's outcome: the next step of the plan, and the outcome spoken."""
-    t, cmds, text = m.car.on_ack(p)
+    _car_outcome(m, *m.car.on_ack(p), now_ns, out)
+
+
+def on_telemetry(m: TurnManager, p: RtosTelemetry, now_ns: int, out: list[Out]) -> None:
+    """The car's state: the outcome of a command whose ack was lost while the dialog or the bus
+    was down (:meth:`~workers.dialog.car.CarDesk.on_telemetry`), acted on as its ack."""
+    _car_outcome(m, *m.car.on_telemetry(p), now_ns, out)
+
+
+def _car_outcome(
+    m: TurnManager, t: Turn | None, cmds: list[RtosCommand], text: str, now_ns: int, out: list[Out]
+) -> None:
     if t is None:
         return
     out += [Out("rtos.command", c, t.turn_id) for c in cmds]
@@ -163,6 +175,11 @@ def on_speaker(m: TurnManager, p: SpeakerReport, now_ns: int, out: list[Out]) ->
         m.playing.add(p.turn_id)
     else:
         m.playing.discard(p.turn_id)
+        t = m.turns.get(p.turn_id)
+        if p.event == "finished" and t is not None and t.stage == "speaking":
+            # The speaker played the last sentence: its audio reached it even if the dialog
+            # missed it (the dialog was restarting, the bus dropped it).
+            m.close(t, now_ns, out)
         m.window.touch(now_ns / 1e9)
         if not m.playing and (m.turn is None or m.turn.stage == "done"):
             m.restore_state(out)

@@ -37,6 +37,9 @@ from schemas.vad import VadState
 from text.history import History
 from workers.dialog import answering, listening
 from workers.dialog.car import CarDesk
+from workers.dialog.delivery import Delivery
+from workers.dialog.memory import Memory
+from workers.dialog.recovery import Recovery
 from workers.dialog.settings import DialogSettings
 from workers.dialog.turn import Timeline, Turn
 from workers.dialog.waiting import wait_notice
@@ -50,7 +53,9 @@ log = logging.getLogger(__name__)
 class TurnManager:
     """The dialog's state and its reaction to each message."""
 
-    def __init__(self, settings: DialogSettings, *, name: str = "dialog") -> None:
+    def __init__(
+        self, settings: DialogSettings, *, name: str = "dialog", memory: Memory | None = None
+    ) -> None:
         self.s = settings
         self.name = name
         self.matcher = WakeMatcher(settings.wake_phrases) if settings.wake == "phrase" else None
@@ -66,12 +71,23 @@ class TurnManager:
         self.playing: set[str] = set()
         """Turns the speaker is playing now."""
         self.car = CarDesk(settings.bounds, source=name, speak_done=settings.speak_done)
+        self.delivery = Delivery()
+        """What became of each sentence sent (synthesized, played)."""
+        self.recovery = Recovery()
+        """Lost workers and the checks due after a loss (:mod:`~workers.dialog.recovery`)."""
+        self.memory = memory
+        """Where the state is kept across a restart (:mod:`~workers.dialog.memory`)."""
         self._shown: tuple[str, bool, str] = ("", True, "")
 
     # --- entry points --------------------------------------------------------------------
 
-    def start(self) -> list[Out]:
-        """What to publish once at start: a warm-up request (its reply is ignored)."""
+    def start(self, now_ns: int = 0) -> list[Out]:
+        """What to publish once at start: what the state of a dialog that died before needs to
+        go on (:mod:`~workers.dialog.memory`), else a warm-up request (its reply is ignored)."""
+        if self.memory is not None:
+            resumed = self.memory.restore(self, now_ns)
+            if resumed is not None:
+                return resumed  # the LLM was warm already
         if not self.s.warm_up:
             return []
         req = LlmRequest(
@@ -89,6 +105,10 @@ class TurnManager:
         """React to one message received at ``now_ns`` (monotonic)."""
         p = msg.payload
         out: list[Out] = []
+        if isinstance(p, TtsAudio):
+            self.delivery.synthesized(p)
+        elif isinstance(p, SpeakerReport):
+            self.delivery.reported(p, now_ns)
         if isinstance(p, VadState):
             listening.on_vad(self, p, msg, now_ns, out)
         elif isinstance(p, AsrText):
@@ -108,14 +128,17 @@ class TurnManager:
             answering.on_ack(self, p, now_ns, out)
         elif isinstance(p, RtosTelemetry):
             self.telemetry = p
+            answering.on_telemetry(self, p, now_ns, out)
         elif isinstance(p, LifecycleEvent):
             listening.on_lifecycle(self, p, now_ns, out)
             answering.on_lifecycle(self, p, now_ns, out)
-        return out
+            self.recovery.on_lifecycle(self, p, now_ns, out)
+        return self._done(out, now_ns)
 
     def tick(self, now_ns: int) -> list[Out]:
         """Deadlines: lost transcripts, stalled replies, missing audio, the awake window."""
         out: list[Out] = []
+        self.recovery.tick(self, now_ns, out)
         for seg_id, (_, deadline) in list(self.pending.items()):
             if now_ns >= deadline:
                 listening.fail_asr(self, seg_id, now_ns, out, why="timeout")
@@ -134,6 +157,17 @@ class TurnManager:
         elif self.window.expire(now_ns / 1e9):
             log.info("awake_window_closed")
             self.set_state("idle", "", "", out)
+        return self._done(out, now_ns)
+
+    def _done(self, out: list[Out], now_ns: int) -> list[Out]:
+        """Account for the sentences sent and stopped; keep the state before it is published."""
+        for o in out:
+            if o.topic == "tts.request":
+                self.delivery.sent(o.payload)  # type: ignore[arg-type]
+            elif o.topic == "speaker.stop":
+                self.delivery.stopped(o.payload.turn_id)  # type: ignore[attr-defined]
+        if self.memory is not None:
+            self.memory.keep(self, now_ns)
         return out
 
     # --- what every stage shares ---------------------------------------------------------

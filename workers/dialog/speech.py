@@ -29,6 +29,17 @@ class ReplySpeech:
         self.spoken: list[str] = []
         """Sentences sent so far."""
 
+    @classmethod
+    def resumed(
+        cls, turn_id: str, language: str, *, max_chars: int, sent: int, spoken: list[str]
+    ) -> ReplySpeech:
+        """The speech of a turn taken over by a restarted dialog: numbering goes on from
+        ``sent``, ``spoken`` is what was already sent (:mod:`workers.dialog.memory`)."""
+        speech = cls(turn_id, language, max_chars=max_chars)
+        speech._next = sent
+        speech.spoken = list(spoken)
+        return speech
+
     @property
     def sent(self) -> int:
         """Requests sent so far."""

@@ -1,0 +1,187 @@
+"""A restarted dialog resumes from its state file: awake, with its history, its car, its turn."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bus import Out
+from schemas.llm import LlmAbort, LlmDelta, LlmRequest
+from schemas.rtos import RtosAck, RtosTelemetry
+from schemas.speaker import SpeakerReport
+from tests.workers.dialog.harness import Harness, make
+from workers.dialog.__main__ import publish
+from workers.dialog.manager import TurnManager
+from workers.dialog.memory import Memory
+
+
+def spoken(h: Harness) -> list[str]:
+    return [r.text for r in h.out("tts.request") if r.text]
+
+
+def with_memory(path: Path, boot: str = "boot-1", at_ns: int = 0, **settings) -> Harness:
+    h = make(**settings)
+    h.now_ns = at_ns or h.now_ns
+    h.mgr.memory = Memory(path, max_age_s=600, boot=boot)
+    h.mgr.start(h.now_ns)
+    return h
+
+
+def restart(h: Harness, path: Path, *, after_s: float = 0.5, boot: str = "boot-1") -> list[Out]:
+    """The dialog process dies and a new one starts ``after_s`` later on the same state file."""
+    h.now_ns += int(after_s * 1e9)
+    h.mgr = TurnManager(h.mgr.s, memory=Memory(path, max_age_s=600, boot=boot))
+    outs = h.mgr.start(h.now_ns)
+    publish(h.dialog, outs)
+    h._drain()
+    return outs
+
+
+def test_a_restarted_dialog_is_still_awake_and_remembers_the_conversation(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, awake_window_s=30)
+    h.utterance("s1", "Hey robot, what is the capital of France?")
+    h.llm_says("s1", "Paris.")
+    h.tts_plays()
+    outs = restart(h, state)
+    assert not any(o.topic == "llm.request" for o in outs)  # no warm-up: the LLM was warm
+    h.clear()
+    h.utterance("s2", "And of Italy?")  # no wake phrase: the window is still open
+    (req,) = h.out("llm.request")
+    assert [m.content for m in req.messages[1:]] == [
+        "what is the capital of France",
+        "Paris.",
+        "And of Italy?",
+    ]
+
+
+def test_the_window_closes_across_a_restart_as_it_would_have_without_one(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, awake_window_s=10)
+    h.utterance("s1", "Hey robot, hello")
+    h.llm_says("s1", "Hi.")
+    h.tts_plays()
+    h.advance(6)
+    restart(h, state, after_s=5)  # 11 s after the last activity: closed
+    h.clear()
+    h.utterance("s2", "what time is it")
+    assert h.out("llm.request") == []
+    assert h.out("dialog.turn")[0].outcome == "ignored"
+
+
+def test_a_state_from_another_boot_or_too_old_is_discarded(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state)
+    h.utterance("s1", "Hey robot, hello")
+    h.llm_says("s1", "Hi.")
+    h.tts_plays()
+    restart(h, state, boot="boot-2")
+    assert h.mgr.history.messages == () and not h.mgr.window.awake
+    h = with_memory(state)
+    h.utterance("s1", "Hey robot, hello")
+    restart(h, state, after_s=601)
+    assert h.mgr.history.messages == () and h.mgr.turn is None
+
+
+def test_the_turn_in_flight_is_asked_again_and_answered_after_a_restart(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.utterance("s1", "tell me a joke")
+    (first,) = h.out("llm.request")
+    outs = restart(h, state)  # the reply being streamed is lost with the dialog
+    assert [o.topic for o in outs][:2] == ["llm.abort", "llm.request"]
+    abort, again = outs[0].payload, outs[1].payload
+    assert isinstance(abort, LlmAbort) and abort.request_id == "s1"
+    assert isinstance(again, LlmRequest) and again.request_id == "s1+"
+    assert again.messages[-1].content == first.messages[-1].content == "tell me a joke"
+    h.llm_says("s1", "Stale.")
+    h.llm_says("s1+", "Why did the robot cross the road?")
+    h.tts_plays()
+    assert spoken(h) == ["Why did the robot cross the road?"]
+    assert h.out("dialog.turn")[0].outcome == "answered"
+
+
+def test_sentences_heard_before_the_restart_are_not_said_again(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.utterance("s1", "tell me a story")
+    h.send("llm.delta", LlmDelta(request_id="s1", index=0, text="Once upon a time. There"), "s1")
+    assert spoken(h) == ["Once upon a time."]
+    restart(h, state)
+    h.llm_says("s1+", "Once upon a time. There was a robot.")
+    h.tts_plays()
+    assert spoken(h) == ["Once upon a time.", "There was a robot."]
+    assert [r.index for r in h.out("tts.request")] == [0, 2]  # numbering went on
+    assert h.out("tts.request")[-1].final
+    assert h.out("dialog.turn")[0].outcome == "answered"
+
+
+def test_a_two_step_command_cut_between_its_steps_goes_on_after_a_restart(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.utterance("s1", "Move forward one meter, then turn left.")
+    (drive,) = h.out("rtos.command")
+    h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="started", by="rtos"))
+    restart(h, state)
+    h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="done", by="rtos"))
+    _, turn = h.out("rtos.command")
+    assert turn.kind == "turn" and turn.cmd_id != drive.cmd_id
+    h.send("rtos.ack", RtosAck(cmd_id=turn.cmd_id, status="done", by="rtos"))
+    assert spoken(h)[-1] == "Done."
+
+
+def test_a_done_ack_lost_while_the_dialog_was_down_is_inferred_from_telemetry(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.utterance("s1", "Move forward one meter, then turn left.")
+    (drive,) = h.out("rtos.command")
+    h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="started", by="rtos"))
+    moving = RtosTelemetry(state="moving", active_cmd_id=drive.cmd_id)
+    h.send("rtos.telemetry", moving)
+    restart(h, state)  # its "done" is published while no dialog listens
+    h.send("rtos.telemetry", moving)
+    assert len(h.out("rtos.command")) == 1
+    h.send("rtos.telemetry", RtosTelemetry(state="idle", active_cmd_id=0))
+    _, turn = h.out("rtos.command")
+    assert turn.kind == "turn"
+
+
+def test_the_car_s_last_state_answers_a_device_question_right_after_a_restart(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.send("rtos.telemetry", RtosTelemetry(state="idle", battery_pct=42))
+    h.advance(1.1)  # the telemetry is written lazily (at most once a second)
+    restart(h, state)
+    h.utterance("s1", "How much charge do you have?")
+    assert spoken(h) == ["My battery is at 42 percent."]
+
+
+def test_a_reply_being_spoken_is_closed_by_the_speaker_after_a_restart(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.utterance("s1", "hello")
+    h.llm_says("s1", "Hello there. Nice to meet you.")
+    restart(h, state)  # the audio comes while no dialog listens
+    h.send("speaker.report", SpeakerReport(turn_id="s1", event="finished"), "s1")
+    (turn,) = h.out("dialog.turn")
+    assert turn.outcome == "answered" and turn.turn_id == "s1"
+    assert h.out("dialog.state")[-1].state == "idle"
+
+
+def test_commands_of_a_dialog_without_memory_do_not_reuse_ids(tmp_path: Path):
+    h1 = with_memory(tmp_path / "a.json", wake="always")
+    h1.utterance("s1", "turn left")
+    # a fresh dialog a second later, with no state: the gateway may still run s1's command
+    h2 = with_memory(tmp_path / "b.json", at_ns=h1.now_ns + 10**9, wake="always")
+    h2.utterance("s1", "turn left")
+    assert h1.out("rtos.command")[0].cmd_id != h2.out("rtos.command")[0].cmd_id
+
+
+def test_the_state_file_is_whole_json_after_every_change(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.utterance("s1", "tell me a story")
+    doc = json.loads(state.read_text())
+    assert doc["format"] == 1 and doc["current"] == "s1"
+    assert doc["turns"][0]["stage"] == "llm" and doc["turns"][0]["user_text"] == "tell me a story"
+    assert [p.name for p in tmp_path.iterdir()] == ["dialog.json"]  # no temporary file left

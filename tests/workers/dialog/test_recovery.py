@@ -1,0 +1,147 @@
+"""A lost TTS, speaker or bus proxy costs the user nothing but a moment: what they did not hear
+is said again, a reply being streamed is asked for again, an awaited transcript is apologised
+for soon."""
+
+from __future__ import annotations
+
+from schemas.llm import LlmDelta
+from schemas.speaker import SpeakerReport
+from schemas.system import LifecycleEvent
+from schemas.tts import TtsAudio
+from schemas.vad import VadState
+from tests.workers.dialog.harness import Harness, make
+
+
+def spoken(h: Harness) -> list[str]:
+    return [r.text for r in h.out("tts.request") if r.text]
+
+
+def lifecycle(h: Harness, worker: str, event: str, **fields) -> None:
+    h.send("sys.lifecycle", LifecycleEvent(worker=worker, event=event, **fields))  # type: ignore[arg-type]
+
+
+def audio(h: Harness, turn_id: str, index: int, seconds: float, final: bool = False) -> None:
+    pcm = b"\x00\x00" * int(16000 * seconds)
+    msg = TtsAudio(pcm=pcm, sample_rate_hz=16000, turn_id=turn_id, index=index, final=final)
+    h.send("tts.audio", msg, turn_id)
+
+
+def test_sentences_the_dead_tts_had_not_synthesized_are_sent_again_once_it_is_back():
+    h = make(wake="always", tts_timeout_s=5)
+    h.utterance("s1", "tell me about the sea")
+    h.llm_says("s1", "The sea is big. It is blue. It is deep.")
+    audio(h, "s1", 0, 1.0)
+    lifecycle(h, "tts", "exited", exit_code=-9)
+    lifecycle(h, "tts", "restarting")
+    h.advance(6)  # longer than tts_timeout_s: the turn waits for the TTS, not for the timeout
+    assert h.out("dialog.turn") == []
+    h.clear()
+    lifecycle(h, "tts", "ready")
+    again = h.out("tts.request")
+    assert [(r.index, r.text, r.final) for r in again] == [
+        (1, "It is blue.", False),
+        (2, "It is deep.", True),
+    ]
+    audio(h, "s1", 1, 1.0)
+    audio(h, "s1", 2, 1.0, final=True)
+    assert h.out("dialog.turn")[0].outcome == "answered"
+
+
+def test_what_the_dead_speaker_had_not_played_is_said_again_from_the_sentence_it_was_in():
+    h = make(wake="always")
+    h.utterance("s1", "tell me about the sea")
+    h.llm_says("s1", "The sea is big. It is blue. It is deep.")
+    for i in range(3):
+        audio(h, "s1", i, 1.0, final=i == 2)
+    h.send("speaker.report", SpeakerReport(turn_id="s1", event="started"), "s1")
+    h.now_ns += 1_500_000_000  # half way through the second sentence
+    lifecycle(h, "speaker", "exited", exit_code=-9)
+    h.now_ns += 800_000_000
+    h.clear()
+    lifecycle(h, "speaker", "ready")
+    assert spoken(h) == ["It is blue.", "It is deep."]
+    reqs = h.out("tts.request")
+    assert [r.index for r in reqs] == [3, 4, 5] and reqs[-1].final and not reqs[-1].text
+    assert h.out("dialog.state")[-1].state == "speaking"
+    h.tts_plays()
+    h.send("speaker.report", SpeakerReport(turn_id="s1", event="started"), "s1")
+    h.send("speaker.report", SpeakerReport(turn_id="s1", event="finished"), "s1")
+    assert h.out("dialog.state")[-1].state == "idle"
+
+
+def test_a_hung_speaker_is_counted_from_when_it_went_silent():
+    h = make(wake="always")
+    h.utterance("s1", "tell me about the sea")
+    h.llm_says("s1", "The sea is big. It is blue. It is deep.")
+    for i in range(3):
+        audio(h, "s1", i, 1.0, final=i == 2)
+    h.send("speaker.report", SpeakerReport(turn_id="s1", event="started"), "s1")
+    h.now_ns += 4_500_000_000  # stopped at 0.5 s, declared hung 4 s later
+    lifecycle(h, "speaker", "hung", silent_s=4.0)
+    h.clear()
+    lifecycle(h, "speaker", "ready")
+    assert spoken(h) == ["The sea is big.", "It is blue.", "It is deep."]
+
+
+def test_a_barged_in_turn_is_never_said_again():
+    h = make(wake="always")
+    h.utterance("s1", "tell me about the sea")
+    h.llm_says("s1", "The sea is big. It is blue.")
+    audio(h, "s1", 0, 1.0)
+    h.send("speaker.report", SpeakerReport(turn_id="s1", event="started"), "s1")
+    h.send("vad.state", VadState(speaking=True, segment_id="s2", at_ns=h.now_ns), "s2")
+    lifecycle(h, "speaker", "exited", exit_code=-9)
+    lifecycle(h, "tts", "exited", exit_code=-9)
+    h.clear()
+    lifecycle(h, "speaker", "ready")
+    lifecycle(h, "tts", "ready")
+    assert h.out("tts.request") == []
+
+
+def test_after_a_bus_outage_the_reply_being_streamed_is_asked_for_again():
+    h = make(wake="always")
+    h.utterance("s1", "tell me a story")
+    h.send("llm.delta", LlmDelta(request_id="s1", index=0, text="Once upon a time. A"), "s1")
+    h.clear()
+    lifecycle(h, "proxy", "exited", exit_code=-9, silent_s=0.6)
+    (abort,) = h.out("llm.abort")
+    (again,) = h.out("llm.request")
+    assert abort.request_id == "s1" and again.request_id == "s1+"
+    h.llm_says("s1+", "Once upon a time. A robot lived.")
+    assert spoken(h) == ["A robot lived."]
+
+
+def test_after_a_bus_outage_an_awaited_transcript_is_apologised_for_within_the_grace():
+    h = make(wake="always", asr_timeout_s=30, outage_grace_s=5)
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
+    h.send("vad.state", VadState(speaking=False, segment_id="s1", at_ns=h.now_ns), "s1")
+    lifecycle(h, "proxy", "exited", exit_code=-9, silent_s=0.6)
+    h.advance(4.9)
+    assert spoken(h) == []
+    h.advance(0.2)
+    assert spoken(h)[0] == "Sorry, I did not catch that."
+
+
+def test_after_a_bus_outage_sentences_whose_audio_never_came_are_sent_again():
+    h = make(wake="always", resend_grace_s=1.5)
+    h.utterance("s1", "hello")
+    h.llm_says("s1", "Hello there. Nice to meet you. Bye.")
+    audio(h, "s1", 0, 1.0)
+    lifecycle(h, "proxy", "exited", exit_code=-9, silent_s=0.6)
+    h.advance(1.0)
+    audio(h, "s1", 1, 1.0)  # one more arrives in time, the last one never does
+    h.clear()
+    h.advance(0.6)
+    assert [(r.index, r.text, r.final) for r in h.out("tts.request")] == [(2, "Bye.", True)]
+
+
+def test_a_turn_whose_end_of_playback_was_lost_stops_counting_as_playing():
+    h = make(wake="always")
+    h.utterance("s1", "hello")
+    h.llm_says("s1", "Hi.")
+    audio(h, "s1", 0, 1.0, final=True)
+    h.send("speaker.report", SpeakerReport(turn_id="s1", event="started"), "s1")
+    h.advance(2.0)
+    assert h.mgr.assistant_talking()
+    h.advance(2.5)  # its one second of audio, and the margin, are long over
+    assert not h.mgr.assistant_talking()

@@ -1,0 +1,263 @@
+"""The dialog's memory across its own restarts: a small file, written on change, read at start.
+
+A dialog killed (``kill -9``, a hang, a crash) and started again by the supervisor resumes where
+the user left it instead of starting asleep and blank:
+
+=====================  ==========================================================================
+what                   restored as
+=====================  ==========================================================================
+awake window           open again if it would still be open now (its last activity is kept)
+history                the conversation the next LLM request carries
+car                    the latest telemetry (device questions), the command numbering (the
+                       gateway refuses an id still in progress), the plan being carried out step
+                       by step and the commands awaiting their ack (a lost ``done`` is inferred
+                       from telemetry, :meth:`~workers.dialog.car.CarDesk.on_telemetry`)
+turn in flight         its stage, text, timeline and what was already said; a reply being
+                       streamed is asked for again (:func:`~workers.dialog.recovery.reask`), a
+                       reply being spoken is closed when the speaker finishes it
+transcripts awaited    their deadlines (an apology if they never come)
+sentences              what was sent, synthesized and played (:mod:`~workers.dialog.delivery`)
+=====================  ==========================================================================
+
+**Where**: the file named by ``$VOICEBUS_STATE_FILE``, which the supervisor sets for every worker
+(``<runtime dir>/state/<name>.json``: the private 0700 runtime directory; it removes the folder
+when it stops cleanly, so a clean stop forgets). No variable: no memory (a dialog run by hand).
+
+**When**: before the messages of a change are published (the manager saves at the end of each
+``handle``/``tick``), so a kill at any moment leaves the state before or after the change, never
+half of it: the file is written whole to a temporary file and renamed over the old one. A change
+of anything but the telemetry and the window's last activity is written at once; those two at
+most once per :data:`LAZY_S`.
+
+**Staleness**: every time in the state is ``CLOCK_MONOTONIC`` (``time.monotonic_ns``), one clock
+for every process of a boot (not across boots, and not across boards). The file carries the boot
+id (``/proc/sys/kernel/random/boot_id``); a state from another boot, one from the future, or one
+older than ``memory_max_age_s`` (a long outage: the conversation is over) is discarded whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bus import Out
+from schemas.llm import ChatMessage
+from schemas.rtos import RtosCommand, RtosTelemetry
+from supervision.statefiles import ENV_STATE_FILE
+from workers.dialog.speech import ReplySpeech
+from workers.dialog.turn import Timeline, Turn
+
+if TYPE_CHECKING:
+    from workers.dialog.manager import TurnManager
+
+__all__ = ["ENV_STATE_FILE", "FORMAT", "LAZY_S", "Memory", "boot_id"]
+
+log = logging.getLogger("workers.dialog.memory")
+
+#: Version of the file's layout; another one is discarded.
+FORMAT = 1
+#: Longest delay of a change of the telemetry or of the awake window's last activity, s.
+LAZY_S = 1.0
+_BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
+
+
+def boot_id() -> str:
+    """This boot's id (monotonic times are comparable only within one boot)."""
+    try:
+        return _BOOT_ID_FILE.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _turn_state(t: Turn) -> dict[str, Any]:
+    return {
+        "turn_id": t.turn_id,
+        "language": t.language,
+        "user_text": t.user_text,
+        "timeline": asdict(t.timeline),
+        "stage": t.stage,
+        "outcome": t.outcome,
+        "request_id": t.request_id,
+        "deadline_ns": t.deadline_ns,
+        "reply_text": t.reply_text,
+        "reported": t.reported,
+        "commands": list(t.commands),
+        "plan": [c.model_dump() for c in t.plan],
+        "sent": t.speech.sent,
+        "spoken": list(t.speech.spoken),
+    }
+
+
+def _turn_from(d: dict[str, Any], max_chars: int) -> Turn:
+    speech = ReplySpeech.resumed(
+        d["turn_id"], d["language"], max_chars=max_chars, sent=d["sent"], spoken=d["spoken"]
+    )
+    return Turn(
+        turn_id=d["turn_id"],
+        language=d["language"],
+        user_text=d["user_text"],
+        timeline=Timeline(**d["timeline"]),
+        speech=speech,
+        stage=d["stage"],
+        outcome=d["outcome"],
+        request_id=d["request_id"],
+        deadline_ns=d["deadline_ns"],
+        reply_text=d["reply_text"],
+        reported=d["reported"],
+        commands=list(d["commands"]),
+        plan=[RtosCommand.model_validate(c) for c in d["plan"]],
+    )
+
+
+class Memory:
+    """The state file of one dialog."""
+
+    def __init__(self, path: Path, *, max_age_s: float, boot: str | None = None) -> None:
+        self.path = path
+        self.max_age_s = max_age_s
+        self.boot = boot_id() if boot is None else boot
+        self._core = ""
+        self._lazy = ""
+        self._written_ns = 0
+
+    @classmethod
+    def from_env(cls, max_age_s: float) -> Memory | None:
+        """The memory the supervisor gave this worker (``None`` without one)."""
+        path = os.environ.get(ENV_STATE_FILE)
+        return cls(Path(path), max_age_s=max_age_s) if path else None
+
+    # --- saving --------------------------------------------------------------------------
+
+    def capture(self, m: TurnManager, now_ns: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the state that is written at once when it changes, the lazy part)."""
+        keep = {t for t in (m.turn.turn_id if m.turn else "", *m.playing) if t in m.turns}
+        keep |= {tid for tid in m.delivery.live() if tid in m.turns}
+        core = {
+            "awake": m.window.awake,
+            "history": [msg.model_dump() for msg in m.history.messages],
+            "turns": [_turn_state(m.turns[tid]) for tid in m.turns if tid in keep],
+            "current": m.turn.turn_id if m.turn is not None and m.turn.turn_id in keep else None,
+            "pending": {
+                seg: {"timeline": asdict(tl), "deadline_ns": dl}
+                for seg, (tl, dl) in m.pending.items()
+            },
+            "playing": sorted(m.playing),
+            "car": m.car.to_state(),
+            "delivery": m.delivery.to_state(),
+        }
+        now_s = now_ns / 1e9
+        left = m.window.remaining_s(now_s)
+        lazy = {
+            "window_last_s": now_s - m.window.window_s + left if left != float("inf") else now_s,
+            "telemetry": m.telemetry.model_dump() if m.telemetry is not None else None,
+        }
+        return core, lazy
+
+    def keep(self, m: TurnManager, now_ns: int) -> None:
+        """Write the state if it changed (the lazy part at most once per :data:`LAZY_S`)."""
+        core, lazy = self.capture(m, now_ns)
+        core_text = json.dumps(core, sort_keys=True, ensure_ascii=False)
+        if core_text == self._core:
+            lazy_text = json.dumps(lazy, sort_keys=True)
+            if lazy_text == self._lazy or now_ns - self._written_ns < LAZY_S * 1e9:
+                return
+        self._write(core, lazy, now_ns)
+        self._core = core_text
+        self._lazy = json.dumps(lazy, sort_keys=True)
+        self._written_ns = now_ns
+
+    def _write(self, core: dict[str, Any], lazy: dict[str, Any], now_ns: int) -> None:
+        doc = {"format": FORMAT, "boot_id": self.boot, "saved_ns": now_ns, **core, **lazy}
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(doc, ensure_ascii=False))
+            tmp.replace(self.path)  # atomic: a reader sees the old file or the new one
+        except OSError as exc:
+            log.warning("state_not_saved path=%s error=%s", self.path, exc)
+
+    def forget(self) -> None:
+        """Remove the file (the state must not come back)."""
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+    # --- restoring -----------------------------------------------------------------------
+
+    def load(self, now_ns: int) -> dict[str, Any] | None:
+        """The saved state, or ``None`` when there is none or it is not to be trusted."""
+        try:
+            doc = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("state_discarded path=%s reason=unreadable error=%s", self.path, exc)
+            return None
+        why = ""
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            why = "another format"
+        elif doc.get("boot_id") != self.boot:
+            why = "saved during another boot"
+        elif not 0 <= now_ns - int(doc.get("saved_ns", 0)) <= self.max_age_s * 1e9:
+            why = f"saved {(now_ns - int(doc.get('saved_ns', 0))) / 1e9:.0f} s ago"
+        if why:
+            log.warning("state_discarded path=%s reason=%r", self.path, why)
+            return None
+        return doc
+
+    def restore(self, m: TurnManager, now_ns: int) -> list[Out] | None:
+        """Put the saved state back into ``m``; what to publish to go on (``None``: there was
+        no state to restore)."""
+        doc = self.load(now_ns)
+        if doc is None:
+            # No memory: at least never reuse the ids of commands still at the gateway.
+            m.car.seed_ids(now_ns // 1_000_000)
+            return None
+        try:
+            out = self._apply(m, doc, now_ns)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("state_discarded path=%s reason=invalid error=%s", self.path, exc)
+            return None
+        self.keep(m, now_ns)
+        return out
+
+    def _apply(self, m: TurnManager, doc: dict[str, Any], now_ns: int) -> list[Out]:
+        now_s = now_ns / 1e9
+        m.history.add(*(ChatMessage.model_validate(x) for x in doc["history"]))
+        if doc["awake"] and not m.window.awake:
+            m.window.open(float(doc["window_last_s"]))
+            if m.window.expire(now_s):
+                log.info("awake_window_closed while=restarting")
+        if doc["telemetry"] is not None:
+            m.telemetry = RtosTelemetry.model_validate(doc["telemetry"])
+        turns = {d["turn_id"]: _turn_from(d, m.s.sentence_max_chars) for d in doc["turns"]}
+        m.turns.update(turns)
+        m.turn = turns.get(doc["current"]) if doc["current"] else None
+        m.pending = {
+            seg: (Timeline(**p["timeline"]), int(p["deadline_ns"]))
+            for seg, p in doc["pending"].items()
+        }
+        m.playing = set(doc["playing"])
+        m.car.restore(doc["car"], turns)
+        m.delivery.restore(doc["delivery"])
+        t = m.turn
+        log.info(
+            "state_restored awake=%s history=%d turn=%s stage=%s pending=%d playing=%d",
+            m.window.awake,
+            len(m.history.messages),
+            t.turn_id if t else "",
+            t.stage if t else "",
+            len(m.pending),
+            len(m.playing),
+        )
+        out: list[Out] = []
+        m.recovery.restored(m, now_ns, out)
+        if t is not None and t.stage in ("llm", "speaking"):
+            m.set_state("thinking" if t.stage == "llm" else "speaking", t.turn_id, "", out)
+        else:
+            m.restore_state(out)
+        return out

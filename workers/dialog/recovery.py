@@ -1,0 +1,197 @@
+"""What the dialog does when a worker on a turn's way is lost, or the bus dropped messages.
+
+Functions of the :class:`~workers.dialog.manager.TurnManager` state, driven by ``sys.lifecycle``
+(pure: they append what to publish to ``out``). The ASR and the LLM are watched in
+:mod:`~workers.dialog.listening` and :mod:`~workers.dialog.answering` (their turn is
+apologised for at once); here:
+
+- **the TTS** died: the sentences it had not synthesized are sent again once it is ready (a
+  turn waiting for its last audio waits for the new TTS, not for ``tts_timeout_s``);
+- **the speaker** died: the sentences it had not finished playing (estimated from when playback
+  started and the length of each sentence; a hung speaker stopped ``silent_s`` before it was
+  declared hung) are said again, from the one it was in, once it is ready;
+- **the bus proxy** restarted (the supervisor announces it as worker ``proxy``, once the bus is
+  back): whatever was published meanwhile is lost, so a reply being streamed is asked for again,
+  sentences whose audio never came are sent again, a transcript still awaited gets
+  ``outage_grace_s`` before its apology, and acks of the car's commands may be inferred from
+  telemetry;
+- **the dialog itself** restarted (:mod:`~workers.dialog.memory` restored its state): a reply
+  being streamed is asked for again (the sentences the user already heard are not said twice),
+  a reply that was being spoken is closed when the speaker finishes it.
+
+A ``speaker.report`` lost on the way would leave a turn playing forever; such a turn is dropped
+from ``playing`` once its audio should have ended long ago
+(:meth:`~workers.dialog.delivery.Delivery.overdue`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bus import Out
+from schemas.llm import LlmAbort
+from schemas.system import LifecycleEvent
+from schemas.tts import TtsRequest
+from workers.dialog.answering import DEAD_EVENTS, ask_llm
+from workers.dialog.speech import ReplySpeech
+from workers.dialog.turn import Turn
+
+if TYPE_CHECKING:
+    from workers.dialog.manager import TurnManager
+
+__all__ = ["PROXY", "Recovery", "ResumedSpeech", "reask"]
+
+log = logging.getLogger("workers.dialog.manager")
+
+#: The name under which the supervisor announces the bus proxy's exit and restart.
+PROXY = "proxy"
+
+
+class ResumedSpeech(ReplySpeech):
+    """The speech of a reply asked for again: sentences the user already heard (``heard``, in
+    order) are not sent twice as long as the new reply repeats them."""
+
+    heard: list[str]
+
+    def feed(self, text: str, *, thinking: bool = False) -> list[TtsRequest]:
+        return self._skip(super().feed(text, thinking=thinking))
+
+    def finish(self, *extra: str) -> list[TtsRequest]:
+        return self._skip(super().finish(*extra))
+
+    def _skip(self, reqs: list[TtsRequest]) -> list[TtsRequest]:
+        out = []
+        for r in reqs:
+            heard = getattr(self, "heard", [])
+            if heard and r.text and r.text == heard[0]:
+                heard.pop(0)
+                idx = len(self.spoken) - 1 - self.spoken[::-1].index(r.text)
+                del self.spoken[idx]  # said before the restart, already in ``spoken``
+                if r.final:
+                    out.append(r.model_copy(update={"text": ""}))  # still end the turn
+                continue
+            if r.text:
+                heard.clear()  # the new reply went another way: say it as it comes
+            out.append(r)
+        return out
+
+
+def reask(m: TurnManager, t: Turn, now_ns: int, out: list[Out], *, why: str) -> None:
+    """Ask the LLM again for turn ``t`` (its stream was lost): abort the old request, send the
+    question again; what was already said is not said twice."""
+    log.warning("llm_reasked turn=%s why=%s heard=%d", t.turn_id, why, len(t.speech.spoken))
+    out.append(Out("llm.abort", LlmAbort(request_id=t.request_id, reason=why), t.turn_id))
+    speech = ResumedSpeech.resumed(
+        t.turn_id,
+        t.language,
+        max_chars=m.s.sentence_max_chars,
+        sent=t.speech.sent,
+        spoken=t.speech.spoken,
+    )
+    assert isinstance(speech, ResumedSpeech)
+    speech.heard = list(t.speech.spoken)
+    t.speech = speech
+    ask_llm(m, t, now_ns, out, part=t.request_id.count("+") + 1)
+
+
+@dataclass
+class Recovery:
+    """Which workers are down, and the checks due after a loss."""
+
+    down_ns: dict[str, int] = field(default_factory=dict)
+    """Lost worker -> when it stopped working (monotonic ns)."""
+    checks: dict[str, int] = field(default_factory=dict)
+    """Turn id -> when to send again the sentences of it that got no audio (ns)."""
+
+    def on_lifecycle(self, m: TurnManager, p: LifecycleEvent, now_ns: int, out: list[Out]) -> None:
+        """A worker of the speech path died or came back; the bus proxy restarted."""
+        s = m.s
+        if p.worker == PROXY and p.event == "exited":
+            self.bus_outage(m, now_ns, out)
+        elif p.worker not in (s.tts_worker, s.speaker_worker):
+            return
+        elif p.event in DEAD_EVENTS:
+            if p.worker not in self.down_ns:
+                self.down_ns[p.worker] = now_ns - int(p.silent_s * 1e9)
+                log.warning("worker_lost worker=%s event=%s", p.worker, p.event)
+            self._hold_deadlines(m, now_ns)
+        elif p.event == "ready" and p.worker in self.down_ns:
+            lost_ns = self.down_ns.pop(p.worker)
+            if p.worker == s.tts_worker:
+                self._resend_unsynthesized(m, m.delivery.live(), now_ns, out, why="tts_restarted")
+            else:
+                self._replay_unheard(m, lost_ns, now_ns, out)
+
+    def _hold_deadlines(self, m: TurnManager, now_ns: int) -> None:
+        # A turn waiting for its last audio waits for the new worker, not for the timeout.
+        t = m.turn
+        if t is not None and t.stage == "speaking":
+            t.deadline_ns = max(t.deadline_ns, now_ns + int(m.s.tts_timeout_s * 1e9))
+
+    def _resend_unsynthesized(
+        self, m: TurnManager, turn_ids: list[str], now_ns: int, out: list[Out], *, why: str
+    ) -> None:
+        for tid in turn_ids:
+            reqs = m.delivery.unsynthesized(tid)
+            if reqs:
+                log.warning("sentences_resent turn=%s count=%d why=%s", tid, len(reqs), why)
+                out += [Out("tts.request", r, tid) for r in reqs]
+                self._hold_deadlines(m, now_ns)
+
+    def _replay_unheard(self, m: TurnManager, lost_ns: int, now_ns: int, out: list[Out]) -> None:
+        for tid in m.delivery.live():
+            texts = m.delivery.unheard(tid, lost_ns)
+            m.delivery.forget_playback(tid)
+            m.playing.discard(tid)
+            t = m.turns.get(tid)
+            if not texts or t is None:
+                continue
+            log.warning("sentences_replayed turn=%s count=%d", tid, len(texts))
+            reqs = [t.speech.aside(text) for text in texts]
+            if t.stage in ("speaking", "done"):
+                reqs += t.speech.say_texts([])  # an empty final request ends the replay
+                t.stage = "speaking"
+                t.deadline_ns = now_ns + int(m.s.tts_timeout_s * 1e9)
+            out += [Out("tts.request", r, tid) for r in reqs]
+            m.set_state("speaking", tid, texts[0], out)
+
+    def bus_outage(self, m: TurnManager, now_ns: int, out: list[Out]) -> None:
+        """Messages published while the proxy was down are lost: recover each turn."""
+        log.warning("bus_outage pending=%d turn=%s", len(m.pending), m.turn and m.turn.turn_id)
+        grace_ns = now_ns + int(m.s.outage_grace_s * 1e9)
+        for seg_id, (tl, deadline) in list(m.pending.items()):
+            m.pending[seg_id] = (tl, min(deadline, grace_ns))
+        t = m.turn
+        if t is not None and t.stage == "llm" and t.request_id:
+            reask(m, t, now_ns, out, why="bus_outage")
+        for tid in m.delivery.live():
+            self.checks[tid] = now_ns + int(m.s.resend_grace_s * 1e9)
+        m.car.suspect_lost_acks()
+
+    def restored(self, m: TurnManager, now_ns: int, out: list[Out]) -> None:
+        """The dialog itself restarted with its state: go on with the turn in flight. Sentences
+        already sent are not sent again: their audio most likely reached the speaker while the
+        dialog was down (the turn is closed when the speaker reports it finished)."""
+        t = m.turn
+        if t is not None and t.stage == "llm" and t.request_id:
+            reask(m, t, now_ns, out, why="dialog_restarted")
+        elif t is not None and t.stage == "speaking":
+            t.deadline_ns = now_ns + int(m.s.tts_timeout_s * 1e9)
+        m.car.suspect_lost_acks()
+
+    def tick(self, m: TurnManager, now_ns: int, out: list[Out]) -> None:
+        """Due checks; turns whose end of playback was never reported (call before the
+        deadlines are checked: a turn waits for a lost worker to come back)."""
+        if self.down_ns:
+            self._hold_deadlines(m, now_ns)
+        for tid, due in list(self.checks.items()):
+            if now_ns >= due:
+                del self.checks[tid]
+                self._resend_unsynthesized(m, [tid], now_ns, out, why="lost_on_the_bus")
+        for tid in m.delivery.overdue(m.playing, now_ns):
+            log.warning("playback_report_lost turn=%s", tid)
+            m.playing.discard(tid)
+            if not m.playing and (m.turn is None or m.turn.stage == "done"):
+                m.restore_state(out)
