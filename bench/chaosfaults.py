@@ -31,8 +31,6 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
-
 from bus.framing import Envelope
 from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
@@ -230,16 +228,10 @@ class FaultDriver:
         return f
 
     def _pid_of(self, target: str) -> int:
+        reply = self.control.call("status")
         if target == "proxy":
-            try:
-                for child in psutil.Process(self.supervisor_pid).children():
-                    if "bus.proxy" in child.cmdline():
-                        return child.pid
-            except psutil.Error:
-                return 0
-            return 0
-        rows = self.control.call("status")["workers"]
-        return next((r["pid"] or 0 for r in rows if r["name"] == target), 0)
+            return int(reply["bus"]["pid"] or 0)  # not its spare, which waits beside it
+        return next((r["pid"] or 0 for r in reply["workers"] if r["name"] == target), 0)
 
     def _inject(self, f: Fault, now: float) -> None:
         f.at = now

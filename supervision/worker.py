@@ -75,6 +75,9 @@ class Worker:
         self.loop_age_s = 0.0
         """``loop_age_ms`` of the last heartbeat, s."""
         self.restart_at: float | None = None
+        self.bus_down = False
+        """Set by the arbiter each turn: the bus is down (nobody can be heard, nor join it)."""
+        self._excused_at = 0.0
         self._start_after_stop = False
         self._hung = False
 
@@ -114,9 +117,10 @@ class Worker:
     # --- events from outside ---------------------------------------------------------------
 
     def excuse_silence(self, now: float) -> None:
-        """Count the heartbeat timeout from ``now`` (the bus itself was down)."""
+        """Count the heartbeat and ready timeouts from ``now`` (the bus itself was down)."""
         if self.last_beat is not None:
             self.last_beat = max(self.last_beat, now)
+        self._excused_at = now
 
     def on_heartbeat(self, beat: Heartbeat, now: float) -> None:
         """A ``sys.heartbeat`` with this worker's name arrived."""
@@ -206,18 +210,19 @@ class Worker:
             silent_s = now - (self.last_beat or now)
             loop_limit_s = self.spec.loop_timeout_s
             if silent_s > self.spec.heartbeat_timeout_s:
-                self._kill_hung(child, f"no heartbeat for {silent_s:.1f} s")
+                self._kill_hung(child, f"no heartbeat for {silent_s:.1f} s", silent_s)
             elif loop_limit_s is not None and self.loop_age_s > loop_limit_s:
-                self._kill_hung(child, f"its loop has not polled for {self.loop_age_s:.1f} s")
+                why = f"its loop has not polled for {self.loop_age_s:.1f} s"
+                self._kill_hung(child, why, self.loop_age_s)
         elif self.state == "starting" and self.spec.ready_timeout_s is not None:
             limit_s = self.spec.ready_timeout_s
-            if now - child.started_at > limit_s:
+            if now - max(child.started_at, self._excused_at) > limit_s:
                 self._kill_hung(child, f"not ready after {limit_s:g} s")
 
-    def _kill_hung(self, child: Child, why: str) -> None:
+    def _kill_hung(self, child: Child, why: str, silent_s: float = 0.0) -> None:
         self._hung = True
         self.detail = f"{why}; killed with SIGKILL"
-        self._emit("hung", self, detail=self.detail)
+        self._emit("hung", self, detail=self.detail, silent_s=silent_s)
         child.kill()
         self.state = "stopping"
 
@@ -253,7 +258,10 @@ class Worker:
         self._emit("gave_up", self, exit_code=code, detail=self.detail)
 
     def _after_failure(self, code: int, now: float, *, failed: bool) -> None:
-        decision = self.tracker.decide(failed=failed, now=now, name=self.name)
+        # Not the worker's fault: the bus was down, or it could not join it (run_worker writes
+        # the type of the error first in its reason).
+        excused = self.bus_down or self.reason.startswith("BusTimeout:")
+        decision = self.tracker.decide(failed=failed, now=now, name=self.name, excused=excused)
         if decision.restart:
             self.restarts += 1
             self.state = "backoff"
