@@ -31,7 +31,6 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,6 @@ from bench.chaosfaults import FaultDriver, plan_faults
 from bench.chaosledger import Ledger
 from bench.chaosreport import report, summarise
 from bus import Node, NodeConfig
-from bus.framing import Envelope
 from demo.conductor import Conductor
 from demo.player import ScriptedMic
 from demo.run import Demo
@@ -49,58 +47,11 @@ from supervision.config import SupervisorConfig, parse_config
 from supervision.control import ControlClient
 from workers.dialog.settings import DialogSettings
 
-__all__ = ["ChaosConductor", "all_kinds", "default_deadline_s", "main"]
+__all__ = ["all_kinds", "default_deadline_s", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 QUICK_KIND = "kill:dialog"
-
-
-@dataclass
-class ChaosConductor(Conductor):
-    """The demo's cue sheet, told of deaths: a dead speaker or TTS plays nothing more, a dead
-    gateway acknowledges nothing, a restarted dialog starts idle; past the line's deadline the
-    user gives up waiting for whatever is still pending and says the next line."""
-
-    victims: dict[str, str] | None = None
-    """worker name -> module."""
-
-    def feed(self, msg: Envelope, now: float) -> None:
-        """As :meth:`Conductor.feed`, and forget what a dead worker will never finish."""
-        super().feed(msg, now)
-        p = msg.payload
-        if not isinstance(p, LifecycleEvent):
-            return
-        module = (self.victims or {}).get(p.worker, p.worker)
-        if p.event in ("exited", "hung"):
-            if module in ("workers.speaker", "workers.tts"):
-                self.playing.clear()
-            elif module == "workers.rtgw" or p.worker == "rtapp":
-                self.commands.clear()
-        elif p.event == "ready" and module == "workers.dialog":
-            self.state = "idle"
-
-    def due(self, now: float, mic_busy: bool) -> int | None:
-        """As :meth:`Conductor.due`; past the deadline nothing pending is waited for, and the
-        barge-in line is said as a plain line when the line before it ended without a reply
-        (nothing to interrupt)."""
-        if self.said_at >= 0 and now - self.said_at >= self.line_timeout_s:
-            self.playing.clear()
-            self.commands.clear()
-            self.state = "idle"
-        upcoming = self.script[self.next_line] if self.next_line < len(self.script) else None
-        if (
-            self.said_at >= 0
-            and upcoming is not None
-            and upcoming.kind == "barge-in"
-            and self.reply_started_at < 0
-            and not mic_busy
-            and self._turn_over(now)
-        ):
-            self.said_at = -1.0
-            self.last_activity = now
-            return None
-        return super().due(now, mic_busy)
 
 
 def all_kinds(cfg: SupervisorConfig) -> list[str]:
@@ -137,7 +88,7 @@ class Run:
         return path, raw, parse_config(raw, str(path))
 
     def converse(
-        self, node: Node, conductor: ChaosConductor, ledger: Ledger, driver: FaultDriver
+        self, node: Node, conductor: Conductor, ledger: Ledger, driver: FaultDriver
     ) -> str:
         """Say the lines, inject the faults; how the run ended."""
         t_end = time.monotonic() + self.args.timeout_s
@@ -208,8 +159,8 @@ class Run:
             {n: w.heartbeat_timeout_s for n, w in cfg.workers.items()},
             cpu_s=self.args.cpu_s,
         )
-        conductor = ChaosConductor(
-            SCRIPT, self.demo.expected, rounds=passes, line_timeout_s=deadline, victims=modules
+        conductor = Conductor(
+            SCRIPT, self.demo.expected, rounds=passes, line_timeout_s=deadline, modules=modules
         )
         ledger = Ledger(deadline)
         t0 = time.monotonic()

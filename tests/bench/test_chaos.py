@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import itertools
 
-from bench.chaos import ChaosConductor
 from bench.chaosfaults import Fault, plan_faults
 from bench.chaosledger import Ledger, is_apology
 from bench.chaosreport import summarise
 from bus.framing import Envelope
-from demo.script import SCRIPT, Line
+from demo.script import SCRIPT
 from schemas.asr import AsrText
 from schemas.base import Message
 from schemas.dialog import TurnMetrics
@@ -181,47 +180,3 @@ def test_the_report_counts_verdicts_during_and_after_each_fault_and_names_the_lo
     assert lost["line"] == 1 and lost["fault_in_flight"] is None
     assert lost["previous_fault"] == {"kind": "kill:dialog", "line": 0, "before_s": 6.0}
     assert "not awake" in lost["reason"]
-
-
-LINES = (Line("a", 1, "question"), Line("b", 1, "question"))
-
-
-def _conductor() -> ChaosConductor:
-    c = ChaosConductor(LINES, {"dialog"}, line_timeout_s=50, victims={"speaker": "workers.speaker",
-                       "dialog": "workers.dialog"})  # fmt: skip
-    c.feed(env(Heartbeat(worker="dialog", pid=1, state="ready", uptime_s=1)), 0.0)
-    return c
-
-
-def test_the_cue_sheet_does_not_wait_for_audio_that_a_dead_speaker_will_never_play() -> None:
-    c = _conductor()
-    assert c.due(5.0, False) == 0
-    c.feed(env(VadState(speaking=True, segment_id="s1", at_ns=0)), 6.0)
-    c.feed(env(TurnMetrics(turn_id="s1")), 7.0)
-    c.feed(env(TtsRequest(turn_id="s1", index=0, text="Hi.")), 7.0)
-    assert c.due(12.0, False) is None  # waiting for the speaker
-    c.feed(env(LifecycleEvent(worker="speaker", event="exited")), 12.5)
-    assert c.due(15.0, False) is None  # turn over: a short pause first
-    assert c.due(16.1, False) == 1
-
-
-def test_the_cue_sheet_gives_up_on_a_line_at_its_deadline_and_forgets_what_was_pending() -> None:
-    c = _conductor()
-    assert c.due(5.0, False) == 0
-    c.feed(env(VadState(speaking=True, segment_id="s1", at_ns=0)), 6.0)
-    c.feed(env(TtsRequest(turn_id="s1", index=0, text="Hi.")), 7.0)
-    assert c.due(54.0, False) is None
-    assert c.due(55.1, False) is None  # deadline: the line is given up
-    assert c.timed_out == [0] and not c.playing
-    assert c.due(56.2, False) == 1
-
-
-def test_the_barge_in_line_is_said_plainly_when_the_line_before_got_no_reply() -> None:
-    lines = (Line("a", 1, "story"), Line("b", 1, "barge-in"))
-    c = ChaosConductor(lines, {"dialog"}, line_timeout_s=50)
-    c.feed(env(Heartbeat(worker="dialog", pid=1, state="ready", uptime_s=1)), 0.0)
-    assert c.due(5.0, False) == 0
-    c.feed(env(VadState(speaking=True, segment_id="s1", at_ns=0)), 6.0)
-    c.feed(env(TurnMetrics(turn_id="s1", outcome="ignored")), 8.0)
-    assert c.due(10.0, False) is None  # turn over (ignored): a short pause first
-    assert c.due(11.1, False) == 1

@@ -88,8 +88,10 @@ class TurnManager:
             resumed = self.memory.restore(self, now_ns)
             if resumed is not None:
                 return resumed  # the LLM was warm already
+        out: list[Out] = []
+        self.restore_state(out)  # say what the dialog is (a restarted one: no longer speaking)
         if not self.s.warm_up:
-            return []
+            return out
         req = LlmRequest(
             request_id="warm-up",
             messages=(
@@ -99,7 +101,7 @@ class TurnManager:
             max_tokens=1,
             tools=self.s.tools,
         )
-        return [Out("llm.request", req, "warm-up")]
+        return [*out, Out("llm.request", req, "warm-up")]
 
     def handle(self, msg: Envelope, now_ns: int) -> list[Out]:
         """React to one message received at ``now_ns`` (monotonic)."""
