@@ -191,6 +191,10 @@ class Arbiter:
             log.warning("proxy_restarted pid=%d down_s=%.2f", self.proxy.pid, restart.down_s)
             for event in restart.events(PROXY_NAME, self.proxy.pid, self.bus.restarts):
                 self._publish_lifecycle(event)
+        # Spares are made one at a time, when nothing starts: their imports take CPU.
+        settled = not down and not any(
+            w.state == "starting" or w.standby.preparing for w in self.workers.values()
+        )
         for worker in list(self.workers.values()):
             worker.bus_down = down
             waiting = self._waiting_for(worker)
@@ -199,7 +203,7 @@ class Arbiter:
                 # it: not their fault, and no start now.
                 worker.excuse_silence(now)
                 waiting.append("the bus")
-            worker.tick(now, waiting)
+            worker.tick(now, waiting, settled=settled)
 
     def _waiting_for(self, worker: Worker) -> list[str]:
         return [d for d in worker.spec.depends_on if self.workers[d].state != "ready"]

@@ -54,10 +54,12 @@ class Status(Command):
         {"name": "echo", "state": "ready", "pid": 4242, "cpus": [0, 1] | null,
          "restarts": 0, "uptime_s": 12.5 | null, "last_exit": -9 | null,
          "last_exit_text": "killed by SIGKILL", "detail": "", "reason": "",
-         "program": "workers.echo", "depends_on": ["source"], "standby_pid": null}
+         "program": "workers.echo", "depends_on": ["source"], "standby_pid": 4243 | null,
+         "standby_ready": true}
 
     ``state`` is one of waiting, starting, ready, backoff, stopping, stopped, exited, failed;
-    ``last_exit`` is negative for a signal; ``reason`` is the one line the last process left for
+    ``last_exit`` is negative for a signal; ``standby_pid`` the spare that the next start hands
+    over to, ``standby_ready`` whether it has done its imports; ``reason`` is the one line the last process left for
     its exit (``supervision.exitcodes``), ``detail`` what the supervisor makes of it (``failed``
     after exit 2: "cannot run as configured: <reason> ..."). BUS is the proxy::
 

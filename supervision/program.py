@@ -76,7 +76,9 @@ def launch_for(
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = f"{PROJECT_ROOT}{os.pathsep}{path}" if path else str(PROJECT_ROOT)
     if spec.module is not None:
-        flags = [f for f, on in (("--mlockall", spec.mlockall), ("--standby", spec.standby)) if on]
+        flags = [
+            f for f, on in (("--mlockall", spec.mlockall), ("--standby", spec.uses_standby)) if on
+        ]
         launcher = ["-m", "supervision.launch", *flags] if flags else []
         argv = [sys.executable, *launcher, "-m", spec.module, *spec.args]
     else:
@@ -91,7 +93,7 @@ def launch_for(
         cpus=cpus,
         nice=spec.nice,
         sched_fifo=spec.sched_fifo,
-        standby=spec.standby,
+        standby=spec.uses_standby and spec.module is not None,
     )
 
 

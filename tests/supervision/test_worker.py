@@ -225,3 +225,24 @@ def test_while_the_bus_is_down_a_silent_or_unready_worker_is_excused(tmp_path: P
     assert "hung" in rec.names()
     assert rec.events[-1][1]["silent_s"] > 2.0
     w.request_stop(13.0)
+
+
+def test_a_module_worker_gets_a_standby_spare_by_default_once_nothing_else_starts(
+    tmp_path: Path,
+) -> None:
+    w, _ = make(tmp_path, module="workers.echo", ready="started")
+    assert w.spec.uses_standby and not make(tmp_path, command="true")[0].spec.uses_standby
+    w.tick(0.0, [])
+    assert w.state == "ready"
+    w.tick(1.0, [], settled=False)  # another worker is loading: its CPU first
+    assert w.standby.pid is None
+    w.tick(1.1, [])
+    spare = w.standby.pid
+    assert spare is not None and spare != (w.child.pid if w.child else None)
+    w.child.kill() if w.child else None
+    run_until(w, "backoff", now=2.0)
+    w.tick(3.0, [])
+    assert w.child is not None and w.child.pid == spare  # the spare took over
+    w.request_stop(4.0)
+    run_until(w, "stopped", now=4.0)
+    assert w.standby.pid is None
