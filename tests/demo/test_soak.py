@@ -19,7 +19,7 @@ def env(topic: str, p) -> Envelope:
 def test_a_steady_leak_has_a_slope_and_a_one_off_step_has_little():
     leak = [(t * 60.0, 100 + t * 0.5) for t in range(30)]  # 0.5 MiB a minute
     assert round(slope_per_hour(leak) or 0, 1) == 30.0
-    step = [(t * 60.0, 100 if t == 0 else 135) for t in range(30)]  # filled once at the start
+    step = [(t * 60.0, 100.0 if t == 0 else 135.0) for t in range(30)]  # filled once at the start
     assert (slope_per_hour(step) or 0) < 30.0
     assert slope_per_hour(leak[:2]) is None
 
