@@ -39,6 +39,7 @@ import pytest
 import yaml
 
 from supervision.control import ControlClient
+from tests.configs.netns_agent import EAR_TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 A_ADDR, B_ADDR = "10.231.15.1", "10.231.15.2"
@@ -70,9 +71,11 @@ def host_board_a(shipped: dict[str, Any], keys: Path, region: str, out: Path) ->
     w["rtapp"] = {
         "command": "rtos/build/rtapp",
         "args": ["--region", region, "--telemetry-ms", "200"],
+        "manifest": {"kind": "stage", "summary": "The RT-Thread car app as a process.",
+                     "link": "rtgw"},
         "cpus": "little",
         "restart": "always",
-    }
+    }  # fmt: skip
     w["rtgw"].update(depends_on=["rtapp"], settings={"region": f"shmfile:{region}"})
     w["speaker"]["settings"] = {"backend": "wav", "sample_rate_hz": 48000, "out_dir": str(out)}
     w["llm"]["settings"] = {"backend": "llamacpp", "llamacpp": {"n_threads": 1}}
@@ -81,6 +84,13 @@ def host_board_a(shipped: dict[str, Any], keys: Path, region: str, out: Path) ->
     w["dialog"]["settings"].update(asr_timeout_s=30, llm_first_token_timeout_s=60)
     for spec in w.values():
         spec.pop("sched_fifo", None)
+    # The test's own clients on this bus (tests/configs/netns_agent.py), for the dataflow check.
+    cfg["external"] = {
+        "mouth": {"kind": "source", "summary": "The test's spoken lines (netns_agent mouth).",
+                  "produces": ["audio.frame"]},
+        "ear": {"kind": "sink", "summary": "What the test sees (netns_agent ear).",
+                "consumes": list(EAR_TOPICS)},
+    }  # fmt: skip
     return cfg
 
 
