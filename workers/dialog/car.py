@@ -82,6 +82,8 @@ class CarDesk:
         over from the dead dialog, seen started, that the idle car no longer runs, is done; one
         the car ended in a fault is failed. As :meth:`on_ack`."""
         for cid in sorted(self._restored):
+            if tlm.active_cmd_id == cid:
+                self._started.add(cid)  # its "started" may have been lost too
             if cid not in self._owner:
                 self._restored.discard(cid)
             elif cid in self._started and tlm.active_cmd_id != cid:

@@ -109,6 +109,8 @@ class TurnManager:
         out: list[Out] = []
         if isinstance(p, TtsAudio):
             self.delivery.synthesized(p)
+        elif isinstance(p, VadState):
+            self.recovery.on_vad(p)
         elif isinstance(p, SpeakerReport):
             self.delivery.reported(p, now_ns)
         if isinstance(p, VadState):

@@ -5,11 +5,15 @@ Functions of the :class:`~workers.dialog.manager.TurnManager` state, driven by `
 :mod:`~workers.dialog.listening` and :mod:`~workers.dialog.answering` (their turn is
 apologised for at once); here:
 
+- **the VAD** died in the middle of an utterance: its audio is lost, the user hears "Sorry, I
+  did not catch that" (while awake), as for a transcript that never comes;
 - **the TTS** died: the sentences it had not synthesized are sent again once it is ready (a
   turn waiting for its last audio waits for the new TTS, not for ``tts_timeout_s``);
 - **the speaker** died: the sentences it had not finished playing (estimated from when playback
   started and the length of each sentence; a hung speaker stopped ``silent_s`` before it was
   declared hung) are said again, from the one it was in, once it is ready;
+- **the car's gateway or RT app** died: the acks it owed may be lost; they are inferred from
+  telemetry (:meth:`~workers.dialog.car.CarDesk.on_telemetry`);
 - **the bus proxy** restarted (the supervisor announces it as worker ``proxy``, once the bus is
   back): whatever was published meanwhile is lost, so a reply being streamed is asked for again,
   sentences whose audio never came are sent again, a transcript still awaited gets
@@ -34,9 +38,11 @@ from bus import Out
 from schemas.llm import LlmAbort
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsRequest
+from schemas.vad import VadState
 from workers.dialog.answering import DEAD_EVENTS, ask_llm
+from workers.dialog.listening import fail_asr
 from workers.dialog.speech import ReplySpeech
-from workers.dialog.turn import Turn
+from workers.dialog.turn import Timeline, Turn
 
 if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
@@ -102,6 +108,8 @@ class Recovery:
 
     down_ns: dict[str, int] = field(default_factory=dict)
     """Lost worker -> when it stopped working (monotonic ns)."""
+    open_segments: set[str] = field(default_factory=set)
+    """Speech segments the VAD started and has not ended."""
     checks: dict[str, int] = field(default_factory=dict)
     """Turn id -> when to send again the sentences of it that got no audio (ns)."""
 
@@ -110,6 +118,14 @@ class Recovery:
         s = m.s
         if p.worker == PROXY and p.event == "exited":
             self.bus_outage(m, now_ns, out)
+        elif p.event in DEAD_EVENTS and p.worker == s.vad_worker:
+            for seg_id in sorted(self.open_segments):
+                log.warning("utterance_lost segment=%s event=%s", seg_id, p.event)
+                m.pending.setdefault(seg_id, (Timeline(speech_end_ns=now_ns), now_ns))
+                fail_asr(m, seg_id, now_ns, out, why=f"vad_{p.event}")
+            self.open_segments.clear()
+        elif p.event in DEAD_EVENTS and p.worker in (s.rtgw_worker, s.rtapp_worker):
+            m.car.suspect_lost_acks()
         elif p.worker not in (s.tts_worker, s.speaker_worker):
             return
         elif p.event in DEAD_EVENTS:
@@ -123,6 +139,13 @@ class Recovery:
                 self._resend_unsynthesized(m, m.delivery.live(), now_ns, out, why="tts_restarted")
             else:
                 self._replay_unheard(m, lost_ns, now_ns, out)
+
+    def on_vad(self, p: VadState) -> None:
+        """Which segments are open (a VAD lost in the middle of one loses it)."""
+        if p.speaking:
+            self.open_segments.add(p.segment_id)
+        else:
+            self.open_segments.discard(p.segment_id)
 
     def _hold_deadlines(self, m: TurnManager, now_ns: int) -> None:
         # A turn waiting for its last audio waits for the new worker, not for the timeout.

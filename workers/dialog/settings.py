@@ -65,6 +65,12 @@ class DialogSettings(BaseModel):
     """Name of the ASR worker (its death fails a pending transcript at once)."""
     llm_worker: str = "llm"
     """Name of the LLM worker (its death fails a pending reply at once)."""
+    vad_worker: str = "vad"
+    """Name of the VAD worker (its death in the middle of an utterance loses it: an apology)."""
+    rtgw_worker: str = "rtgw"
+    """Name of the car's gateway (its death may lose the acks of the commands in progress)."""
+    rtapp_worker: str = "rtapp"
+    """Name of the RT app's worker entry on a host (as ``rtgw_worker``)."""
     tts_worker: str = "tts"
     """Name of the TTS worker (once it is back from a death, what it had not synthesized is
     sent again)."""

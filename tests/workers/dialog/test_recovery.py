@@ -145,3 +145,29 @@ def test_a_turn_whose_end_of_playback_was_lost_stops_counting_as_playing():
     assert h.mgr.assistant_talking()
     h.advance(2.5)  # its one second of audio, and the margin, are long over
     assert not h.mgr.assistant_talking()
+
+
+def test_a_vad_lost_in_the_middle_of_an_utterance_gives_an_apology_while_awake():
+    h = make(awake_window_s=30)
+    h.utterance("s1", "Hey robot, hello")
+    h.tts_plays()
+    h.send("vad.state", VadState(speaking=True, segment_id="s2", at_ns=h.now_ns), "s2")
+    h.clear()
+    lifecycle(h, "vad", "hung", silent_s=3.0)
+    assert spoken(h)[0] == "Sorry, I did not catch that."
+    lifecycle(h, "vad", "exited", exit_code=-9)
+    assert len(h.out("dialog.turn")) == 0 and spoken(h).count("Sorry, I did not catch that.") == 1
+
+
+def test_a_done_ack_lost_with_the_car_s_gateway_is_inferred_from_telemetry():
+    from schemas.rtos import RtosTelemetry
+
+    h = make(wake="always")
+    h.utterance("s1", "Move forward one meter, then turn left.")
+    (drive,) = h.out("rtos.command")
+    lifecycle(h, "rtgw", "exited", exit_code=-9)  # its "started" and "done" are lost with it
+    h.send("rtos.telemetry", RtosTelemetry(state="moving", active_cmd_id=drive.cmd_id))
+    assert len(h.out("rtos.command")) == 1
+    h.send("rtos.telemetry", RtosTelemetry(state="idle", active_cmd_id=0))
+    _, turn = h.out("rtos.command")
+    assert turn.kind == "turn"
