@@ -11,5 +11,7 @@ share), ``listening`` (the user's speech, barge-in), ``answering`` (the LLM's re
 audio), ``turn`` (a turn's stage and timeline), ``speech`` (sentences for the TTS), ``wake``,
 ``commands`` (car commands understood locally), ``actions`` (intents checked against the bounds),
 ``car`` (commands sent one at a time), ``device`` (questions answered from telemetry),
-``replies`` (what it says).
+``replies`` (what it says), ``recovery`` (a lost worker or bus outage costs the user nothing but
+that turn), ``delivery`` (what became of each sentence), ``memory`` (the state across a restart
+of the dialog).
 """

@@ -16,7 +16,13 @@ live beside it:
   one at a time or a spoken refusal; ``rtos.ack`` -> the outcome spoken; ``tts.audio`` -> first
   audio time, the final one closes the turn (``dialog.turn``); ``speaker.report`` -> playing;
   the LLM worker dying or stalling -> an apology; ``llm.wait`` -> a short spoken "one moment"
-  (:mod:`~workers.dialog.waiting`).
+  (:mod:`~workers.dialog.waiting`);
+- :mod:`~workers.dialog.recovery`, the faults: the VAD, the TTS, the speaker, the car's gateway
+  or the bus proxy lost -> what the user did not hear is said again, a lost utterance
+  apologised for, a reply lost on the bus asked for again; :mod:`~workers.dialog.delivery` keeps
+  what became of each sentence sent;
+- :mod:`~workers.dialog.memory`, the state across a restart of the dialog itself: saved before
+  each change is published, restored by :meth:`TurnManager.start`.
 
 Every message of a turn carries the turn id (the VAD segment id) as its trace.
 """
