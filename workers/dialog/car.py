@@ -101,6 +101,11 @@ class CarDesk:
         self._started.discard(cmd_id)
         self._restored.discard(cmd_id)
 
+    def turn_ids(self) -> set[str]:
+        """The turns whose commands are in progress (a restarted dialog needs them)."""
+        ids = {t.turn_id for t in self._owner.values()}
+        return ids | ({self._acting.turn_id} if self._acting is not None else set())
+
     def to_state(self) -> dict[str, object]:
         """What a restarted dialog needs to go on with the car (JSON-ready)."""
         return {

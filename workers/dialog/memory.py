@@ -49,6 +49,8 @@ from bus import Out
 from schemas.llm import ChatMessage
 from schemas.rtos import RtosCommand, RtosTelemetry
 from supervision.statefiles import ENV_STATE_FILE
+from workers.dialog.car import CarDesk
+from workers.dialog.delivery import Delivery
 from workers.dialog.speech import ReplySpeech
 from workers.dialog.turn import Timeline, Turn
 
@@ -135,8 +137,9 @@ class Memory:
 
     def capture(self, m: TurnManager, now_ns: int) -> tuple[dict[str, Any], dict[str, Any]]:
         """(the state that is written at once when it changes, the lazy part)."""
-        keep = {t for t in (m.turn.turn_id if m.turn else "", *m.playing) if t in m.turns}
-        keep |= {tid for tid in m.delivery.live() if tid in m.turns}
+        keep = {m.turn.turn_id} if m.turn is not None else set()
+        keep |= {*m.playing, *m.delivery.live(), *m.car.turn_ids()}
+        keep &= set(m.turns)
         core = {
             "awake": m.window.awake,
             "history": [msg.model_dump() for msg in m.history.messages],
@@ -219,31 +222,39 @@ class Memory:
             return None
         try:
             out = self._apply(m, doc, now_ns)
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning("state_discarded path=%s reason=invalid error=%s", self.path, exc)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # Never a crash loop on a bad state: forget it, start as a fresh dialog.
+            log.warning("state_discarded path=%s reason=invalid error=%r", self.path, exc)
+            self.forget()
             return None
         self.keep(m, now_ns)
         return out
 
     def _apply(self, m: TurnManager, doc: dict[str, Any], now_ns: int) -> list[Out]:
-        now_s = now_ns / 1e9
-        m.history.add(*(ChatMessage.model_validate(x) for x in doc["history"]))
-        if doc["awake"] and not m.window.awake:
-            m.window.open(float(doc["window_last_s"]))
-            if m.window.expire(now_s):
-                log.info("awake_window_closed while=restarting")
-        if doc["telemetry"] is not None:
-            m.telemetry = RtosTelemetry.model_validate(doc["telemetry"])
+        # Everything is read first: a state that does not parse leaves ``m`` untouched.
+        history = [ChatMessage.model_validate(x) for x in doc["history"]]
+        last_s = float(doc["window_last_s"])
+        tlm = doc["telemetry"]
+        telemetry = RtosTelemetry.model_validate(tlm) if tlm is not None else None
         turns = {d["turn_id"]: _turn_from(d, m.s.sentence_max_chars) for d in doc["turns"]}
-        m.turns.update(turns)
-        m.turn = turns.get(doc["current"]) if doc["current"] else None
-        m.pending = {
+        pending = {
             seg: (Timeline(**p["timeline"]), int(p["deadline_ns"]))
             for seg, p in doc["pending"].items()
         }
-        m.playing = set(doc["playing"])
-        m.car.restore(doc["car"], turns)
-        m.delivery.restore(doc["delivery"])
+        playing = {str(tid) for tid in doc["playing"]}
+        car = CarDesk(m.s.bounds, source=m.name, speak_done=m.s.speak_done)
+        car.restore(doc["car"], turns)
+        delivery = Delivery()
+        delivery.restore(doc["delivery"])
+        m.history.add(*history)
+        if doc["awake"] and not m.window.awake:
+            m.window.open(last_s)
+            if m.window.expire(now_ns / 1e9):
+                log.info("awake_window_closed while=restarting")
+        m.telemetry = telemetry or m.telemetry
+        m.turns.update(turns)
+        m.turn = turns.get(doc["current"]) if doc["current"] else None
+        m.pending, m.playing, m.car, m.delivery = pending, playing, car, delivery
         t = m.turn
         log.info(
             "state_restored awake=%s history=%d turn=%s stage=%s pending=%d playing=%d",

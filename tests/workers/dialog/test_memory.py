@@ -185,3 +185,28 @@ def test_the_state_file_is_whole_json_after_every_change(tmp_path: Path):
     assert doc["format"] == 1 and doc["current"] == "s1"
     assert doc["turns"][0]["stage"] == "llm" and doc["turns"][0]["user_text"] == "tell me a story"
     assert [p.name for p in tmp_path.iterdir()] == ["dialog.json"]  # no temporary file left
+
+
+def test_a_plan_goes_on_after_a_restart_even_when_another_turn_came_between(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.utterance("s1", "Move forward one meter, then turn left.")
+    (drive,) = h.out("rtos.command")
+    h.tts_plays()
+    h.utterance("s2", "Where are you?")  # the current turn is another one now
+    h.tts_plays()
+    restart(h, state)
+    h.send("rtos.ack", RtosAck(cmd_id=drive.cmd_id, status="done", by="rtos"))
+    assert [c.kind for c in h.out("rtos.command")] == ["drive", "turn"]
+
+
+def test_a_state_that_does_not_parse_is_discarded_and_the_dialog_starts_fresh(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.utterance("s1", "hello")
+    doc = json.loads(state.read_text())
+    doc["turns"][0]["timeline"]["no_such_field"] = 1
+    state.write_text(json.dumps(doc))
+    outs = restart(h, state)
+    assert h.mgr.turn is None and h.mgr.history.messages == ()
+    assert [o.topic for o in outs] == ["dialog.state", "llm.request"]  # as a fresh start
