@@ -15,7 +15,9 @@ car                    the latest telemetry (device questions), the command numb
 turn in flight         its stage, text, timeline and what was already said; a reply being
                        streamed is asked for again (:func:`~workers.dialog.recovery.reask`), a
                        reply being spoken is closed when the speaker finishes it
-transcripts awaited    their deadlines (an apology if they never come)
+transcripts awaited    what was said while the dialog was down is lost: a transcript awaited, or
+                       an utterance that had started, gets ``outage_grace_s`` to come, then the
+                       apology (as after a bus outage)
 sentences              what was sent, synthesized and played (:mod:`~workers.dialog.delivery`)
 =====================  ==========================================================================
 
@@ -150,6 +152,7 @@ class Memory:
                 for seg, (tl, dl) in m.pending.items()
             },
             "playing": sorted(m.playing),
+            "open_segments": sorted(m.recovery.open_segments),
             "car": m.car.to_state(),
             "delivery": m.delivery.to_state(),
         }
@@ -242,6 +245,7 @@ class Memory:
             for seg, p in doc["pending"].items()
         }
         playing = {str(tid) for tid in doc["playing"]}
+        open_segments = {str(seg) for seg in doc["open_segments"]}
         car = CarDesk(m.s.bounds, source=m.name, speak_done=m.s.speak_done)
         car.restore(doc["car"], turns)
         delivery = Delivery()
@@ -255,6 +259,7 @@ class Memory:
         m.turns.update(turns)
         m.turn = turns.get(doc["current"]) if doc["current"] else None
         m.pending, m.playing, m.car, m.delivery = pending, playing, car, delivery
+        m.recovery.open_segments = open_segments
         t = m.turn
         log.info(
             "state_restored awake=%s history=%d turn=%s stage=%s pending=%d playing=%d",

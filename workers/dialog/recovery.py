@@ -21,7 +21,9 @@ apologised for at once); here:
   telemetry;
 - **the dialog itself** restarted (:mod:`~workers.dialog.memory` restored its state): a reply
   being streamed is asked for again (the sentences the user already heard are not said twice),
-  a reply that was being spoken is closed when the speaker finishes it.
+  a reply that was being spoken is closed when the speaker finishes it, a transcript awaited or
+  an utterance under way (its transcript may have come while the dialog was down) gets
+  ``outage_grace_s`` before its apology.
 
 A ``speaker.report`` lost on the way would leave a turn playing forever; such a turn is dropped
 from ``playing`` once its audio should have ended long ago
@@ -202,6 +204,13 @@ class Recovery:
             reask(m, t, now_ns, out, why="dialog_restarted")
         elif t is not None and t.stage == "speaking":
             t.deadline_ns = now_ns + int(m.s.tts_timeout_s * 1e9)
+        # What was said while the dialog was down (a hang can last seconds) did not reach it.
+        grace_ns = now_ns + int(m.s.outage_grace_s * 1e9)
+        for seg_id in self.open_segments - set(m.pending):
+            m.pending[seg_id] = (Timeline(), grace_ns)
+        self.open_segments.clear()
+        for seg_id, (tl, deadline) in list(m.pending.items()):
+            m.pending[seg_id] = (tl, min(deadline, grace_ns))
         m.car.suspect_lost_acks()
 
     def tick(self, m: TurnManager, now_ns: int, out: list[Out]) -> None:

@@ -9,6 +9,7 @@ from bus import Out
 from schemas.llm import LlmAbort, LlmDelta, LlmRequest
 from schemas.rtos import RtosAck, RtosTelemetry
 from schemas.speaker import SpeakerReport
+from schemas.vad import VadState
 from tests.workers.dialog.harness import Harness, make
 from workers.dialog.__main__ import publish
 from workers.dialog.manager import TurnManager
@@ -210,3 +211,14 @@ def test_a_state_that_does_not_parse_is_discarded_and_the_dialog_starts_fresh(tm
     outs = restart(h, state)
     assert h.mgr.turn is None and h.mgr.history.messages == ()
     assert [o.topic for o in outs] == ["dialog.state", "llm.request"]  # as a fresh start
+
+
+def test_an_utterance_said_while_the_dialog_hung_is_apologised_for_soon_after(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always", asr_timeout_s=30, outage_grace_s=5)
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
+    restart(h, state, after_s=3.5)  # stopped, then killed as hung: its end and transcript lost
+    h.advance(4.9)
+    assert spoken(h) == []
+    h.advance(0.2)
+    assert spoken(h)[0] == "Sorry, I did not catch that."
