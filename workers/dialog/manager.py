@@ -151,7 +151,7 @@ class TurnManager:
         self.recovery.tick(self, now_ns, out)
         for seg_id, (_, deadline) in list(self.pending.items()):
             if now_ns >= deadline:
-                listening.fail_asr(self, seg_id, now_ns, out, why="timeout")
+                self.recovery.fail_lost(self, seg_id, now_ns, out, why="timeout")
         t = self.turn
         if t is not None and t.deadline_ns and now_ns >= t.deadline_ns:
             if t.stage == "llm":

@@ -6,7 +6,7 @@ Functions of the :class:`~workers.dialog.manager.TurnManager` state, driven by `
 apologised for at once); here:
 
 - **the VAD** died in the middle of an utterance: its audio is lost, the user hears "Sorry, I
-  did not catch that" (while awake), as for a transcript that never comes;
+  did not catch that", as for a transcript that never comes;
 - **the TTS** died: the sentences it had not synthesized are sent again once it is ready (a
   turn waiting for its last audio waits for the new TTS, not for ``tts_timeout_s``);
 - **the speaker** died: the sentences it had not finished playing (estimated from when playback
@@ -24,6 +24,10 @@ apologised for at once); here:
   a reply that was being spoken is closed when the speaker finishes it, a transcript awaited or
   an utterance under way (its transcript may have come while the dialog was down) gets
   ``outage_grace_s`` before its apology.
+
+An utterance lost to a fault (the VAD, the bus or the dialog down while it was said) is
+apologised for even while the dialog is asleep: it may have held the wake phrase, and the user
+would otherwise hear nothing; the window then opens for the answer to "please say it again".
 
 A ``speaker.report`` lost on the way would leave a turn playing forever; such a turn is dropped
 from ``playing`` once its audio should have ended long ago
@@ -112,6 +116,8 @@ class Recovery:
     """Lost worker -> when it stopped working (monotonic ns)."""
     open_segments: set[str] = field(default_factory=set)
     """Speech segments the VAD started and has not ended."""
+    lost: set[str] = field(default_factory=set)
+    """Awaited segments whose transcript a fault may have lost (apologised for even asleep)."""
     checks: dict[str, int] = field(default_factory=dict)
     """Turn id -> when to send again the sentences of it that got no audio (ns)."""
 
@@ -124,7 +130,8 @@ class Recovery:
             for seg_id in sorted(self.open_segments):
                 log.warning("utterance_lost segment=%s event=%s", seg_id, p.event)
                 m.pending.setdefault(seg_id, (Timeline(speech_end_ns=now_ns), now_ns))
-                fail_asr(m, seg_id, now_ns, out, why=f"vad_{p.event}")
+                self.lost.add(seg_id)
+                self.fail_lost(m, seg_id, now_ns, out, why=f"vad_{p.event}")
             self.open_segments.clear()
         elif p.event in DEAD_EVENTS and p.worker in (s.rtgw_worker, s.rtapp_worker):
             m.car.suspect_lost_acks()
@@ -141,6 +148,18 @@ class Recovery:
                 self._resend_unsynthesized(m, m.delivery.live(), now_ns, out, why="tts_restarted")
             else:
                 self._replay_unheard(m, lost_ns, now_ns, out)
+
+    def fail_lost(
+        self, m: TurnManager, seg_id: str, now_ns: int, out: list[Out], *, why: str
+    ) -> None:
+        """No transcript for ``seg_id``; if a fault lost it, the apology is said even while
+        asleep (what was lost may have held the wake phrase), and the window opens for the
+        answer to "please say it again"."""
+        if seg_id in self.lost and not m.window.awake:
+            log.info("awake_window_opened why=lost_to_a_fault segment=%s", seg_id)
+            m.window.open(now_ns / 1e9)
+        self.lost.discard(seg_id)
+        fail_asr(m, seg_id, now_ns, out, why=why)
 
     def on_vad(self, p: VadState) -> None:
         """Which segments are open (a VAD lost in the middle of one loses it)."""
@@ -188,6 +207,7 @@ class Recovery:
         grace_ns = now_ns + int(m.s.outage_grace_s * 1e9)
         for seg_id, (tl, deadline) in list(m.pending.items()):
             m.pending[seg_id] = (tl, min(deadline, grace_ns))
+            self.lost.add(seg_id)
         t = m.turn
         if t is not None and t.stage == "llm" and t.request_id:
             reask(m, t, now_ns, out, why="bus_outage")
@@ -211,6 +231,7 @@ class Recovery:
         self.open_segments.clear()
         for seg_id, (tl, deadline) in list(m.pending.items()):
             m.pending[seg_id] = (tl, min(deadline, grace_ns))
+            self.lost.add(seg_id)
         m.car.suspect_lost_acks()
 
     def tick(self, m: TurnManager, now_ns: int, out: list[Out]) -> None:

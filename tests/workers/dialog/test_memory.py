@@ -222,3 +222,16 @@ def test_an_utterance_said_while_the_dialog_hung_is_apologised_for_soon_after(tm
     assert spoken(h) == []
     h.advance(0.2)
     assert spoken(h)[0] == "Sorry, I did not catch that."
+
+
+def test_a_wake_up_lost_while_the_dialog_hung_is_apologised_for_and_then_listened_to(
+    tmp_path: Path,
+):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, outage_grace_s=5)  # asleep: the wake phrase is needed
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
+    restart(h, state, after_s=3.5)  # "Hey robot, ..." was said while it hung
+    h.advance(5.1)
+    assert spoken(h)[0] == "Sorry, I did not catch that."
+    h.utterance("s2", "What is your name?")  # said again, without the wake phrase
+    assert len(h.out("llm.request")) == 1
