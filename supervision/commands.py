@@ -59,9 +59,10 @@ class Status(Command):
 
     ``state`` is one of waiting, starting, ready, backoff, stopping, stopped, exited, failed;
     ``last_exit`` is negative for a signal; ``standby_pid`` the spare that the next start hands
-    over to, ``standby_ready`` whether it has done its imports; ``reason`` is the one line the last process left for
-    its exit (``supervision.exitcodes``), ``detail`` what the supervisor makes of it (``failed``
-    after exit 2: "cannot run as configured: <reason> ..."). BUS is the proxy::
+    over to, ``standby_ready`` whether it has done its imports; ``reason`` is the one line the
+    last process left for its exit (``supervision.exitcodes``), ``detail`` what the supervisor
+    makes of it (``failed`` after exit 2: "cannot run as configured: <reason> ..."). BUS is the
+    proxy::
 
         {"pid": 4200, "standby_pid": 4201 | null, "restarts": 0, "down": false}
 
