@@ -4,11 +4,12 @@
 PY      := .venv/bin/python
 PYTEST  ?= $(PY) -m pytest
 CONFIG  ?= configs/host.yaml
+VOICE   ?= piper
 
 .PHONY: setup run test test-fast lint bench clean help
 
 help:
-	@echo "make run      - set up, then run the voice pipeline demo ($(CONFIG))"
+	@echo "make run      - set up, then run the voice pipeline demo ($(CONFIG); VOICE=espeak for espeak-ng)"
 	@echo "make test     - set up, then lint and run the whole test suite (what CI runs)"
 	@echo "make test-fast- the suite without the slow end-to-end tests"
 	@echo "make lint     - ruff and mypy"
@@ -19,7 +20,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	$(PY) -m demo --config $(CONFIG)
+	$(PY) -m demo --config $(CONFIG) --voice $(VOICE)
 
 test: setup lint
 	$(PYTEST) -q

@@ -37,7 +37,6 @@ import functools
 import itertools
 import json
 import os
-import re
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,34 +46,12 @@ from typing import Any
 from bench.understanding import RESULTS, HostSettings
 from bench.understanding_audio import VOICES, AudioFile, build_audio
 from bench.understanding_corpus import Corpus, Line, load_corpus
+from text.endofturn import classify as classify_words
 from workers.dialog.commands import parse_command
 
 __all__ = ["Case", "Rule", "classify", "evaluate", "fixed", "heuristic", "text_cases", "tune"]
 
 Rule = Callable[[str, str], float]
-_TERMINAL = tuple(".!?。！？")
-_TRAIL_MARKS = (",", "，", "、", "...", "…", "-", "—", ";", "；", ":", "：")
-_TRAIL_EN = frozenset(
-    ["and", "then", "or", "but", "so", "to", "the", "a", "an", "of", "for", "by", "with", "about",
-     "at", "in", "on", "into", "um", "uh", "er", "erm", "like", "please", "can", "could", "would",
-     "will", "should", "do", "let's", "my", "your"]
-)  # fmt: skip
-_TRAIL_ZH = (
-    "然后",
-    "和",
-    "还有",
-    "再",
-    "先",
-    "嗯",
-    "那个",
-    "就是",
-    "把",
-    "往",
-    "向",
-    "给",
-    "请",
-    "或者",
-)
 FIXED_GRID = tuple(range(200, 2001, 50))
 SHORT_GRID = (100, 150, 200, 250, 300, 400)
 WAIT_GRID = tuple(range(300, 2001, 100))
@@ -96,18 +73,12 @@ class Case:
 
 @functools.lru_cache(maxsize=8192)
 def classify(text: str, lang: str, *, grammar: bool = False) -> str:
-    """``trailing``, ``complete`` or ``open`` (see the module docstring)."""
-    t = text.strip()
-    if not t or t.endswith(_TRAIL_MARKS):
-        return "trailing"
-    words = re.findall(r"[a-z']+", t.lower())
-    if lang == "zh" and t.rstrip("。！？!?.").endswith(_TRAIL_ZH):
-        return "trailing"
-    if lang != "zh" and words and words[-1] in _TRAIL_EN and not t.endswith(_TERMINAL):
-        return "trailing"
-    if t.endswith(_TERMINAL) or (grammar and parse_command(t) is not None):
+    """``trailing``, ``complete`` or ``open``: the pipeline's own rule (:mod:`text.endofturn`);
+    with ``grammar``, words the dialog's grammar accepts as a command also count as complete."""
+    reading = classify_words(text, lang)
+    if reading == "open" and grammar and parse_command(text.strip()) is not None:
         return "complete"
-    return "open"
+    return reading
 
 
 def fixed(wait_ms: float) -> Rule:
@@ -190,7 +161,7 @@ def asr_cases(files: Sequence[AudioFile], folder: Path, host: HostSettings) -> l
     from audio.wavio import read_wav
     from schemas.vad import VadSegment
     from workers.asr.backends import open_recognizer
-    from workers.asr.worker import recognise
+    from workers.asr.recognise import recognise
 
     rate, out = 16000, []
     for lang in sorted({f.lang for f in files}):
@@ -235,10 +206,18 @@ def study(cases: Sequence[Case]) -> dict[str, Any]:
     host = HostSettings()
     tune_cases = [c for c in cases if c.split == "tune"]
     params = tune(tune_cases)
-    params["today (host.yaml hangover)"] = {"wait_ms": float(host.vad.hangover_ms)}
+    eot = host.vad.end_of_turn
+    if eot is None:
+        params["today (host.yaml hangover)"] = {"wait_ms": float(host.vad.hangover_ms)}
+    else:  # what the VAD runs: the words' waits (the hangover only when no transcript comes)
+        params["today (host.yaml end_of_turn)"] = {
+            "short_ms": eot.complete_ms, "default_ms": eot.open_ms, "long_ms": eot.trailing_ms,
+            "grammar": False,
+        }  # fmt: skip
     out: dict[str, Any] = {"params": params, "held": {}, "tune": {}}
     for name, p in params.items():
-        rule = _rule("fixed" if "wait_ms" in p else name, p)
+        kind = "fixed" if "wait_ms" in p else "heuristic+grammar" if p["grammar"] else "heuristic"
+        rule = _rule(kind, p)
         for split in ("held", "tune"):
             out[split][name] = evaluate(rule, [c for c in cases if c.split == split])
     return out

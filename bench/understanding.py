@@ -4,19 +4,26 @@
     python -m bench.understanding --quick        # 6 lines, 2 voices, 2 noises: the bench works
     python -m bench.understanding --text-only    # transcript = reference text: the grammar alone
     python -m bench.understanding --transcripts bench/results/understanding.json  # re-score, no ASR
+    python -m bench.understanding --text-only --no-llm    # without the LLM's intents
 
 The corpus is ``bench/data/understanding.yaml`` (``bench.understanding_corpus``); its audio is
 built into a cache folder by ``bench.understanding_audio`` when missing. Each file is cut as the
 VAD would cut it from the true speech boundaries (``pre_roll_ms`` before, ``post_roll_ms`` after,
 from ``configs/host.yaml``'s vad settings: this bench measures recognition and understanding,
-not segmentation) and recognised by ``workers.asr.worker.recognise`` with the ASR settings of
+not segmentation) and recognised by ``workers.asr.recognise.recognise`` with the ASR settings of
 ``configs/host.yaml`` (Whisper tiny.en, English). That model is English-only, so Chinese lines
 are recognised with the same settings but Whisper base and ``language: zh`` (the configuration
 ``docs/asr.md`` gives for Chinese speakers); the results name both. The transcript then goes the
-dialog's command path as it is today (``dialog_today``: wake phrase stripped, device questions
-answered without a command, ``workers.dialog.commands.parse_command``; ``tools: false`` in
-host.yaml, so the LLM sends no command), and what the car receives is judged by
-``bench.understanding_score`` (the bounds check of host.yaml's dialog settings, all or none).
+dialog's own path (``dialog_path``, awake): the wake phrase stripped as the dialog does, then
+``workers.dialog.understanding.interpret`` (device question, grammar, near-miss repair, a lost
+amount refused) and, for a command-like utterance the grammar does not parse, the LLM asked for
+intents with the dialog's own ``intent_request`` and its answer judged by the dialog's own
+``conclude``. The LLM is the LLM worker's engine in this process (``build_prompt`` +
+``Generation``) with host.yaml's llm settings (SmolLM2 by llama.cpp), not a copy: only the bus
+between them is left out. ``tools: false`` in host.yaml, so an ordinary question's answer
+carries no command. What the car receives is judged by ``bench.understanding_score`` (the bounds
+check of host.yaml's dialog settings, all or none). ``--no-llm`` scores the path without the
+LLM (an intent request then counts as no command).
 
 Every figure is given for the held-back split (report these) and, apart, for the tuning split
 (tune on these), as a text-only row (transcript = reference: grammar errors alone) beside the
@@ -53,18 +60,17 @@ from bench.understanding_audio import (
     build_audio,
 )
 from bench.understanding_corpus import Corpus, Line, load_corpus, quick_lines
+from bench.understanding_path import DialogPath, InProcessLlm
 from bench.understanding_report import markdown, report
-from bench.understanding_score import Outcome, Produced, Understand, judge, score
+from bench.understanding_score import Outcome, judge, score
 from schemas.vad import VadSegment
 from supervision.config import load_config
 from workers.asr.settings import AsrSettings
-from workers.dialog.commands import parse_command
-from workers.dialog.device import device_topic
 from workers.dialog.settings import DialogSettings
-from workers.dialog.wake import WakeMatcher
+from workers.llm.settings import LlmSettings
 from workers.vad.pipeline import VadSettings
 
-__all__ = ["HostSettings", "dialog_today", "main", "run_audio", "run_text"]
+__all__ = ["DialogPath", "HostSettings", "InProcessLlm", "main", "run_audio", "run_text"]
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -81,6 +87,7 @@ class HostSettings:
         self.dialog = DialogSettings.model_validate(workers["dialog"].settings)
         self.asr = AsrSettings.model_validate(workers["asr"].settings)
         self.vad = VadSettings.model_validate(workers["vad"].settings)
+        self.llm = LlmSettings.model_validate(workers["llm"].settings)
 
     def asr_for(self, lang: str) -> AsrSettings:
         """The ASR settings for ``lang``: the config's, or Whisper base for Chinese when the
@@ -91,21 +98,7 @@ class HostSettings:
         return self.asr
 
 
-def dialog_today(settings: DialogSettings) -> Understand:
-    """The dialog's command path as it is today, awake: what ``TurnManager`` would act on."""
-    matcher = WakeMatcher(settings.wake_phrases) if settings.wake == "phrase" else None
-
-    def understand(text: str, language: str) -> Produced:
-        hit = matcher.match(text) if matcher is not None else None
-        rest = hit.rest if hit is not None else text.strip()
-        if not rest or (settings.device_questions and device_topic(rest) is not None):
-            return None
-        return parse_command(rest) if settings.local_commands else None
-
-    return understand
-
-
-def run_text(understand: Understand, corpus: Corpus, host: HostSettings) -> list[Outcome]:
+def run_text(understand: DialogPath, corpus: Corpus, host: HostSettings) -> list[Outcome]:
     """Every line with its reference text as the transcript."""
     return score(understand, corpus.lines, bounds=host.dialog.bounds)
 
@@ -129,7 +122,7 @@ def transcribe(
     """``{file path: {text, language, infer_ms, backend}}`` from the host ASR, one model per
     language, loaded once and warmed up with one second of silence (as the worker does)."""
     from workers.asr.backends import open_recognizer
-    from workers.asr.worker import recognise
+    from workers.asr.recognise import recognise
 
     out: dict[str, dict[str, Any]] = {}
     for lang in sorted({f.lang for f in files}):
@@ -154,7 +147,7 @@ def transcribe(
 
 
 def run_audio(
-    understand: Understand,
+    understand: DialogPath,
     corpus: Corpus,
     files: Sequence[AudioFile],
     transcripts: dict[str, dict[str, Any]],
@@ -239,15 +232,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", type=Path, default=HOST_CONFIG, help="supervisor config")
     ap.add_argument("--folder", type=Path, help="audio folder (default: the cache folder)")
     ap.add_argument("--out", type=Path, help="results JSON (the .md is written beside it)")
+    ap.add_argument(
+        "--no-llm", action="store_true", help="without the LLM's intents (grammar and repair)"
+    )
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.monotonic()
     host_info = _host_info()
     corpus = load_corpus()
     host = HostSettings(args.config)
-    understand = dialog_today(host.dialog)
+    llm = None if args.no_llm else InProcessLlm(host.llm)
+    understand = DialogPath(host.dialog, llm)
     mode = _mode(args)
     suffix = {"quick": "_quick", "text-only": "_text", "rescored": "_rescored", "full": ""}[mode]
+    suffix += "_nollm" if args.no_llm else ""
     out = args.out or RESULTS / f"understanding{suffix}.json"
     outcomes = run_text(understand, corpus, host)
     if args.quick:
@@ -257,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.text_only:
         files, transcripts = _audio(args, corpus, host)
         outcomes += run_audio(understand, corpus, files, transcripts, host)
+    if llm is not None:
+        llm.close()
     results = {
         "bench": "understanding",
         "mode": mode,
@@ -274,7 +274,13 @@ def main(argv: list[str] | None = None) -> int:
         },
         "config": _relative(args.config),
         "asr": {lang: host.asr_for(lang).model_dump(mode="json") for lang in ("en", "zh")},
-        "dialog": "today's command path (bench.understanding.dialog_today), awake",
+        "dialog": (
+            "the dialog's path (workers.dialog.understanding: grammar, repair, "
+            + ("no LLM" if llm is None else f"the LLM's intents by {host.llm.backend}")
+            + "), awake"
+        ),
+        "paths": _paths(outcomes, understand),
+        "llm_calls": 0 if llm is None else llm.calls,
         **report(outcomes),
         "files": _records(outcomes, files, transcripts),
     }
@@ -285,6 +291,17 @@ def main(argv: list[str] | None = None) -> int:
     print(text.split("\n## Tuning")[0])
     print(f"saved {out} and {out.with_suffix('.md')}")
     return 0
+
+
+def _paths(outcomes: Sequence[Outcome], understand: DialogPath) -> dict[str, dict[str, int]]:
+    """How the lines were understood (grammar, repair, the LLM's intents ...), per split and
+    text/audio: ``{"held/text": {"commands/grammar": 20, "ask->refuse": 1, ...}, ...}``."""
+    out: dict[str, dict[str, int]] = {}
+    for o in outcomes:
+        key = f"{o.split}/{'text' if o.condition == 'text' else 'audio'}"
+        path = understand.path_of.get(o.transcript, "?")
+        out.setdefault(key, {})[path] = out.get(key, {}).get(path, 0) + 1
+    return {k: dict(sorted(v.items())) for k, v in sorted(out.items())}
 
 
 def _relative(path: Path) -> str:

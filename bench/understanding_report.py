@@ -96,6 +96,18 @@ def _failures(files: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _paths(results: dict[str, Any]) -> list[str]:
+    """How the lines were understood, per split (grammar, repair, the LLM's intents ...)."""
+    paths = results.get("paths") or {}
+    if not paths:
+        return []
+    rows = [
+        f"- {key}: " + ", ".join(f"{p} {n}" for p, n in counts.items())
+        for key, counts in paths.items()
+    ]
+    return ["How the lines were understood (`kind/source`; `ask->` the LLM's intents):", *rows, ""]
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The results as a short markdown page."""
     host, corpus = results["host"], results["corpus"]
@@ -111,6 +123,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"load {host['loadavg_at_start']} at start, {host['loadavg_at_end']} at the end, "
         f"{host['wall_s']} s.",
         "",
+        *_paths(results),
         "Command accuracy: exactly the expected commands, on lines that want one. False commands:"
         " lines that want none, yet the car receives one (target 0). STOP recall: stop lines"
         " whose first command is STOP (target 100 %). Tolerated STOPs: a STOP on a stop-word line"

@@ -33,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from bus.errors import ConfigError
+from bus.topics import is_glob
 from schemas.base import Message
 from schemas.registry import Registry, registry
 
@@ -52,11 +53,6 @@ Topics = Mapping[str, type[Message]]
 
 class ManifestError(ConfigError):
     """A manifest that contradicts the topic registry or itself; the message names the topic."""
-
-
-def is_glob(topic: str) -> bool:
-    """True for a topic pattern (``vad.*``, ``rtos.{ack,link}``) rather than one exact topic."""
-    return any(c in topic for c in "*?[{")
 
 
 def _frozen(topics: Topics) -> Topics:

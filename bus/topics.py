@@ -1,7 +1,8 @@
 """Topic globs: what a subscriber asks for, and the ZeroMQ prefixes that carry it.
 
-ZeroMQ filters by byte prefix; a glob such as ``vad.*`` or ``rtos.{ack,telemetry}`` is not a
-prefix, so a node subscribes to the glob's literal prefix and checks the full glob itself.
+ZeroMQ filters by byte prefix; a glob such as ``vad.*`` or ``rtos.[at]*`` (``fnmatch`` syntax:
+``*``, ``?`` and ``[...]``; no braces) is not a prefix, so a node subscribes to the glob's literal
+prefix and checks the full glob itself.
 """
 
 from __future__ import annotations
@@ -10,9 +11,14 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable
 
-__all__ = ["literal_prefix", "matcher"]
+__all__ = ["is_glob", "literal_prefix", "matcher"]
 
 _SPECIAL = re.compile(r"[*?\[]")
+
+
+def is_glob(pattern: str) -> bool:
+    """True for a topic pattern (``vad.*``) rather than one exact topic."""
+    return _SPECIAL.search(pattern) is not None
 
 
 def literal_prefix(pattern: str) -> str:

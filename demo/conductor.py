@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bus.framing import Envelope
+from bus import Envelope
 from demo.script import Line
 from schemas.dialog import DialogState, TurnMetrics
 from schemas.rtos import RtosAck, RtosCommand

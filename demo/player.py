@@ -15,7 +15,7 @@ from collections import deque
 
 import numpy as np
 
-from bus.nodecore import NodeCore
+from bus import BusNode
 from schemas.audio import AudioFrame
 
 __all__ = ["ScriptedMic"]
@@ -26,7 +26,7 @@ RATE_HZ = 16000
 class ScriptedMic(threading.Thread):
     """Publishes silence, or the line it was asked to say, one frame at a time."""
 
-    def __init__(self, node: NodeCore, *, frame_ms: int = 20) -> None:
+    def __init__(self, node: BusNode, *, frame_ms: int = 20) -> None:
         super().__init__(name="scripted-mic", daemon=True)
         self.node = node
         self.n = RATE_HZ * frame_ms // 1000

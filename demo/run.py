@@ -1,14 +1,17 @@
 """``python -m demo``: the scripted conversation through the whole pipeline (``make run``).
 
-1. speaks the script (:mod:`demo.script`) with espeak-ng (also saved as one WAV,
-   ``OUT/conversation.wav``, for ``wavsource``);
+1. speaks the script (:mod:`demo.script`) with the packaged piper voice, as a person would
+   sound (``--voice espeak`` for espeak-ng; ``--script FILE`` for other lines, or recordings),
+   also saved as one WAV, ``OUT/conversation.wav``, for ``wavsource``;
 2. derives ``OUT/run-config.yaml`` from ``--config`` (the demo itself is the microphone instead
    of ``wavsource``, replies are written to ``OUT/replies/``, a shared-memory region of its own)
    and starts the supervisor on it in a private runtime directory;
 3. joins the bus, says each line when the previous turn is over (the barge-in line while the
    assistant is still talking, see :mod:`demo.conductor`), and prints each turn as it
    happens: what was heard, what the assistant says, barge-ins, the car's commands, acks and
-   telemetry, and the latency breakdown of every turn;
+   telemetry, and the stages of every turn (segment closed, the pause's speculative
+   transcript, transcript, first token, first clause, first audio and its TTS, the STOP in
+   the ring, the bus time over its hops);
 4. after the last turn, stops everything, writes ``OUT/turns.json`` and exits 0 if every
    scripted line got its turn (1 otherwise).
 
@@ -32,17 +35,20 @@ from typing import Any
 import yaml
 
 from bus import Node, NodeConfig
-from bus.runtime import ENV_RUNTIME_DIR
 from demo.conductor import Conductor
 from demo.player import ScriptedMic
-from demo.script import SCRIPT, build_wav, speak_script
+from demo.script import SCRIPT, Line, ScriptError, build_wav, load_script, speak_script
 from demo.soak import Soak
 from demo.transcript import Transcript, format_telemetry
+from schemas.asr import AsrText
 from schemas.system import LifecycleEvent
+from workers.tts.backends import TtsError
 
 __all__ = ["derive_config", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Where a node finds the running supervisor's bus (docs/writing-a-worker.md, section 5).
+ENV_RUNTIME_DIR = "VOICEBUS_RUNTIME_DIR"
 TOPICS = (
     "asr.text", "tts.request", "dialog.turn", "dialog.state", "speaker.stop", "speaker.report",
     "llm.abort", "llm.reply", "rtos.command", "rtos.ack", "rtos.telemetry", "rtos.link",
@@ -96,6 +102,7 @@ class Demo:
         self.lines: list[Any] = []
         self.expected: set[str] = set()
         self.modules: dict[str, str] = {}
+        self.script: tuple[Line, ...] = load_script(args.script) if args.script else SCRIPT
 
     def prepare(self) -> Path:
         """WAV, derived config; the config path."""
@@ -103,11 +110,13 @@ class Demo:
         for old in (self.out / "replies").glob("*.wav"):
             old.unlink()
         if not self.args.live:
-            build_wav(self.out / "conversation.wav")
-            self.lines = speak_script()
-            print("Scripted conversation, spoken by espeak-ng, each line when the turn before")
+            voice = self.args.voice
+            build_wav(self.out / "conversation.wav", self.script, voice=voice)
+            self.lines = speak_script(self.script, voice=voice)
+            who = "piper's joe voice" if voice == "piper" else "espeak-ng"
+            print(f"Scripted conversation, spoken by {who}, each line when the turn before")
             print("is over (the barge-in line while the assistant is talking):")
-            for line in SCRIPT:
+            for line in self.script:
                 print(f"  {line.kind:9s} {line.text}")
         cfg = yaml.safe_load(Path(self.args.config).read_text())
         cfg = derive_config(cfg, self.out, live=self.args.live, region=self.region)
@@ -153,7 +162,7 @@ class Demo:
         """Say the lines on cue and print the conversation; True if it ran to its end."""
         t_end = time.monotonic() + self.args.timeout_s
         rounds = 10_000 if self.args.soak_s else 1
-        conductor = Conductor(SCRIPT, self.expected, rounds=rounds, modules=self.modules)
+        conductor = Conductor(self.script, self.expected, rounds=rounds, modules=self.modules)
         soak = None
         if self.args.soak_s:
             soak = Soak(self.sup.pid if self.sup is not None else 0, sample_s=self.args.sample_s)
@@ -171,6 +180,9 @@ class Demo:
                 now = time.monotonic()
                 if msg is not None:
                     conductor.feed(msg, now)
+                    p = msg.payload
+                    if isinstance(p, AsrText) and p.segment_id in conductor.segments:
+                        transcript.turn(p.segment_id).line = conductor.next_line - 1
                     if soak is not None:
                         soak.feed(msg)
                     for line in transcript.feed(msg, time.monotonic_ns()):
@@ -197,13 +209,13 @@ class Demo:
                 i = conductor.due(now, mic.speaking)
                 if i is not None:
                     at = (time.monotonic_ns() - transcript.start_ns) / 1e9
-                    print(f"[{at:6.1f}s] (says)   {SCRIPT[i].text}", flush=True)
+                    print(f"[{at:6.1f}s] (says)   {self.script[i].text}", flush=True)
                     mic.say(self.lines[i])
                 if conductor.finished:
                     if soak is not None:
                         soak.write(self.out / "soak.json", conductor, time.monotonic() - t0)
                     for i in conductor.timed_out:
-                        print(f"No complete turn for line {i + 1}: {SCRIPT[i].text!r}")
+                        print(f"No complete turn for line {i + 1}: {self.script[i].text!r}")
                     return not conductor.timed_out
         finally:
             if mic is not None:
@@ -217,20 +229,32 @@ class Demo:
         return True
 
 
+#: The columns of the closing table: (heading, TurnMetrics field).
+COLUMNS = (
+    ("close", "vad_close_ms"), ("pause", "asr_partial_ms"), ("asr", "asr_ms"),
+    ("token", "llm_ttft_ms"), ("clause", "first_clause_ms"), ("tts", "tts_ms"),
+    ("audio", "first_audio_ms"), ("e2e", "end_to_end_ms"), ("stop", "stop_ms"),
+    ("bus", "bus_ms"),
+)  # fmt: skip
+
+
 def _report(transcript: Transcript, out: Path) -> int:
     turns = transcript.summary()
     (out / "turns.json").write_text(json.dumps(turns, indent=2, ensure_ascii=False))
-    print("\nTurns (ms; end of speech -> closed -> transcript -> first token -> first audio):")
+    print(
+        "\nTurns, ms: end of speech -> closed; end of speech -> the pause's transcript; closed ->"
+        " transcript (s = speculative); transcript -> first token, first clause, first audio;"
+        " its TTS; end to end; end of speech -> STOP in the ring; bus"
+    )
+    print(f"  {'outcome':9s} " + " ".join(f"{h:>6s}" for h, _ in COLUMNS) + "  user")
     for t in turns:
         m = t["metrics"]
         if not m:
             continue
-        cells = [m.get(k, 0.0) for k in ("vad_close_ms", "asr_ms", "llm_ttft_ms", "first_audio_ms")]
-        print(
-            f"  {m['outcome']:9s} e2e {m['end_to_end_ms']:6.0f} | "
-            + " ".join(f"{c:6.0f}" for c in cells)
-            + f" | bus {m['bus_ms']:.2f} | {t['user_text'][:48]!r}"
-        )
+        cells = [f"{m.get(k, 0.0):6.0f}" if k != "bus_ms" else f"{m.get(k, 0.0):6.2f}"
+                 for _, k in COLUMNS]  # fmt: skip
+        spec = "s" if m.get("speculative") else " "
+        print(f"  {m['outcome']:9s} " + " ".join(cells) + f" {spec}{t['user_text'][:40]!r}")
     if transcript.telemetry is not None:
         print(f"Car at the end: {format_telemetry(transcript.telemetry)}")
     wavs = sorted((out / "replies").glob("*.wav"))
@@ -256,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sample-s", type=float, default=60.0, help="soak: sample memory this often"
     )
+    parser.add_argument(
+        "--voice", choices=("piper", "espeak"), default="piper",
+        help="who speaks the user's lines: piper's packaged voice (default) or espeak-ng",
+    )  # fmt: skip
+    parser.add_argument("--script", type=Path, help="a YAML list of lines instead of the demo's")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     demo = Demo(args)
@@ -277,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             ok = demo.follow(node, transcript)
         finally:
             node.close()
-    except (RuntimeError, OSError) as exc:
+    except (RuntimeError, OSError, ScriptError, TtsError) as exc:
         print(f"Demo failed: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -285,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     heard = _report(transcript, demo.out)
     if args.live:
         return 0 if ok else 1
-    if not ok or heard < len(SCRIPT) * (1 if not args.soak_s else 2):
-        print(f"Only {heard} of {len(SCRIPT)} scripted lines got a turn; see the log above.")
+    n = len(demo.script)
+    if not ok or heard < n * (1 if not args.soak_s else 2):
+        print(f"Only {heard} of {n} scripted lines got a turn; see the log above.")
         return 1
     return 0

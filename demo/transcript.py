@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bus.framing import Envelope
+from bus import Envelope
 from schemas.asr import AsrText
 from schemas.dialog import TurnMetrics
 from schemas.llm import LlmAbort, LlmReply
@@ -39,18 +39,25 @@ class TurnRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     wav: str = ""
     barged_in: bool = False
+    line: int = -1
+    """Index of the scripted line whose speech opened this turn (-1: not known)."""
 
 
 def format_metrics(m: TurnMetrics) -> str:
-    """One line of latency breakdown."""
+    """One line of latency breakdown: the stages of the turn, and its STOP when it sent one."""
 
     def ms(v: float) -> str:
         return f"{v:.0f} ms" if v > 0 else "-"
 
+    heard = (f" (pause heard at {ms(m.asr_partial_ms)})" if m.asr_partial_ms > 0 else "") + (
+        " speculative" if m.speculative else ""
+    )
+    stop = f", STOP in the ring {ms(m.stop_ms)}" if m.stop_ms > 0 else ""
     return (
-        f"end of speech -> closed {ms(m.vad_close_ms)} -> transcript {ms(m.asr_ms)}"
-        f" -> first token {ms(m.llm_ttft_ms)} -> first audio {ms(m.first_audio_ms)}"
-        f" | end to end {ms(m.end_to_end_ms)}, bus {m.bus_ms:.2f} ms"
+        f"end of speech -> closed {ms(m.vad_close_ms)}{heard} -> transcript {ms(m.asr_ms)}"
+        f" -> first token {ms(m.llm_ttft_ms)} -> first clause {ms(m.first_clause_ms)}"
+        f" -> first audio {ms(m.first_audio_ms)} (tts {ms(m.tts_ms)})"
+        f" | end to end {ms(m.end_to_end_ms)}{stop}, bus {m.bus_ms:.2f} ms in {m.bus_hops} hops"
     )
 
 

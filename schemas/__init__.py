@@ -8,7 +8,7 @@
 """
 
 from schemas import asr, audio, dialog, llm, rtos, speaker, system, tts, vad
-from schemas.asr import AsrText
+from schemas.asr import AsrPartial, AsrText
 from schemas.audio import AudioFrame
 from schemas.base import Message
 from schemas.dialog import DialogState, TurnMetrics
@@ -18,9 +18,10 @@ from schemas.rtos import CarIntent, RtosAck, RtosCommand, RtosLink, RtosTelemetr
 from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import Heartbeat, LifecycleEvent, LogRecord, Metric, Ping
 from schemas.tts import TtsAudio, TtsRequest
-from schemas.vad import VadSegment, VadState
+from schemas.vad import VadPartial, VadSegment, VadState
 
 __all__ = [
+    "AsrPartial",
     "AsrText",
     "AudioFrame",
     "CarIntent",
@@ -47,6 +48,7 @@ __all__ = [
     "TtsAudio",
     "TtsRequest",
     "TurnMetrics",
+    "VadPartial",
     "VadSegment",
     "VadState",
     "asr",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from schemas.base import Message
 from schemas.registry import registry
@@ -34,18 +34,37 @@ class TurnMetrics(Message):
     """What the assistant answered."""
     outcome: Literal["answered", "command", "ignored", "aborted", "error"] = "answered"
     """How the turn ended."""
+    schema_version: ClassVar[tuple[int, int]] = (1, 1)
+
     vad_close_ms: float = 0.0
-    """End of speech -> segment closed."""
+    """End of speech -> segment closed (the VAD's decision)."""
+    asr_partial_ms: float = 0.0
+    """End of speech -> the speculative transcript of the pause (``asr.partial``) handled; 0
+    when none came."""
     asr_ms: float = 0.0
-    """Segment closed -> transcript."""
+    """Segment closed -> transcript handled (about 0 when the speculative one stood for it)."""
+    speculative: bool = False
+    """The transcript was the speculative one: no recognition after the segment closed."""
     llm_ttft_ms: float = 0.0
     """Transcript -> first LLM token."""
+    first_clause_ms: float = 0.0
+    """Transcript -> first piece of the reply sent to the TTS (its first clause)."""
+    tts_ms: float = 0.0
+    """First piece sent to the TTS -> its audio handled (synthesis and two hops)."""
     first_audio_ms: float = 0.0
     """Transcript -> first synthesized audio."""
     end_to_end_ms: float = 0.0
     """End of speech -> first synthesized audio."""
+    stop_ms: float = 0.0
+    """End of the speech whose transcript held the stop word (the pause's, when it came from a
+    partial) -> STOP written to the ring (the gateway's stamp), when a stop word in this
+    utterance stopped the car; 0 otherwise."""
     bus_ms: float = 0.0
-    """Time spent on the bus (serialisation and hops) in this turn."""
+    """The turn's time on the bus: the receive age of every hop on its critical path, from the
+    audio frame that closed the segment to the first audio, each stamped by the worker that
+    received it."""
+    bus_hops: int = 0
+    """How many hops ``bus_ms`` adds up."""
 
 
 registry.register("dialog.state", DialogState, core=True)

@@ -21,7 +21,12 @@ class ChatMessage(Message):
 
 
 class LlmRequest(Message):
-    """Ask the LLM for a reply (topic ``llm.request``)."""
+    """Ask the LLM for a reply (topic ``llm.request``).
+
+    Schema 1.1: ``intent_schema`` (an intents-only answer) added; see ``schemas/CHANGELOG.md``.
+    """
+
+    schema_version: ClassVar[tuple[int, int]] = (1, 1)
 
     request_id: str
     """Id of this request; every delta and the reply carry it."""
@@ -35,10 +40,18 @@ class LlmRequest(Message):
     """Offer the RT-Thread command tools (structured intents) to the model."""
     enable_thinking: bool = False
     """Ask a thinking-capable model to think first (its thinking is never spoken)."""
+    intent_schema: str = ""
+    """Non-empty: answer with car intents only, as JSON following this JSON schema (given as
+    JSON text; ``null`` or a list of ``rtos_command`` arguments, see ``text.intent_answer``).
+    The worker constrains the generation to it where the backend can (llama.cpp grammar, an
+    OpenAI server's ``response_format``), otherwise offers the tool, and returns the validated
+    intents in ``LlmReply.intents`` (nothing of such a reply is meant to be spoken). Schema 1.1."""
 
 
 class LlmDelta(Message):
     """A piece of the streamed reply (topic ``llm.delta``)."""
+
+    schema_version: ClassVar[tuple[int, int]] = (1, 1)
 
     request_id: str
     """Request this piece belongs to."""
@@ -48,6 +61,8 @@ class LlmDelta(Message):
     """The new text."""
     thinking: bool = False
     """True for text inside ``<think>...</think>`` (never spoken)."""
+    bus_ms: float = 0.0
+    """Time on the bus of the ``llm.request`` this answers (its receive age at the LLM), ms."""
 
 
 class LlmAbort(Message):

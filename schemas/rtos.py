@@ -5,7 +5,7 @@ The byte layouts of these messages inside the IVMR shared-memory rings are in ``
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from schemas.base import Message
 from schemas.registry import registry
@@ -58,6 +58,8 @@ class RtosCommand(CarIntent):
 class RtosAck(Message):
     """The outcome of a command (topic ``rtos.ack``), from the gateway or the RT side."""
 
+    schema_version: ClassVar[tuple[int, int]] = (1, 1)
+
     cmd_id: int
     """Id of the command acknowledged."""
     status: Literal["accepted", "started", "done", "rejected", "expired", "failed"]
@@ -68,6 +70,10 @@ class RtosAck(Message):
     """Why it was rejected or failed, as a sentence."""
     by: Literal["gateway", "rtos"] = "gateway"
     """Which side decided."""
+    at_ns: int = 0
+    """Monotonic time (ns, the gateway's clock) of the outcome: for ``accepted`` the moment the
+    command was written to the ring; for the RT side's acks when the gateway read them from the
+    ring; 0 when not stamped."""
 
 
 class RtosTelemetry(Message):

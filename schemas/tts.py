@@ -30,6 +30,8 @@ class TtsRequest(Message):
 class TtsAudio(Message):
     """Synthesized audio of one sentence (topic ``tts.audio``)."""
 
+    schema_version: ClassVar[tuple[int, int]] = (1, 1)
+
     raw_field: ClassVar[str | None] = "pcm"
 
     pcm: bytes = Field(repr=False)
@@ -46,6 +48,8 @@ class TtsAudio(Message):
     """Time spent synthesizing, ms."""
     backend: str = ""
     """Which TTS backend produced the audio."""
+    bus_ms: float = 0.0
+    """Time on the bus of the ``tts.request`` this answers (its receive age at the TTS), ms."""
 
 
 registry.register("tts.request", TtsRequest, core=True)

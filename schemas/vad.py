@@ -9,7 +9,7 @@ from pydantic import Field
 from schemas.base import Message
 from schemas.registry import registry
 
-__all__ = ["VadSegment", "VadState"]
+__all__ = ["VadPartial", "VadSegment", "VadState"]
 
 
 class VadState(Message):
@@ -29,6 +29,8 @@ class VadState(Message):
 
 class VadSegment(Message):
     """A closed speech segment (topic ``vad.segment``), with pre-roll included."""
+
+    schema_version: ClassVar[tuple[int, int]] = (1, 1)
 
     raw_field: ClassVar[str | None] = "pcm"
 
@@ -52,7 +54,58 @@ class VadSegment(Message):
     """Why the segment closed: end of speech, length limit (split), or end of input."""
     part: int = 0
     """Index of this part when a long monologue was split at ``max_length``."""
+    eot_wait_ms: int = 0
+    """The silence after the speech that closed this segment, ms: the configured hangover, or
+    less when the transcript so far (``asr.partial``) ended the turn sooner; 0 when it closed
+    for another reason (``max_length``, ``flush``)."""
+    partial_revision: int = -1
+    """Revision of the ``vad.partial`` of this segment that holds all of its speech (same
+    speech span), whose transcript may stand for this segment's; -1 when there is none."""
+    bus_ms: float = 0.0
+    """Time on the bus of the ``audio.frame`` that decided the close (its receive age), ms."""
+
+
+class VadPartial(Message):
+    """The audio of an open segment so far (topic ``vad.partial``): a speculative segment.
+
+    Published when the speech pauses (``partial_after_ms`` of silence after voiced audio; and,
+    with ``partial_every_ms``, every so often while it goes on), so that the ASR can transcribe
+    before the segment closes and the dialog can act on a stop word at once. The segment stays
+    open: if speech resumes, a later partial (higher ``revision``) supersedes this one, and the
+    segment itself still closes as ``vad.segment`` with the same id (its ``partial_revision``
+    names the partial whose speech it holds, if any). Times are monotonic ns of the audio.
+    """
+
+    raw_field: ClassVar[str | None] = "pcm"
+
+    pcm: bytes = Field(repr=False)
+    """Samples from the segment's start (pre-roll included) to ``end_ns``, int16 little-endian,
+    mono; carried in the raw frame."""
+    sample_rate_hz: int = 16000
+    """Sample rate of ``pcm`` in Hz."""
+    segment_id: str
+    """Id of the open segment (the turn's trace id)."""
+    revision: int
+    """Number of this partial within the segment (and part), from 0; a higher one supersedes."""
+    part: int = 0
+    """Part of the segment it belongs to (a long monologue is split at ``max_length``)."""
+    start_ns: int
+    """Monotonic time (ns) of the first sample of ``pcm``."""
+    end_ns: int
+    """Monotonic time (ns) just after the last sample of ``pcm``."""
+    speech_start_ns: int = 0
+    """Monotonic time (ns) where speech started in this part."""
+    speech_end_ns: int = 0
+    """Monotonic time (ns) where the last voiced audio so far ended."""
+    paused: bool = True
+    """True when the speech has paused (published at the silence's start); False for a partial
+    taken while the speech goes on (``partial_every_ms``)."""
+    decided_ns: int = 0
+    """Monotonic time (ns) at which the VAD published it."""
+    bus_ms: float = 0.0
+    """Time on the bus of the ``audio.frame`` that decided it (its receive age), ms."""
 
 
 registry.register("vad.state", VadState, core=True)
 registry.register("vad.segment", VadSegment, core=True)
+registry.register("vad.partial", VadPartial, core=True)

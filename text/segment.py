@@ -16,20 +16,28 @@ Rules, for Chinese and English mixed text:
 - A run of ends (``?!``, ``...``) and closing quotes or brackets after it stay with the sentence.
 - A line break ends a sentence.
 - ``max_chars`` (0 = off) cuts an over-long sentence at its last comma, so that speech can start.
+- :meth:`SentenceSegmenter.take_clause` hands out the first clause of the sentence in progress
+  (up to a comma, colon or semicolon followed by a space, or a Chinese ``，、：``) once it has
+  ``min_chars``: a reply's first words can be spoken before its first sentence is complete.
 
-:func:`split_sentences` applies the same rules to a whole text.
+:func:`split_sentences` applies the same rules to a whole text. :class:`RepeatGuard` drops a
+sentence identical (:func:`sentence_key`: case, punctuation and spacing aside) to one already
+let through, so a small model that loops ("I'm going to stop the car." over and over) is heard
+once.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["SentenceSegmenter", "split_sentences"]
+__all__ = ["RepeatGuard", "SentenceSegmenter", "sentence_key", "split_sentences"]
 
 _CJK_ENDS = frozenset("。！？；…")
 _ASCII_ENDS = frozenset(".!?;")
 _CLOSERS = frozenset("\"'”’)）」』】》")
 _COMMAS = frozenset(",，、:：")
+_CJK_CLAUSE_MARKS = frozenset("，、：")
+_CLAUSE_MARKS = frozenset(",:;") | _CJK_CLAUSE_MARKS
 _ABBREVIATIONS = frozenset(
     {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no", "fig"}
 )
@@ -67,6 +75,23 @@ class SentenceSegmenter:
                 self._take(out, self._buf[: cut + 1])
                 self._buf = self._buf[cut + 1 :]
         return out
+
+    def take_clause(self, min_chars: int) -> str | None:
+        """The buffered text up to its first clause mark, once that much holds ``min_chars``
+        characters (and is taken out of the buffer); None while there is no such clause."""
+        buf = self._buf
+        for i, c in enumerate(buf):
+            if c not in _CLAUSE_MARKS:
+                continue
+            if c in _CJK_CLAUSE_MARKS or (i + 1 < len(buf) and buf[i + 1].isspace()):
+                end = i + 1
+            else:
+                continue  # 1,000 and 3:30 stay whole (a mark at the very end waits)
+            clause = buf[:end].strip()
+            if len(clause) >= min_chars:
+                self._buf = buf[end:]
+                return clause
+        return None
 
     def flush(self) -> list[str]:
         """End of stream: return what is left as a last sentence (if any)."""
@@ -115,3 +140,28 @@ def split_sentences(text: str, *, max_chars: int = 0) -> list[str]:
     """Split a whole text into sentences with the rules of :class:`SentenceSegmenter`."""
     seg = SentenceSegmenter(max_chars=max_chars)
     return seg.feed(text) + seg.flush()
+
+
+def sentence_key(sentence: str) -> str:
+    """What two sentences must share to be the same: lower-case words and characters, punctuation
+    and spacing dropped ("I'm going to stop the car!" = "i'm going to stop the car.")."""
+    words = re.findall(r"[\w']+", sentence.casefold().replace("\u2019", "'"))
+    return " ".join(words)
+
+
+class RepeatGuard:
+    """Lets each sentence of one reply through once: ``keep(s)`` is False for a repeat."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self.dropped: list[str] = []
+        """The repeats dropped, in order (for the log)."""
+
+    def keep(self, sentence: str) -> bool:
+        """True the first time a sentence is seen (an empty key is always kept)."""
+        key = sentence_key(sentence)
+        if key and key in self._seen:
+            self.dropped.append(sentence)
+            return False
+        self._seen.add(key)
+        return True

@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Iterator
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -31,7 +31,10 @@ __all__ = ["AGE_BUCKETS_S", "STATES", "TURN_BUCKETS_S", "BusMetrics"]
 #: Buckets of message age, s.
 AGE_BUCKETS_S = (5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.05, 0.1, 0.25, 1.0)
 #: Buckets of turn stage latency, s.
-TURN_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+TURN_BUCKETS_S = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5,
+    2.0, 3.0, 5.0, 10.0, 30.0,
+)  # fmt: skip
 #: Worker states exported as ``worker_state{state=...}``.
 STATES = ("starting", "ready", "stopping", "silent", "exited", "hung", "restarting", "gave_up")
 _TURN_STAGES = [f for f in TurnMetrics.model_fields if f.endswith("_ms")]
@@ -82,6 +85,12 @@ class BusMetrics(Collector):
             registry=None,
         )
         self._turns: dict[str, Histogram] = {}
+        self._speculative = Counter(
+            "voicebus_turn_speculative",
+            "Turns whose transcript was the pause's speculative one (no recognition after close).",
+            ["outcome"],
+            registry=None,
+        )
         # (family, kind) -> {(worker, labels...): [value, count, sum]}
         self._app: dict[tuple[str, str], dict[tuple[tuple[str, str], ...], list[float]]] = {}
 
@@ -98,6 +107,8 @@ class BusMetrics(Collector):
                 self._turn(msg.payload)
 
     def _turn(self, t: TurnMetrics) -> None:
+        if t.speculative:
+            self._speculative.labels(t.outcome).inc()
         for stage in _TURN_STAGES:
             value_ms = getattr(t, stage)
             if value_ms <= 0:
@@ -147,6 +158,7 @@ class BusMetrics(Collector):
             yield from self._collect_app()
             for _, h in sorted(self._turns.items()):
                 yield from h.collect()
+            yield from self._speculative.collect()
             yield from self._collect_tap()
 
     def _collect_topics(self) -> Iterator[Metric]:

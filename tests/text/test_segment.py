@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from text.segment import SentenceSegmenter, split_sentences
+from text.segment import SentenceSegmenter, sentence_key, split_sentences
 
 
 def stream(text: str, step: int = 1, **kw: int) -> list[str]:
@@ -75,3 +75,14 @@ def test_any_chunking_gives_the_same_sentences_and_loses_no_text(
     out += seg.flush()
     assert out == split_sentences(text)
     assert "".join(out).replace(" ", "").replace("\n", "") == "".join(text.split())
+
+
+def test_repeat_guard_lets_each_sentence_through_once_whatever_its_case_or_punctuation():
+    from text.segment import RepeatGuard
+
+    guard = RepeatGuard()
+    said = ["I'm going to stop the car.", "I'm going to stop the car!", "i'm going to STOP the car",
+            "It is sunny.", "I'm going to stop.", "It is sunny?"]  # fmt: skip
+    assert [s for s in said if guard.keep(s)] == [said[0], "It is sunny.", "I'm going to stop."]
+    assert guard.dropped == [said[1], said[2], "It is sunny?"]
+    assert RepeatGuard().keep("") and sentence_key("Hello,  World!") == "hello world"

@@ -1,4 +1,10 @@
-"""``python -m workers.asr``: each ``vad.segment`` recognised into one ``asr.text``.
+"""``python -m workers.asr``: each ``vad.segment`` recognised into one ``asr.text``; each
+``vad.partial`` (the open segment at a pause) into one ``asr.partial``.
+
+With ``speculative`` (the default) a segment that closes with the speech of its last partial is
+answered with that partial's transcript at once (``asr.text.speculative``), so recognition runs
+while the VAD still waits out the hangover (:mod:`workers.asr.speculative`). Messages that queued
+up while the model ran are taken together, and a partial already superseded is skipped.
 
 A segment with no speech (SenseVoice tag-only output, or Whisper silence) is still answered,
 with empty ``text``, so the turn the segment opened is always closed downstream. Per utterance
@@ -15,13 +21,14 @@ import time
 
 import numpy as np
 
-from bus import BusNode, payload_as
-from schemas.vad import VadSegment
+from bus import BusNode, Envelope, payload_as
+from schemas.vad import VadPartial, VadSegment
 from workers.asr.backends import open_recognizer
 from workers.asr.errors import AudioFormatError, ModelDirError, RuntimeUnavailable
 from workers.asr.manifest import MANIFEST
-from workers.asr.recognise import SAMPLE_RATE_HZ, recognise
+from workers.asr.recognise import SAMPLE_RATE_HZ, recognise, recognise_partial
 from workers.asr.settings import AsrSettings
+from workers.asr.speculative import Speculation
 from workers.asr.transcript import Recognizer
 from workers.runner import run_worker
 
@@ -49,21 +56,60 @@ def run(node: BusNode) -> None:
         recognizer.close()
 
 
-def serve(node: BusNode, recognizer: Recognizer, settings: AsrSettings) -> None:
-    """The loop: one ``asr.text`` (and its metrics) per ``vad.segment``."""
+def serve(
+    node: BusNode,
+    recognizer: Recognizer,
+    settings: AsrSettings,
+    spec: Speculation | None = None,
+) -> None:
+    """The loop: one ``asr.text`` (and its metrics) per ``vad.segment``, one ``asr.partial``
+    per ``vad.partial`` still current (``spec`` holds them between the two)."""
+    spec = spec or Speculation()
     for msg in node.events():
-        try:
-            result = recognise(recognizer, payload_as(msg, VadSegment), settings.overlap_ms)
-        except AudioFormatError as exc:
-            log.error("segment_refused reason=%s", exc)
-            continue
-        node.publish("asr.text", result, trace=msg.trace)
-        labels = {"backend": result.backend}
-        node.metric("asr_rtf", result.rtf, "sample", trace=msg.trace, **labels)
-        node.metric("asr_infer_ms", result.infer_ms, "sample", trace=msg.trace, **labels)
-        if result.speech_end_ns:
-            latency_ms = (time.monotonic_ns() - result.speech_end_ns) / 1e6
-            node.metric("asr_latency_ms", latency_ms, "sample", trace=msg.trace, **labels)
+        batch = [msg]
+        while node.pending():
+            more = node.poll(0)
+            if more is None:
+                break
+            batch.append(more)
+        for m in spec.worklist(batch):
+            try:
+                handle(node, recognizer, settings, spec, m)
+            except AudioFormatError as exc:
+                log.error("segment_refused reason=%s", exc)
+
+
+def handle(
+    node: BusNode, recognizer: Recognizer, settings: AsrSettings, spec: Speculation, msg: Envelope
+) -> None:
+    """Recognise one partial or segment (or reuse its partial's transcript); publish it."""
+    bus_ms = max(0.0, msg.age_ms)
+    if msg.topic == "vad.partial":
+        partial = payload_as(msg, VadPartial)
+        heard = recognise_partial(
+            recognizer, partial, settings.overlap_ms, bus_ms=partial.bus_ms + bus_ms
+        )
+        spec.keep(partial, heard)
+        node.publish("asr.partial", heard, trace=msg.trace)
+        return
+    segment = payload_as(msg, VadSegment)
+    result = spec.take(segment, bus_ms=segment.bus_ms + bus_ms) if settings.speculative else None
+    if result is None:
+        result = recognise(recognizer, segment, settings.overlap_ms, bus_ms=segment.bus_ms + bus_ms)
+    node.publish("asr.text", result, trace=msg.trace)
+    labels = {"backend": result.backend}
+    node.metric("asr_rtf", result.rtf, "sample", trace=msg.trace, **labels)
+    node.metric("asr_infer_ms", result.infer_ms, "sample", trace=msg.trace, **labels)
+    if result.speech_end_ns:
+        latency_ms = (time.monotonic_ns() - result.speech_end_ns) / 1e6
+        node.metric(
+            "asr_latency_ms",
+            latency_ms,
+            "sample",
+            trace=msg.trace,
+            speculative=str(result.speculative).lower(),
+            **labels,
+        )
 
 
 if __name__ == "__main__":

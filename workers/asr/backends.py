@@ -23,6 +23,8 @@ def open_recognizer(settings: AsrSettings) -> Recognizer:
             auto_languages=w.auto_languages,
             cache_dir=w.cache_dir,
             beam_size=w.beam_size,
+            window_s=w.window_s,
+            hotwords=w.hotwords,
         )
     sv = settings.sensevoice
     assert sv.model_dir is not None  # checked by AsrSettings

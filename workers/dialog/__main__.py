@@ -26,10 +26,14 @@ log = logging.getLogger("workers.dialog")
 
 _METRIC_FIELDS = (
     "vad_close_ms",
+    "asr_partial_ms",
     "asr_ms",
     "llm_ttft_ms",
+    "first_clause_ms",
+    "tts_ms",
     "first_audio_ms",
     "end_to_end_ms",
+    "stop_ms",
     "bus_ms",
 )
 
@@ -66,7 +70,9 @@ def publish(node: BusNode, outs: list[Out]) -> None:
                 m.end_to_end_ms,
             )
             for name in _METRIC_FIELDS:
-                node.metric(f"turn_{name}", getattr(m, name), "sample", trace=o.trace)
+                value = getattr(m, name)
+                if value > 0 or name in ("end_to_end_ms", "bus_ms"):  # 0 = not measured
+                    node.metric(f"turn_{name}", value, "sample", trace=o.trace)
 
 
 if __name__ == "__main__":

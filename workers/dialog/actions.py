@@ -1,8 +1,10 @@
 """Intents for the car: bounds, the commands they become, and how their outcome is spoken.
 
 An intent is a :class:`schemas.rtos.CarIntent`: one ``rtos_command`` tool call of the LLM
-(``LlmReply.intents``, already checked by the LLM worker against the tool's schema) or one
-clause the local grammar understood. :func:`check_intent` refuses one that is out of the
+(``LlmReply.intents``, already checked by the LLM worker against the tool's schema), or the
+field map of one clause the local grammar understood (``{"kind": "drive", "distance_m": 2.0}``).
+:func:`check_intent` validates a field map as strictly as the LLM's tool calls (no unknown key,
+no coercion: a misspelt key is refused, never defaulted) and refuses an intent that is out of the
 dialog's bounds (the gateway's safety envelope checks again; refusing here lets the assistant say
 why); :func:`to_commands` numbers a checked sequence. The car runs one motion at a time and a new
 one preempts the current one, so the dialog sends a sequence one command at a time, each when the
@@ -11,15 +13,28 @@ previous one is done.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas import rtos_limits as car
 from schemas.rtos import CarIntent, RtosCommand
+from text.intents import ToolArguments
 
-__all__ = ["Bounds", "Checked", "check_intent", "describe", "to_commands"]
+__all__ = [
+    "Bounds",
+    "Checked",
+    "IntentLike",
+    "check_intent",
+    "describe",
+    "strict_intent",
+    "to_commands",
+]
+
+IntentLike = CarIntent | Mapping[str, Any]
+"""A typed intent, or the field map of one (checked strictly by :func:`strict_intent`)."""
 
 
 class Bounds(BaseModel):
@@ -51,10 +66,33 @@ class Checked:
     """The intent, completed with defaults; None when refused."""
     refusal: str = ""
     """Why it was refused, as a short phrase (spoken after 'I can't do that:')."""
+    detail: str = ""
+    """What exactly was wrong with a malformed intent, for the log (not spoken)."""
 
 
-def check_intent(intent: CarIntent, bounds: Bounds) -> Checked:
-    """Refuse an intent outside ``bounds``; fill in the drive speed when only a distance is set."""
+def strict_intent(intent: IntentLike) -> CarIntent:
+    """The typed intent of a field map, validated like a tool call (unknown keys and wrong
+    types refused: :class:`ValueError` saying which); a :class:`CarIntent` as it is."""
+    if isinstance(intent, CarIntent):
+        return intent
+    try:
+        checked = ToolArguments.model_validate(dict(intent))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'intent'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ValueError(f"the command is malformed ({problems})") from exc
+    return CarIntent.model_validate(checked.model_dump(exclude_unset=True))
+
+
+def check_intent(intent: IntentLike, bounds: Bounds) -> Checked:
+    """Refuse a malformed intent or one outside ``bounds``; fill in the drive speed when only a
+    distance is set."""
+    try:
+        intent = strict_intent(intent)
+    except ValueError as exc:
+        return Checked(None, "I could not read that command", detail=str(exc))
     out = intent
     if intent.kind == "drive":
         if intent.distance_m == 0 and intent.duration_ms == 0:

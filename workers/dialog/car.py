@@ -9,9 +9,10 @@ is left of an older plan; acks of an older turn's commands are not spoken.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from schemas.rtos import CarIntent, RtosAck, RtosCommand, RtosTelemetry
-from workers.dialog.actions import Bounds, check_intent, describe, to_commands
+from workers.dialog.actions import Bounds, IntentLike, check_intent, describe, to_commands
 from workers.dialog.replies import join_steps, say
 from workers.dialog.turn import Turn
 
@@ -37,12 +38,19 @@ class CarDesk:
         self._restored: set[int] = set()
         """Owned commands whose acks may have been lost (the dialog or the bus was down)."""
 
-    def act(self, t: Turn, intents: list[CarIntent]) -> tuple[list[RtosCommand], list[str], str]:
+    def act(
+        self, t: Turn, intents: Sequence[IntentLike]
+    ) -> tuple[list[RtosCommand], list[str], str]:
         """All or none: (commands to send now, sentences to say, what is being done or '')."""
         checked = [check_intent(i, self.bounds) for i in intents]
         refused = next((c for c in checked if c.intent is None), None)
         if refused is not None:
-            log.warning("command_refused turn=%s why=%s", t.turn_id, refused.refusal)
+            log.warning(
+                "command_refused turn=%s why=%s detail=%s",
+                t.turn_id,
+                refused.refusal,
+                refused.detail,
+            )
             t.outcome = "answered"
             return [], [say("refused", t.language, why=refused.refusal)], ""
         ok = [c.intent for c in checked if c.intent is not None]
@@ -56,6 +64,18 @@ class CarDesk:
         t.plan = cmds
         what = join_steps([describe(i, t.language) for i in ok], t.language)
         return [self._next(t)], [say("command_ok", t.language, what=what)], what
+
+    def stop_now(self, intent: CarIntent, *, turn_id: str) -> RtosCommand:
+        """A STOP (or ESTOP) to send at once; the plan in progress is dropped and its cut-off
+        steps are not spoken about (the user asked for the stop)."""
+        (cmd,) = to_commands(
+            [intent], self.bounds, first_id=self._next_id, source=f"{self.source}:{turn_id}"
+        )
+        self._next_id = (self._next_id + 1) & 0xFFFFFFFF or 1
+        if self._acting is not None:
+            self._acting.plan.clear()
+            self._acting = None
+        return cmd
 
     def on_ack(self, p: RtosAck) -> tuple[Turn | None, list[RtosCommand], str]:
         """(the turn concerned, commands to send next, a sentence to say or '')."""

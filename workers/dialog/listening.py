@@ -1,9 +1,16 @@
-"""The user's side of a turn: speech start and end, the transcript, barge-in, a lost transcript.
+"""The user's side of a turn: speech start and end, the transcripts, barge-in, a lost transcript.
 
 Functions of the :class:`~workers.dialog.manager.TurnManager` state (pure: they append what to
-publish to ``out``). A transcript either belongs to a turn in progress (a later part of a long
-segment), is ignored (not awake, no wake phrase), or opens a turn: a device question answered
-from telemetry, a car command understood locally, or a question for the LLM.
+publish to ``out``). Every transcript is first looked at for a stop word (:mod:`stopping`: STOP
+goes to the car at once, awake or not, before the wake phrase, the grammar or the LLM). The
+speculative transcript of a pause (``asr.partial``) may then ask the LLM early (:mod:`early`),
+for an ordinary question only. A segment's transcript either belongs to a turn in progress (a
+later part of a long segment), is ignored (not awake, no wake phrase), or opens a turn as
+:func:`~workers.dialog.understanding.interpret` decides: a device question answered from
+telemetry, car commands understood locally (after a near-miss repair if need be; a STOP already
+sent is not sent again), a refusal (an amount was lost), the LLM asked for the intent of a
+command-like utterance (never early), or a question for the LLM (taking over the early request
+when it asked the same).
 """
 
 from __future__ import annotations
@@ -12,22 +19,25 @@ import logging
 from typing import TYPE_CHECKING
 
 from bus import Envelope, Out
-from schemas.asr import AsrText
-from schemas.llm import LlmAbort
+from schemas.asr import AsrPartial, AsrText
+from schemas.llm import LlmAbort, LlmDelta
 from schemas.speaker import SpeakerStop
 from schemas.system import LifecycleEvent
 from schemas.vad import VadState
-from workers.dialog import answering
-from workers.dialog.commands import parse_command
+from text.endofturn import classify
+from workers.dialog import answering, early
+from workers.dialog.actions import IntentLike, describe, strict_intent
 from workers.dialog.device import answer_device_question
 from workers.dialog.replies import language_of, say
 from workers.dialog.speech import ReplySpeech
+from workers.dialog.stopping import skip_sent_stop, stop_if_asked
 from workers.dialog.turn import Timeline, Turn
+from workers.dialog.understanding import Understanding, interpret
 
 if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
 
-__all__ = ["barge_in", "fail_asr", "on_asr", "on_lifecycle", "on_vad"]
+__all__ = ["barge_in", "fail_asr", "on_asr", "on_lifecycle", "on_partial", "on_vad", "route"]
 
 log = logging.getLogger("workers.dialog.manager")
 
@@ -48,7 +58,6 @@ def on_vad(m: TurnManager, p: VadState, msg: Envelope, now_ns: int, out: list[Ou
             m.restore_state(out)
         return
     tl = Timeline(speech_end_ns=p.at_ns, closed_ns=p.decided_ns or now_ns)
-    tl.bus_ms += max(0.0, msg.age_ms)
     m.pending[p.segment_id] = (tl, now_ns + int(m.s.asr_timeout_s * 1e9))
     if m.window.awake and not m.assistant_talking():
         m.set_state("thinking", p.segment_id, "", out)
@@ -71,55 +80,148 @@ def barge_in(m: TurnManager, now_ns: int, out: list[Out]) -> None:
         m.close(t, now_ns, out)
 
 
+def route(m: TurnManager, text: str) -> tuple[str, str, Understanding]:
+    """What ``text`` would become, the words it is about (the wake phrase taken out) and how
+    they are understood: ``ignore`` (not awake, no wake phrase), ``wake`` (the phrase alone),
+    or the kind :func:`~workers.dialog.understanding.interpret` gives them: ``device``,
+    ``commands``, ``refuse``, ``ask`` (the LLM asked for an intent) or ``chat`` (a question for
+    the LLM)."""
+    hit = m.matcher.match(text) if m.matcher is not None else None
+    if not m.window.awake and hit is None:
+        return "ignore", text, Understanding("empty", text)
+    rest = hit.rest if hit is not None else text
+    if not rest:
+        return "wake", rest, Understanding("empty", rest)
+    u = interpret(rest, m.s)
+    return u.kind, rest, u
+
+
+def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: list[Out]) -> None:
+    """What was said so far: a stop word stops the car now; a question may be asked early."""
+    text = p.text.strip()
+    if not text:
+        return
+    stopped = stop_if_asked(m, p.segment_id, text, now_ns, out, p.speech_end_ns)
+    m.partials[p.segment_id] = (p.speech_end_ns, now_ns)
+    while len(m.partials) > _KEEP_TURNS:
+        m.partials.pop(next(iter(m.partials)))
+    if not (m.s.early_answers and p.paused) or p.segment_id in m.turns:
+        return
+    kind, question, _ = route(m, text)
+    if kind != "chat" or (stopped and m.assistant_talking()):
+        early.abandon(m, out, reason="not for the LLM")
+    elif classify(text, p.language) != "trailing":  # words that trail off will go on
+        early.start(m, p, question, out)
+
+
 def on_asr(m: TurnManager, p: AsrText, msg: Envelope, now_ns: int, out: list[Out]) -> None:
     """A transcript: part of a turn, ignored, or the start of a new turn."""
+    text = p.text.strip()
+    stop_if_asked(m, p.segment_id, text, now_ns, out, p.speech_end_ns)  # first, awake or not
     if p.segment_id in m.turns:
-        _more_of_turn(m, m.turns[p.segment_id], p.text.strip(), now_ns, out)
+        _more_of_turn(m, m.turns[p.segment_id], text, now_ns, out)
         return
     tl, _ = m.pending.pop(p.segment_id, (Timeline(speech_end_ns=p.speech_end_ns), 0))
     tl.transcript_ns = now_ns
-    tl.bus_ms += max(0.0, msg.age_ms)
+    tl.speculative = p.speculative
+    partial = m.partials.get(p.segment_id)
+    if partial is not None and partial[0] == p.speech_end_ns:
+        tl.partial_ns = partial[1]
+    tl.bus.add("asr.text", msg.age_ms, p.bus_ms, upstream_hops=2)
     trace = p.segment_id
-    text = p.text.strip()
     if not text:
+        early.abandon(m, out, reason="no speech")
         m.restore_state(out)
         return
-    hit = m.matcher.match(text) if m.matcher is not None else None
-    if not m.window.awake and hit is None:
+    kind, rest, u = route(m, text)
+    if kind == "ignore":
         log.info("not_awake text=%r", text)
-        out.append(Out("dialog.turn", tl.metrics(trace, user_text=text, outcome="ignored"), trace))
+        early.abandon(m, out, reason="not awake")
+        out.append(Out("dialog.turn", _ignored(m, trace, tl, text), trace))
         m.restore_state(out)
         return
-    if hit is not None:
+    if rest != text or kind == "wake":
         m.window.open(now_ns / 1e9)
-        text = hit.rest
     m.window.touch(now_ns / 1e9)
     lang = (
-        language_of(text or p.text)
+        language_of(rest or p.text)
         if not p.language or p.language not in ("en", "zh")
         else p.language
     )
     if m.turn is not None and m.turn.stage in ("llm", "speaking"):
         barge_in(m, now_ns, out)  # a new utterance supersedes the one being answered
-    t = Turn(trace, lang, text, tl, ReplySpeech(trace, lang, max_chars=m.s.sentence_max_chars))
+    t = Turn(trace, lang, rest, tl, _speech(m, trace, lang))
     m.turn = t
     m.turns[trace] = t
     while len(m.turns) > _KEEP_TURNS:
         m.turns.pop(next(iter(m.turns)))
-    if not text:
+    _claim_stop(m, t)
+    asked = early.adopt(m, t, text, out) if kind == "chat" else None
+    if kind != "chat":
+        early.abandon(m, out, reason="not for the LLM")
+    if kind == "wake":
         m.speak(t, t.speech.say(say("wake", lang)), now_ns, out)
-        return
-    answer = answer_device_question(text, m.telemetry) if m.s.device_questions else None
-    if answer is not None:
+    elif kind == "device":
+        answer = answer_device_question(rest, m.telemetry)
+        assert answer is not None  # interpret() saw a device question
         m.remember(t, answer)
         m.speak(t, t.speech.say(answer), now_ns, out)
-        return
-    intents = parse_command(text) if m.s.local_commands else None
-    if intents is not None:
+    elif kind == "commands":
+        if u.source == "repair":
+            log.info("command_repaired turn=%s heard=%r as=%r", trace, u.heard, u.text)
+        _command(m, t, list(u.intents), now_ns, out)
+    elif kind == "refuse":
+        log.info("command_refused turn=%s text=%r why=%s", trace, u.heard, u.detail)
+        m.speak(t, t.speech.say(say(u.refusal, lang)), now_ns, out)
+    elif kind == "ask":  # no early request was sent for it: the intent is asked for now
+        answering.ask_intent(m, t, u, now_ns, out)
+    elif asked is not None:  # the early request asked exactly this: its output is the answer
+        answering.await_reply(m, t, now_ns, out)
+        for item, held_msg in asked.held:
+            if isinstance(item, LlmDelta):
+                answering.on_delta(m, item, held_msg, now_ns, out)
+            else:
+                answering.on_reply(m, item, now_ns, out)
+    else:
+        answering.ask_llm(m, t, now_ns, out)
+
+
+def _command(
+    m: TurnManager, t: Turn, intents: list[IntentLike], now_ns: int, out: list[Out]
+) -> None:
+    """Car commands understood locally: sent (less the STOP this utterance already sent), and
+    what is being done spoken."""
+    t.outcome = "command"
+    todo = skip_sent_stop(m, t.turn_id, intents)
+    if todo:
+        said = answering.act(m, t, todo, out)
+    else:  # only the STOP, and it went out already
+        said = [say("command_ok", t.language, what=describe(strict_intent(intents[0]), t.language))]
+    m.speak(t, t.speech.say_texts(said), now_ns, out)
+
+
+def _speech(m: TurnManager, turn_id: str, lang: str) -> ReplySpeech:
+    return ReplySpeech(
+        turn_id, lang, max_chars=m.s.sentence_max_chars, first_clause_chars=m.s.first_clause_chars
+    )
+
+
+def _claim_stop(m: TurnManager, t: Turn) -> None:
+    """A STOP this utterance sent belongs to its turn (its id, when it reached the ring)."""
+    sent = m.stopped.get(t.turn_id)
+    if sent is not None:
+        t.commands.append(sent.cmd_id)
+        t.timeline.stop_ring_ns = sent.ring_ns
+        t.timeline.stop_speech_end_ns = sent.speech_end_ns
         t.outcome = "command"
-        m.speak(t, t.speech.say_texts(answering.act(m, t, intents, out)), now_ns, out)
-        return
-    answering.ask_llm(m, t, now_ns, out)
+
+
+def _ignored(m: TurnManager, trace: str, tl: Timeline, text: str):
+    sent = m.stopped.get(trace)
+    if sent is not None:
+        tl.stop_ring_ns = sent.ring_ns
+        tl.stop_speech_end_ns = sent.speech_end_ns
+    return tl.metrics(trace, user_text=text, outcome="ignored")
 
 
 def _more_of_turn(m: TurnManager, t: Turn, text: str, now_ns: int, out: list[Out]) -> None:
@@ -129,7 +231,8 @@ def _more_of_turn(m: TurnManager, t: Turn, text: str, now_ns: int, out: list[Out
         return
     out.append(Out("llm.abort", LlmAbort(request_id=t.request_id, reason="more"), t.turn_id))
     t.user_text = f"{t.user_text} {text}".strip()
-    t.speech = ReplySpeech(t.turn_id, t.language, max_chars=m.s.sentence_max_chars)
+    t.asked = None  # the whole of it is a question now
+    t.speech = _speech(m, t.turn_id, t.language)
     answering.ask_llm(m, t, now_ns, out, part=t.request_id.count("+") + 1)
 
 
@@ -143,6 +246,8 @@ def on_lifecycle(m: TurnManager, p: LifecycleEvent, now_ns: int, out: list[Out])
 def fail_asr(m: TurnManager, seg_id: str, now_ns: int, out: list[Out], *, why: str) -> None:
     """No transcript for ``seg_id``: apologise if it may have been meant for us."""
     tl, _ = m.pending.pop(seg_id)
+    if m.early is not None and m.early.segment_id == seg_id:
+        early.abandon(m, out, reason="no transcript")
     if not m.window.awake:
         return  # it may not have been meant for us: stay quiet
     log.warning("asr_failed segment=%s why=%s", seg_id, why)

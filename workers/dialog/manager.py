@@ -6,6 +6,10 @@ touches the bus or the clock itself, so every behaviour is testable with plain c
 the dialog's state and the steps every stage shares (speak, close, show the state); the stages
 live beside it:
 
+- :mod:`~workers.dialog.stopping`, safety first: a stop word in any transcript (the pause's
+  ``asr.partial`` or the segment's ``asr.text``) sends STOP to the car at once, awake or not;
+- :mod:`~workers.dialog.early`: the transcript of a pause may ask the LLM before the segment
+  closes; the reply is held until the segment's transcript says the words were the same;
 - :mod:`~workers.dialog.listening`, the user: ``vad.state`` speaking -> barge-in when the
   assistant is talking (``speaker.stop`` + ``llm.abort``, the turn reported as aborted), not
   speaking -> wait for the transcript; ``asr.text`` -> wake phrase / awake window -> a device
@@ -32,7 +36,7 @@ from __future__ import annotations
 import logging
 
 from bus import Envelope, Out
-from schemas.asr import AsrText
+from schemas.asr import AsrPartial, AsrText
 from schemas.dialog import DialogState
 from schemas.llm import ChatMessage, LlmAbort, LlmDelta, LlmReply, LlmRequest, LlmWait
 from schemas.rtos import RtosAck, RtosTelemetry
@@ -41,12 +45,14 @@ from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio, TtsRequest
 from schemas.vad import VadState
 from text.history import History
-from workers.dialog import answering, listening
+from workers.dialog import answering, early, listening
 from workers.dialog.car import CarDesk
 from workers.dialog.delivery import Delivery
+from workers.dialog.early import Early
 from workers.dialog.memory import Memory
 from workers.dialog.recovery import Recovery
 from workers.dialog.settings import DialogSettings
+from workers.dialog.stopping import Stopped, on_stop_ack
 from workers.dialog.turn import Timeline, Turn
 from workers.dialog.waiting import wait_notice
 from workers.dialog.wake import AwakeWindow, WakeMatcher
@@ -66,7 +72,9 @@ class TurnManager:
         self.name = name
         self.matcher = WakeMatcher(settings.wake_phrases) if settings.wake == "phrase" else None
         self.window = AwakeWindow(settings.awake_window_s, always_awake=self.matcher is None)
-        self.history = History(max_chars=settings.history_max_chars)
+        # bounded when a request is built (answering.stable_history), not at every add: cutting
+        # the oldest turn at each exchange would change the prompt's prefix at every turn
+        self.history = History()
         self.telemetry: RtosTelemetry | None = None
         self.turn: Turn | None = None
         """The turn being answered (or the last one)."""
@@ -83,6 +91,12 @@ class TurnManager:
         """Lost workers and the checks due after a loss (:mod:`~workers.dialog.recovery`)."""
         self.memory = memory
         """Where the state is kept across a restart (:mod:`~workers.dialog.memory`)."""
+        self.stopped: dict[str, Stopped] = {}
+        """Utterances (segment ids) that stopped the car, with their STOP."""
+        self.partials: dict[str, tuple[int, int]] = {}
+        """Segment id -> (speech end, when its latest speculative transcript came), ns."""
+        self.early: Early | None = None
+        """A request asked with the transcript of a pause, before its segment closed."""
         self._shown: tuple[str, bool, str] = ("", True, "")
 
     # --- entry points --------------------------------------------------------------------
@@ -121,8 +135,12 @@ class TurnManager:
             self.delivery.reported(p, now_ns)
         if isinstance(p, VadState):
             listening.on_vad(self, p, msg, now_ns, out)
+        elif isinstance(p, AsrPartial):
+            listening.on_partial(self, p, msg, now_ns, out)
         elif isinstance(p, AsrText):
             listening.on_asr(self, p, msg, now_ns, out)
+        elif isinstance(p, LlmDelta | LlmReply) and early.hold(self, p, msg):
+            pass  # an early request's output waits for its segment's transcript
         elif isinstance(p, LlmDelta):
             answering.on_delta(self, p, msg, now_ns, out)
         elif isinstance(p, LlmReply):
@@ -135,6 +153,7 @@ class TurnManager:
         elif isinstance(p, SpeakerReport):
             answering.on_speaker(self, p, now_ns, out)
         elif isinstance(p, RtosAck):
+            on_stop_ack(self, p)
             answering.on_ack(self, p, now_ns, out)
         elif isinstance(p, RtosTelemetry):
             self.telemetry = p
@@ -199,6 +218,8 @@ class TurnManager:
     ) -> None:
         """Send sentences to the TTS; ``stage`` speaking starts the TTS deadline."""
         out += [Out("tts.request", r, t.turn_id) for r in reqs]
+        if not t.timeline.first_request_ns and any(r.text for r in reqs):
+            t.timeline.first_request_ns = now_ns
         if follow_up:
             return
         if stage == "speaking":

@@ -24,6 +24,10 @@ REPLIES: dict[str, tuple[str, str]] = {
     "command_ok": ("OK, {what}.", "好的，{what}。"),
     "refused": ("Sorry, I can't do that: {why}.", "抱歉，我不能这样做：{why}。"),
     "garbled": ("Sorry, I did not understand that command.", "抱歉，我没理解这个命令。"),
+    "no_amount": (
+        "Sorry, I did not catch how far. Please say the command again.",
+        "抱歉，我没听清多远，请再说一遍命令。",
+    ),
     "rt_rejected": ("The car refused: {why}.", "小车拒绝了命令：{why}。"),
     "rt_expired": ("The car did not start the command in time.", "小车没有及时执行命令。"),
     "rt_failed": ("The command failed: {why}.", "命令执行失败：{why}。"),

@@ -11,8 +11,8 @@ from workers.dialog.actions import Bounds
 __all__ = ["DialogSettings"]
 
 DEFAULT_SYSTEM_PROMPT = (
-    "You are a small voice assistant on a robot car. Answer in one or two short sentences, "
-    "in the language of the question, without lists or markdown."
+    "Your name is Robo. You are the voice assistant of a small robot car. Answer in one or two "
+    "short sentences, in the language of the question, without lists or markdown."
 )
 
 
@@ -44,7 +44,13 @@ class DialogSettings(BaseModel):
     warm_up: bool = True
     """At start, ask the LLM for one token with the system prompt, so the first turn is warm."""
     local_commands: bool = True
-    """Understand plain car commands ('move forward one metre') without the LLM."""
+    """Understand car commands ('please drive forward two meters') without the LLM."""
+    repair: bool = True
+    """Repair misheard command words ('dry forward' -> 'drive forward') when the grammar does
+    not parse an utterance; numbers are never touched."""
+    intent_llm: bool = True
+    """Ask the LLM for the intent of a command-like utterance the grammar does not parse, under
+    a grammar of the car's commands; what it returns must be supported by the words."""
     device_questions: bool = True
     """Answer 'where are you' / 'battery' from telemetry without the LLM."""
     speak_done: bool = True
@@ -53,6 +59,15 @@ class DialogSettings(BaseModel):
     """Stop playback and abort the LLM when the user speaks over the assistant."""
     sentence_max_chars: int = Field(default=160, ge=0)
     """Cut a longer sentence at a comma so that speech can start (0 = never)."""
+    first_clause_chars: int = Field(default=8, ge=0)
+    """Send the reply's first clause to the TTS at its comma once it has this many characters,
+    without waiting for the end of its sentence (0 = whole sentences only)."""
+    partial_transcripts: bool = True
+    """Read the speculative transcript of each pause (``asr.partial``): a stop word in it stops
+    the car at once, a question may be asked early (the ASR must publish them)."""
+    early_answers: bool = True
+    """Ask the LLM with the transcript of the pause before the segment closes; its reply is
+    spoken only if the segment closes with the same words (needs ``partial_transcripts``)."""
     asr_timeout_s: float = Field(default=15.0, gt=0)
     """End of speech -> transcript deadline before apologising."""
     llm_first_token_timeout_s: float = Field(default=20.0, gt=0)

@@ -4,13 +4,19 @@ Only the answer is spoken: pieces flagged as thinking are dropped, and a ``<thin
 ``<tool_call>`` block that reaches the dialog inside answer text is split out again with the LLM
 worker's own :class:`~text.think.TagSplitter`. Each sentence goes out the moment the
 :class:`~text.segment.SentenceSegmenter` sees it complete; :meth:`ReplySpeech.finish`
-marks the last one ``final`` (an empty final request when everything was already sent).
+marks the last one ``final`` (an empty final request when everything was already sent). A
+sentence of the answer identical to one already spoken in this reply is dropped
+(:class:`~text.segment.RepeatGuard`): a looping model is heard once.
+
+With ``first_clause_chars`` the reply's first piece goes out at its first clause ("Paris is
+the capital of France," ...) instead of its first sentence: the TTS can start on it while the
+LLM writes the rest. The clause passes the same guard as a sentence.
 """
 
 from __future__ import annotations
 
 from schemas.tts import TtsRequest
-from text.segment import SentenceSegmenter, split_sentences
+from text.segment import RepeatGuard, SentenceSegmenter, split_sentences
 from text.think import TagSplitter
 
 __all__ = ["ReplySpeech"]
@@ -19,15 +25,21 @@ __all__ = ["ReplySpeech"]
 class ReplySpeech:
     """The spoken side of one turn: numbering, sentence cutting, the final mark."""
 
-    def __init__(self, turn_id: str, language: str = "", *, max_chars: int = 0) -> None:
+    def __init__(
+        self, turn_id: str, language: str = "", *, max_chars: int = 0, first_clause_chars: int = 0
+    ) -> None:
         self.turn_id = turn_id
         self.language = language
         self._max_chars = max_chars
+        self._first_clause = first_clause_chars
         self._tags = TagSplitter()
         self._seg = SentenceSegmenter(max_chars=max_chars)
         self._next = 0
+        self._guard = RepeatGuard()
         self.spoken: list[str] = []
         """Sentences sent so far."""
+        self.answer: list[str] = []
+        """The sentences of the LLM's answer sent so far (repeats dropped, no fixed replies)."""
 
     @classmethod
     def resumed(
@@ -52,8 +64,27 @@ class ReplySpeech:
         out: list[TtsRequest] = []
         for piece in self._tags.feed(text):
             if piece.channel == "answer":
-                out += [self._request(s) for s in self._seg.feed(piece.text)]
+                out += [self._request(s) for s in self._answer(self._seg.feed(piece.text))]
+        if self._first_clause and not out and not self.spoken:
+            clause = self._seg.take_clause(self._first_clause)
+            if clause:
+                out += [self._request(s) for s in self._answer([clause])]
         return out
+
+    def _answer(self, sentences: list[str]) -> list[str]:
+        """The answer's sentences that are not repeats of one already spoken."""
+        kept = [s for s in sentences if self._guard.keep(s)]
+        self.answer += kept
+        return kept
+
+    @property
+    def dropped(self) -> list[str]:
+        """Repeated sentences of the answer that were not spoken."""
+        return self._guard.dropped
+
+    def answer_text(self) -> str:
+        """The answer as spoken (repeats dropped)."""
+        return " ".join(self.answer)
 
     def finish(self, *extra: str) -> list[TtsRequest]:
         """End of the stream, plus ``extra`` sentences to say after it; the last is final."""
@@ -61,7 +92,7 @@ class ReplySpeech:
         for piece in self._tags.finish():
             if piece.channel == "answer":
                 texts += self._seg.feed(piece.text)
-        texts += self._seg.flush()
+        texts = self._answer(texts + self._seg.flush())
         for e in extra:
             texts += split_sentences(e, max_chars=self._max_chars)
         return self.say_texts(texts)

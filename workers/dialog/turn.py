@@ -1,23 +1,30 @@
 """One conversational turn: its stage, its timeline and the metrics it reports.
 
 Times are monotonic nanoseconds: ``speech_end_ns`` comes from the VAD (the audio sample where
-speech ended), the others are when the dialog received each message. ``bus_ms`` adds up the
-receive age (publish -> received, serialisation included: ``Envelope.age_ms``) of the
-critical-path messages the dialog receives (end of speech, transcript, first token, first
-audio); the hops it sends (request, first sentence) are not visible to it and are counted as the
-same amount again.
+speech ended), ``closed_ns`` is the VAD's decision, ``stop_ring_ns`` the gateway's stamp of the
+STOP written to the ring; the others are when the dialog received or sent each message.
+
+The bus share of a turn is added up hop by hop along its critical path, each hop's time on the
+bus stamped by the worker that received it (``Envelope.age_ms``, same board): the audio frame
+that closed the segment and the segment itself (carried in ``asr.text.bus_ms`` by the VAD and
+the ASR), the transcript (received here), the request (``llm.delta.bus_ms``, stamped by the
+LLM worker), the first token (here), the first sentence (``tts.audio.bus_ms``, stamped by the
+TTS) and the first audio (here). Nothing is counted twice or estimated.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from schemas.dialog import TurnMetrics
 from schemas.rtos import RtosCommand
 from workers.dialog.speech import ReplySpeech
 
-__all__ = ["Stage", "Timeline", "Turn"]
+if TYPE_CHECKING:
+    from workers.dialog.understanding import Understanding
+
+__all__ = ["BusHops", "Stage", "Timeline", "Turn"]
 
 Stage = Literal["asr", "llm", "speaking", "done"]
 Outcome = Literal["answered", "command", "ignored", "aborted", "error"]
@@ -28,28 +35,70 @@ def _ms(a: int, b: int) -> float:
 
 
 @dataclass
+class BusHops:
+    """Time on the bus of a turn's critical path, by message received (ms, and hops)."""
+
+    ms: dict[str, float] = field(default_factory=dict)
+    hops: dict[str, int] = field(default_factory=dict)
+
+    def add(
+        self, name: str, received_ms: float, upstream_ms: float = 0.0, upstream_hops: int = 0
+    ) -> None:
+        """The first ``name`` message took ``received_ms`` to reach the dialog and carries the
+        ``upstream_ms`` the workers before it measured over ``upstream_hops`` hops."""
+        if name in self.ms:
+            return  # the first message of a kind is the one on the critical path
+        self.ms[name] = max(0.0, received_ms) + max(0.0, upstream_ms)
+        self.hops[name] = 1 + upstream_hops
+
+    @property
+    def total_ms(self) -> float:
+        """The turn's time on the bus, ms."""
+        return sum(self.ms.values())
+
+    @property
+    def count(self) -> int:
+        """Hops measured."""
+        return sum(self.hops.values())
+
+
+@dataclass
 class Timeline:
     """When each step of a turn happened (monotonic ns; 0 = not yet)."""
 
     speech_start_ns: int = 0
     speech_end_ns: int = 0
     closed_ns: int = 0
+    partial_ns: int = 0
+    """The speculative transcript of the pause that ended the speech was handled."""
     transcript_ns: int = 0
+    speculative: bool = False
     first_token_ns: int = 0
+    first_request_ns: int = 0
+    """The first piece of the reply went to the TTS."""
     first_audio_ns: int = 0
-    bus_ms: float = 0.0
-    """Measured receive age of the critical-path messages received, ms."""
+    stop_ring_ns: int = 0
+    """The gateway wrote this utterance's STOP to the ring (its ack's stamp)."""
+    stop_speech_end_ns: int = 0
+    """End of the speech whose transcript held the stop word (0: the utterance's end)."""
+    bus: BusHops = field(default_factory=BusHops)
 
     def metrics(self, turn_id: str, **fields: object) -> TurnMetrics:
         """The latency breakdown of this timeline."""
         return TurnMetrics(
             turn_id=turn_id,
             vad_close_ms=_ms(self.speech_end_ns, self.closed_ns),
+            asr_partial_ms=_ms(self.speech_end_ns, self.partial_ns),
             asr_ms=_ms(self.closed_ns, self.transcript_ns),
+            speculative=self.speculative,
             llm_ttft_ms=_ms(self.transcript_ns, self.first_token_ns),
+            first_clause_ms=_ms(self.transcript_ns, self.first_request_ns),
+            tts_ms=_ms(self.first_request_ns, self.first_audio_ns),
             first_audio_ms=_ms(self.transcript_ns, self.first_audio_ns),
             end_to_end_ms=_ms(self.speech_end_ns, self.first_audio_ns),
-            bus_ms=2 * self.bus_ms,
+            stop_ms=_ms(self.stop_speech_end_ns or self.speech_end_ns, self.stop_ring_ns),
+            bus_ms=self.bus.total_ms,
+            bus_hops=self.bus.count,
             **fields,  # type: ignore[arg-type]
         )
 
@@ -75,6 +124,9 @@ class Turn:
     """Ids of the car commands this turn sent, in order."""
     plan: list[RtosCommand] = field(default_factory=list)
     """Commands still to send, each once the one before it is done."""
+    asked: Understanding | None = None
+    """The command-like utterance whose intent the LLM was asked for (its reply is not
+    spoken, only acted on or refused); None for an ordinary question."""
 
     def metrics(self) -> TurnMetrics:
         """The turn's metrics message."""

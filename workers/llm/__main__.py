@@ -51,7 +51,9 @@ def serve(node: BusNode, service: LlmService, *, until: Callable[[], bool] | Non
         for event in node.events(watch=[wake]):
             if isinstance(event, Envelope):
                 if isinstance(event.payload, Message):
-                    node.publish_many(service.handle(event.topic, event.payload, event.trace))
+                    node.publish_many(
+                        service.handle(event.topic, event.payload, event.trace, event.age_ms)
+                    )
             else:
                 wake.clear()  # first, so that output queued from now on wakes us again
             node.publish_many(service.pump(0.0))

@@ -1,8 +1,14 @@
 """One request, start to finish: prompt in, ``llm.delta`` pieces and one ``llm.reply`` out.
 
 No bus here: :func:`build_prompt` turns a request into a backend :class:`Prompt` (system prompt,
-tool offer, history budget) and :class:`Generation` runs it, splitting thinking and tool calls out
-of the stream, timing it, and checking any tool call against the intent schema.
+tool offer, history budget, stop sequences) and :class:`Generation` runs it, splitting thinking
+and tool calls out of the stream, ending the answer at a stop sequence, timing it, and checking
+any tool call against the intent schema.
+
+A request with ``intent_schema`` asks for car intents only (``text.intent_answer``): no persona,
+no history, no stop sequences; a backend that can (``Backend.constrained``) is held to the
+schema, any other is offered the tool; the answer (``null``, a JSON list, or tool blocks) is
+validated like a tool call and returned as ``intents``.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ from collections.abc import Iterator
 
 from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest, LlmWait
 from text.history import estimate_tokens, fit_messages
+from text.intent_answer import parse_answer
 from text.intents import IntentResult, parse_intents, tool_definition, tool_prompt
 from text.think import Piece, TagSplitter
 from workers.llm.backends.base import Backend, Prompt
 from workers.llm.errors import LlmError
 from workers.llm.metrics import RequestMetrics
 from workers.llm.settings import LlmSettings
+from workers.llm.stops import StopScanner
 
 __all__ = ["Generation", "build_prompt", "start_in_think"]
 
@@ -41,9 +49,12 @@ def build_prompt(
     earlier: tuple[ChatMessage, ...] = (),
 ) -> Prompt:
     """The backend prompt for a request: system prompt, tool offer, bounded history."""
-    messages = [*earlier, *request.messages]
+    intents_only = bool(request.intent_schema)
+    messages = [*([] if intents_only else earlier), *request.messages]
     tools = settings.tools and request.tools
-    if not any(m.role == "system" for m in messages) and settings.system_prompt:
+    if intents_only:
+        tools = not backend.constrained  # the tool, where the output cannot be held to the schema
+    elif not any(m.role == "system" for m in messages) and settings.system_prompt:
         messages.insert(0, ChatMessage(role="system", content=settings.system_prompt))
     if tools and not backend.native_tools:
         i = next((k for k, m in enumerate(messages) if m.role == "system"), None)
@@ -71,6 +82,8 @@ def build_prompt(
         temperature=request.temperature,
         enable_thinking=request.enable_thinking,
         tools=(tool_definition(),) if tools else (),
+        json_schema=request.intent_schema if backend.constrained else "",
+        stop=() if intents_only else tuple(settings.stop),
     )
 
 
@@ -92,6 +105,8 @@ class Generation:
         self.abort = threading.Event()
         self.metrics = RequestMetrics()
         self._splitter = TagSplitter(start_in_think=start_in_think)
+        self._scanner = StopScanner(prompt.stop)
+        self._intents_only = bool(request.intent_schema)
         self._tools = tools
         self._answer: list[str] = []
         self._thinking: list[str] = []
@@ -106,8 +121,9 @@ class Generation:
         finish = "stop"
         error = ""
         self.metrics = metrics = RequestMetrics(start_ns=time.monotonic_ns())
+        stream = self.backend.stream(self.prompt, self.abort)
         try:
-            for chunk in self.backend.stream(self.prompt, self.abort):
+            for chunk in stream:
                 if chunk.notice is not None:
                     yield LlmWait(
                         request_id=self.request.request_id,
@@ -124,24 +140,40 @@ class Generation:
                     metrics.perf = chunk.perf
                 if chunk.finish_reason:
                     finish = chunk.finish_reason
+                if self._scanner.stopped:
+                    finish = "stop"  # a stop sequence: the backend is told to stop below
+                    break
         except LlmError as exc:
             finish, error = "error", str(exc)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # after a stop sequence: the backend stops generating
         yield from self._route(self._splitter.finish())
+        yield from self._answer_delta(self._scanner.flush())
         yield self._reply(finish, error)
 
     def _route(self, pieces: list[Piece]) -> Iterator[LlmDelta]:
         for piece in pieces:
             if piece.channel == "tool":
                 self._tool[piece.block] = self._tool.get(piece.block, "") + piece.text
-                continue
-            (self._thinking if piece.channel == "think" else self._answer).append(piece.text)
-            yield LlmDelta(
-                request_id=self.request.request_id,
-                index=self._index,
-                text=piece.text,
-                thinking=piece.channel == "think",
-            )
-            self._index += 1
+            elif piece.channel == "think":
+                self._thinking.append(piece.text)
+                yield self._delta(piece.text, thinking=True)
+            else:
+                yield from self._answer_delta(self._scanner.feed(piece.text))
+
+    def _answer_delta(self, text: str) -> Iterator[LlmDelta]:
+        if text:
+            self._answer.append(text)
+            yield self._delta(text, thinking=False)
+
+    def _delta(self, text: str, *, thinking: bool) -> LlmDelta:
+        delta = LlmDelta(
+            request_id=self.request.request_id, index=self._index, text=text, thinking=thinking
+        )
+        self._index += 1
+        return delta
 
     def _reply(self, finish: str, error: str) -> LlmReply:
         if self._splitter.channel == "tool" and not self._tool:
@@ -150,8 +182,11 @@ class Generation:
             finish = "abort"
         text = "".join(self._answer).strip()
         intent = IntentResult()
-        if self._tools and finish in ("stop", "length"):
-            intent = parse_intents([self._tool[k] for k in sorted(self._tool)], text)
+        blocks = [self._tool[k] for k in sorted(self._tool)]
+        if self._intents_only and finish in ("stop", "length"):
+            intent = parse_answer(text, blocks)
+        elif self._tools and finish in ("stop", "length"):
+            intent = parse_intents(blocks, text)
         metrics = self.metrics
         return LlmReply(
             request_id=self.request.request_id,

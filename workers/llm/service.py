@@ -37,6 +37,8 @@ class _Job:
     trace: str
     thread: threading.Thread
     events: queue.Queue[LlmDelta | LlmWait | LlmReply | None]
+    age_ms: float = 0.0
+    """The request's time on the bus (its receive age here), stamped on every delta."""
 
 
 class LlmService:
@@ -46,7 +48,7 @@ class LlmService:
         self.settings = settings
         self.backend = backend
         self.worker = worker
-        self._waiting: deque[tuple[LlmRequest, str]] = deque()
+        self._waiting: deque[tuple[LlmRequest, str, float]] = deque()
         self._job: _Job | None = None
         self._notices: dict[str, int] = {}
         self.notify: Callable[[], None] = lambda: None
@@ -70,17 +72,17 @@ class LlmService:
 
     # -- input ----------------------------------------------------------------------------
 
-    def handle(self, topic: str, payload: Message, trace: str) -> list[Out]:
-        """Take one bus message; return what to publish at once."""
+    def handle(self, topic: str, payload: Message, trace: str, age_ms: float = 0.0) -> list[Out]:
+        """Take one bus message (``age_ms``: its time on the bus); return what to publish now."""
         if isinstance(payload, LlmRequest):
-            return self._request(payload, trace)
+            return self._request(payload, trace, age_ms)
         if isinstance(payload, LlmAbort):
             return self._abort(payload, trace)
         return []
 
-    def _request(self, req: LlmRequest, trace: str) -> list[Out]:
+    def _request(self, req: LlmRequest, trace: str, age_ms: float = 0.0) -> list[Out]:
         if self._job is None:
-            self._start(req, trace)
+            self._start(req, trace, age_ms)
             return []
         if len(self._waiting) >= self.settings.max_queue:
             return [
@@ -94,14 +96,15 @@ class LlmService:
                     trace,
                 )
             ]
-        self._waiting.append((req, trace))
+        self._waiting.append((req, trace, age_ms))
         return []
 
     def _abort(self, ab: LlmAbort, trace: str) -> list[Out]:
         out: list[Out] = []
-        for req, tr in list(self._waiting):
+        for item in list(self._waiting):
+            req, tr, _ = item
             if not ab.request_id or req.request_id == ab.request_id:
-                self._waiting.remove((req, tr))
+                self._waiting.remove(item)
                 out.append(Out("llm.reply", self._aborted(req), tr))
         job = self._job
         if job and (not ab.request_id or job.generation.request.request_id == ab.request_id):
@@ -129,7 +132,8 @@ class LlmService:
                     self._finish(job)
                     break
                 if isinstance(item, LlmDelta):
-                    out.append(Out("llm.delta", item, job.trace))
+                    stamped = item.model_copy(update={"bus_ms": max(0.0, job.age_ms)})
+                    out.append(Out("llm.delta", stamped, job.trace))
                 elif isinstance(item, LlmWait):
                     out.append(Out("llm.wait", item, job.trace))
                     out.append(self._notice_metric(item, job.trace))
@@ -148,10 +152,9 @@ class LlmService:
         job.thread.join()
         self._job = None
         if self._waiting:
-            req, trace = self._waiting.popleft()
-            self._start(req, trace)
+            self._start(*self._waiting.popleft())
 
-    def _start(self, req: LlmRequest, trace: str) -> None:
+    def _start(self, req: LlmRequest, trace: str, age_ms: float = 0.0) -> None:
         earlier = self.history.messages if self.history else ()
         prompt = build_prompt(req, self.settings, self.backend, earlier)
         gen = Generation(
@@ -178,12 +181,14 @@ class LlmService:
                 put(None)
 
         thread = threading.Thread(target=target, name=f"llm-{req.request_id}", daemon=True)
-        self._job = _Job(gen, trace, thread, events)
+        self._job = _Job(gen, trace, thread, events, age_ms)
         thread.start()
 
     def _remember(self, req: LlmRequest, reply: LlmReply) -> None:
         if self.history is None or reply.finish_reason not in ("stop", "length"):
             return
+        if req.intent_schema:
+            return  # an intents answer is no part of the conversation
         new = [m for m in req.messages if m.role != "system"]
         self.history.add(*new, ChatMessage(role="assistant", content=reply.text))
 

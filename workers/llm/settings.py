@@ -23,8 +23,8 @@ __all__ = [
 _STRICT = ConfigDict(frozen=True, extra="forbid")
 
 DEFAULT_SYSTEM_PROMPT = (
-    "You are the voice assistant of a small robot car. Answer briefly in plain spoken sentences, "
-    "in the language of the question."
+    "Your name is Robo. You are the voice assistant of a small robot car. Answer briefly in "
+    "plain spoken sentences, in the language of the question."
 )
 
 
@@ -161,8 +161,18 @@ class LlamaCppSettings(BaseModel):
     2-core machine but its threads spin-wait badly when other processes compete for the cores."""
     seed: int = 0
     """Sampling seed (fixed, so replies repeat)."""
+    repeat_penalty: float = Field(default=1.15, ge=1.0)
+    """Penalty on tokens already in the context (1 = none): a small model then does not repeat
+    its sentence; not applied to an intents answer (JSON repeats its keys by design)."""
     start_in_think: bool = False
     """Treat the start of each reply as thinking."""
+    prompt_cache_mb: int = Field(default=32, ge=0)
+    """Keep the KV state of recent prompts (llama.cpp's prompt cache, in RAM, at most this many
+    MiB): a request that shares a longer prefix with one of them than with the context (the
+    system prompt after a request with another one) starts from it. 0 = only the context."""
+    prompt_cache_min_tokens: int = Field(default=64, ge=1)
+    """Restore a cached state only when it spares at least this many tokens of prefill (a
+    restore costs a copy of the state)."""
 
 
 class HistorySettings(BaseModel):
@@ -193,6 +203,9 @@ class LlmSettings(BaseModel):
     """Requests waiting while one runs; one more is answered with an error."""
     poll_interval_ms: float = Field(default=2.0, gt=0)
     """How often the bus is checked for aborts while generating, ms."""
+    stop: tuple[str, ...] = ("\n\n", "\nUser:", "\nAssistant:", "<|im_start|>")
+    """Stop sequences: the answer ends where one starts (a blank line, the next turn of a
+    folded conversation); leading white space of the answer is never matched."""
     history: HistorySettings = HistorySettings()
     llamacpp: LlamaCppSettings = LlamaCppSettings()
     rkllm: RkllmSettings = RkllmSettings()

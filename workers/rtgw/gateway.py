@@ -87,7 +87,9 @@ class Gateway:
     ) -> Out:
         cmd = p.cmd if isinstance(p, Pending) else p
         tr = p.trace if isinstance(p, Pending) else trace
-        return Out("rtos.ack", RtosAck(cmd_id=cmd.cmd_id, status=status, reason=reason), tr)
+        # at_ns: for ``accepted``, the moment the command went into the ring (just before)
+        ack = RtosAck(cmd_id=cmd.cmd_id, status=status, reason=reason, at_ns=time.monotonic_ns())
+        return Out("rtos.ack", ack, tr)
 
     def submit(self, cmd: RtosCommand, trace: str, now_s: float) -> Outgoing:
         """Admit ``cmd`` through the envelope into the send queue; returns rejections."""
@@ -302,7 +304,9 @@ class Gateway:
             if rec.rtype == messages.MSG_TELEMETRY:
                 return self._telemetry(rec.payload)
             if rec.rtype == messages.MSG_ACK:
-                return self.inflight.on_ack(messages.decode_ack(rec.payload), now_s)
+                ack = messages.decode_ack(rec.payload)
+                ack = ack.model_copy(update={"at_ns": time.monotonic_ns()})  # read from the ring
+                return self.inflight.on_ack(ack, now_s)
         except messages.PayloadError as exc:
             self.counters["rx_short"] += 1
             log.warning("payload_short type=%#x detail=%s", rec.rtype, exc)

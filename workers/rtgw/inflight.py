@@ -24,7 +24,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from bus import Out
-from schemas.base import Message
 from schemas.rtos import RtosAck, RtosCommand
 from workers.rtgw.envelope import EnvelopeSettings
 
@@ -149,7 +148,9 @@ class InFlightTable:
         self.finish(f.cmd.cmd_id)
         self.counts[why] += 1
         log.warning("command_ended cmd_id=%s kind=%s why=%s", f.cmd.cmd_id, f.cmd.kind, why)
-        return Out("rtos.ack", RtosAck(cmd_id=f.cmd.cmd_id, status="failed", reason=reason), f.trace)
+        return Out(
+            "rtos.ack", RtosAck(cmd_id=f.cmd.cmd_id, status="failed", reason=reason), f.trace
+        )
 
     def on_telemetry(self, active_cmd_id: int) -> list[Out]:
         """End the started motions a sample shows are over although no final ack came."""

@@ -1,8 +1,10 @@
 """``python -m workers.vad``: audio frames in; speech start/end and closed segments out.
 
 ``vad.state`` goes out the moment speech starts or ends (it drives barge-in); ``vad.segment``
-carries the closed segment's PCM with the segment id as the trace id of the turn. Frames lost
-before the VAD (index gaps) are counted in the ``vad.frames_lost`` metric.
+carries the closed segment's PCM with the segment id as the trace id of the turn; ``vad.partial``
+(with ``partial_after_ms``) the open segment at each pause, for a transcript before the close.
+``asr.partial``, that transcript, may end the turn sooner or later (``end_of_turn``). Frames
+lost before the VAD (index gaps) are counted in the ``vad.frames_lost`` metric.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from bus import BusNode, payload_as
+from schemas.asr import AsrPartial
 from schemas.audio import AudioFrame
 from workers.runner import run_worker
 from workers.vad.manifest import MANIFEST
@@ -28,7 +31,10 @@ def run(node: BusNode) -> None:
     node.ready()
     reported_lost = 0
     for msg in node.events():
-        node.publish_many(pipeline.feed(payload_as(msg, AudioFrame)))
+        if isinstance(msg.payload, AsrPartial):  # the transcript of a pause (end_of_turn)
+            node.publish_many(pipeline.on_transcript(msg.payload))
+            continue
+        node.publish_many(pipeline.feed(payload_as(msg, AudioFrame), msg.age_ms))
         if pipeline.frames_lost != reported_lost:
             reported_lost = pipeline.frames_lost
             node.metric("vad.frames_lost", reported_lost, kind="counter")

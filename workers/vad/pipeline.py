@@ -1,5 +1,10 @@
 """The VAD worker's logic without the bus: audio frames in, ``vad.state``/``vad.segment`` out.
 
+With ``partial_after_ms`` it also publishes ``vad.partial`` (the open segment at a pause) and,
+with ``end_of_turn``, takes the transcript of that pause back (:meth:`VadPipeline.on_transcript`,
+``asr.partial``) to close the segment after the wait the words call for
+(:class:`text.endofturn.EndOfTurn`) rather than after the full hangover.
+
 Incoming ``audio.frame`` messages may have any length; they are re-cut into the VAD's own
 10/20/30 ms frames on a sample clock anchored at the first frame's capture time. A jump in the
 frame index (lost frames) or in the capture time closes any open segment (``flush``) and restarts
@@ -14,11 +19,14 @@ from collections.abc import Callable
 
 from audio.framer import Framer
 from bus import Out
+from schemas.asr import AsrPartial
 from schemas.audio import AudioFrame
-from schemas.vad import VadSegment, VadState
+from schemas.vad import VadPartial, VadSegment, VadState
+from text.endofturn import EndOfTurn
 from workers.vad.classifier import FrameClassifier
 from workers.vad.segmenter import (
     Event,
+    PartialReady,
     SegmentClosed,
     Segmenter,
     SpeechEnded,
@@ -50,9 +58,24 @@ class VadPipeline:
         self.frames_in = 0
         self.frames_lost = 0
         self.rejected = 0
+        eot = self.s.end_of_turn
+        self.end_of_turn = (
+            EndOfTurn(eot.complete_ms, eot.open_ms, eot.trailing_ms) if eot is not None else None
+        )
+        self._age_ms = 0.0
 
-    def feed(self, frame: AudioFrame) -> list[Out]:
-        """Take one ``audio.frame``; return the messages to publish, in order."""
+    def on_transcript(self, partial: AsrPartial) -> list[Out]:
+        """The transcript of a pause: close the segment after the wait its words call for."""
+        if self.end_of_turn is None or not partial.paused:
+            return []
+        wait = self.end_of_turn.wait_ms(partial.text, partial.language)
+        log.debug("eot segment=%s rev=%d wait_ms=%d", partial.segment_id, partial.revision, wait)
+        return self._emit(self.segmenter.set_wait(partial.segment_id, partial.revision, wait))
+
+    def feed(self, frame: AudioFrame, age_ms: float = 0.0) -> list[Out]:
+        """Take one ``audio.frame`` (``age_ms``: its time on the bus); return the messages to
+        publish, in order."""
+        self._age_ms = age_ms
         if self.s.source and frame.source != self.s.source:
             return []
         if frame.sample_rate_hz != 16000:
@@ -135,6 +158,29 @@ class VadPipeline:
                             closed_by=e.closed_by,
                             part=e.part,
                             decided_ns=now,
+                            eot_wait_ms=e.eot_wait_ms,
+                            partial_revision=e.partial_revision,
+                            bus_ms=self._age_ms,
+                        ),
+                        e.segment_id,
+                    )
+                )
+            elif isinstance(e, PartialReady):
+                out.append(
+                    Out(
+                        "vad.partial",
+                        VadPartial(
+                            pcm=e.pcm,
+                            segment_id=e.segment_id,
+                            revision=e.revision,
+                            part=e.part,
+                            start_ns=e.start_ns,
+                            end_ns=e.end_ns,
+                            speech_start_ns=e.speech_start_ns,
+                            speech_end_ns=e.speech_end_ns,
+                            paused=e.paused,
+                            decided_ns=now,
+                            bus_ms=self._age_ms,
                         ),
                         e.segment_id,
                     )

@@ -11,7 +11,14 @@ it returns the events that frame decided, in order:
   when the speech was shorter than ``min_speech_ms``: no segment follows),
 - :class:`SegmentClosed` with the PCM from ``pre_roll_ms`` before the speech start to
   ``post_roll_ms`` after its end; a segment reaching ``max_segment_ms`` is split at the quietest
-  frame of its last ``split_search_ms`` and continues as the next ``part`` of the same segment id.
+  frame of its last ``split_search_ms`` and continues as the next ``part`` of the same segment id;
+- :class:`PartialReady`, the open segment so far, once the speech has paused for
+  ``partial_after_ms`` (at most one per pause, and only after ``min_speech_ms`` of speech) and,
+  with ``partial_every_ms``, after every so many ms of speech; each has the next ``revision``.
+
+The silence that ends speech is ``hangover_ms`` unless :meth:`Segmenter.set_wait` shortens it for
+the current pause (the transcript of its partial reads as a complete request): the wait applies
+only while no voiced frame came since that partial, and a wait already over closes at once.
 
 Times are monotonic ns of the audio samples, never of the processing; the caller stamps decision
 times. Frames must be contiguous and of one length.
@@ -23,14 +30,17 @@ import math
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
+from workers.vad.events import Event, PartialReady, SegmentClosed, SpeechEnded, SpeechStarted
 from workers.vad.settings import SegmenterParams
 
 __all__ = [
+    "Event",
+    "PartialReady",
     "SegmentClosed",
     "Segmenter",
     "SegmenterParams",
@@ -38,44 +48,6 @@ __all__ = [
     "SpeechStarted",
     "frame_level_db",
 ]
-
-
-@dataclass(frozen=True)
-class SpeechStarted:
-    """Speech began at ``at_ns``; decided by the frame ending at ``decided_at_ns``."""
-
-    segment_id: str
-    at_ns: int
-    decided_at_ns: int
-
-
-@dataclass(frozen=True)
-class SpeechEnded:
-    """Speech ended at ``at_ns``; decided by the frame ending at ``decided_at_ns``."""
-
-    segment_id: str
-    at_ns: int
-    decided_at_ns: int
-    speech_ms: float
-    dropped: bool = False
-
-
-@dataclass(frozen=True)
-class SegmentClosed:
-    """A finished segment (or one part of a split monologue) with its PCM."""
-
-    segment_id: str
-    pcm: bytes
-    start_ns: int
-    end_ns: int
-    speech_start_ns: int
-    speech_end_ns: int
-    closed_by: Literal["silence", "max_length", "flush"]
-    part: int
-    decided_at_ns: int
-
-
-Event = SpeechStarted | SpeechEnded | SegmentClosed
 
 
 @dataclass(frozen=True)
@@ -123,6 +95,12 @@ class Segmenter:
         self._part_speech_start_ns = 0
         self._last_voiced_end_ns = 0
         self._unvoiced_run = 0
+        self._partial_frames = p.frames(p.partial_after_ms) if p.partial_after_ms else 0
+        self._every_frames = p.frames(p.partial_every_ms) if p.partial_every_ms else 0
+        self._wait_frames = self._hang_frames
+        self._revision = -1  # last partial of this segment
+        self._pause_revision = -1  # the partial of the current pause, if taken
+        self._since_partial = 0  # frames since the last partial (or the part's start)
 
     @property
     def speaking(self) -> bool:
@@ -170,17 +148,69 @@ class Segmenter:
         events.extend(self._check_max_length(frame))
         return events
 
+    def set_wait(self, segment_id: str, revision: int, wait_ms: int) -> list[Event]:
+        """End the current pause after ``wait_ms`` of silence (at most the hangover) instead of
+        the hangover, if the pause partial ``revision`` of ``segment_id`` is still the current
+        one (no speech since); a wait already over ends the speech now."""
+        if (
+            not self.speaking
+            or segment_id != self._segment_id
+            or revision < 0
+            or revision != self._pause_revision
+        ):
+            return []  # another segment, or the speech went on: the transcript is out of date
+        self._wait_frames = max(1, min(self._hang_frames, self.p.frames(wait_ms)))
+        if self._unvoiced_run >= self._wait_frames:
+            return self._end_by_silence(self._frames[-1])
+        return []
+
     def _push_speaking(self, frame: _Frame) -> list[Event]:
         self._frames.append(frame)
+        self._since_partial += 1
         window = self._frames[-self.p.start_window :]
         if frame.voiced and sum(f.voiced for f in window) >= self.p.continue_voiced:
             self._last_voiced_end_ns = frame.end_ns
             self._unvoiced_run = 0
+            self._wait_frames = self._hang_frames  # a new pause waits the hangover until told
+            self._pause_revision = -1
         else:
             self._unvoiced_run += 1
-        if self._unvoiced_run >= self._hang_frames:
+        if self._unvoiced_run >= self._wait_frames:
             return self._end_by_silence(frame)
-        return self._check_max_length(frame)
+        events: list[Event] = []
+        speech_ms = (self._last_voiced_end_ns - self._part_speech_start_ns) / 1e6
+        if (
+            self._partial_frames
+            and self._unvoiced_run == self._partial_frames
+            and speech_ms >= self.p.min_speech_ms
+        ):
+            events.append(self._partial(frame, paused=True))
+        elif (
+            self._every_frames
+            and self._unvoiced_run == 0
+            and self._since_partial >= self._every_frames
+            and speech_ms >= self.p.min_speech_ms
+        ):
+            events.append(self._partial(frame, paused=False))
+        return events + self._check_max_length(frame)
+
+    def _partial(self, frame: _Frame, *, paused: bool) -> PartialReady:
+        self._revision += 1
+        self._since_partial = 0
+        if paused:
+            self._pause_revision = self._revision
+        return PartialReady(
+            segment_id=self._segment_id,
+            revision=self._revision,
+            part=self._part,
+            pcm=b"".join(f.pcm for f in self._frames),
+            start_ns=self._frames[0].start_ns,
+            end_ns=frame.end_ns,
+            speech_start_ns=self._part_speech_start_ns,
+            speech_end_ns=self._last_voiced_end_ns,
+            paused=paused,
+            decided_at_ns=frame.end_ns,
+        )
 
     def _end_by_silence(self, frame: _Frame) -> list[Event]:
         speech_ms = (self._last_voiced_end_ns - self._speech_start_ns) / 1e6
@@ -189,7 +219,14 @@ class Segmenter:
         # Keep the post-roll; the rest of the hangover goes back to the idle history.
         n_keep = len(self._frames) - self._unvoiced_run + self._post_frames
         if not dropped:
-            events.append(self._close(n_keep, "silence", frame.end_ns))
+            closed = self._close(n_keep, "silence", frame.end_ns)
+            events.append(
+                replace(
+                    closed,
+                    eot_wait_ms=self._unvoiced_run * self.p.frame_ms,
+                    partial_revision=self._pause_revision,
+                )
+            )
         tail = self._frames[max(n_keep, len(self._frames) - self._unvoiced_run) :]
         self._reset()
         self._recent.extend(tail)
@@ -207,6 +244,8 @@ class Segmenter:
         closed = self._close(cut + 1, "max_length", frame.end_ns)
         self._frames = self._frames[cut + 1 :]
         self._part += 1
+        self._pause_revision = -1  # a partial of the old part holds none of the new one
+        self._since_partial = len(self._frames)
         nxt = next((f for f in self._frames if f.voiced), None)
         self._part_speech_start_ns = nxt.start_ns if nxt else frame.end_ns
         return [closed]
@@ -239,3 +278,7 @@ class Segmenter:
         self._segment_id = ""
         self._part = 0
         self._unvoiced_run = 0
+        self._wait_frames = self._hang_frames
+        self._revision = -1
+        self._pause_revision = -1
+        self._since_partial = 0

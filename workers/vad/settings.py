@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ClassifierParams", "SegmenterParams", "VadSettings"]
+__all__ = ["ClassifierParams", "EndOfTurnSettings", "SegmenterParams", "VadSettings"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class SegmenterParams:
     min_speech_ms: int = 150
     max_segment_ms: int = 10_000
     split_search_ms: int = 2_000
+    partial_after_ms: int = 120
+    partial_every_ms: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.start_voiced <= self.start_window:
@@ -56,6 +58,11 @@ class SegmenterParams:
             raise ValueError(
                 f"split_search_ms ({self.split_search_ms}) must be below max_segment_ms "
                 f"({self.max_segment_ms})."
+            )
+        if self.partial_after_ms and self.partial_after_ms >= self.hangover_ms:
+            raise ValueError(
+                f"partial_after_ms ({self.partial_after_ms}) must be below hangover_ms "
+                f"({self.hangover_ms}): the partial is taken before the segment closes."
             )
 
     def frames(self, ms: int) -> int:
@@ -81,6 +88,23 @@ class ClassifierParams:
             raise ValueError(
                 f"webrtcvad needs 8, 16, 32 or 48 kHz audio, got {self.sample_rate_hz} Hz."
             )
+
+
+class EndOfTurnSettings(BaseModel):
+    """How long the silence after a pause must last, by what the words so far read as.
+
+    The rule is :class:`text.endofturn.EndOfTurn` (trailing off, complete, open); the defaults
+    were chosen by ``python -m bench.eot`` on the tuning split (``docs/audio.md``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    complete_ms: int = Field(default=400, ge=0)
+    """Wait after words that end a request (terminal punctuation), ms."""
+    open_ms: int = Field(default=400, ge=0)
+    """Wait after words that neither end nor trail off, ms."""
+    trailing_ms: int = Field(default=1000, ge=0)
+    """Wait after words that trail off (a comma, 'and', 'the', 'um', 然后 ...), ms."""
 
 
 #: The defaults live in the pure parameter classes (one place); these are read from them.
@@ -116,6 +140,15 @@ class VadSettings(BaseModel):
     """A longer segment is split at its quietest point near this length, ms."""
     split_search_ms: int = Field(default=_SEG.split_search_ms, ge=100)
     """How far back from the limit the split point is searched, ms."""
+    partial_after_ms: int = Field(default=_SEG.partial_after_ms, ge=0)
+    """Publish the open segment as ``vad.partial`` once the speech has paused this long, ms, so
+    that it is transcribed before the segment closes (0 = never)."""
+    partial_every_ms: int = Field(default=_SEG.partial_every_ms, ge=0)
+    """Also publish a partial after every this many ms of ongoing speech (0 = only at pauses):
+    a stop word inside a long utterance is then heard before it ends."""
+    end_of_turn: EndOfTurnSettings | None = None
+    """Close the segment after a wait chosen from the transcript of its pause (``asr.partial``)
+    instead of always after ``hangover_ms`` (needs ``partial_after_ms``); null = the hangover."""
     gate_db: float | None = _CLS.gate_db
     """Voiced frames must also be this many dB above the noise floor; null disables the gate."""
     floor_window_s: float = Field(default=_CLS.floor_window_s, gt=0)
@@ -130,6 +163,19 @@ class VadSettings(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> VadSettings:
         self.segmenter_params()  # raises ValueError with a full sentence on a bad combination
+        eot = self.end_of_turn
+        if eot is not None:
+            if not self.partial_after_ms:
+                raise ValueError(
+                    "end_of_turn needs partial_after_ms: the wait is chosen from the transcript "
+                    "of the pause, which only a partial gives."
+                )
+            longest = max(eot.complete_ms, eot.open_ms, eot.trailing_ms)
+            if longest > self.hangover_ms:
+                raise ValueError(
+                    f"end_of_turn waits up to {longest} ms but hangover_ms is {self.hangover_ms}:"
+                    " the hangover is the longest wait, raise it to at least that."
+                )
         return self
 
     def segmenter_params(self) -> SegmenterParams:
@@ -145,6 +191,8 @@ class VadSettings(BaseModel):
             min_speech_ms=self.min_speech_ms,
             max_segment_ms=self.max_segment_ms,
             split_search_ms=self.split_search_ms,
+            partial_after_ms=self.partial_after_ms,
+            partial_every_ms=self.partial_every_ms,
         )
 
     def classifier_params(self) -> ClassifierParams:

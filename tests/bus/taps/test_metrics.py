@@ -91,6 +91,14 @@ def test_dialog_turns_become_latency_histograms_per_stage() -> None:
     assert s[("voicebus_turn_end_to_end_seconds_sum", o)] == pytest.approx(1.2)
     assert s[("voicebus_turn_asr_seconds_bucket", o | {("le", "0.5")})] == 1
     assert ("voicebus_turn_llm_ttft_seconds_count", o) not in s  # not measured: left out
+    stop = TurnMetrics(turn_id="u", stop_ms=260.0, bus_ms=2.5, speculative=True, outcome="command")
+    _feed(m, received("dialog.turn", stop))
+    s = _samples(m)
+    c = frozenset({("outcome", "command")})
+    assert s[("voicebus_turn_stop_seconds_bucket", c | {("le", "0.4")})] == 1
+    assert s[("voicebus_turn_bus_seconds_bucket", c | {("le", "0.001")})] == 0
+    assert s[("voicebus_turn_bus_seconds_bucket", c | {("le", "0.0025")})] == 1  # ms buckets
+    assert s[("voicebus_turn_speculative_total", c)] == 1
 
 
 @pytest.mark.slow

@@ -81,8 +81,12 @@ def test_the_last_turns_latency_breakdown_is_shown() -> None:
             user_text=f"question {i}",
             outcome="answered",
             vad_close_ms=411,
-            asr_ms=750,
+            asr_partial_ms=260,
+            asr_ms=2,
+            speculative=True,
             llm_ttft_ms=150,
+            first_clause_ms=330,
+            tts_ms=50,
             first_audio_ms=380,
             end_to_end_ms=1500 + i,
             bus_ms=7.5,
@@ -92,7 +96,8 @@ def test_the_last_turns_latency_breakdown_is_shown() -> None:
     assert [t["turn_id"] for t in snap["turns"]] == ["t2", "t3", "t4", "t5", "t6"]
     text = render(snap)
     row = next(line for line in text.splitlines() if line.startswith("question 6"))
-    assert row.split()[2:] == ["answered", "411", "750", "150", "380", "1506", "7.5"]
+    cells = ["answered", "411", "260", "2s", "150", "330", "50", "380", "1506", "-", "7.5"]
+    assert row.split()[2:] == cells  # the STOP stage was not measured: "-"
 
 
 @pytest.mark.slow

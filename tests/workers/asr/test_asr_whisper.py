@@ -79,3 +79,38 @@ def test_split_base_model_is_assembled_once_and_repaired_when_damaged(tmp_path: 
         f.truncate(1000)
     model_path("base", tmp_path)
     assert model.stat().st_size == size
+
+
+def test_the_short_window_covers_the_audio_and_a_second_of_silence() -> None:
+    from workers.asr.whisper import window_frames
+
+    assert window_frames(16000, 0.0) == 3000  # off: Whisper's 30 s
+    assert window_frames(16000, 8.0) == 800  # 1 s of audio: the 8 s floor
+    assert window_frames(16000 * 10, 8.0) == 1100  # 10 s + 1 s
+    assert window_frames(16000 * 40, 8.0) == 3000
+
+
+@pytest.mark.slow
+def test_a_short_window_hears_what_the_full_one_hears_and_a_loop_is_redone(
+    tmp_path: Path,
+) -> None:
+    from workers.asr.whisper import WhisperRecognizer
+
+    rec = WhisperRecognizer("tiny.en", language="en", window_s=8.0)
+    wav = espeak_wav(EN, "en-us", tmp_path / "en.wav")
+    (short,), _ = run_worker(AsrSettings.model_validate(
+        {"language": "en", "whisper": {"model": "tiny.en", "window_s": 8.0}}
+    ), segment_from_wav(wav))  # fmt: skip
+    assert word_error_rate([EN], [short.payload.text]) <= 0.3, short.payload.text
+    calls: list[int] = []
+
+    def looping(audio, frames, options):  # the short window loops, the full one does not
+        calls.append(frames)
+        return ("Alt " * 20, True) if frames < 3000 else ("Halt!", False)
+
+    rec._decode = looping  # type: ignore[method-assign]
+    import numpy as np
+
+    assert rec.transcribe(np.zeros(8000, np.float32)).text == "Halt!"
+    assert calls == [800, 3000] and rec.redone == 1
+    rec.close()

@@ -24,6 +24,7 @@ from workers.asr.backends import open_recognizer
 from workers.asr.errors import ModelDirError
 from workers.asr.manifest import MANIFEST
 from workers.asr.settings import AsrSettings
+from workers.asr.speculative import Speculation
 
 
 def segment_from_wav(path: Path, segment_id: str = "seg-1", rate: int = 16000) -> VadSegment:
@@ -89,7 +90,10 @@ def test_wav_becomes_text_language_emotion_with_the_segment_trace(
     assert names == {"asr_rtf", "asr_infer_ms", "asr_latency_ms"}
     for m in metrics:
         assert isinstance(m.payload, Metric) and m.trace == "seg-1"
-        assert m.payload.kind == "sample" and m.payload.labels == {"backend": out.backend}
+        labels = {"backend": out.backend}
+        if m.payload.name == "asr_latency_ms":
+            labels["speculative"] = "false"
+        assert m.payload.kind == "sample" and m.payload.labels == labels
 
 
 def test_language_and_itn_settings_reach_the_query_rows(
@@ -155,3 +159,96 @@ def test_missing_model_file_is_named_at_start(
         (partial / name).write_bytes((fake_sensevoice.dir / name).read_bytes())
     with pytest.raises(ModelDirError, match=r"lacks chn_jpn_yue_eng_ko_spectok\.bpe\.model"):
         open_recognizer(onnx_settings(partial))
+
+
+# --- speculative transcripts of the open segment ----------------------------------------------
+
+
+class Counting:
+    """A recognizer that counts its calls."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, 0
+        self.name, self.max_samples = inner.name, inner.max_samples
+
+    def transcribe(self, samples):
+        self.calls += 1
+        return self.inner.transcribe(samples)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def partial_from(seg: VadSegment, revision: int = 0):
+    from schemas.vad import VadPartial
+
+    return VadPartial(
+        pcm=seg.pcm, segment_id=seg.segment_id, revision=revision, start_ns=seg.start_ns,
+        end_ns=seg.end_ns, speech_end_ns=seg.speech_end_ns, bus_ms=0.5,
+    )  # fmt: skip
+
+
+def test_a_pause_is_transcribed_at_once_and_the_segment_that_keeps_its_speech_reuses_it(
+    fake_sensevoice: FakeSenseVoice, tmp_path: Path
+) -> None:
+    from schemas.asr import AsrPartial
+
+    wav = write_wav(tmp_path / "tones.wav", fake_sensevoice.tone_audio(EXPECTED_TEXT))
+    settings = onnx_settings(fake_sensevoice.dir)
+    seg = segment_from_wav(wav).model_copy(update={"partial_revision": 0, "bus_ms": 0.25})
+    bus = MemoryBus()
+    worker = bus.node("asr", settings.model_dump(mode="json"), manifest=MANIFEST)
+    vad, probe = bus.node("vad"), bus.node("probe")
+    probe.subscribe("asr.*")
+    rec = Counting(open_recognizer(settings))
+    spec = Speculation()
+    try:
+        vad.publish("vad.partial", partial_from(seg), trace="seg-1")
+        serve(worker, rec, settings, spec)  # the pause: recognised before the segment closes
+        (heard,) = [m.payload for m in probe]
+        assert isinstance(heard, AsrPartial) and heard.text == EXPECTED_TEXT
+        assert heard.revision == 0 and heard.bus_ms >= 0.5
+        vad.publish("vad.segment", seg, trace="seg-1")
+        serve(worker, rec, settings, spec)
+        (text,) = [m.payload for m in probe]
+        assert isinstance(text, AsrText) and text.speculative and text.text == EXPECTED_TEXT
+        assert text.bus_ms >= 0.25 and rec.calls == 1
+        # speech that went on after the partial: the segment is recognised again
+        later = seg.model_copy(update={"segment_id": "seg-2", "partial_revision": 2})
+        vad.publish("vad.partial", partial_from(later, revision=1), trace="seg-2")
+        serve(worker, rec, settings, spec)
+        vad.publish("vad.segment", later, trace="seg-2")
+        serve(worker, rec, settings, spec)
+        texts = [m.payload for m in probe if isinstance(m.payload, AsrText)]
+        assert [t.speculative for t in texts] == [False] and rec.calls == 3
+        assert spec.reused == 1
+    finally:
+        rec.close()
+
+
+def test_a_partial_whose_segment_already_waits_is_not_recognised(
+    fake_sensevoice: FakeSenseVoice, tmp_path: Path
+) -> None:
+    wav = write_wav(tmp_path / "tones.wav", fake_sensevoice.tone_audio(EXPECTED_TEXT))
+    settings = onnx_settings(fake_sensevoice.dir)
+    seg = segment_from_wav(wav).model_copy(update={"partial_revision": 1})
+    bus = MemoryBus()
+    worker = bus.node("asr", settings.model_dump(mode="json"), manifest=MANIFEST)
+    vad, probe = bus.node("vad"), bus.node("probe")
+    probe.subscribe("asr.*")
+    rec = Counting(open_recognizer(settings))
+    try:
+        vad.publish("vad.partial", partial_from(seg, 0), trace="seg-1")
+        vad.publish("vad.partial", partial_from(seg, 1), trace="seg-1")
+        vad.publish("vad.segment", seg, trace="seg-1")
+        serve(worker, rec, settings)
+    finally:
+        rec.close()
+    assert [m.topic for m in probe] == ["asr.text"] and rec.calls == 1
+
+
+def test_without_speculation_the_worker_reads_no_partials() -> None:
+    consumes, produces = MANIFEST.resolve(AsrSettings(speculative=False))
+    assert set(consumes) == {"vad.segment"} and set(produces) == {"asr.text"}
+    consumes, produces = MANIFEST.resolve(AsrSettings())
+    assert "vad.partial" in consumes and "asr.partial" in produces

@@ -1,3 +1,5 @@
+import pytest
+
 from schemas.asr import AsrText
 from schemas.llm import LlmReply, LlmRequest
 from schemas.rtos import CarIntent, RtosAck, RtosTelemetry
@@ -121,10 +123,10 @@ def test_garbled_or_out_of_bounds_intents_give_no_command_and_a_spoken_refusal()
         refused_call='{"kind": "fly"}',
     )
     h.send("llm.reply", refused, "s1")
-    h.utterance("s2", "drive far")
+    h.utterance("s2", "drive to the kitchen")
     h.llm_says("s2", "", intents=(CarIntent(kind="drive", distance_m=50.0),))
     h.utterance("s3", "move forward 20 meters then turn left")
-    h.utterance("s4", "spin")
+    h.utterance("s4", "do a twirl")
     h.send("llm.reply", LlmReply(request_id="s4", text="", intent_error="not JSON"), "s4")
     h.utterance("s5", "turn left then fly far")
     fine_then_far = (
@@ -312,13 +314,24 @@ def test_the_llm_is_warmed_up_at_start_and_its_answer_is_never_spoken():
     assert [o.topic for o in make(warm_up=False).mgr.start()] == ["dialog.state"]
 
 
-def test_the_turn_s_bus_time_is_the_receive_age_of_its_four_critical_messages():
-    h = make()
-    h.travel_s = 0.002
-    h.utterance("s1", "Hey robot, hello")
-    h.llm_says("s1", "Hi there.")
-    h.tts_plays()
+def test_the_turn_s_bus_time_adds_every_hop_stamped_by_the_worker_that_received_it():
+    from schemas.llm import LlmDelta
+    from schemas.tts import TtsAudio
+
+    h = make(wake="always")
+    h.travel_s = 0.002  # each message the dialog receives: 2 ms on the bus
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
+    h.send("vad.state", VadState(speaking=False, segment_id="s1", at_ns=h.now_ns), "s1")
+    # the VAD and the ASR measured 1 ms for the frame and the segment they received
+    h.send("asr.text", AsrText(text="hello", segment_id="s1", bus_ms=1.0), "s1")
+    # the LLM received the request after 0.5 ms
+    h.send("llm.delta", LlmDelta(request_id="s1", index=0, text="Hi there.", bus_ms=0.5), "s1")
+    h.send("llm.reply", LlmReply(request_id="s1", text="Hi there."), "s1")
+    for req in h.out("tts.request"):  # the TTS received each sentence after 0.25 ms
+        audio = TtsAudio(pcm=b"\x00\x01" * 160 if req.text else b"", sample_rate_hz=16000,
+                         turn_id="s1", index=req.index, final=req.final, bus_ms=0.25)  # fmt: skip
+        h.send("tts.audio", audio, "s1")
     (turn,) = h.out("dialog.turn")
-    # end of speech, transcript, first token, first audio: 2 ms each, and as much again for the
-    # hops the dialog sends (not visible to it)
-    assert turn.bus_ms == 2 * 4 * 2.0
+    # frame, segment, transcript, request, first token, first sentence, first audio
+    assert turn.bus_hops == 7
+    assert turn.bus_ms == pytest.approx(1.0 + 2 + 0.5 + 2 + 0.25 + 2)

@@ -72,3 +72,117 @@ def test_abort_stops_between_tokens(backend: LlamaCppBackend) -> None:
 def test_counts_tokens_with_the_model_tokenizer(backend: LlamaCppBackend) -> None:
     n = backend.count_tokens("Hello there, how are you?")
     assert n is not None and 3 <= n <= 12
+
+
+def _prefilled(backend: LlamaCppBackend, *messages: tuple[str, str]) -> tuple[int, str]:
+    """(tokens prefilled by this run, the reply) for a conversation of (role, text)."""
+    prompt = Prompt(
+        messages=tuple(ChatMessage(role=r, content=c) for r, c in messages),  # type: ignore[arg-type]
+        max_tokens=8,
+        temperature=0.0,
+    )
+    chunks = list(backend.stream(prompt, threading.Event()))
+    perf = chunks[-1].perf
+    assert perf is not None
+    return perf.prefill_tokens, "".join(c.text for c in chunks)
+
+
+@pytest.mark.parametrize("cache_mb", [32, 0])
+def test_a_turn_prefills_only_its_new_words_even_after_a_prompt_with_another_system(
+    cache_mb: int,
+) -> None:
+    b = LlamaCppBackend(LlamaCppSettings(n_threads=1, prompt_cache_mb=cache_mb))
+    try:
+        system = ("system", "You are a small voice assistant on a robot car named Robo. " * 4)
+        first, a1 = _prefilled(b, system, ("user", "What is the capital of France?"))
+        second, a2 = _prefilled(
+            b, system, ("user", "What is the capital of France?"), ("assistant", a1),
+            ("user", "And of Italy?"),
+        )  # fmt: skip
+        assert second < first / 2  # the system prompt and the first exchange were kept
+        _prefilled(b, ("system", "Answer with one JSON object."), ("user", "drive forward"))
+        third, _ = _prefilled(
+            b, system, ("user", "What is the capital of France?"), ("assistant", a1),
+            ("user", "And of Italy?"), ("assistant", a2), ("user", "And of Spain?"),
+        )  # fmt: skip
+        if cache_mb:
+            assert third < first / 2  # restored from the prompt cache
+        else:
+            assert third > first  # the other system prompt cost the whole prefix again
+    finally:
+        b.close()
+
+
+# --- the dialog's constrained intent path and the answer settings, on the packaged model -------
+
+
+def _generate(backend: LlamaCppBackend, req: LlmRequest, settings: LlmSettings) -> LlmReply:
+    prompt = build_prompt(req, settings, backend)
+    reply = list(Generation(backend, req, prompt, tools=bool(prompt.tools)).run())[-1]
+    assert isinstance(reply, LlmReply)
+    return reply
+
+
+def _allowed(schema: dict, intent: dict) -> bool:
+    """Whether one intent is an item the schema allows (kind, fields and their enums)."""
+    array = next(a for a in schema["anyOf"] if a.get("type") == "array")
+    for item in array["items"]["anyOf"]:
+        props = item["properties"]
+        if props["kind"]["const"] != intent["kind"] or set(intent) - set(props):
+            continue
+        if all(v in props[k].get("enum", [v]) for k, v in intent.items() if k != "kind"):
+            return True
+    return False
+
+
+def test_the_constrained_intent_path_always_answers_within_its_schema(
+    backend: LlamaCppBackend,
+) -> None:
+    import json
+
+    from workers.dialog.settings import DialogSettings
+    from workers.dialog.understanding import conclude, intent_request, interpret
+
+    dialog = DialogSettings()
+    for text in (
+        "forward drive two meters and back one meter",
+        "left ninety degrees turn",
+        "back back back",
+        "往前 往后",
+        "forward one meter and left",
+    ):
+        u = interpret(text, dialog)
+        assert u.kind == "ask", text
+        req = intent_request(u, dialog, "i1")
+        reply = _generate(backend, req, LlmSettings())
+        assert reply.finish_reason == "stop" and not reply.intent_error, (text, reply.text)
+        schema = json.loads(req.intent_schema)
+        for intent in reply.intents:
+            assert _allowed(schema, intent.model_dump(exclude_defaults=True)), (text, reply.text)
+        v = conclude(u, reply, dialog)
+        assert v.kind in ("commands", "refuse") and (v.kind == "commands") == bool(v.intents)
+
+
+def test_with_the_host_settings_the_stand_in_neither_loops_nor_invents_a_name(
+    backend: LlamaCppBackend,
+) -> None:
+    from text.segment import sentence_key
+    from workers.dialog.settings import DEFAULT_SYSTEM_PROMPT
+
+    def ask(q: str) -> str:
+        req = LlmRequest(
+            request_id="q",
+            messages=(
+                ChatMessage(role="system", content=DEFAULT_SYSTEM_PROMPT),
+                ChatMessage(role="user", content=q),
+            ),
+            max_tokens=64,
+            temperature=0.3,
+            tools=False,
+        )
+        return _generate(backend, req, LlmSettings(tools=False)).text
+
+    for q in ("Tell me a joke about robots.", "Why is the sky blue?", "Who are you?"):
+        keys = [sentence_key(s) for s in split_sentences(ask(q))]
+        assert len(keys) == len(set(keys)), (q, keys)
+    assert "robo" in ask("What is your name?").lower()

@@ -241,3 +241,12 @@ def test_the_worker_with_a_missing_model_cannot_run_and_names_the_file(
     settings = {"llamacpp": {"model_path": str(missing)}}
     reason = cannot_run("workers.llm", settings, tmp_path, proxy=proxy)
     assert str(missing) in reason and "does not exist" in reason
+
+
+def test_every_delta_carries_its_request_s_time_on_the_bus() -> None:
+    rig = Rig(ScriptedBackend(list("Hello.")), tools=False)
+    rig.send("llm.request", request("r1"))
+    rig.run()
+    deltas = rig.of(LlmDelta)
+    assert deltas and all(d.bus_ms > 0 for d in deltas)
+    assert len({d.bus_ms for d in deltas}) == 1  # the one request's receive age

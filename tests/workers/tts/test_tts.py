@@ -104,3 +104,14 @@ def test_the_worker_without_espeak_cannot_run_and_says_what_to_install(
     settings = {"backend": "espeak"}
     reason = cannot_run("workers.tts", settings, tmp_path, proxy=proxy, env={"PATH": str(tmp_path)})
     assert reason.startswith("The 'espeak-ng' program is not installed; install it with")
+
+
+def test_the_audio_carries_its_request_s_time_on_the_bus(synth):
+    ticks = iter(range(10**9))
+    bus = MemoryBus(clock=lambda: next(ticks) * 1_000_000)  # every clock read: 1 ms later
+    tts, peer = bus.node("tts", manifest=MANIFEST), bus.node("peer")
+    peer.subscribe("tts.audio")
+    peer.publish("tts.request", req("One.", "t1", 0), trace="t1")
+    serve(tts, synth)
+    (audio,) = [m.payload for m in peer if isinstance(m.payload, TtsAudio)]
+    assert audio.bus_ms >= 1.0

@@ -132,3 +132,65 @@ def test_bad_settings_fail_with_the_key_named() -> None:
 def test_the_worker_with_a_negative_hangover_cannot_run_and_names_the_key(tmp_path: Path) -> None:
     reason = cannot_run("workers.vad", {"hangover_ms": -5}, tmp_path)
     assert reason.startswith("Invalid settings of worker 'vad': settings.hangover_ms: ")
+
+
+def test_the_pause_partial_and_its_transcript_close_the_segment_after_the_words_wait(
+    utterance,
+) -> None:
+    from schemas.asr import AsrPartial
+    from schemas.vad import VadPartial
+    from workers.vad.settings import EndOfTurnSettings
+
+    x, _, end_s = utterance
+    eot = EndOfTurnSettings(complete_ms=200, open_ms=400, trailing_ms=900)
+    pipe = VadPipeline(VadSettings(hangover_ms=900, partial_after_ms=120, end_of_turn=eot))
+    out, partial = [], None
+    for f in frames_of(x):
+        got = pipe.feed(f, age_ms=0.25)
+        out += got
+        for p in (o.payload for o in got if isinstance(o.payload, VadPartial)):
+            # a pause inside the sentence ("Turn left | and slow down"), then its end
+            whole = p.speech_end_ns > T0 + (end_s - 0.1) * 1e9
+            text = "Turn left and slow down." if whole else "Turn left"
+            out += pipe.on_transcript(
+                AsrPartial(text=text, segment_id=p.segment_id, revision=p.revision)
+            )
+            partial = p
+    assert partial is not None and partial.paused and partial.bus_ms == 0.25
+    assert abs(partial.speech_end_ns - (T0 + end_s * 1e9)) < 40e6
+    (seg,) = [o.payload for o in out if isinstance(o.payload, VadSegment)]
+    assert seg.eot_wait_ms == 200 and seg.partial_revision == partial.revision
+    assert seg.speech_end_ns == partial.speech_end_ns and seg.bus_ms == 0.25
+    # a transcript that trails off keeps the segment open for the long wait
+    pipe = VadPipeline(VadSettings(hangover_ms=900, partial_after_ms=120, end_of_turn=eot))
+    out = []
+    for f in frames_of(x):
+        got = pipe.feed(f)
+        out += got
+        for p in (o.payload for o in got if isinstance(o.payload, VadPartial)):
+            out += pipe.on_transcript(
+                AsrPartial(text="Turn left and", segment_id=p.segment_id, revision=p.revision)
+            )
+    (seg,) = [o.payload for o in out if isinstance(o.payload, VadSegment)]
+    assert seg.eot_wait_ms == 900
+
+
+def test_end_of_turn_without_partials_or_longer_than_the_hangover_is_refused() -> None:
+    from workers.vad.settings import EndOfTurnSettings
+
+    with pytest.raises(ValidationError, match="needs partial_after_ms"):
+        VadSettings(partial_after_ms=0, hangover_ms=1000, end_of_turn=EndOfTurnSettings())
+    with pytest.raises(ValidationError, match="raise it to at least that"):
+        VadSettings(hangover_ms=500, partial_after_ms=100, end_of_turn=EndOfTurnSettings())
+
+
+def test_the_manifest_names_the_partial_topics_only_when_the_settings_use_them() -> None:
+    from workers.vad.settings import EndOfTurnSettings
+
+    consumes, produces = MANIFEST.resolve(VadSettings(partial_after_ms=0))
+    assert "asr.partial" not in consumes and "vad.partial" not in produces
+    consumes, produces = MANIFEST.resolve(VadSettings())  # partials by default, no words' wait
+    assert "asr.partial" not in consumes and "vad.partial" in produces
+    s = VadSettings(hangover_ms=1000, partial_after_ms=120, end_of_turn=EndOfTurnSettings())
+    consumes, produces = MANIFEST.resolve(s)
+    assert "asr.partial" in consumes and "vad.partial" in produces

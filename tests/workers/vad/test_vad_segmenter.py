@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from workers.vad.segmenter import (
+    PartialReady,
     SegmentClosed,
     Segmenter,
     SegmenterParams,
@@ -56,6 +57,7 @@ P = SegmenterParams(
     min_speech_ms=100,
     max_segment_ms=2000,
     split_search_ms=400,
+    partial_after_ms=0,
 )
 
 
@@ -185,3 +187,82 @@ def test_two_utterances_get_two_segment_ids():
 def test_bad_parameters_are_refused_with_their_name(kwargs, words):
     with pytest.raises(ValueError, match=words):
         SegmenterParams(**kwargs)
+
+
+# --- partials at pauses, and the wait the words call for ------------------------------------
+
+PP = SegmenterParams(**{**P.__dict__, "partial_after_ms": 60})
+
+
+def test_a_pause_publishes_the_open_segment_once_and_the_close_names_it():
+    events = run("0" * 5 + "1" * 10 + "0" * 20, PP)
+    kinds = [type(e).__name__ for _, e in events]
+    assert kinds == ["SpeechStarted", "PartialReady", "SpeechEnded", "SegmentClosed"]
+    ((i, part),) = [(i, e) for i, e in events if isinstance(e, PartialReady)]
+    (closed,) = [e for _, e in events if isinstance(e, SegmentClosed)]
+    assert i == 17  # the third unvoiced frame: 60 ms of silence
+    assert part.revision == 0 and part.paused and part.segment_id == closed.segment_id
+    assert part.speech_end_ns == closed.speech_end_ns == 15 * FRAME_NS
+    assert frames_in(part.pcm) == [-1] * 5 + list(range(5, 15)) + [-1] * 3
+    assert closed.partial_revision == 0 and closed.eot_wait_ms == P.hangover_ms
+
+
+def test_speech_that_resumes_after_a_partial_makes_the_next_pause_a_new_revision():
+    events = run("0" * 5 + "1" * 10 + "0" * 5 + "1" * 10 + "0" * 20, PP)
+    parts = [e for _, e in events if isinstance(e, PartialReady)]
+    assert [p.revision for p in parts] == [0, 1]
+    assert parts[1].speech_end_ns == 30 * FRAME_NS
+    (closed,) = [e for _, e in events if isinstance(e, SegmentClosed)]
+    assert closed.partial_revision == 1
+
+
+def test_no_partial_for_speech_shorter_than_the_minimum():
+    events = run("0" * 5 + "111" + "0" * 20, PP)
+    assert not any(isinstance(e, PartialReady) for _, e in events)
+
+
+def feed(seg: Segmenter, pattern: str, start: int = 0) -> list:
+    out = []
+    for k, c in enumerate(pattern):
+        i = start + k
+        out += seg.push(frame(i, c == "1"), i * FRAME_NS, c == "1", -20.0 if c == "1" else -60.0)
+    return out
+
+
+def test_a_shorter_wait_for_the_current_pause_closes_sooner_and_at_once_when_already_over():
+    seg = Segmenter(PP, new_id=lambda: "s")
+    events = feed(seg, "0" * 5 + "1" * 10 + "000")
+    (part,) = [e for e in events if isinstance(e, PartialReady)]
+    assert seg.set_wait("s", part.revision, 100) == []  # 60 ms of silence so far
+    events = feed(seg, "0", 18) + feed(seg, "0", 19)
+    (closed,) = [e for e in events if isinstance(e, SegmentClosed)]
+    assert closed.eot_wait_ms == 100 and closed.partial_revision == part.revision
+    seg = Segmenter(PP, new_id=lambda: "t")
+    events = feed(seg, "0" * 5 + "1" * 10 + "00000")  # 100 ms of silence already
+    (part,) = [e for e in events if isinstance(e, PartialReady)]
+    kinds = [type(e) for e in seg.set_wait("t", part.revision, 60)]
+    assert kinds == [SpeechEnded, SegmentClosed]
+
+
+def test_a_wait_for_a_pause_the_speech_went_on_after_is_ignored_and_never_exceeds_the_hangover():
+    seg = Segmenter(PP, new_id=lambda: "s")
+    events = feed(seg, "0" * 5 + "1" * 10 + "000" + "1" * 5)
+    (part,) = [e for e in events if isinstance(e, PartialReady)]
+    assert seg.set_wait("s", part.revision, 20) == []  # speech resumed: out of date
+    assert seg.set_wait("other", part.revision, 20) == []
+    events = feed(seg, "0" * 9, 23)
+    assert not any(isinstance(e, SegmentClosed) for e in events)  # the full hangover still holds
+    seg = Segmenter(PP, new_id=lambda: "u")
+    events = feed(seg, "0" * 5 + "1" * 10 + "000")
+    (part,) = [e for e in events if isinstance(e, PartialReady)]
+    seg.set_wait("u", part.revision, 5000)
+    events = feed(seg, "0" * 7, 18)
+    assert [e.eot_wait_ms for e in events if isinstance(e, SegmentClosed)] == [P.hangover_ms]
+
+
+def test_partials_every_so_often_during_long_speech():
+    every = SegmenterParams(**{**P.__dict__, "partial_every_ms": 200})
+    events = run("0" * 5 + "1" * 45 + "0" * 20, every)
+    parts = [(i, e) for i, e in events if isinstance(e, PartialReady)]
+    assert [i for i, _ in parts] == [17, 27, 37, 47]
+    assert not any(p.paused for _, p in parts)

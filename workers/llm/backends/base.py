@@ -32,6 +32,11 @@ class Prompt:
     """Ask a thinking-capable model to think first."""
     tools: tuple[dict[str, Any], ...] = field(default=())
     """Tools offered (OpenAI function form); empty when none."""
+    json_schema: str = ""
+    """A JSON schema (as JSON text) the answer must follow, for a backend that can constrain
+    its output (``Backend.constrained``); empty = free text."""
+    stop: tuple[str, ...] = ()
+    """Stop sequences: the answer ends where one starts (applied by the engine)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,9 @@ class Backend(ABC):
     #: backend retries) or ``backlog`` (held in the listen queue until the running one ends);
     #: empty for in-process backends. Label of the ``llm.server_wait_ms`` metric.
     busy_rule: str = ""
+    #: True when the backend constrains its output to ``Prompt.json_schema`` (a grammar);
+    #: otherwise an intents request is offered the tool and validated afterwards.
+    constrained: bool = False
 
     @abstractmethod
     def stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:

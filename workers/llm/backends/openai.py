@@ -122,6 +122,9 @@ def chat_body(prompt: Prompt, model: str, *, tools: bool) -> dict[str, Any]:
     }
     if tools and prompt.tools:
         body["tools"] = list(prompt.tools)
+    if prompt.json_schema:  # an intents answer, held to its schema (llama-server, vLLM, Ollama)
+        schema = {"name": "intents", "schema": json.loads(prompt.json_schema)}
+        body["response_format"] = {"type": "json_schema", "json_schema": schema}
     return body
 
 
@@ -129,6 +132,7 @@ class OpenAIBackend(Backend):
     """An OpenAI-compatible chat completions server."""
 
     name = "openai"
+    constrained = True  # response_format json_schema
 
     def __init__(self, settings: OpenAISettings) -> None:
         self.settings = settings

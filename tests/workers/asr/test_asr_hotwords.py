@@ -1,0 +1,66 @@
+"""The recogniser is biased towards the dialog's command words when configured (per language)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from workers.asr.settings import AsrSettings
+from workers.asr.whisper import ZH_PROMPT, WhisperRecognizer
+
+
+class _Model:
+    def __init__(self, segments: list[list[Any]] | None = None) -> None:
+        self.options: list[dict[str, Any]] = []
+        self.frames = 3000
+        self._segments = segments or []
+
+    def transcribe(self, audio: np.ndarray, **options: Any) -> tuple[list[Any], None]:
+        self.options.append({**options, "frames": self.frames})
+        return (self._segments.pop(0) if self._segments else []), None
+
+
+def _recognizer(language: str, hotwords: dict[str, str]) -> tuple[WhisperRecognizer, _Model]:
+    rec = WhisperRecognizer.__new__(WhisperRecognizer)  # no model: the decoder options only
+    rec._model = model = _Model()
+    rec._multilingual = True
+    rec._language = language
+    rec._auto_languages = ("zh", "en")
+    rec._beam_size = 1
+    rec._window_s = 16.0
+    rec.redone = 0
+    rec._hotwords = {k: v for k, v in hotwords.items() if v.strip()}
+    return rec, model
+
+
+def test_hotwords_of_the_language_reach_faster_whisper_and_only_those():
+    words = {"en": "drive forward, turn left", "zh": "前进 后退"}
+    rec, model = _recognizer("en", words)
+    rec.transcribe(np.zeros(1600, dtype=np.float32))
+    assert model.options[-1]["hotwords"] == "drive forward, turn left"
+    rec, model = _recognizer("zh", words)
+    rec.transcribe(np.zeros(1600, dtype=np.float32))
+    assert model.options[-1]["hotwords"] == "前进 后退"
+    assert model.options[-1]["initial_prompt"] == ZH_PROMPT  # the Chinese prompt is kept
+    rec, model = _recognizer("en", {"zh": "前进"})
+    rec.transcribe(np.zeros(1600, dtype=np.float32))
+    assert "hotwords" not in model.options[-1]
+
+
+def test_hotwords_are_a_setting_with_no_bias_by_default():
+    assert AsrSettings().whisper.hotwords == {}
+    s = AsrSettings.model_validate({"whisper": {"hotwords": {"en": "stop"}}})
+    assert s.whisper.hotwords == {"en": "stop"}
+
+
+def test_hotwords_reach_both_the_short_window_and_its_full_window_redo():
+    loop = SimpleNamespace(text=" Alt" * 40, compression_ratio=9.0)
+    fine = SimpleNamespace(text=" Drive forward.", compression_ratio=1.1)
+    rec, model = _recognizer("en", {"en": "drive forward"})
+    rec._model = model = _Model([[loop], [fine]])
+    assert rec.transcribe(np.zeros(16000, dtype=np.float32)).text == "Drive forward."
+    assert [o["frames"] for o in model.options] == [1600, 3000]  # 16 s window, then 30 s
+    assert [o["hotwords"] for o in model.options] == ["drive forward", "drive forward"]
+    assert rec.redone == 1
