@@ -15,5 +15,5 @@ transcript of a pause), ``turn`` (a turn's stage and timeline), ``speech`` (sent
 ``car`` (commands sent one at a time), ``device`` (questions answered from telemetry),
 ``replies`` (what it says), ``recovery`` (a lost worker or bus outage costs the user nothing but
 that turn), ``delivery`` (what became of each sentence), ``memory`` (the state across a restart
-of the dialog).
+of the dialog) and ``snapshot`` (that state's JSON form).
 """

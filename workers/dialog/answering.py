@@ -101,10 +101,13 @@ def await_reply(m: TurnManager, t: Turn, now_ns: int, out: list[Out]) -> None:
     m.set_state("thinking", t.turn_id, t.user_text, out)
 
 
-def ask_intent(m: TurnManager, t: Turn, u: Understanding, now_ns: int, out: list[Out]) -> None:
-    """Ask the LLM for the intent of a command-like utterance the grammar did not parse."""
+def ask_intent(
+    m: TurnManager, t: Turn, u: Understanding, now_ns: int, out: list[Out], *, part: int = 0
+) -> None:
+    """Ask the LLM for the intent of a command-like utterance the grammar did not parse
+    (``part``: asked again, as for :func:`ask_llm`)."""
     t.asked = u
-    t.request_id = t.turn_id
+    t.request_id = t.turn_id + "+" * part
     t.stage = "llm"
     t.deadline_ns = now_ns + int(m.s.llm_first_token_timeout_s * 1e9)
     out.append(Out("llm.request", intent_request(u, m.s, t.request_id), t.turn_id))
@@ -181,10 +184,15 @@ def _on_intents(
 
 
 def on_lifecycle(m: TurnManager, p: LifecycleEvent, now_ns: int, out: list[Out]) -> None:
-    """The LLM worker died while answering: apologise instead of waiting for its deadline."""
+    """The LLM worker died while answering: apologise instead of waiting for its deadline. An
+    early request (:mod:`~workers.dialog.early`) it was generating is forgotten: its segment's
+    turn asks the new LLM when its transcript comes."""
     t = m.turn
     if p.event not in DEAD_EVENTS or p.worker != m.s.llm_worker:
         return
+    if m.early is not None:
+        log.warning("early_request_lost segment=%s event=%s", m.early.segment_id, p.event)
+        m.early = None
     if t is not None and t.stage == "llm":
         log.warning("llm_worker_lost turn=%s event=%s", t.turn_id, p.event)
         apologise(m, t, "llm_failed", now_ns, out)

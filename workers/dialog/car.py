@@ -149,6 +149,11 @@ class CarDesk:
         let :meth:`on_telemetry` infer them."""
         self._restored = set(self._owner)
 
+    @property
+    def latest_id(self) -> int:
+        """The id of the command numbered last (0: none yet)."""
+        return self._next_id - 1 if self._next_id > 1 else 0
+
     def seed_ids(self, seed: int) -> None:
         """Number new commands from ``seed`` (a dialog with no memory must not reuse the ids of
         commands still in progress at the gateway)."""

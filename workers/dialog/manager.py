@@ -53,7 +53,7 @@ from workers.dialog.memory import Memory
 from workers.dialog.recovery import Recovery
 from workers.dialog.settings import DialogSettings
 from workers.dialog.stopping import Stopped, on_stop_ack
-from workers.dialog.turn import Timeline, Turn
+from workers.dialog.turn import Partial, Timeline, Turn
 from workers.dialog.waiting import wait_notice
 from workers.dialog.wake import AwakeWindow, WakeMatcher
 
@@ -93,8 +93,8 @@ class TurnManager:
         """Where the state is kept across a restart (:mod:`~workers.dialog.memory`)."""
         self.stopped: dict[str, Stopped] = {}
         """Utterances (segment ids) that stopped the car, with their STOP."""
-        self.partials: dict[str, tuple[int, int]] = {}
-        """Segment id -> (speech end, when its latest speculative transcript came), ns."""
+        self.partials: dict[str, Partial] = {}
+        """Segment id -> its latest speculative transcript (``asr.partial``)."""
         self.early: Early | None = None
         """A request asked with the transcript of a pause, before its segment closed."""
         self._shown: tuple[str, bool, str] = ("", True, "")
@@ -135,6 +135,7 @@ class TurnManager:
             self.delivery.reported(p, now_ns)
         if isinstance(p, VadState):
             listening.on_vad(self, p, msg, now_ns, out)
+            self.recovery.on_closed(self, p, now_ns, out)
         elif isinstance(p, AsrPartial):
             listening.on_partial(self, p, msg, now_ns, out)
         elif isinstance(p, AsrText):

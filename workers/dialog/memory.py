@@ -15,11 +15,30 @@ car                    the latest telemetry (device questions), the command numb
 turn in flight         its stage, text, timeline and what was already said; a reply being
                        streamed is asked for again (:func:`~workers.dialog.recovery.reask`), a
                        reply being spoken is closed when the speaker finishes it
+intents-only request   ``Turn.asked``: a command-like utterance whose intent the LLM was asked
+                       for is asked again as one (``ask_intent``, under its schema), never as
+                       chat: its answer is acted on or refused, never spoken
+STOPs sent             ``TurnManager.stopped``, per utterance: its id, kind and ring stamp. A
+                       later transcript of the same utterance does not send a second STOP (nor
+                       does its command grammar); one whose ``accepted`` ack had not come is sent
+                       again at once if it is still the newest command (it may not have left:
+                       the state is saved before the messages go out; a second STOP is harmless,
+                       a lost one is not)
+early request          ``TurnManager.early``, its request id only: aborted at the restart (its
+                       stream went on while no dialog listened, what it held is gone); its
+                       segment's turn asks again when the transcript comes
+speculative            ``TurnManager.partials`` (lazily): the pause's transcript of each open
+transcripts            segment, for the turn's ``asr_partial_ms`` and so that a segment whose ASR
+                       dies can still be answered from it
 transcripts awaited    what was said while the dialog was down is lost: a transcript awaited, or
                        an utterance that had started, gets ``outage_grace_s`` to come, then the
                        apology (as after a bus outage)
 sentences              what was sent, synthesized and played (:mod:`~workers.dialog.delivery`)
 =====================  ==========================================================================
+
+Not kept: the output an early request held (it is aborted), a reply's repeat guard (a reply
+asked again starts a new one), which workers are down (the supervisor announces their return).
+The JSON form of each part is in :mod:`~workers.dialog.snapshot`.
 
 **Where**: the file named by ``$VOICEBUS_STATE_FILE``, which the supervisor sets for every worker
 (``<runtime dir>/state/<name>.json``: the private 0700 runtime directory; it removes the folder
@@ -49,12 +68,21 @@ from typing import TYPE_CHECKING, Any
 
 from bus import Out
 from schemas.llm import ChatMessage
-from schemas.rtos import RtosCommand, RtosTelemetry
+from schemas.rtos import RtosTelemetry
 from supervision.statefiles import ENV_STATE_FILE
 from workers.dialog.car import CarDesk
 from workers.dialog.delivery import Delivery
-from workers.dialog.speech import ReplySpeech
-from workers.dialog.turn import Timeline, Turn
+from workers.dialog.snapshot import (
+    early_from,
+    early_state,
+    partial_from,
+    partial_state,
+    stopped_from,
+    stopped_state,
+    timeline_from,
+    turn_from,
+    turn_state,
+)
 
 if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
@@ -64,7 +92,7 @@ __all__ = ["ENV_STATE_FILE", "FORMAT", "LAZY_S", "Memory", "boot_id"]
 log = logging.getLogger("workers.dialog.memory")
 
 #: Version of the file's layout; another one is discarded.
-FORMAT = 1
+FORMAT = 2
 #: Longest delay of a change of the telemetry or of the awake window's last activity, s.
 LAZY_S = 1.0
 _BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
@@ -76,46 +104,6 @@ def boot_id() -> str:
         return _BOOT_ID_FILE.read_text().strip()
     except OSError:
         return ""
-
-
-def _turn_state(t: Turn) -> dict[str, Any]:
-    return {
-        "turn_id": t.turn_id,
-        "language": t.language,
-        "user_text": t.user_text,
-        "timeline": asdict(t.timeline),
-        "stage": t.stage,
-        "outcome": t.outcome,
-        "request_id": t.request_id,
-        "deadline_ns": t.deadline_ns,
-        "reply_text": t.reply_text,
-        "reported": t.reported,
-        "commands": list(t.commands),
-        "plan": [c.model_dump() for c in t.plan],
-        "sent": t.speech.sent,
-        "spoken": list(t.speech.spoken),
-    }
-
-
-def _turn_from(d: dict[str, Any], max_chars: int) -> Turn:
-    speech = ReplySpeech.resumed(
-        d["turn_id"], d["language"], max_chars=max_chars, sent=d["sent"], spoken=d["spoken"]
-    )
-    return Turn(
-        turn_id=d["turn_id"],
-        language=d["language"],
-        user_text=d["user_text"],
-        timeline=Timeline(**d["timeline"]),
-        speech=speech,
-        stage=d["stage"],
-        outcome=d["outcome"],
-        request_id=d["request_id"],
-        deadline_ns=d["deadline_ns"],
-        reply_text=d["reply_text"],
-        reported=d["reported"],
-        commands=list(d["commands"]),
-        plan=[RtosCommand.model_validate(c) for c in d["plan"]],
-    )
 
 
 class Memory:
@@ -145,7 +133,7 @@ class Memory:
         core = {
             "awake": m.window.awake,
             "history": [msg.model_dump() for msg in m.history.messages],
-            "turns": [_turn_state(m.turns[tid]) for tid in m.turns if tid in keep],
+            "turns": [turn_state(m.turns[tid]) for tid in m.turns if tid in keep],
             "current": m.turn.turn_id if m.turn is not None and m.turn.turn_id in keep else None,
             "pending": {
                 seg: {"timeline": asdict(tl), "deadline_ns": dl}
@@ -155,12 +143,15 @@ class Memory:
             "open_segments": sorted(m.recovery.open_segments),
             "car": m.car.to_state(),
             "delivery": m.delivery.to_state(),
+            "stopped": {seg: stopped_state(x) for seg, x in m.stopped.items()},
+            "early": early_state(m.early) if m.early is not None else None,
         }
         now_s = now_ns / 1e9
         left = m.window.remaining_s(now_s)
         lazy = {
             "window_last_s": now_s - m.window.window_s + left if left != float("inf") else now_s,
             "telemetry": m.telemetry.model_dump() if m.telemetry is not None else None,
+            "partials": {seg: partial_state(x) for seg, x in m.partials.items()},
         }
         return core, lazy
 
@@ -239,11 +230,18 @@ class Memory:
         last_s = float(doc["window_last_s"])
         tlm = doc["telemetry"]
         telemetry = RtosTelemetry.model_validate(tlm) if tlm is not None else None
-        turns = {d["turn_id"]: _turn_from(d, m.s.sentence_max_chars) for d in doc["turns"]}
+        clause = m.s.first_clause_chars
+        turns = {
+            d["turn_id"]: turn_from(d, max_chars=m.s.sentence_max_chars, first_clause_chars=clause)
+            for d in doc["turns"]
+        }
         pending = {
-            seg: (Timeline(**p["timeline"]), int(p["deadline_ns"]))
+            seg: (timeline_from(p["timeline"]), int(p["deadline_ns"]))
             for seg, p in doc["pending"].items()
         }
+        stopped = {str(seg): stopped_from(x) for seg, x in doc["stopped"].items()}
+        partials = {str(seg): partial_from(x) for seg, x in doc["partials"].items()}
+        early = early_from(doc["early"]) if doc["early"] is not None else None
         playing = {str(tid) for tid in doc["playing"]}
         open_segments = {str(seg) for seg in doc["open_segments"]}
         car = CarDesk(m.s.bounds, source=m.name, speak_done=m.s.speak_done)
@@ -260,6 +258,7 @@ class Memory:
         m.turn = turns.get(doc["current"]) if doc["current"] else None
         m.pending, m.playing, m.car, m.delivery = pending, playing, car, delivery
         m.recovery.open_segments = open_segments
+        m.stopped, m.partials, m.early = stopped, partials, early
         t = m.turn
         log.info(
             "state_restored awake=%s history=%d turn=%s stage=%s pending=%d playing=%d",

@@ -2,11 +2,18 @@
 
 Functions of the :class:`~workers.dialog.manager.TurnManager` state, driven by ``sys.lifecycle``
 (pure: they append what to publish to ``out``). The ASR and the LLM are watched in
-:mod:`~workers.dialog.listening` and :mod:`~workers.dialog.answering` (their turn is
-apologised for at once); here:
+:mod:`~workers.dialog.listening` and :mod:`~workers.dialog.answering`: a dead ASR's closed
+segment is answered from its pause's speculative transcript when that holds all of its speech
+(:func:`~workers.dialog.listening.take_partial`), else apologised for at once; a dead LLM's
+reply is apologised for at once, and the early request it was generating forgotten (the turn
+asks again at its transcript). Here:
 
-- **the VAD** died in the middle of an utterance: its audio is lost, the user hears "Sorry, I
-  did not catch that", as for a transcript that never comes;
+- **the VAD** died in the middle of an utterance (after a pause's transcript or not): its audio
+  is lost, the user hears "Sorry, I did not catch that", as for a transcript that never comes;
+  the early request of that utterance is aborted (a STOP its pause sent stays sent);
+- **the ASR** is down when a segment closes (it died after the pause's transcript, say): the
+  segment is answered from that transcript when it holds all the speech, otherwise its
+  transcript gets ``outage_grace_s`` (a new ASR may still get the segment), then the apology;
 - **the TTS** died: the sentences it had not synthesized are sent again once it is ready (a
   turn waiting for its last audio waits for the new TTS, not for ``tts_timeout_s``);
 - **the speaker** died: the sentences it had not finished playing (estimated from when playback
@@ -15,11 +22,13 @@ apologised for at once); here:
 - **the car's gateway or RT app** died: the acks it owed may be lost; they are inferred from
   telemetry (:meth:`~workers.dialog.car.CarDesk.on_telemetry`);
 - **the bus proxy** restarted (the supervisor announces it as worker ``proxy``, once the bus is
-  back): whatever was published meanwhile is lost, so a reply being streamed is asked for again,
+  back): whatever was published meanwhile is lost, so an early request is aborted (its held
+  stream has gaps), a reply being streamed is asked for again (an intents-only request as one),
   sentences whose audio never came are sent again, a transcript still awaited gets
   ``outage_grace_s`` before its apology, and acks of the car's commands may be inferred from
   telemetry;
-- **the dialog itself** restarted (:mod:`~workers.dialog.memory` restored its state): a reply
+- **the dialog itself** restarted (:mod:`~workers.dialog.memory` restored its state): a STOP
+  that may not have left is sent again first, an early request is aborted, a reply
   being streamed is asked for again (the sentences the user already heard are not said twice),
   a reply that was being spoken is closed when the speaker finishes it, a transcript awaited or
   an utterance under way (its transcript may have come while the dialog was down) gets
@@ -45,9 +54,11 @@ from schemas.llm import LlmAbort
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsRequest
 from schemas.vad import VadState
-from workers.dialog.answering import DEAD_EVENTS, ask_llm
-from workers.dialog.listening import fail_asr
+from workers.dialog import early
+from workers.dialog.answering import DEAD_EVENTS, ask_intent, ask_llm
+from workers.dialog.listening import fail_asr, take_partial
 from workers.dialog.speech import ReplySpeech
+from workers.dialog.stopping import resend_unconfirmed
 from workers.dialog.turn import Timeline, Turn
 
 if TYPE_CHECKING:
@@ -77,12 +88,19 @@ class ResumedSpeech(ReplySpeech):
         out = []
         for r in reqs:
             heard = getattr(self, "heard", [])
-            if heard and r.text and r.text == heard[0]:
-                heard.pop(0)
+            rest = r.text
+            # A sentence heard before, or the reply's first clause (the rest of its sentence
+            # then follows in the new reply's first sentence).
+            while heard and rest and _starts_with(rest, heard[0]):
+                rest = rest[len(heard.pop(0)) :].lstrip()
+            if rest != r.text:
                 idx = len(self.spoken) - 1 - self.spoken[::-1].index(r.text)
-                del self.spoken[idx]  # said before the restart, already in ``spoken``
-                if r.final:
-                    out.append(r.model_copy(update={"text": ""}))  # still end the turn
+                if rest:
+                    self.spoken[idx] = rest
+                else:
+                    del self.spoken[idx]  # said before the restart, already in ``spoken``
+                if rest or r.final:
+                    out.append(r.model_copy(update={"text": rest}))  # an empty one ends the turn
                 continue
             if r.text:
                 heard.clear()  # the new reply went another way: say it as it comes
@@ -90,22 +108,34 @@ class ResumedSpeech(ReplySpeech):
         return out
 
 
+def _starts_with(text: str, heard: str) -> bool:
+    """``text`` is ``heard``, or begins with it when that is a clause (it ends in a mark)."""
+    return text == heard or (text.startswith(heard) and not heard[-1].isalnum())
+
+
 def reask(m: TurnManager, t: Turn, now_ns: int, out: list[Out], *, why: str) -> None:
     """Ask the LLM again for turn ``t`` (its stream was lost): abort the old request, send the
-    question again; what was already said is not said twice."""
+    question again; what was already said is not said twice. An intents-only request
+    (``t.asked``) is asked again as one (:func:`~workers.dialog.answering.ask_intent`)."""
     log.warning("llm_reasked turn=%s why=%s heard=%d", t.turn_id, why, len(t.speech.spoken))
     out.append(Out("llm.abort", LlmAbort(request_id=t.request_id, reason=why), t.turn_id))
+    part = t.request_id.count("+") + 1
+    if t.asked is not None:  # nothing of it was spoken: its reply is acted on, never said
+        ask_intent(m, t, t.asked, now_ns, out, part=part)
+        return
+
     speech = ResumedSpeech.resumed(
         t.turn_id,
         t.language,
         max_chars=m.s.sentence_max_chars,
         sent=t.speech.sent,
         spoken=t.speech.spoken,
+        first_clause_chars=m.s.first_clause_chars,
     )
     assert isinstance(speech, ResumedSpeech)
     speech.heard = list(t.speech.spoken)
     t.speech = speech
-    ask_llm(m, t, now_ns, out, part=t.request_id.count("+") + 1)
+    ask_llm(m, t, now_ns, out, part=part)
 
 
 @dataclass
@@ -120,6 +150,8 @@ class Recovery:
     """Awaited segments whose transcript a fault may have lost (apologised for even asleep)."""
     checks: dict[str, int] = field(default_factory=dict)
     """Turn id -> when to send again the sentences of it that got no audio (ns)."""
+    asr_down: bool = False
+    """The ASR worker died and is not ready again yet."""
 
     def on_lifecycle(self, m: TurnManager, p: LifecycleEvent, now_ns: int, out: list[Out]) -> None:
         """A worker of the speech path died or came back; the bus proxy restarted."""
@@ -133,6 +165,8 @@ class Recovery:
                 self.lost.add(seg_id)
                 self.fail_lost(m, seg_id, now_ns, out, why=f"vad_{p.event}")
             self.open_segments.clear()
+        elif p.worker == s.asr_worker:
+            self.asr_down = p.event in DEAD_EVENTS or (self.asr_down and p.event != "ready")
         elif p.event in DEAD_EVENTS and p.worker in (s.rtgw_worker, s.rtapp_worker):
             m.car.suspect_lost_acks()
         elif p.worker not in (s.tts_worker, s.speaker_worker):
@@ -167,6 +201,20 @@ class Recovery:
             self.open_segments.add(p.segment_id)
         else:
             self.open_segments.discard(p.segment_id)
+
+    def on_closed(self, m: TurnManager, p: VadState, now_ns: int, out: list[Out]) -> None:
+        """A segment closed while the ASR is down (after its speculative transcript, perhaps):
+        answered from the pause's transcript when that holds all of it, otherwise its
+        transcript (the new ASR may still get the segment) gets ``outage_grace_s``, then the
+        apology."""
+        if p.speaking or p.dropped or not self.asr_down or p.segment_id not in m.pending:
+            return
+        if take_partial(m, p.segment_id, now_ns, out):
+            return
+        tl, deadline = m.pending[p.segment_id]
+        m.pending[p.segment_id] = (tl, min(deadline, now_ns + int(m.s.outage_grace_s * 1e9)))
+        self.lost.add(p.segment_id)
+        log.warning("transcript_at_risk segment=%s why=asr_down", p.segment_id)
 
     def _hold_deadlines(self, m: TurnManager, now_ns: int) -> None:
         # A turn waiting for its last audio waits for the new worker, not for the timeout.
@@ -208,6 +256,7 @@ class Recovery:
         for seg_id, (tl, deadline) in list(m.pending.items()):
             m.pending[seg_id] = (tl, min(deadline, grace_ns))
             self.lost.add(seg_id)
+        early.abandon(m, out, reason="bus_outage")  # its held stream has lost pieces
         t = m.turn
         if t is not None and t.stage == "llm" and t.request_id:
             reask(m, t, now_ns, out, why="bus_outage")
@@ -218,7 +267,13 @@ class Recovery:
     def restored(self, m: TurnManager, now_ns: int, out: list[Out]) -> None:
         """The dialog itself restarted with its state: go on with the turn in flight. Sentences
         already sent are not sent again: their audio most likely reached the speaker while the
-        dialog was down (the turn is closed when the speaker reports it finished)."""
+        dialog was down (the turn is closed when the speaker reports it finished). A STOP
+        that may not have left is sent again first
+        (:func:`~workers.dialog.stopping.resend_unconfirmed`); an early request is aborted (its
+        stream went on while no dialog listened: the turn asks again when its transcript
+        comes)."""
+        resend_unconfirmed(m, now_ns, out)
+        early.abandon(m, out, reason="dialog_restarted")
         t = m.turn
         if t is not None and t.stage == "llm" and t.request_id:
             reask(m, t, now_ns, out, why="dialog_restarted")

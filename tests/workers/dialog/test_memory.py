@@ -6,14 +6,16 @@ import json
 from pathlib import Path
 
 from bus import Out
+from schemas.asr import AsrPartial, AsrText
 from schemas.llm import LlmAbort, LlmDelta, LlmRequest
-from schemas.rtos import RtosAck, RtosTelemetry
+from schemas.rtos import CarIntent, RtosAck, RtosCommand, RtosTelemetry
 from schemas.speaker import SpeakerReport
+from schemas.system import LifecycleEvent
 from schemas.vad import VadState
 from tests.workers.dialog.harness import Harness, make
 from workers.dialog.__main__ import publish
 from workers.dialog.manager import TurnManager
-from workers.dialog.memory import Memory
+from workers.dialog.memory import FORMAT, Memory
 
 
 def spoken(h: Harness) -> list[str]:
@@ -183,7 +185,7 @@ def test_the_state_file_is_whole_json_after_every_change(tmp_path: Path):
     h = with_memory(state, wake="always")
     h.utterance("s1", "tell me a story")
     doc = json.loads(state.read_text())
-    assert doc["format"] == 1 and doc["current"] == "s1"
+    assert doc["format"] == FORMAT and doc["current"] == "s1"
     assert doc["turns"][0]["stage"] == "llm" and doc["turns"][0]["user_text"] == "tell me a story"
     assert [p.name for p in tmp_path.iterdir()] == ["dialog.json"]  # no temporary file left
 
@@ -235,3 +237,128 @@ def test_a_wake_up_lost_while_the_dialog_hung_is_apologised_for_and_then_listene
     assert spoken(h)[0] == "Sorry, I did not catch that."
     h.utterance("s2", "What is your name?")  # said again, without the wake phrase
     assert len(h.out("llm.request")) == 1
+
+
+# --- what issue 13 added to the state: intents-only requests, STOPs, early requests, partials ---
+
+
+def test_a_restored_intents_only_turn_is_asked_again_for_its_intents_not_as_chat(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.utterance("s1", "forward drive two meters and back one meter")
+    (first,) = h.out("llm.request")
+    assert first.intent_schema
+    outs = restart(h, state)
+    again = [o.payload for o in outs if isinstance(o.payload, LlmRequest)]
+    assert [r.request_id for r in again] == ["s1+"]
+    assert again[0].intent_schema == first.intent_schema  # intents only, under the same schema
+    assert again[0].messages == first.messages  # not the chat prompt with the history
+    answer = '[{"kind":"drive","distance_m":2.0},{"kind":"drive","distance_m":-1.0}]'
+    intents = (CarIntent(kind="drive", distance_m=2.0), CarIntent(kind="drive", distance_m=-1.0))
+    h.llm_says("s1+", answer, intents=intents)
+    assert spoken(h) == ["OK, moving forward 2 metres, then moving backward 1 metre."]
+    assert [(c.kind, c.distance_m) for c in h.out("rtos.command")] == [("drive", 2.0)]
+
+
+def _stop_at_the_pause(h: Harness, seg: str = "s1") -> None:
+    h.send("vad.state", VadState(speaking=True, segment_id=seg, at_ns=h.now_ns), seg)
+    heard = AsrPartial(text="Stop the car!", segment_id=seg, revision=0, speech_end_ns=h.now_ns)
+    h.send("asr.partial", heard, seg)
+
+
+def test_a_stop_acknowledged_before_a_restart_is_not_sent_again_by_the_restarted_dialog(
+    tmp_path: Path,
+):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    _stop_at_the_pause(h)
+    (stop,) = h.out("rtos.command")
+    h.send("rtos.ack", RtosAck(cmd_id=stop.cmd_id, status="accepted", at_ns=h.now_ns + 10**7))
+    outs = restart(h, state)
+    assert not any(o.topic == "rtos.command" for o in outs)
+    h.send("vad.state", VadState(speaking=False, segment_id="s1", at_ns=h.now_ns), "s1")
+    h.send("asr.text", AsrText(text="Stop the car!", segment_id="s1"), "s1")
+    assert len(h.out("rtos.command")) == 1  # the segment's transcript finds its STOP sent
+    assert spoken(h) == ["OK, stopping."]
+    h.tts_plays()
+    (turn,) = h.out("dialog.turn")
+    assert turn.outcome == "command" and turn.stop_ms > 0  # the STOP's ring stamp was kept
+
+
+def test_a_stop_not_yet_acknowledged_is_sent_again_first_thing_after_a_restart(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    _stop_at_the_pause(h)
+    (stop,) = h.out("rtos.command")
+    outs = restart(h, state)  # killed before its "accepted" came: it may never have left
+    assert outs[0].topic == "rtos.command"
+    again = outs[0].payload
+    assert isinstance(again, RtosCommand) and again.kind == "stop"
+    assert again.cmd_id != stop.cmd_id  # a new id: the gateway may hold the old one
+    h.send("rtos.ack", RtosAck(cmd_id=again.cmd_id, status="accepted", at_ns=h.now_ns))
+    restart(h, state)
+    h.send("asr.text", AsrText(text="Stop the car!", segment_id="s1"), "s1")
+    assert [c.kind for c in h.out("rtos.command")] == ["stop", "stop"]  # no third one
+
+
+def test_a_stop_followed_by_another_command_is_not_sent_again_after_a_restart(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    _stop_at_the_pause(h)
+    h.send("vad.state", VadState(speaking=False, segment_id="s1", at_ns=h.now_ns), "s1")
+    h.send("asr.text", AsrText(text="Stop the car! Then turn left.", segment_id="s1"), "s1")
+    assert [c.kind for c in h.out("rtos.command")] == ["stop", "turn"]
+    outs = restart(h, state)  # the STOP's ack was lost, but the car was told more since
+    assert not any(o.topic == "rtos.command" for o in outs)
+
+
+def test_an_early_request_in_flight_is_aborted_after_a_restart_and_the_turn_asks_again(
+    tmp_path: Path,
+):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
+    h.send("vad.state", VadState(speaking=False, segment_id="s1", at_ns=h.now_ns), "s1")
+    question = "What is the capital of France?"
+    h.send("asr.partial", AsrPartial(text=question, segment_id="s1", revision=0), "s1")
+    assert [r.request_id for r in h.out("llm.request")] == ["s1~0"]
+    h.send("llm.delta", LlmDelta(request_id="s1~0", index=0, text="Paris is"), "s1")
+    outs = restart(h, state)
+    aborts = [o.payload.request_id for o in outs if isinstance(o.payload, LlmAbort)]
+    assert aborts == ["s1~0"] and h.mgr.early is None
+    h.send("llm.delta", LlmDelta(request_id="s1~0", index=1, text=" the capital."), "s1")
+    h.send("asr.text", AsrText(text=question, segment_id="s1", speculative=True), "s1")
+    assert [r.request_id for r in h.out("llm.request")] == ["s1~0", "s1"]
+    h.llm_says("s1", "Paris.")
+    assert spoken(h) == ["Paris."]  # nothing of the aborted stream
+
+
+def test_a_pause_s_transcript_kept_across_a_restart_answers_for_an_asr_that_dies(
+    tmp_path: Path,
+):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always", early_answers=False)
+    end = h.now_ns
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=end - 10**9), "s1")
+    partial = AsrPartial(text="Tell me a joke.", segment_id="s1", revision=0, speech_end_ns=end)
+    h.send("asr.partial", partial, "s1")
+    h.send("vad.state", VadState(speaking=False, segment_id="s1", at_ns=end), "s1")
+    h.advance(1.1)  # the partials are written lazily (at most once a second)
+    restart(h, state)
+    h.send("sys.lifecycle", LifecycleEvent(worker="asr", event="exited", exit_code=-9))
+    (req,) = h.out("llm.request")
+    assert req.request_id == "s1" and req.messages[-1].content == "Tell me a joke."
+    assert spoken(h) == []  # answered, not apologised for
+
+
+def test_a_restored_turn_keeps_its_timeline_and_bus_hops(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.travel_s = 0.002
+    h.utterance("s1", "hello")
+    h.llm_says("s1", "Hello there.")
+    restart(h, state)
+    h.utterance("s2", "what is your name")  # cuts s1 short: s1's metrics are published
+    s1 = next(t for t in h.out("dialog.turn") if t.turn_id == "s1")
+    assert s1.outcome == "aborted" and s1.bus_hops >= 2 and s1.bus_ms > 0
+    assert s1.llm_ttft_ms > 0

@@ -4,7 +4,9 @@ for soon."""
 
 from __future__ import annotations
 
+from schemas.asr import AsrPartial, AsrText
 from schemas.llm import LlmDelta
+from schemas.rtos import CarIntent
 from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio
@@ -171,3 +173,126 @@ def test_a_done_ack_lost_with_the_car_s_gateway_is_inferred_from_telemetry():
     h.send("rtos.telemetry", RtosTelemetry(state="idle", active_cmd_id=0))
     _, turn = h.out("rtos.command")
     assert turn.kind == "turn"
+
+
+# --- the producers of issue 13's topics: a pause's transcript, an early request -------------
+
+
+def _pause(h: Harness, seg: str, text: str, *, end_ns: int, revision: int = 0) -> None:
+    """The user paused after ``text`` (speech ended at ``end_ns``): VAD start, the ASR's
+    transcript of the pause (``asr.partial``)."""
+    h.send("vad.state", VadState(speaking=True, segment_id=seg, at_ns=end_ns - 10**9), seg)
+    p = AsrPartial(text=text, segment_id=seg, revision=revision, speech_end_ns=end_ns)
+    h.send("asr.partial", p, seg)
+
+
+def _closed(h: Harness, seg: str, end_ns: int) -> None:
+    h.send("vad.state", VadState(speaking=False, segment_id=seg, at_ns=end_ns), seg)
+
+
+def test_an_asr_lost_after_the_pause_s_transcript_answers_the_closed_segment_from_it():
+    h = make(wake="always", early_answers=False)
+    end = h.now_ns
+    _pause(h, "s1", "Tell me a joke.", end_ns=end)
+    _closed(h, "s1", end)  # the segment holds no more speech than the pause
+    lifecycle(h, "asr", "exited", exit_code=-9)
+    (req,) = h.out("llm.request")
+    assert req.request_id == "s1" and req.messages[-1].content == "Tell me a joke."
+    h.llm_says("s1", "Why did the robot cross the road?")
+    h.tts_plays()
+    (turn,) = h.out("dialog.turn")
+    assert turn.outcome == "answered" and turn.speculative
+    assert "Sorry, I did not catch that." not in spoken(h)
+
+
+def test_a_segment_closed_while_the_asr_is_down_is_answered_from_its_pause_s_transcript():
+    h = make(wake="always", early_answers=False)
+    end = h.now_ns
+    _pause(h, "s1", "Turn left.", end_ns=end)
+    lifecycle(h, "asr", "exited", exit_code=-9)  # the segment is still open: nothing owed yet
+    assert h.out("rtos.command") == [] and spoken(h) == []
+    _closed(h, "s1", end)  # closes while the ASR restarts: its vad.segment is lost
+    assert [c.kind for c in h.out("rtos.command")] == ["turn"]
+    lifecycle(h, "asr", "ready")
+    h.send("asr.text", AsrText(text="Turn left.", segment_id="s1"), "s1")  # a spare got it
+    assert [c.kind for c in h.out("rtos.command")] == ["turn"]  # not acted on twice
+
+
+def test_a_segment_closed_while_the_asr_is_down_without_a_whole_partial_gets_the_grace():
+    h = make(wake="always", early_answers=False, asr_timeout_s=30, outage_grace_s=5)
+    end = h.now_ns
+    _pause(h, "s1", "Tell me", end_ns=end)
+    lifecycle(h, "asr", "hung", silent_s=1.0)
+    _closed(h, "s1", end + 800_000_000)  # the user went on after the pause
+    assert h.out("llm.request") == []
+    h.advance(4.9)
+    assert spoken(h) == []
+    h.advance(0.2)  # not asr_timeout_s (30 s): the ASR was down when it closed
+    assert spoken(h)[0] == "Sorry, I did not catch that."
+
+
+def test_a_vad_lost_after_the_pause_s_transcript_aborts_the_early_request_and_apologises():
+    h = make(wake="always")
+    end = h.now_ns
+    _pause(h, "s1", "What is the capital of France?", end_ns=end)
+    assert [r.request_id for r in h.out("llm.request")] == ["s1~0"]
+    lifecycle(h, "vad", "exited", exit_code=-9)  # the segment never closes
+    assert [a.request_id for a in h.out("llm.abort")] == ["s1~0"] and h.mgr.early is None
+    assert spoken(h)[0] == "Sorry, I did not catch that."
+    late = AsrPartial(text="What is the capital of France?", segment_id="s1", revision=1)
+    h.send("asr.partial", late, "s1")  # a transcript of the lost segment that was under way
+    assert len(h.out("llm.request")) == 1  # no early request for a segment given up
+
+
+def test_an_llm_lost_with_an_early_request_in_flight_is_asked_again_with_the_transcript():
+    h = make(wake="always")
+    end = h.now_ns
+    _pause(h, "s1", "What is the capital of France?", end_ns=end)
+    h.send("llm.delta", LlmDelta(request_id="s1~0", index=0, text="Paris is"), "s1")
+    lifecycle(h, "llm", "exited", exit_code=-9)
+    lifecycle(h, "llm", "ready")
+    _closed(h, "s1", end)
+    text = AsrText(text="What is the capital of France?", segment_id="s1", speculative=True)
+    h.send("asr.text", text, "s1")
+    assert [r.request_id for r in h.out("llm.request")] == ["s1~0", "s1"]  # asked again
+    h.llm_says("s1", "Paris.")
+    assert spoken(h) == ["Paris."]  # not what the dead LLM had begun
+
+
+def test_after_a_bus_outage_an_early_request_is_aborted_and_the_turn_asks_again():
+    h = make(wake="always")
+    end = h.now_ns
+    _pause(h, "s1", "What is the capital of France?", end_ns=end)
+    h.send("llm.delta", LlmDelta(request_id="s1~0", index=0, text="Paris is"), "s1")
+    lifecycle(h, "proxy", "exited", exit_code=-9, silent_s=0.6)  # the next deltas are lost
+    assert [a.request_id for a in h.out("llm.abort")] == ["s1~0"]
+    _closed(h, "s1", end)
+    text = AsrText(text="What is the capital of France?", segment_id="s1", speculative=True)
+    h.send("asr.text", text, "s1")
+    assert [r.request_id for r in h.out("llm.request")] == ["s1~0", "s1"]
+    h.llm_says("s1", "Paris.")
+    assert spoken(h) == ["Paris."]
+
+
+def test_after_a_bus_outage_an_intents_only_request_is_asked_again_as_one():
+    h = make(wake="always")
+    h.utterance("s1", "left ninety degrees turn")
+    (first,) = h.out("llm.request")
+    lifecycle(h, "proxy", "exited", exit_code=-9, silent_s=0.6)
+    _, again = h.out("llm.request")
+    assert again.request_id == "s1+" and again.intent_schema == first.intent_schema
+    h.llm_says("s1+", '[{"kind":"turn","angle_deg":90.0}]',
+               intents=(CarIntent(kind="turn", angle_deg=90.0),))  # fmt: skip
+    assert [c.kind for c in h.out("rtos.command")] == ["turn"]
+    assert all("kind" not in s for s in spoken(h))
+
+
+def test_a_reply_asked_again_says_only_the_rest_of_a_sentence_whose_first_clause_was_heard():
+    h = make(wake="always", first_clause_chars=8)
+    h.utterance("s1", "what is the capital of France")
+    delta = LlmDelta(request_id="s1", index=0, text="Paris is the capital of France, and")
+    h.send("llm.delta", delta, "s1")
+    assert spoken(h) == ["Paris is the capital of France,"]
+    lifecycle(h, "proxy", "exited", exit_code=-9, silent_s=0.6)
+    h.llm_says("s1+", "Paris is the capital of France, and it is big. Bye.")
+    assert spoken(h) == ["Paris is the capital of France,", "and it is big.", "Bye."]
