@@ -3,6 +3,7 @@
     python -m bench.chaos              # 5 rounds of every fault kind: bench/results/chaos.json
     python -m bench.chaos --quick      # 2 faults of one kind (kill:dialog): chaos_quick.json
     python -m bench.chaos --kinds kill:llm,cpu --rounds 3 --seed 7
+    python -m bench.chaos --voice espeak --script lines.yaml   # as python -m demo takes them
 
 The pipeline of ``--config`` (``configs/host.yaml``) runs as in ``python -m demo``: the
 supervisor and every worker as processes, the demo's scripted microphone saying each line when
@@ -41,7 +42,6 @@ from bus import Node, NodeConfig
 from demo.conductor import Conductor
 from demo.player import ScriptedMic
 from demo.run import Demo
-from demo.script import SCRIPT
 from schemas.system import LifecycleEvent
 from supervision.config import SupervisorConfig, parse_config
 from supervision.control import ControlClient
@@ -74,9 +74,11 @@ class Run:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         demo_args = argparse.Namespace(
-            config=args.config, out=args.out, live=False, timeout_s=args.timeout_s, soak_s=0.0
-        )
+            config=args.config, out=args.out, live=False, timeout_s=args.timeout_s, soak_s=0.0,
+            sample_s=60.0, voice=args.voice, script=args.script,
+        )  # fmt: skip
         self.demo = Demo(demo_args)
+        self.script = self.demo.script
         self.stop = False
 
     def prepare(self) -> tuple[Path, dict[str, Any], SupervisorConfig]:
@@ -119,7 +121,7 @@ class Run:
                     continue  # the line's fault first
                 i = conductor.due(now, mic.speaking)
                 if i is not None:
-                    line = SCRIPT[i]
+                    line = self.script[i]
                     rec = ledger.said(n, i, line.text, line.kind, now)
                     armed = driver.on_line(n, now)
                     rec.fault = armed.kind if armed is not None else ""
@@ -143,10 +145,10 @@ class Run:
         modules = {n: (w.module or n) for n, w in cfg.workers.items()}
         stoppable = [n for n, w in cfg.workers.items() if w.module]
         plan = plan_faults(
-            kinds, rounds, self.args.seed, [line.kind for line in SCRIPT], modules, stoppable
+            kinds, rounds, self.args.seed, [line.kind for line in self.script], modules, stoppable
         )
         deadline = self.args.deadline_s or default_deadline_s(raw)
-        passes = max(1, -(-(plan[-1].line + 2) // len(SCRIPT)))  # at least one line after
+        passes = max(1, -(-(plan[-1].line + 2) // len(self.script)))  # at least one line after
         print(f"{len(plan)} faults over {passes} passes of the script; deadline {deadline:.0f} s")
         load_start = os.getloadavg()
         node = self.demo.start(config_path)
@@ -160,8 +162,9 @@ class Run:
             cpu_s=self.args.cpu_s,
         )
         conductor = Conductor(
-            SCRIPT, self.demo.expected, rounds=passes, line_timeout_s=deadline, modules=modules
-        )
+            self.script, self.demo.expected, rounds=passes, line_timeout_s=deadline,
+            modules=modules,
+        )  # fmt: skip
         ledger = Ledger(deadline)
         t0 = time.monotonic()
         try:
@@ -175,6 +178,8 @@ class Run:
             "what": "bench.chaos: the scripted conversation under faults (see its docstring)",
             "config": str(self.args.config),
             "seed": self.args.seed,
+            "voice": self.args.voice,
+            "script": str(self.args.script or "demo.script.SCRIPT"),
             "rounds": rounds,
             "kinds": kinds,
             "deadline_s": deadline,
@@ -215,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
                              "dialog's asr + first-token timeouts + 10 s)")  # fmt: skip
     parser.add_argument("--cpu-s", type=float, default=20.0, help="length of a cpu fault")
     parser.add_argument("--timeout-s", type=float, default=6 * 3600.0, help="give up after this")
+    parser.add_argument(
+        "--voice", choices=("piper", "espeak"), default="piper",
+        help="who speaks the user's lines (as in python -m demo): piper (default) or espeak-ng",
+    )  # fmt: skip
+    parser.add_argument("--script", type=Path, help="a YAML list of lines instead of the demo's")
     parser.add_argument("--out", default=str(RESULTS / "tmp" / "chaos"), help="run folder")
     parser.add_argument("--results", default="", help="results file (default under bench/results)")
     args = parser.parse_args(argv)
