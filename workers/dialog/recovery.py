@@ -150,8 +150,8 @@ class Recovery:
     """Awaited segments whose transcript a fault may have lost (apologised for even asleep)."""
     checks: dict[str, int] = field(default_factory=dict)
     """Turn id -> when to send again the sentences of it that got no audio (ns)."""
-    asr_down: bool = False
-    """The ASR worker died and is not ready again yet."""
+    asr_down: str = ""
+    """The ASR worker's last event while it is down (``exited``, ``gave_up`` ...), else ''."""
 
     def on_lifecycle(self, m: TurnManager, p: LifecycleEvent, now_ns: int, out: list[Out]) -> None:
         """A worker of the speech path died or came back; the bus proxy restarted."""
@@ -166,7 +166,10 @@ class Recovery:
                 self.fail_lost(m, seg_id, now_ns, out, why=f"vad_{p.event}")
             self.open_segments.clear()
         elif p.worker == s.asr_worker:
-            self.asr_down = p.event in DEAD_EVENTS or (self.asr_down and p.event != "ready")
+            if p.event in DEAD_EVENTS:
+                self.asr_down = p.event
+            elif p.event == "ready":
+                self.asr_down = ""
         elif p.event in DEAD_EVENTS and p.worker in (s.rtgw_worker, s.rtapp_worker):
             m.car.suspect_lost_acks()
         elif p.worker not in (s.tts_worker, s.speaker_worker):
@@ -213,8 +216,9 @@ class Recovery:
             return
         tl, deadline = m.pending[p.segment_id]
         m.pending[p.segment_id] = (tl, min(deadline, now_ns + int(m.s.outage_grace_s * 1e9)))
-        self.lost.add(p.segment_id)
-        log.warning("transcript_at_risk segment=%s why=asr_down", p.segment_id)
+        if self.asr_down != "gave_up":  # an ASR that gave up: asleep stays quiet, as ever
+            self.lost.add(p.segment_id)
+        log.warning("transcript_at_risk segment=%s asr=%s", p.segment_id, self.asr_down)
 
     def _hold_deadlines(self, m: TurnManager, now_ns: int) -> None:
         # A turn waiting for its last audio waits for the new worker, not for the timeout.

@@ -296,3 +296,13 @@ def test_a_reply_asked_again_says_only_the_rest_of_a_sentence_whose_first_clause
     lifecycle(h, "proxy", "exited", exit_code=-9, silent_s=0.6)
     h.llm_says("s1+", "Paris is the capital of France, and it is big. Bye.")
     assert spoken(h) == ["Paris is the capital of France,", "and it is big.", "Bye."]
+
+
+def test_asleep_a_segment_closed_after_the_asr_gave_up_for_good_stays_quiet():
+    h = make(early_answers=False, outage_grace_s=5)  # asleep
+    lifecycle(h, "asr", "gave_up")
+    end = h.now_ns
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=end - 10**9), "s1")
+    _closed(h, "s1", end)
+    h.advance(5.1)
+    assert spoken(h) == [] and "s1" not in h.mgr.pending  # given up, quietly (not a fault's loss)
