@@ -1,7 +1,9 @@
 """Bus benchmark: one hop's latency and throughput, voicebus beside raw pyzmq and dora-rs.
 
-    python -m bench.bus            # full measurement, JSON + PNG + Markdown in bench/results/
-    python -m bench.bus --quick    # a short run (< 30 s), JSON only
+    python -m bench.bus            # the full comparison: 3 interleaved rounds of every system,
+                                   # JSON + PNG + Markdown in bench/results/ (about 15 min)
+    python -m bench.bus --quick    # a short run (< 1 min) that checks the bench works; its
+                                   # figures are not comparable (1 round, few messages)
 
 Systems, measured in the same run on this machine, publisher and subscriber in separate
 processes:
@@ -14,12 +16,18 @@ processes:
   ``python -m bus.taps.metrics`` are attached to the bus;
 - ``pyzmq-direct`` (full run only): raw pyzmq straight from PUB to SUB, no proxy: the floor
   of one ipc hop, to show what the proxy's second hop costs;
+- ``voicebus-noshm`` (full run only): ``voicebus`` with shared memory turned off
+  (``shm_min_bytes=0``), so 64 KiB and 1 MiB payloads travel in ZeroMQ frames: what the
+  shared-memory path buys;
 - ``dora-rs``: two dora-rs Python nodes (``dora run``; pyarrow arrays, the timestamp in the
   metadata), when ``dora-rs`` and ``dora-rs-cli`` are installed.
 
-Latency is measured at a steady rate (one message per ``lat_interval_s``) from a monotonic
-timestamp taken before the message is built to the moment the subscriber has it decoded, so it
-includes building, encoding, both hops through the proxy and decoding; p50/p99/p999 in us.
+Run it on a quiet machine: every system runs once per round, the rounds interleaved, so that
+load from other work hits all alike; the load average before and after is in the output, with a
+warning when it was high. Latency is measured at a steady rate (one message per
+``lat_interval_s``) from a monotonic timestamp taken before the message is built to the moment
+the subscriber has it decoded, so it includes building, encoding, both hops through the proxy
+and decoding; p50/p99/p999 in us.
 Throughput (msgs_per_s) is a burst sent as fast as possible: messages received / (last
 receive - first send). ``lost`` counts burst messages that never arrived (pub/sub drops at the
 high-water mark rather than block).
@@ -60,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="measure every system this many times, interleaved, and pool the rounds "
-        "(default 1 with --quick, 2 otherwise: load from other work then hits all alike)",
+        "(default 1 with --quick, 3 otherwise: load from other work then hits all alike)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     parser.add_argument(
@@ -75,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
         parser.error(f"unknown systems {sorted(unknown)}; choose from {SYSTEMS}.")
-    args.rounds = args.rounds or (1 if args.quick else 2)
+    args.rounds = args.rounds or (1 if args.quick else 3)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     load_before = os.getloadavg()
@@ -110,9 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     (args.out / "bus.json").write_text(json.dumps(rows, indent=1) + "\n")
     text = [
-        f"# bench.bus ({'quick' if args.quick else 'full'} run, {elapsed:.0f} s)",
+        f"# bench.bus ({'quick' if args.quick else 'full'} run, {args.rounds} round"
+        f"{'s' if args.rounds > 1 else ''}, {elapsed:.0f} s)",
         "",
         f"Machine: {machine}.",
+        *(
+            [
+                "",
+                "A quick run checks that the bench works; its figures are NOT comparable (one "
+                "round, few messages). The figures: `python -m bench.bus` on a quiet machine.",
+            ]
+            if args.quick
+            else []
+        ),
         "",
         table(rows),
         "",

@@ -4,7 +4,8 @@
 
 ROLE is ``<system>-pub`` or ``<system>-sub`` with system ``zmq`` (raw pyzmq, no envelope;
 through the proxy, or straight from PUB to SUB when SPEC has a ``direct_endpoint``),
-``voicebus`` (``bus.Node`` publishing ``audio.frame`` models) or ``dora`` (dora-rs Python nodes,
+``voicebus`` (``bus.Node`` publishing ``audio.frame`` models; SPEC's ``shm`` false turns shared
+memory off) or ``dora`` (dora-rs Python nodes,
 started by ``dora run``). Only the standard library is imported at the top so the dora nodes run
 in any interpreter that has ``dora-rs``.
 
@@ -193,7 +194,12 @@ def _node(spec: dict[str, Any], name: str) -> Any:
     from bus.nodeconfig import NodeConfig
 
     cfg = NodeConfig(
-        name=name, pub_endpoint=spec["pub_endpoint"], sub_endpoint=spec["sub_endpoint"]
+        name=name,
+        pub_endpoint=spec["pub_endpoint"],
+        sub_endpoint=spec["sub_endpoint"],
+        shm_min_bytes=NodeConfig.model_fields["shm_min_bytes"].default
+        if spec.get("shm", True)
+        else 0,
     )
     return Node(cfg, signals=False)
 

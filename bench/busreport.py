@@ -1,8 +1,9 @@
 """What ``bench.bus`` makes of its measurements: rows, the Markdown table, the verdict, a plot.
 
 :func:`rows_for` pools one system's rounds into a row per payload size (latency percentiles by
-nearest rank, throughput the mean of the rounds); :func:`verdict` checks the targets of
-ARCHITECTURE.md; :func:`codec_cost` times building, encoding and decoding in this process.
+nearest rank, throughput the mean of the rounds); :func:`verdict` checks the targets of issue 16
+(ARCHITECTURE.md's budget: p50 <= 1.1x raw pyzmq and below dora-rs, p99 <= 1 ms);
+:func:`codec_cost` times building, encoding and decoding in this process.
 """
 
 from __future__ import annotations
@@ -84,42 +85,52 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def verdict(rows: list[dict[str, Any]]) -> list[str]:
-    """The targets of ARCHITECTURE.md, met or not."""
+    """The targets of issue 16 and ARCHITECTURE.md, met or not, with the figures."""
     lines = []
     by = {(r["system"], r["payload_bytes"]): r for r in rows}
-    for size in (64, 640):
-        r = by.get(("voicebus", size))
-        if r and r["p50_us"] is not None:
-            ok = r["p50_us"] <= 100 and r["p99_us"] <= 1000
-            lines.append(
-                f"voicebus {size} B: p50 {r['p50_us']} us (target <= 100), p99 {r['p99_us']} us "
-                f"(target <= 1000): {'met' if ok else 'NOT met'}"
+
+    def p50(system: str, size: int) -> float | None:
+        r = by.get((system, size))
+        return r["p50_us"] if r else None
+
+    for size in SIZES:
+        vb50, raw50, dora = p50("voicebus", size), p50("pyzmq-raw", size), p50("dora-rs", size)
+        if vb50 is None:
+            continue
+        parts = []
+        if raw50 and size <= 640:
+            ratio = vb50 / raw50
+            parts.append(
+                f"{ratio:.2f}x raw pyzmq ({raw50} us; target <= 1.1x: "
+                f"{'met' if ratio <= 1.1 else 'NOT met'})"
             )
+        if dora:
+            parts.append(f"dora-rs {dora} us (target below: {'met' if vb50 < dora else 'NOT met'})")
+        p99 = by[("voicebus", size)]["p99_us"]
+        if size <= 640 and p99 is not None:
+            parts.append(f"p99 {p99} us (target <= 1000: {'met' if p99 <= 1000 else 'NOT met'})")
+        lines.append(f"voicebus {size} B: p50 {vb50} us; " + "; ".join(parts))
     vb, raw = by.get(("voicebus", 640)), by.get(("pyzmq-raw", 640))
-    if vb and raw and vb["p50_us"] and raw["p50_us"]:
-        ratio = vb["p50_us"] / raw["p50_us"]
+    if vb and raw and vb["msgs_per_s"] and raw["msgs_per_s"]:
+        ratio = vb["msgs_per_s"] / raw["msgs_per_s"]
         lines.append(
-            f"envelope+schema overhead on 640 B audio frames: p50 {ratio:.2f}x raw pyzmq "
-            f"(target < 1.5x): {'met' if ratio < 1.5 else 'NOT met'}"
+            f"throughput on 640 B: voicebus {vb['msgs_per_s']:,.0f} msgs/s = {ratio:.2f}x raw "
+            f"pyzmq's {raw['msgs_per_s']:,.0f} (target >= 0.8x: "
+            f"{'met' if ratio >= 0.8 else 'NOT met'})"
         )
-        if vb["msgs_per_s"] and raw["msgs_per_s"]:
-            lines.append(
-                f"throughput on 640 B: voicebus {vb['msgs_per_s']:,.0f} msgs/s = "
-                f"{raw['msgs_per_s'] / vb['msgs_per_s']:.1f}x fewer than raw pyzmq"
-            )
     raw_d = by.get(("pyzmq-direct", 640))
     if raw and raw_d and raw["p50_us"] and raw_d["p50_us"]:
         lines.append(
             f"the proxy's extra hop (640 B): pyzmq through the proxy p50 {raw['p50_us']} us vs "
             f"straight PUB -> SUB {raw_d['p50_us']} us (+{raw['p50_us'] - raw_d['p50_us']:.0f} us)"
         )
-    dora = by.get(("dora-rs", 640))
-    if vb and dora and vb["p50_us"] and dora["p50_us"]:
-        lines.append(
-            f"voicebus vs dora-rs (640 B): p50 {vb['p50_us']} vs {dora['p50_us']} us, "
-            f"p99 {vb['p99_us']} vs {dora['p99_us']} us, "
-            f"{vb['msgs_per_s'] or 0:,.0f} vs {dora['msgs_per_s'] or 0:,.0f} msgs/s"
-        )
+    for size in (65536, 1048576):
+        on, off = p50("voicebus", size), p50("voicebus-noshm", size)
+        if on and off:
+            lines.append(
+                f"shared memory at {size} B: p50 {on} us with it, {off} us without "
+                f"(shm_min_bytes=0)"
+            )
     taps = by.get(("voicebus+2taps", 640))
     if vb and taps and vb["p50_us"] and taps["p50_us"]:
         lines.append(
@@ -186,12 +197,21 @@ def plot(rows: list[dict[str, Any]], path: Path, subtitle: str) -> None:
             continue
         x = [r["payload_bytes"] for r in rs]
         (line,) = ax1.plot(x, [r["p50_us"] for r in rs], marker="o", label=f"{system} p50")
-        ax1.plot(x, [r["p99_us"] for r in rs], marker="x", ls="--", color=line.get_color(),
-                 label=f"{system} p99")  # fmt: skip
+        ax1.plot(
+            x,
+            [r["p99_us"] for r in rs],
+            marker="x",
+            ls="--",
+            color=line.get_color(),
+            label=f"{system} p99",
+        )
         tr = [r for r in rs if r["msgs_per_s"]]
-        ax2.plot([r["payload_bytes"] for r in tr], [r["msgs_per_s"] for r in tr], marker="o",
-                 label=system)  # fmt: skip
-    ax1.axhline(100, color="grey", lw=0.8, ls=":")
+        ax2.plot(
+            [r["payload_bytes"] for r in tr],
+            [r["msgs_per_s"] for r in tr],
+            marker="o",
+            label=system,
+        )
     ax1.axhline(1000, color="grey", lw=0.8, ls=":")
     for ax, ylabel in ((ax1, "latency, us (log)"), (ax2, "messages/s (log)")):
         ax.set_xscale("log", base=2)

@@ -28,8 +28,9 @@ QUICK = [(64, 200, 0.001, 2000), (640, 200, 0.001, 2000), (65536, 100, 0.002, 20
          (1048576, 30, 0.01, 20)]  # fmt: skip
 FULL = [(64, 5000, 0.001, 30000), (640, 5000, 0.001, 30000), (65536, 2000, 0.002, 3000),
         (1048576, 1000, 0.005, 300)]  # fmt: skip
-SYSTEMS = ("pyzmq-raw", "voicebus", "voicebus+2taps", "dora-rs", "pyzmq-direct")
-#: The systems of a quick run (pyzmq-direct, the proxy-less floor, only in the full run).
+SYSTEMS = ("pyzmq-raw", "voicebus", "voicebus+2taps", "dora-rs", "pyzmq-direct", "voicebus-noshm")
+#: The systems of a quick run (the full run adds pyzmq-direct, the proxy-less floor, and
+#: voicebus-noshm, voicebus with shared memory turned off: what each buys).
 QUICK_SYSTEMS = SYSTEMS[:4]
 
 
@@ -65,7 +66,9 @@ class Bench:
             self.proxy.terminate()
             self.proxy.wait(timeout=10)
 
-    def _spec(self, name: str, *, direct: bool = False) -> tuple[Path, dict[str, Any]]:
+    def _spec(
+        self, name: str, *, direct: bool = False, shm: bool = True
+    ) -> tuple[Path, dict[str, Any]]:
         ctl = self.dir / name
         ctl.mkdir()
         spec = {
@@ -77,14 +80,17 @@ class Bench:
             "run_timeout_s": 60.0 if self.quick else 300.0,
             "phase_timeout_s": 5.0 if self.quick else 20.0,
             "direct_endpoint": f"ipc://{ctl}/direct" if direct else "",
+            "shm": shm,
         }
         path = ctl / "spec.json"
         path.write_text(json.dumps(spec))
         return path, spec
 
-    def run_pair(self, name: str, role: str, *, direct: bool = False) -> dict[str, Any] | None:
+    def run_pair(
+        self, name: str, role: str, *, direct: bool = False, shm: bool = True
+    ) -> dict[str, Any] | None:
         """Run ``<role>-sub`` and ``<role>-pub``; the subscriber's measurements."""
-        path, spec = self._spec(name, direct=direct)
+        path, spec = self._spec(name, direct=direct, shm=shm)
         cmd = [sys.executable, "-m", "bench.busnodes"]
         # both start at once: the publisher sends warm-up messages until the subscriber has one
         sub = subprocess.Popen([*cmd, f"{role}-sub", str(path)], env=self.env)
@@ -167,6 +173,8 @@ class Bench:
             return self.run_pair(tag, "zmq", direct=True)
         if system == "voicebus":
             return self.run_pair(tag, "voicebus")
+        if system == "voicebus-noshm":
+            return self.run_pair(tag, "voicebus", shm=False)
         if system == "voicebus+2taps":
             taps = self.start_taps()
             try:

@@ -4,13 +4,22 @@ BusError
  +-- FrameError            a frame that cannot be decoded (counted and dropped by nodes)
  |    +-- VersionError     a protocol or schema major version this reader does not speak
  |    +-- SchemaError      a payload that does not validate against its topic's model
+ |    +-- LostError        a payload overwritten in shared memory before it was read (a gap)
  +-- ConfigError           a node, proxy or endpoint configuration that cannot work
  +-- BusTimeout            the bus did not answer in time (handshake, control request)
 """
 
 from __future__ import annotations
 
-__all__ = ["BusError", "BusTimeout", "ConfigError", "FrameError", "SchemaError", "VersionError"]
+__all__ = [
+    "BusError",
+    "BusTimeout",
+    "ConfigError",
+    "FrameError",
+    "LostError",
+    "SchemaError",
+    "VersionError",
+]
 
 
 class BusError(Exception):
@@ -27,6 +36,11 @@ class VersionError(FrameError):
 
 class SchemaError(FrameError):
     """The payload does not match the model registered for its topic."""
+
+
+class LostError(FrameError):
+    """The payload was overwritten in its publisher's shared-memory ring before this reader
+    took it: the reader was too slow; counted as lost, like a sequence gap."""
 
 
 class ConfigError(BusError):

@@ -7,6 +7,7 @@ is a msgpack map; the payload is the topic's model dumped to a map, except the m
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,12 +15,29 @@ import msgpack
 from pydantic import ValidationError
 
 from bus.errors import FrameError, SchemaError, VersionError
+from bus.framecheck import (
+    MAX_ENVELOPE_BYTES,
+    MAX_INSTANCE,
+    MAX_RAW_BYTES,
+    check_envelope,
+    check_schema_version,
+    msgpack_reason,
+    msgpack_type,
+    refuse,
+    unique_map,
+)
+from bus.nativeio import vbio
+from bus.payloadmap import payload_map
+from bus.shm import ShmOut
+from bus.shm import read as _shm_read
 from schemas.base import Message
 from schemas.registry import Registry, registry
 
 __all__ = [
     "MAX_ENVELOPE_BYTES",
+    "MAX_RAW_BYTES",
     "PROTOCOL_VERSION",
+    "SHM_PROTOCOL_VERSION",
     "Envelope",
     "decode",
     "encode",
@@ -27,12 +45,9 @@ __all__ = [
 
 #: (major, minor) of the frame layout. Readers refuse another major.
 PROTOCOL_VERSION: tuple[int, int] = (1, 0)
-#: Largest envelope frame a reader accepts (large binary data belongs in the raw frame).
-MAX_ENVELOPE_BYTES = 4 * 1024 * 1024
-#: Largest raw frame a reader accepts.
-MAX_RAW_BYTES = 64 * 1024 * 1024
+#: The version a message with its raw field in shared memory carries (``shm``, added in 1.1).
+SHM_PROTOCOL_VERSION: tuple[int, int] = (1, 1)
 
-_REQUIRED = {"v": list, "src": str, "inst": int, "seq": int, "ts": int, "p": dict}
 _KNOWN = frozenset({"v", "src", "inst", "seq", "ts", "tr", "sv", "p", "raw"})
 
 
@@ -78,128 +93,150 @@ def encode(
     seq: int,
     ts_ns: int,
     trace: str = "",
+    shm: ShmOut | None = None,
 ) -> list[bytes]:
-    """Build the multipart frames for one message."""
+    """Build the multipart frames for one message.
+
+    With ``shm``, a raw field of at least ``shm.min_bytes`` goes into the publisher's
+    shared-memory ring and frame 2 is its descriptor (``docs/protocol.md`` section 9).
+    """
     raw_name = payload.raw_field
-    body = payload.model_dump(mode="python", exclude={raw_name} if raw_name else None)
-    env: dict[str, Any] = {
-        "v": PROTOCOL_VERSION,
-        "src": source,
-        "inst": instance,
-        "seq": seq,
-        "ts": ts_ns,
-        "tr": trace,
-        "sv": payload.schema_version,
-        "p": body,
-    }
+    body = payload_map(payload, raw_name)
+    sv = payload.schema_version
+    if shm is not None and raw_name and len(getattr(payload, raw_name)) >= shm.min_bytes:
+        descriptor = shm.descriptor(getattr(payload, raw_name))
+        if descriptor is not None:
+            env_shm = {
+                "v": SHM_PROTOCOL_VERSION,
+                "src": source,
+                "inst": instance,
+                "seq": seq,
+                "ts": ts_ns,
+                "tr": trace,
+                "sv": sv,
+                "p": body,
+                "shm": raw_name,
+            }
+            return [topic.encode(), _pack(env_shm), descriptor]
+    data = None
+    if _encode_env is not None:  # the same bytes as the Packer below, written in C
+        data = _encode_env(source, instance, seq, ts_ns, trace, sv[0], sv[1], body, raw_name)
+    if data is None:
+        env: dict[str, Any] = {
+            "v": PROTOCOL_VERSION,
+            "src": source,
+            "inst": instance,
+            "seq": seq,
+            "ts": ts_ns,
+            "tr": trace,
+            "sv": sv,
+            "p": body,
+        }
+        if raw_name:
+            env["raw"] = raw_name
+        data = _pack(env)
     if raw_name:
-        env["raw"] = raw_name
-        return [topic.encode(), msgpack.packb(env, use_bin_type=True), getattr(payload, raw_name)]
-    return [topic.encode(), msgpack.packb(env, use_bin_type=True)]
+        return [topic.encode(), data, getattr(payload, raw_name)]
+    return [topic.encode(), data]
 
 
-def _unpack(data: bytes) -> dict[str, Any]:
-    if len(data) > MAX_ENVELOPE_BYTES:
-        raise FrameError(f"envelope of {len(data)} bytes exceeds {MAX_ENVELOPE_BYTES}")
-    try:
-        env = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_ENVELOPE_BYTES)
-    except Exception as exc:  # msgpack raises several unrelated types for bad input
-        raise FrameError(f"envelope is not valid msgpack: {exc}") from exc
-    if type(env) is not dict:
-        raise FrameError(f"envelope is a msgpack {type(env).__name__}, expected a map")
-    return env
+class _Packers(threading.local):
+    """A msgpack Packer per thread (reused: cheaper than ``packb``; not safe to share)."""
+
+    def __init__(self) -> None:
+        self.pack = msgpack.Packer(use_bin_type=True).pack
 
 
-def _version(value: Any, what: str) -> tuple[int, int]:
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) < 1
-        or not all(isinstance(x, int) and not isinstance(x, bool) for x in value)
-    ):
-        raise FrameError(f"{what} {value!r} is not a list of integers")
-    return (value[0], value[1] if len(value) > 1 else 0)
+_packers = _Packers()
 
 
-def _check_fields(env: dict[str, Any]) -> None:
-    """Raise the precise error for an envelope that failed the fast checks."""
-    for key, typ in _REQUIRED.items():
-        value = env.get(key)
-        if not isinstance(value, typ) or isinstance(value, bool):
-            raise FrameError(f"envelope field {key!r} is missing or not a {typ.__name__}")
-    if not isinstance(env.get("tr", ""), str):
-        raise FrameError("envelope field 'tr' is not a string")
+def _pack(env: dict[str, Any]) -> bytes:
+    return _packers.pack(env)
+
+
+_ABSENT: Any = object()
+_unpackb = msgpack.unpackb
+_check_keys = vbio.check_keys if vbio is not None else None
+_decode_env = vbio.decode_envelope if vbio is not None else None
+_encode_env = vbio.encode_envelope if vbio is not None else None
 
 
 def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
-    """Decode multipart frames; raise :class:`FrameError` (or a subclass) if they are bad."""
-    # This runs once per message per subscriber: the common case is checked with cheap exact
-    # type tests, and only a frame that fails them pays for the detailed diagnosis.
-    if len(frames) not in (2, 3):
-        raise FrameError(f"expected 2 or 3 frames, got {len(frames)}")
+    """Decode multipart frames; raise :class:`FrameError` (or a subclass) if they are bad.
+
+    Every rule of ``docs/protocol.md`` section 3 is checked; the reason names the rule broken.
+    """
+    # This runs once per message per subscriber. The envelope is read in C when bus/native is
+    # built (every rule that needs no model checked there); anything unusual, and everything
+    # without it, goes through _envelope() below, which pays for the exact diagnosis.
+    n = len(frames)
+    if n != 2 and n != 3:
+        raise refuse("F1", f"a message has 2 or 3 frames, this one has {n}")
+    t = frames[0]
     try:
-        topic = bytes(frames[0]).decode("utf-8")
+        topic = (t if t.__class__ is bytes else bytes(t)).decode()
     except UnicodeDecodeError as exc:
-        raise FrameError("topic is not valid UTF-8") from exc
-    env = _unpack(bytes(frames[1]))
-    v = env.get("v")
-    if type(v) is list and len(v) == 2 and type(v[0]) is int and type(v[1]) is int:
-        version = (v[0], v[1])
-    else:
-        version = _version(v, "protocol version")
-    if version[0] != PROTOCOL_VERSION[0]:
-        raise VersionError(
-            f"frame on {topic!r} from {env.get('src')!r} uses protocol {version[0]}.{version[1]}; "
-            f"this reader speaks {PROTOCOL_VERSION[0]}.x"
+        raise refuse("F2", "the topic (frame 0) is not valid UTF-8") from exc
+    if not topic:
+        raise refuse("F2", "the topic (frame 0) is empty")
+    data = frames[1]
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise refuse(
+            "F3",
+            f"the envelope (frame 1) has {len(data)} bytes, more than the "
+            f"limit of {MAX_ENVELOPE_BYTES}",
         )
-    source: Any = env.get("src")
-    body: Any = env.get("p")
-    trace: Any = env.get("tr", "")
-    instance: Any = env.get("inst")
-    seq: Any = env.get("seq")
-    ts_ns: Any = env.get("ts")
-    if not (
-        type(source) is str
-        and type(body) is dict
-        and type(trace) is str
-        and type(instance) is int
-        and type(seq) is int
-        and type(ts_ns) is int
-    ):
-        _check_fields(env)
-    raw_name = env.get("raw")
-    if raw_name is not None:
-        if type(raw_name) is not str or len(frames) != 3:
-            raise FrameError("envelope names a raw field but the raw frame is missing")
-        if len(frames[2]) > MAX_RAW_BYTES:
-            raise FrameError(f"raw frame of {len(frames[2])} bytes exceeds {MAX_RAW_BYTES}")
-        body[raw_name] = bytes(frames[2])
-    elif len(frames) == 3:
-        raise FrameError("a raw frame was sent but the envelope names no raw field")
-    sv = env.get("sv")
-    if sv is None:
-        schema_version = (1, 0)
-    elif type(sv) is list and len(sv) == 2 and type(sv[0]) is int and type(sv[1]) is int:
-        schema_version = (sv[0], sv[1])
-    else:
-        schema_version = _version(sv, "schema version")
+    fields = _decode_env(data) if _decode_env is not None else None
+    if fields is None:
+        fields = _envelope(data, topic)
+    source, instance, seq, ts_ns, trace, body, sv_major, sv_minor, raw_name, extra = fields
+    if extra is not None and "shm" in extra:  # the raw field is in shared memory (section 9)
+        _from_shm(frames, body, raw_name, extra)
+        if not extra:
+            extra = None
+    elif raw_name is not None:
+        if n != 3:
+            raise refuse(
+                "F6",
+                f"the envelope names the raw field {raw_name!r:.60} but the message has no frame 2",
+            )
+        if raw_name in body:
+            raise refuse(
+                "E15",
+                f"the payload field {raw_name!r:.60} is both in frame 2 (raw) and "
+                "in 'p'; send it in one place",
+            )
+        raw = frames[2]
+        if len(raw) > MAX_RAW_BYTES:
+            raise refuse(
+                "F4",
+                f"the raw frame (frame 2) has {len(raw)} bytes, more than the "
+                f"limit of {MAX_RAW_BYTES}",
+            )
+        body[raw_name] = raw if raw.__class__ is bytes else bytes(raw)
+    elif n == 3:
+        raise refuse(
+            "F5",
+            "the message has a frame 2 but the envelope names no field for it ('raw' or 'shm')",
+        )
     model = reg.model_for(topic)
     payload: Message | dict[str, Any] = body
     if model is not None:
-        if schema_version[0] != model.schema_version[0]:
+        if sv_major != model.schema_version[0]:
             raise VersionError(
-                f"payload on {topic!r} from {source!r} has schema {schema_version[0]}."
-                f"{schema_version[1]}; this reader knows {model.schema_version[0]}.x"
+                f"payload on {topic!r} from {source!r} has schema {sv_major}."
+                f"{sv_minor}; this reader knows {model.schema_version[0]}.x "
+                "(docs/protocol.md rule V2)"
             )
         try:
-            payload = model.model_validate(body)
+            payload = model.__pydantic_validator__.validate_python(body)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first["loc"]) or "payload"
             raise SchemaError(
                 f"payload on {topic!r} from {source!r} does not match "
-                f"{model.__name__}: {where}: {first['msg']}"
+                f"{model.__name__}: {where}: {first['msg']} (docs/protocol.md rule P1)"
             ) from exc
-    extra = {} if _KNOWN.issuperset(env) else {k: x for k, x in env.items() if k not in _KNOWN}
     return Envelope(
         topic,
         source,
@@ -208,6 +245,102 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
         ts_ns,
         trace,
         payload,
-        schema_version,
-        extra,
+        (sv_major, sv_minor),
+        {} if extra is None else extra,
     )
+
+
+def _from_shm(
+    frames: list[bytes], body: dict[str, Any], raw_name: str | None, extra: dict[str, Any]
+) -> None:
+    """Put the payload a descriptor (frame 2) names into ``body`` (rules E16, F6, E15, F7)."""
+    name = extra.pop("shm")
+    if type(name) is not str or not name or raw_name is not None:
+        raise refuse(
+            "E16",
+            f"envelope key 'shm' is {name!r:.60}"
+            + (
+                "; a message has either 'raw' or 'shm', not both"
+                if raw_name is not None
+                else "; it must be the name of the payload field in shared memory"
+            ),
+        )
+    if len(frames) != 3:
+        raise refuse(
+            "F6",
+            f"the envelope names the field {name!r:.60} in shared memory but the "
+            "message has no frame 2 (its descriptor)",
+        )
+    if name in body:
+        raise refuse(
+            "E15",
+            f"the payload field {name!r:.60} is both in shared memory and in "
+            "'p'; send it in one place",
+        )
+    body[name] = _shm_read(frames[2])
+
+
+def _envelope(data: bytes, topic: str) -> tuple[Any, ...]:
+    """The envelope's fields in Python (the fields ``decode_envelope`` returns), or a refusal
+    with its exact reason: rules E1 to E14 and V1."""
+    try:
+        if _check_keys is not None and not _check_keys(data):
+            # every map's keys are unique strs (checked in C): the plain unpacker is enough
+            env = _unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_ENVELOPE_BYTES)
+        else:  # the hook says which key of which map is wrong (rules E3, E4)
+            env = _unpackb(
+                data,
+                raw=False,
+                strict_map_key=True,
+                object_pairs_hook=unique_map,
+                max_bin_len=MAX_ENVELOPE_BYTES,
+            )
+    except FrameError:
+        raise
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise msgpack_reason(exc) from exc
+    if type(env) is not dict:
+        raise refuse("E2", f"the envelope is a msgpack {msgpack_type(env)}, not a map")
+    v: Any = env.get("v")
+    source: Any = env.get("src")
+    body: Any = env.get("p")
+    trace: Any = env.get("tr")
+    instance: Any = env.get("inst")
+    seq: Any = env.get("seq")
+    ts_ns: Any = env.get("ts")
+    if not (
+        type(v) is list
+        and len(v) == 2
+        and v[0] == 1
+        and type(v[0]) is int
+        and type(v[1]) is int
+        and v[1] >= 0
+        and type(source) is str
+        and source
+        and type(body) is dict
+        and type(trace) is str
+        and type(instance) is int
+        and 0 <= instance <= MAX_INSTANCE
+        and type(seq) is int
+        and seq >= 1
+        and type(ts_ns) is int
+    ):
+        check_envelope(env, topic)
+    raw_name = env.get("raw")
+    if "raw" in env and (type(raw_name) is not str or not raw_name):
+        raise refuse(
+            "E14",
+            f"envelope key 'raw' is {raw_name!r:.60}; when present it must be "
+            "the name of the payload field carried in frame 2",
+        )
+    sv = env.get("sv", _ABSENT)
+    if sv is _ABSENT:
+        sv_major, sv_minor = 1, 0
+    elif type(sv) is list and len(sv) == 2 and type(sv[0]) is int and type(sv[1]) is int:
+        sv_major, sv_minor = sv
+        if sv_major < 0 or sv_minor < 0:
+            check_schema_version(sv)
+    else:
+        sv_major, sv_minor = check_schema_version(sv)
+    extra = None if _KNOWN.issuperset(env) else {k: x for k, x in env.items() if k not in _KNOWN}
+    return (source, instance, seq, ts_ns, trace, body, sv_major, sv_minor, raw_name, extra)

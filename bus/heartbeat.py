@@ -17,6 +17,7 @@ from typing import Any
 import zmq
 
 from bus.framing import encode
+from bus.socketio import PubIO
 from schemas.system import Heartbeat
 
 __all__ = ["HeartbeatThread"]
@@ -37,6 +38,7 @@ class HeartbeatThread(threading.Thread):
     ) -> None:
         super().__init__(name=f"heartbeat-{name}", daemon=True)
         self._sock = sock
+        self._io = PubIO(sock)
         self._name = name
         self._instance = instance
         self._period_s = period_s
@@ -76,7 +78,4 @@ class HeartbeatThread(threading.Thread):
             seq=self._seq,
             ts_ns=time.monotonic_ns(),
         )
-        try:
-            self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
-        except zmq.Again:
-            log.warning("heartbeat_dropped reason=send queue full")
+        self._io.send(frames)  # a PUB socket drops rather than blocks when its queue is full

@@ -21,6 +21,7 @@ from typing import Any
 
 import zmq
 
+from bus import shm
 from bus.connect import await_handshake, connect
 from bus.events import STOP_CHECK_NS
 from bus.heartbeat import HeartbeatThread
@@ -28,6 +29,7 @@ from bus.logbridge import BusLogHandler, configure_logging
 from bus.manifest import Manifest
 from bus.nodeconfig import NodeConfig
 from bus.nodecore import NodeCore
+from bus.socketio import PubIO, SubIO
 from bus.topics import literal_prefix
 from schemas.registry import Registry, registry
 
@@ -65,8 +67,13 @@ class Node(NodeCore):
         self._ctx = zmq.Context()
         self._pub = connect(self._ctx, zmq.PUB, config)
         self._sub = connect(self._ctx, zmq.SUB, config)
-        self._poller = zmq.Poller()
-        self._poller.register(self._sub, zmq.POLLIN)
+        self._pub_io = PubIO(self._pub)
+        if config.shm_min_bytes and shm.available() and _all_ipc(config):
+            self._shm = shm.ShmOut(self.instance, config.shm_min_bytes, config.shm_ring_bytes)
+        self._sub_io = SubIO(self._sub)
+        # the hot calls bound once (no extra Python frame per message)
+        self._send = self._pub_io.send  # type: ignore[method-assign]
+        self._recv_nowait = self._sub_io.recv_nowait  # type: ignore[method-assign]
         self._closed = False
         self._heartbeat = HeartbeatThread(
             connect(self._ctx, zmq.PUB, config),
@@ -113,42 +120,25 @@ class Node(NodeCore):
         self._heartbeat.beat_now()
 
     def _send(self, frames: list[bytes]) -> None:
-        self._pub.send_multipart(frames, copy=len(frames[-1]) < 65536)
+        self._pub_io.send(frames)  # replaced by the bound method itself in __init__
 
     def _recv_nowait(self) -> list[bytes] | None:
-        # ZMQ_EVENTS first: an empty socket costs a getsockopt, not a raised zmq.Again (the
-        # common case for messages that arrive one at a time)
-        events: int = self._sub.get(zmq.EVENTS)  # type: ignore[assignment]
-        if not events & zmq.POLLIN:
-            return None
-        try:
-            return self._sub.recv_multipart(zmq.NOBLOCK)
-        except zmq.Again:
-            return None
+        return self._sub_io.recv_nowait()  # replaced by the bound method itself in __init__
 
     def _wait(self, wait_ns: int, fds: Sequence[int]) -> tuple[bool, Sequence[int]] | None:
         # rounded up to whole ms; at most STOP_CHECK_NS, so that a stop request is noticed
         timeout_ms = -(-min(STOP_CHECK_NS, wait_ns if wait_ns >= 0 else STOP_CHECK_NS) // 1_000_000)
-        if not fds:
-            return bool(self._sub.poll(timeout_ms)), ()
-        ready = self._poller.poll(timeout_ms)
-        return (
-            any(s is self._sub for s, _ in ready),
-            [s for s, _ in ready if s is not self._sub],
-        )
+        return self._sub_io.wait(timeout_ms, bool(fds))
 
     def _watch(self, fds: Sequence[int]) -> None:
-        for fd in fds:
-            self._poller.register(fd, zmq.POLLIN)
+        self._sub_io.watch(fds)
 
     def _unwatch(self, fds: Sequence[int]) -> None:
-        for fd in fds:
-            self._poller.unregister(fd)
+        self._sub_io.unwatch(fds)
 
     def pending(self) -> int:
         """1 when a message waits in the socket, else 0 (ZeroMQ does not say how many)."""
-        events: int = self._sub.get(zmq.EVENTS)  # type: ignore[assignment]
-        return 1 if events & zmq.POLLIN else 0
+        return 1 if self._sub_io.readable() else 0
 
     def close(self) -> None:
         """Send a last heartbeat (state ``stopping``), then close the sockets."""
@@ -164,10 +154,17 @@ class Node(NodeCore):
             self._heartbeat._sock.close(linger=0)
         self._pub.close()
         self._sub.close(linger=0)
-        self._ctx.term()
+        self._ctx.term()  # waits for what is queued to be sent (LINGER), then the ring can go
+        if self._shm is not None:
+            self._shm.close()
 
     def __enter__(self) -> Node:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _all_ipc(config: NodeConfig) -> bool:
+    """True when both endpoints are on this machine (a reader of shared memory must be)."""
+    return config.pub_endpoint.startswith("ipc://") and config.sub_endpoint.startswith("ipc://")

@@ -65,6 +65,12 @@ class NodeConfig(BaseModel):
     """How long to wait for the bus to answer the start-up handshake, s."""
     hwm: int = Field(default=100_000, ge=1)
     """ZeroMQ high-water mark (messages queued per socket before dropping)."""
+    shm_min_bytes: int = Field(default=65_536, ge=0)
+    """On an ipc:// bus, raw fields of at least this many bytes travel through shared memory
+    (``docs/protocol.md`` section 9); 0 turns it off, bytes."""
+    shm_ring_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    """Size of a publisher's shared-memory ring (made at its first large payload; a payload
+    over a quarter of it travels in frame 2), bytes."""
     restarts: int = 0
     """How many times the supervisor restarted this worker before."""
     log_level: str = "INFO"

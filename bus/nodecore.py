@@ -20,12 +20,13 @@ from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 
-from bus.errors import ConfigError, FrameError, SchemaError, VersionError
+from bus.errors import ConfigError, FrameError, LostError, SchemaError, VersionError
 from bus.events import EventLoop, Readable, Tick, Watchable
 from bus.framing import Envelope, decode, encode
 from bus.manifest import IMPLICIT_PRODUCES, Manifest, ManifestError
 from bus.nodeconfig import format_errors
 from bus.seqtrack import SeqTracker
+from bus.shm import ShmOut
 from bus.topics import matcher
 from bus.transport import Transport
 from schemas.base import Message
@@ -89,6 +90,7 @@ class NodeCore(Transport):
         # one) a cache of the registry's answers
         self._models: dict[str, type[Message]] = {}
         self._consumes: frozenset[str] | None = None
+        self._shm: ShmOut | None = None  # large raw fields through shared memory (bus.shm)
 
     # --- what a worker calls -------------------------------------------------------------
 
@@ -173,6 +175,7 @@ class NodeCore(Transport):
                 seq=seq,
                 ts_ns=self.clock(),
                 trace=trace,
+                shm=self._shm,
             )
             self._send(frames)
             self.stats.published += 1
@@ -269,6 +272,10 @@ class NodeCore(Transport):
         except VersionError as exc:
             self.stats.refused_version += 1
             self._warn("version", logging.ERROR, "frame_refused reason=%s", exc)
+            return None
+        except LostError as exc:  # a slow reader, as with a sequence gap: not a bad frame
+            self.stats.gaps += 1
+            self._warn("lost", logging.WARNING, "messages_lost lost=1 reason=%s", exc)
             return None
         except FrameError as exc:
             self.stats.malformed += 1

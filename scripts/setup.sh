@@ -48,4 +48,6 @@ fi
 if [ -f rtos/Makefile ]; then
   make -s -C rtos
 fi
+# the proxy's forwarding loop in C (without it the proxy forwards in Python, slower)
+make -s -C bus/native
 echo "setup: ready ($VENV)"

@@ -32,11 +32,12 @@ from typing import Any
 import zmq
 
 from bus.connect import PROBE_PREFIX, await_handshake, connect
-from bus.errors import FrameError, VersionError
+from bus.errors import FrameError, LostError, VersionError
 from bus.framing import Envelope, decode
 from bus.heartbeat import HeartbeatThread
 from bus.nodeconfig import NodeConfig
 from bus.seqtrack import SeqTracker
+from bus.shm import materialize
 from bus.topics import literal_prefix, matcher
 from schemas.registry import Registry, registry
 
@@ -231,11 +232,22 @@ class TapNode:
         }
 
     def _take(self, now_ns: int, frames: list[bytes]) -> None:
-        """Queue ``frames`` if they match our globs; count them lost if the queue is full."""
+        """Queue ``frames`` if they match our globs; count them lost if the queue is full.
+
+        A payload in shared memory is copied out now (its slot may be reused before the
+        consumer gets to it), so what is queued, shown and recorded is a plain message.
+        """
         head = frames[0]
         if head.startswith(PROBE_PREFIX) or not self._match(head.decode("utf-8", "replace")):
             return
         self.stats.received += 1
+        try:
+            frames = materialize(frames)
+        except LostError:
+            self.stats.lost += 1
+            return
+        except FrameError:
+            pass  # decode() refuses it and says why
         try:
             self._queue.put_nowait(Received(now_ns, frames))
         except queue.Full:

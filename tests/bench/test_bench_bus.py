@@ -56,3 +56,36 @@ def test_the_subscriber_bookkeeping_ends_phases_and_reports(tmp_path: Path) -> N
     assert rows[0]["p50_us"] == 10.0 and rows[0]["burst_lost"] == 0
     assert rows[0]["msgs_per_s"] == pytest.approx(3 / 1.002e-3, rel=1e-3)
     assert verdict(rows)[0].startswith("voicebus 64 B: p50 10.0 us")
+
+
+def _row(system: str, size: int, p50: float, p99: float, rate: float) -> dict[str, Any]:
+    return {
+        "system": system,
+        "payload_bytes": size,
+        "p50_us": p50,
+        "p99_us": p99,
+        "msgs_per_s": rate,
+        "burst_lost": 0,
+        "burst_sent": 10,
+    }
+
+
+def test_the_verdict_applies_the_targets_of_issue_16() -> None:
+    rows = [
+        _row("pyzmq-raw", 640, 200.0, 900.0, 10_000.0),
+        _row("voicebus", 640, 215.0, 950.0, 8_500.0),
+        _row("dora-rs", 640, 230.0, 800.0, 5_000.0),
+        _row("voicebus", 1048576, 600.0, 2000.0, 100.0),
+        _row("voicebus-noshm", 1048576, 1000.0, 3000.0, 100.0),
+        _row("dora-rs", 1048576, 500.0, 900.0, 100.0),
+    ]
+    lines = verdict(rows)
+    assert lines[0] == (
+        "voicebus 640 B: p50 215.0 us; 1.07x raw pyzmq (200.0 us; target <= 1.1x: met); "
+        "dora-rs 230.0 us (target below: met); p99 950.0 us (target <= 1000: met)"
+    )
+    assert lines[1] == "voicebus 1048576 B: p50 600.0 us; dora-rs 500.0 us (target below: NOT met)"
+    assert "= 0.85x raw pyzmq's 10,000 (target >= 0.8x: met)" in lines[2]
+    assert lines[3] == (
+        "shared memory at 1048576 B: p50 600.0 us with it, 1000.0 us without (shm_min_bytes=0)"
+    )

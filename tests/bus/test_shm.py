@@ -1,0 +1,270 @@
+"""Large payloads through shared memory: whole on arrival, lost (not garbage) when overwritten,
+copied out by taps, and no ring left in /dev/shm when a publisher ends or is killed."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgpack
+import pytest
+import zmq
+
+from bus import shm
+from bus.errors import LostError
+from bus.framing import SHM_PROTOCOL_VERSION, decode, encode
+from bus.memory import MemoryBus
+from bus.node import Node
+from bus.nodeconfig import NodeConfig
+from bus.proxy import Proxy
+from bus.taps.tapnode import TapNode
+from schemas import AudioFrame
+
+pytestmark = pytest.mark.skipif(not shm.available(), reason="no /dev/shm or bus/native not built")
+REPO = Path(__file__).parents[2]
+MiB = 1024 * 1024
+
+
+def _rings(pid: int) -> list[Path]:
+    return sorted(shm.SHM_DIR.glob(f"{pid}-*.ring")) if shm.SHM_DIR.is_dir() else []
+
+
+class Bus:
+    """An in-process proxy (reporting, hence sweeping, every 0.2 s) on ipc endpoints."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.pub, self.sub = f"ipc://{tmp}/pub", f"ipc://{tmp}/sub"
+        self.proxy = Proxy([self.pub], [self.sub], report_s=0.2)
+        self.proxy.start()
+
+    def config(self, name: str, **kw: object) -> NodeConfig:
+        return NodeConfig(name=name, pub_endpoint=self.pub, sub_endpoint=self.sub, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def bus(tmp_path: Path) -> Iterator[Bus]:
+    b = Bus(tmp_path)
+    yield b
+    b.proxy.stop()
+
+
+def _receive(node: Node, n: int, timeout_s: float = 20.0) -> list[AudioFrame]:
+    got: list[AudioFrame] = []
+    deadline = time.monotonic() + timeout_s
+    while len(got) < n and time.monotonic() < deadline:
+        msg = node.poll(0.1)
+        if msg is not None:
+            assert isinstance(msg.payload, AudioFrame)
+            got.append(msg.payload)
+    return got
+
+
+def test_a_large_payload_goes_through_shared_memory_and_arrives_whole(bus: Bus) -> None:
+    ctx = zmq.Context()
+    wire = ctx.socket(zmq.SUB)  # what actually travels through the proxy
+    wire.connect(bus.sub)
+    wire.setsockopt(zmq.SUBSCRIBE, b"audio.")
+    pcm = bytes(range(256)) * (4 * 4096)  # 4 MiB
+    with (
+        Node(bus.config("big-pub"), signals=False) as pub,
+        Node(bus.config("big-sub"), signals=False) as sub,
+    ):
+        sub.subscribe("audio.frame")
+        got: list[AudioFrame] = []
+        deadline = time.monotonic() + 20
+        while not got and time.monotonic() < deadline:  # until the subscription has arrived
+            pub.publish("audio.frame", AudioFrame(pcm=pcm, index=1, capture_ns=1))
+            got = _receive(sub, 1, 0.2)
+        assert got and got[0].pcm == pcm
+        assert len(_rings(os.getpid())) == 1
+        frames = wire.recv_multipart()
+        env = msgpack.unpackb(frames[1])
+        assert env["shm"] == "pcm" and "raw" not in env and tuple(env["v"]) == SHM_PROTOCOL_VERSION
+        assert len(frames[2]) < 100 and frames[2][:4] == shm.MAGIC
+        small = AudioFrame(pcm=bytes(1000), index=2, capture_ns=2)
+        pub.publish("audio.frame", small)  # under shm_min_bytes: in frame 2 as always
+        assert _receive(sub, 1)[0].pcm == small.pcm
+    assert _rings(os.getpid()) == []  # closed: the ring is removed
+    wire.close(linger=0)
+    ctx.term()
+
+
+def test_shared_memory_is_off_on_tcp_and_when_turned_off(bus: Bus) -> None:
+    with Node(bus.config("off", shm_min_bytes=0), signals=False) as node:
+        assert node._shm is None
+    tcp = NodeConfig.model_construct(name="t", pub_endpoint="tcp://a:1", sub_endpoint="ipc://b")
+    from bus.node import _all_ipc
+
+    assert not _all_ipc(tcp)
+
+
+def test_an_overwritten_slot_is_counted_lost_never_read_as_garbage() -> None:
+    ring = shm.ShmOut(0x1234, min_bytes=1000, ring_bytes=MiB)
+    try:
+        first = encode(
+            "audio.frame",
+            AudioFrame(pcm=b"\x01" * 200_000, index=1, capture_ns=1),
+            source="w",
+            instance=1,
+            seq=1,
+            ts_ns=1,
+            shm=ring,
+        )
+        assert decode(first).payload.pcm == b"\x01" * 200_000  # type: ignore[union-attr]
+        for i in range(8):  # wraps round the 1 MiB ring, over the first slot
+            encode(
+                "audio.frame",
+                AudioFrame(pcm=bytes([i]) * 200_000, index=1, capture_ns=1),
+                source="w",
+                instance=1,
+                seq=2 + i,
+                ts_ns=1,
+                shm=ring,
+            )
+        with pytest.raises(LostError, match="overwritten"):
+            decode(first)
+        bus = MemoryBus()
+        reader = bus.node("reader")
+        reader.subscribe("audio.frame")
+        bus.inject(first)
+        assert reader.poll() is None
+        assert reader.stats.gaps == 1 and reader.stats.malformed == 0
+    finally:
+        ring.close()
+
+
+def test_a_tap_copies_the_payload_out_so_it_records_plain_frames(bus: Bus) -> None:
+    pcm = b"\x07" * 300_000
+    with TapNode(bus.config("rec"), ["audio.*"]) as tap, Node(bus.config("p"), signals=False) as p:
+        deadline = time.monotonic() + 20
+        item = None
+        while item is None and time.monotonic() < deadline:
+            p.publish("audio.frame", AudioFrame(pcm=pcm, index=1, capture_ns=1))
+            item = tap.get(0.2)
+        assert item is not None
+        env = msgpack.unpackb(item.frames[1])
+        assert env["raw"] == "pcm" and "shm" not in env and item.frames[2] == pcm
+        msg = tap.decode(item)
+        assert not isinstance(msg, Exception) and msg.payload.pcm == pcm  # type: ignore[union-attr]
+
+
+_PUBLISHER = textwrap.dedent(
+    """
+    import sys
+    from bus.node import Node
+    from bus.nodeconfig import NodeConfig
+    from schemas import AudioFrame
+    node = Node(NodeConfig(name="doomed", pub_endpoint=sys.argv[1], sub_endpoint=sys.argv[2]),
+                signals=False)
+    i = 0
+    while True:  # 2 MiB payloads, back to back, until killed
+        i += 1
+        node.publish("audio.frame", AudioFrame(pcm=bytes([i % 256]) * (2 << 20), index=i,
+                                               capture_ns=i))
+    """
+)
+
+
+def test_a_publisher_killed_mid_transfer_leaves_no_ring_and_no_torn_payload(bus: Bus) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PUBLISHER, bus.pub, bus.sub],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        with Node(bus.config("survivor"), signals=False) as sub:
+            sub.subscribe("audio.frame")
+            got = _receive(sub, 5)
+            assert len(got) == 5, "the publisher's payloads never arrived"
+            assert _rings(proc.pid), "the publisher made no ring"
+            os.kill(proc.pid, signal.SIGKILL)  # while it writes its next payloads
+            proc.wait(timeout=10)
+            got += _receive(sub, 10**6, timeout_s=1.0)  # whatever was still on its way
+            for frame in got:  # every payload whole: one byte value, the full length
+                assert len(frame.pcm) == 2 << 20 and frame.pcm == bytes([frame.index % 256]) * (
+                    2 << 20
+                )
+            assert sub.stats.malformed == 0
+        deadline = time.monotonic() + 10
+        while _rings(proc.pid) and time.monotonic() < deadline:  # the proxy's sweep
+            time.sleep(0.05)
+        assert _rings(proc.pid) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_the_sweep_keeps_live_rings_and_removes_those_of_gone_processes(tmp_path: Path) -> None:
+    mine = tmp_path / f"{os.getpid()}-{shm._start_time(os.getpid())}-0000abcd.ring"
+    reused = tmp_path / f"{os.getpid()}-1-0000abce.ring"  # our pid, another start time
+    gone = tmp_path / "999999999-5-0000abcf.ring"
+    other = tmp_path / "notes.txt"
+    for f in (mine, reused, gone, other):
+        f.write_bytes(b"x")
+    assert shm.sweep(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from bus import shm
+    ring = shm.ShmRing(0xFEEDBEEF, 1 << 20)
+    print(ring.path, flush=True)
+    i = 0
+    while True:  # one slot size, so the ring wraps every 16 writes and slots are overwritten
+        i += 1
+        d = ring.put(bytes([i % 251]) * 65000)
+        if i == 1:
+            sys.stdout.buffer.write(d.hex().encode() + b"\\n")
+            sys.stdout.flush()
+    """
+)
+
+
+@pytest.mark.slow
+def test_the_seqlock_never_hands_out_a_torn_slot_while_the_writer_laps_the_ring() -> None:
+    """On the board (weakly ordered Cortex-A cores) this is the check of vbshm.c's fences."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.stdout is not None
+    try:
+        proc.stdout.readline()
+        first = bytes.fromhex(proc.stdout.readline().decode().strip())
+        _magic, _off, length, _stamp = shm.DESCRIPTOR.unpack_from(first)
+        name = first[shm.DESCRIPTOR.size :].decode()
+        reader = shm.ShmReader()
+        with open(shm.SHM_DIR / name, "rb") as f:
+            ring = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+        whole = lost = 0
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            stamp = struct.unpack_from("<Q", ring, 0)[0]  # whatever the slot at 0 holds now
+            if stamp == 0:
+                continue  # being written
+            d = shm.DESCRIPTOR.pack(shm.MAGIC, 0, length, stamp) + name.encode()
+            try:
+                data = reader.read(d)
+            except LostError:
+                lost += 1  # overwritten between our look and the copy
+                continue
+            assert data == data[:1] * length, "a torn slot was returned"
+            whole += 1
+        assert whole > 100  # many whole reads while the writer lapped the ring
+    finally:
+        proc.kill()
+        proc.wait()
+        shm.sweep()
