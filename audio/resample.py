@@ -28,7 +28,6 @@ from math import gcd
 
 import numpy as np
 import soxr
-from scipy.signal import firwin
 
 __all__ = ["Resampler", "resample"]
 
@@ -51,6 +50,10 @@ class Resampler:
         if self.passthrough:
             self.lookahead = 0
             return
+        # scipy.signal takes about a second to import: only the streaming filter needs it, so
+        # the speaker and the TTS (whole signals, soxr) restart without it.
+        from scipy.signal import firwin
+
         big = max(self.up, self.down)
         n_taps = 2 * half_taps * big + 1
         taps = firwin(n_taps, 1.0 / big, window=("kaiser", 5.0)) * self.up

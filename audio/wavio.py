@@ -11,7 +11,6 @@ import wave
 from pathlib import Path
 
 import numpy as np
-from scipy.io import wavfile
 
 from audio.resample import resample
 
@@ -54,6 +53,8 @@ def read_wav(path: str | Path, rate_hz: int = 16000) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise WavError(f"WAV file {p} does not exist; check the path in the configuration.")
+    from scipy.io import wavfile  # half a second of import: only reading needs it
+
     try:
         file_rate, data = wavfile.read(p)
     except (ValueError, OSError, EOFError) as exc:

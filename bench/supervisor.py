@@ -1,15 +1,24 @@
 """Benchmark of the supervisor: how long a worker killed with SIGKILL takes to be ready again.
 
-    python -m bench.supervisor [--rounds 10] [--quick]
+    python -m bench.supervisor                       # echo, then every worker of host.yaml
+    python -m bench.supervisor --quick               # 3 kills of echo, 1 of the dialog and speaker
+    python -m bench.supervisor --workers dialog,tts --rounds 3
+    python -m bench.supervisor --no-pipeline         # echo only
 
-Starts ``python supervisor.py`` with ``workers.echo`` victims (restart ``always``; one started
-as a fresh process each time, one with ``standby: true``) and a bystander, kills each victim
-``--rounds`` times and takes the times from the ``sys.lifecycle`` events
-(one monotonic clock on one machine): kill -> exit seen, exit -> respawn (the backoff delay),
-respawn -> ready (interpreter start, imports, bus handshake). It also measures how long a
-SIGSTOPped worker takes to be declared hung with ``heartbeat_timeout_s: 1``. Figures are
-printed and saved to ``bench/results/supervisor.json``. The target (ARCHITECTURE.md) is < 1 s
-plus the worker's own model load time.
+**The supervisor's own part**: ``python supervisor.py`` with ``workers.echo`` victims (restart
+``always``; one started as a fresh process each time, one with ``standby: true``) and a
+bystander; each victim is killed ``--rounds`` times and the times are taken from the
+``sys.lifecycle`` events (one monotonic clock on one machine): kill -> exit seen, exit -> respawn
+(the backoff delay), respawn -> ready (interpreter start, imports, bus handshake). It also
+measures how long a SIGSTOPped worker takes to be declared hung with ``heartbeat_timeout_s: 1``.
+
+**Every worker of a pipeline** (``--config``, ``configs/host.yaml``;
+:mod:`bench.supervisorworkers`): fresh process against standby spare, each restart split into
+exit seen, backoff, start (interpreter, imports, handshake) and load (the worker's own model),
+so that ``total_no_load`` can be held against the target (ARCHITECTURE.md): < 0.5 s plus the
+worker's own model load time.
+
+Figures are printed and saved to ``bench/results/supervisor.json``.
 """
 
 from __future__ import annotations
@@ -29,9 +38,11 @@ from typing import Any
 
 import yaml
 
+from bench.supervisorworkers import measure_pipeline
 from bus.node import Node
 from bus.nodeconfig import BUS_FILE, NodeConfig
 from schemas.system import LifecycleEvent
+from supervision.config import RestartPolicy
 from supervision.control import ControlClient
 
 KEYS = ("kill_to_ready_ms", "kill_to_exit_seen_ms", "exit_to_spawn_ms", "spawn_to_ready_ms")
@@ -76,9 +87,10 @@ def run(rounds: int) -> dict[str, Any]:
     config: dict[str, Any] = {
         "heartbeat_ms": 100,
         "workers": {
-            # A window shorter than one restart: every kill is a first failure (0.1 s backoff).
+            # A window shorter than one restart: every kill is a first failure (the first delay).
             "victim": {
                 "module": "workers.echo",
+                "standby": False,
                 "restart": {"policy": "always", "max_restarts": 1000, "window_s": 0.5},
             },
             "victim_standby": {
@@ -112,7 +124,7 @@ def run(rounds: int) -> dict[str, Any]:
         samples: dict[str, list[dict[str, float]]] = {"victim": [], "victim_standby": []}
         for _, (victim, series) in itertools.product(range(rounds), samples.items()):
             if victim == "victim_standby":
-                _wait(lambda v=victim: _row(client, v)["standby_pid"], "a standby process")
+                _wait(lambda v=victim: _row(client, v)["standby_ready"], "a standby process")
             pid = _row(client, victim)["pid"]
             kill_ns = time.monotonic_ns()
             os.kill(pid, signal.SIGKILL)
@@ -153,7 +165,7 @@ def run(rounds: int) -> dict[str, Any]:
 
     return {
         "rounds": rounds,
-        "backoff_initial_s": 0.1,
+        "backoff_initial_s": RestartPolicy().backoff_initial_s,
         "cpus": os.cpu_count(),
         "load_average_1min": {"before": load_before, "after": round(os.getloadavg()[0], 2)},
         "modes": {
@@ -166,13 +178,43 @@ def run(rounds: int) -> dict[str, Any]:
     }
 
 
+def _print_pipeline(pipe: dict[str, Any]) -> None:
+    fresh, spare = pipe["modes"].get("fresh", {}), pipe["modes"].get("standby", {})
+    print(
+        f"{'worker':9s} {'fresh total':>12s} {'no load':>8s} {'standby total':>14s} "
+        f"{'no load':>8s} {'load':>7s}  (ms, medians; target: no load < 500)"
+    )
+    for name, row in fresh.items():
+        s = spare.get(name)
+        cells = [row["total"]["median"], row["total_no_load"]["median"]]
+        cells += [s["total"]["median"], s["total_no_load"]["median"]] if s else ["-", "-"]
+        load = (s or row)["load"]["median"]
+        print(f"{name:9s} {cells[0]:>12} {cells[1]:>8} {cells[2]:>14} {cells[3]:>8} {load:>7}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
-    parser = argparse.ArgumentParser(prog="python -m bench.supervisor", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=10, help="kills to measure (10)")
-    parser.add_argument("--quick", action="store_true", help="3 rounds")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.supervisor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--rounds", type=int, default=10, help="kills of echo (10)")
+    parser.add_argument("--worker-rounds", type=int, default=5, help="kills of each worker (5)")
+    parser.add_argument("--config", default=str(ROOT / "configs/host.yaml"), help="pipeline")
+    parser.add_argument("--workers", default="", help="comma list of workers (default: all)")
+    parser.add_argument("--no-pipeline", action="store_true", help="echo only")
+    parser.add_argument("--quick", action="store_true", help="3 + 1 rounds, dialog and speaker")
     args = parser.parse_args(argv)
     result = run(3 if args.quick else args.rounds)
+    if not args.no_pipeline:
+        only = [w for w in args.workers.split(",") if w] or (
+            ["dialog", "speaker"] if args.quick else None
+        )
+        print(f"every worker of {args.config} (ms, medians):", flush=True)
+        result["pipeline"] = measure_pipeline(
+            Path(args.config), 1 if args.quick else args.worker_rounds, only
+        )
     print(f"kill -9 -> ready again over {result['rounds']} rounds (ms):")
     for mode, figures in result["modes"].items():
         print(f" {mode}:")
@@ -187,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         f"replacement ready after {h['sigstop_to_ready_ms']:.0f} ms"
     )
     print(f"bystander restarts: {result['bystander_restarts']}")
+    if "pipeline" in result:
+        _print_pipeline(result["pipeline"])
     print(f"load average (1 min): {result['load_average_1min']} on {result['cpus']} cores")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")

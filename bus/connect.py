@@ -22,6 +22,10 @@ __all__ = ["PROBE_PREFIX", "await_handshake", "connect"]
 
 #: Topic prefix of the start-up probe (not a registered topic; never matches a user glob).
 PROBE_PREFIX = b"_probe."
+#: tcp only: a ZMTP PING this often when the connection is quiet, ms.
+TCP_HEARTBEAT_MS = 1000
+#: tcp only: a connection with no answer this long is dropped and made again, ms.
+TCP_DEAD_MS = 3000
 
 
 def connect(ctx: zmq.Context, kind: int, config: NodeConfig, linger_ms: int = 1000) -> zmq.Socket:
@@ -34,7 +38,14 @@ def connect(ctx: zmq.Context, kind: int, config: NodeConfig, linger_ms: int = 10
         sock.setsockopt(zmq.SNDHWM, config.hwm)
     if config.curve is not None:
         curve.apply_client(sock, config.curve.client_secret, config.curve.server_public)
-    sock.connect(config.sub_endpoint if kind == zmq.SUB else config.pub_endpoint)
+    endpoint = config.sub_endpoint if kind == zmq.SUB else config.pub_endpoint
+    if endpoint.startswith("tcp://"):
+        # ZMTP heartbeats: a link that stops answering (a pulled cable) is dropped after
+        # TCP_DEAD_MS and reconnected every 100 ms, so traffic resumes as soon as the link is
+        # back, instead of when TCP's retransmission backoff next tries (tens of seconds).
+        sock.setsockopt(zmq.HEARTBEAT_IVL, TCP_HEARTBEAT_MS)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, TCP_DEAD_MS)
+    sock.connect(endpoint)
     return sock
 
 

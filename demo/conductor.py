@@ -4,8 +4,14 @@
 line to say now, or ``None``. A turn is over when a ``dialog.turn`` arrived since the line was
 said (for speech that started after it), no speech is waiting or playing, no car command is
 unfinished, the dialog is idle and nothing happened for ``settle_s``. The barge-in line is said
-``barge_after_s`` after the assistant started speaking its answer to the line before it. A line
-whose turn never ends is given up after ``line_timeout_s`` (and counted).
+``barge_after_s`` after the assistant started speaking its answer to the line before it, or
+plainly once that turn is over when it got no reply to interrupt. A line whose turn never ends
+is given up after ``line_timeout_s`` (and counted), and what was pending is forgotten.
+
+Told of deaths (``sys.lifecycle``), it does not wait for what a dead worker will never finish:
+the audio a dead speaker or TTS held (what the dialog sends again is waited for anew), the acks a
+dead gateway or RT app owed. ``modules`` maps worker names to their modules (a name is taken as
+its own module otherwise).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from schemas.vad import VadState
 __all__ = ["Conductor"]
 
 _ACTIVITY = {"asr.text", "tts.request", "speaker.report", "rtos.command", "rtos.ack"}
+_DEATHS = frozenset({"exited", "hung"})
 
 
 @dataclass
@@ -54,6 +61,8 @@ class Conductor:
     state: str = "idle"
     last_activity: float = 0.0
     timed_out: list[int] = field(default_factory=list)
+    modules: dict[str, str] = field(default_factory=dict)
+    """Worker name -> module (``workers.speaker``...), to know what a death means."""
 
     def feed(self, msg: Envelope, now: float) -> None:
         """Take note of one message seen at ``now`` (monotonic s)."""
@@ -64,6 +73,8 @@ class Conductor:
             isinstance(p, LifecycleEvent) and p.event == "ready"
         ):
             self.ready.add(p.worker)
+        elif isinstance(p, LifecycleEvent) and p.event in _DEATHS:
+            self._forget(self.modules.get(p.worker, p.worker))
         elif isinstance(p, TtsRequest) and p.text:
             self.playing.add(p.turn_id)
         elif isinstance(p, SpeakerReport):
@@ -88,21 +99,32 @@ class Conductor:
         """Every line said and its turn over."""
         return self.next_line >= len(self.script) and self.said_at < 0
 
+    def _forget(self, module: str) -> None:
+        if module in ("workers.speaker", "workers.tts"):
+            self.playing.clear()
+        elif module in ("workers.rtgw", "rtapp"):
+            self.commands.clear()
+
     def due(self, now: float, mic_busy: bool) -> int | None:
         """The line to say now, if any."""
         if not self.expected <= self.ready or mic_busy:
             return None
         if self.said_at >= 0:
             upcoming = self.script[self.next_line] if self.next_line < len(self.script) else None
-            if upcoming is not None and upcoming.kind == "barge-in":
-                if self.reply_started_at >= 0 and now - self.reply_started_at >= self.barge_after_s:
+            late = now - self.said_at >= self.line_timeout_s
+            if upcoming is not None and upcoming.kind == "barge-in" and self.reply_started_at >= 0:
+                if now - self.reply_started_at >= self.barge_after_s:
                     return self._say(now)
-                if now - self.said_at < self.line_timeout_s:
+                if not late:
                     return None
             elif not self._turn_over(now):
-                if now - self.said_at < self.line_timeout_s:
+                if not late:
                     return None
                 self.timed_out.append(self.next_line - 1)
+                self.playing.clear()  # the user gives up waiting for whatever is pending
+                self.commands.clear()
+                self.state = "idle"
+            # (a barge-in line whose line before got no reply to interrupt: said plainly)
             self.said_at = -1.0
             if self.next_line >= len(self.script):
                 if self.round + 1 >= self.rounds:

@@ -101,6 +101,7 @@ class Demo:
         self.stop = False
         self.lines: list[Any] = []
         self.expected: set[str] = set()
+        self.modules: dict[str, str] = {}
         self.script: tuple[Line, ...] = load_script(args.script) if args.script else SCRIPT
 
     def prepare(self) -> Path:
@@ -120,6 +121,7 @@ class Demo:
         cfg = yaml.safe_load(Path(self.args.config).read_text())
         cfg = derive_config(cfg, self.out, live=self.args.live, region=self.region)
         self.expected = {n for n, w in cfg["workers"].items() if w.get("module")}
+        self.modules = {n: w.get("module") or n for n, w in cfg["workers"].items()}
         path = self.out / "run-config.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         return path
@@ -159,8 +161,12 @@ class Demo:
     def follow(self, node: Node, transcript: Transcript) -> bool:
         """Say the lines on cue and print the conversation; True if it ran to its end."""
         t_end = time.monotonic() + self.args.timeout_s
-        conductor = Conductor(self.script, self.expected, rounds=10_000 if self.args.soak_s else 1)
-        soak = Soak(self.sup.pid if self.sup is not None else 0) if self.args.soak_s else None
+        rounds = 10_000 if self.args.soak_s else 1
+        conductor = Conductor(self.script, self.expected, rounds=rounds, modules=self.modules)
+        soak = None
+        if self.args.soak_s:
+            soak = Soak(self.sup.pid if self.sup is not None else 0, sample_s=self.args.sample_s)
+            node.subscribe("sys.metric")  # the VAD's count of audio frames lost
         t0 = time.monotonic()
         mic: ScriptedMic | None = None
         mic_node: Node | None = None
@@ -196,7 +202,8 @@ class Demo:
                     continue
                 if soak is not None:
                     if conductor.round == 1 and not soak.start:
-                        soak.start = soak.snapshot()  # after one round: models loaded, warm
+                        soak.begin(now)  # after one round: models loaded, warm
+                    soak.tick(now)
                     if now - t0 > self.args.soak_s:
                         conductor.rounds = conductor.round + 1
                 i = conductor.due(now, mic.speaking)
@@ -269,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-s", type=float, default=600.0, help="give up after this")
     parser.add_argument(
         "--soak-s", type=float, default=0.0, help="repeat the script this long (soak test)"
+    )
+    parser.add_argument(
+        "--sample-s", type=float, default=60.0, help="soak: sample memory this often"
     )
     parser.add_argument(
         "--voice", choices=("piper", "espeak"), default="piper",

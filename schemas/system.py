@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from schemas.base import Message
 from schemas.registry import registry
@@ -64,10 +64,15 @@ class Metric(Message):
 
 
 class LifecycleEvent(Message):
-    """A worker lifecycle change seen by the supervisor (topic ``sys.lifecycle``)."""
+    """A worker lifecycle change seen by the supervisor (topic ``sys.lifecycle``).
+
+    The bus proxy's exit and restart are announced as worker ``proxy`` (once the bus is back:
+    ``exited`` with how long it was down in ``silent_s``, then ``ready``)."""
+
+    schema_version: ClassVar[tuple[int, int]] = (1, 1)
 
     worker: str
-    """Worker name."""
+    """Worker name (``proxy`` for the bus proxy)."""
     event: Literal[
         "spawned", "ready", "exited", "hung", "restarting", "gave_up", "stopped", "added"
     ]
@@ -82,6 +87,10 @@ class LifecycleEvent(Message):
     """For ``restarting``: the backoff delay before the new start, s."""
     detail: str = ""
     """A sentence for humans."""
+    silent_s: float = 0.0
+    """How long before this event the worker stopped working, s: for ``hung``, the time since
+    its last heartbeat (or since its loop last polled); for the proxy's ``exited``, how long the
+    bus was down. 0 when it ended at the moment of the event (added in 1.1)."""
 
 
 class Ping(Message):

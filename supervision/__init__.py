@@ -20,7 +20,10 @@ One concept per module:
 - :mod:`supervision.program`    what is executed for a worker: argv, environment, reason file
 - :mod:`supervision.child`      one OS process: spawn, signal, reap, normalised exit code
 - :mod:`supervision.restart`    restart policy, capped exponential backoff, restart window
+- :mod:`supervision.standby`    a worker's spare process, its imports done, waiting to take over
+- :mod:`supervision.statefiles` where a worker keeps what it must remember across its restarts
 - :mod:`supervision.worker`     one configured worker's state machine across its processes
+- :mod:`supervision.buswatch`   the proxy (restarted from a spare, announced) and the bus's health
 - :mod:`supervision.commands`   the control API, one class per command
 - :mod:`supervision.control`    the control socket (server side and client)
 - :mod:`supervision.arbiter`    the loop tying it together

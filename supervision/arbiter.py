@@ -29,12 +29,14 @@ from bus.nodeconfig import BUS_FILE
 from bus.runtime import ensure_private_dir
 from schemas.system import Heartbeat, LifecycleEvent
 from supervision.buslayout import BusLayout
-from supervision.child import Child, Launch, describe_exit
+from supervision.buswatch import BusWatch
+from supervision.child import Child, describe_exit
 from supervision.commands import dispatch
-from supervision.config import PROJECT_ROOT, SupervisorConfig, WorkerSpec, order_by_dependencies
+from supervision.config import SupervisorConfig, WorkerSpec, order_by_dependencies
 from supervision.control import ControlServer
 from supervision.errors import SupervisionError
 from supervision.program import REASONS_DIR
+from supervision.statefiles import clear_states
 from supervision.topology import Topology
 from supervision.worker import Worker
 
@@ -44,10 +46,10 @@ log = logging.getLogger(__name__)
 
 #: Name of the supervisor's own node on the bus.
 NODE_NAME = "supervisor"
+#: Name under which the proxy's exit and restart are announced on ``sys.lifecycle``.
+PROXY_NAME = "proxy"
 #: Longest wait of one loop turn for a bus message, s (bounds the reaction time to exits).
 TICK_S = 0.02
-#: Shortest time between two starts of the proxy, s.
-PROXY_RESTART_DELAY_S = 0.5
 #: How long the proxy gets to exit on SIGTERM at shutdown, s.
 PROXY_GRACE_S = 3.0
 #: The supervisor's own exit status when it stopped with a worker in state ``failed``.
@@ -73,11 +75,11 @@ class Arbiter:
         for name in order_by_dependencies(config.workers):
             self.workers[name] = made[name]
         self.node: Node | None = None
-        self.proxy: Child | None = None
+        self.bus = BusWatch(self.layout, config.heartbeat_ms / 1000.0)
+        """The proxy and the bus's health (:mod:`supervision.buswatch`)."""
         self.control: ControlServer | None = None
         self._shutdown = threading.Event()
         self._force = False
-        self._bus_down = False
 
     def _make(self, name: str, spec: WorkerSpec) -> Worker:
         cpus = self.topology.resolve(spec.cpus, f"workers.{name}.cpus")
@@ -89,6 +91,10 @@ class Arbiter:
         """One row per worker."""
         now = self.clock()
         return [w.status(now) for w in self.workers.values()]
+
+    def bus_status(self) -> dict[str, Any]:
+        """The proxy: its pid, its spare's, restarts, whether the bus is down."""
+        return self.bus.status()
 
     def add_workers(self, specs: dict[str, WorkerSpec]) -> None:
         """Attach new workers; they start once their dependencies are ready."""
@@ -135,8 +141,13 @@ class Arbiter:
             return EXIT_WORKERS_FAILED
         return 0
 
+    @property
+    def proxy(self) -> Child | None:
+        """The bus proxy's process."""
+        return self.bus.proxy
+
     def _start(self) -> None:
-        self._start_proxy()
+        self.bus.start(self.clock())
         cfg = self.layout.node_config(NODE_NAME, self.config.heartbeat_ms)
         try:
             self.node = Node(cfg, signals=False)
@@ -157,42 +168,42 @@ class Arbiter:
         os.chmod(tmp, 0o600)
         tmp.replace(bus_file)
 
-    def _start_proxy(self) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(PROJECT_ROOT)
-        self.proxy = Child(Launch(tuple(self.layout.proxy_argv()), env, PROJECT_ROOT))
-        log.info("proxy_spawned pid=%d", self.proxy.pid)
-
     def _turn(self) -> None:
         assert self.control is not None and self.node is not None
         self.control.serve_pending()
         msg = self.node.poll(TICK_S)
-        if msg is not None:
-            self._bus_down = False
         while msg is not None:
+            now = self.clock()
+            self.bus.traffic(now)
             beat = msg.payload
             if isinstance(beat, Heartbeat):
                 worker = self.workers.get(beat.worker)
                 if worker is not None:
-                    worker.on_heartbeat(beat, self.clock())
+                    worker.on_heartbeat(beat, now)
+                    self.bus.heard(beat.worker)
             msg = self.node.poll(0)
         now = self.clock()
-        self._watch_proxy(now)
+        down = self.bus.check(now)
+        restart = self.bus.announcement(
+            {n for n, w in self.workers.items() if w.state == "ready"}, now
+        )
+        if restart is not None and self.proxy is not None:
+            log.warning("proxy_restarted pid=%d down_s=%.2f", self.proxy.pid, restart.down_s)
+            for event in restart.events(PROXY_NAME, self.proxy.pid, self.bus.restarts):
+                self._publish_lifecycle(event)
+        # Spares are made one at a time, when nothing starts: their imports take CPU.
+        settled = not down and not any(
+            w.state == "starting" or w.standby.preparing for w in self.workers.values()
+        )
         for worker in list(self.workers.values()):
-            if self._bus_down:
-                # Nobody's heartbeats get through while the bus is down; not their fault.
+            worker.bus_down = down
+            waiting = self._waiting_for(worker)
+            if down:
+                # Nobody's heartbeats get through while the bus is down, and nobody could join
+                # it: not their fault, and no start now.
                 worker.excuse_silence(now)
-            worker.tick(now, self._waiting_for(worker))
-
-    def _watch_proxy(self, now: float) -> None:
-        proxy = self.proxy
-        if proxy is None or proxy.poll() is None:
-            return
-        self._bus_down = True  # until a message (our own heartbeat at least) comes through
-        if proxy.started_at + PROXY_RESTART_DELAY_S > now:
-            return  # a proxy that dies at once is not restarted in a tight loop
-        log.error("proxy_exited %s action=restart", describe_exit(proxy.exit_code))
-        self._start_proxy()
+                waiting.append("the bus")
+            worker.tick(now, waiting, settled=settled)
 
     def _waiting_for(self, worker: Worker) -> list[str]:
         return [d for d in worker.spec.depends_on if self.workers[d].state != "ready"]
@@ -238,6 +249,7 @@ class Arbiter:
         if self.node is not None:
             self.node.close()
             self.node = None
+        self.bus.close()
         if self.proxy is not None and self.proxy.poll() is None:
             self.proxy.terminate(PROXY_GRACE_S, self.clock())
             if self.proxy.wait(PROXY_GRACE_S) is None:
@@ -252,6 +264,7 @@ class Arbiter:
             Path(path).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             reasons.rmdir()
+        clear_states(run)  # a clean stop forgets; a restarted worker resumed from it
         log.info("supervisor_stopped")
 
     # --- lifecycle events ------------------------------------------------------------------
@@ -265,6 +278,7 @@ class Arbiter:
         exit_code: int | None = None,
         detail: str = "",
         delay_s: float = 0.0,
+        silent_s: float = 0.0,
     ) -> None:
         if pid is None:
             pid = worker.child.pid if worker.child is not None else 0
@@ -279,10 +293,7 @@ class Arbiter:
             f" exit={exit_code}" if exit_code is not None else "",
             f" detail={detail!r}" if detail else "",
         )
-        if self.node is None:
-            return
-        self.node.publish(
-            "sys.lifecycle",
+        self._publish_lifecycle(
             LifecycleEvent(
                 worker=worker.name,
                 event=event,  # type: ignore[arg-type]
@@ -291,5 +302,10 @@ class Arbiter:
                 restarts=worker.restarts,
                 detail=detail,
                 delay_s=delay_s,
-            ),
+                silent_s=round(silent_s, 3),
+            )
         )
+
+    def _publish_lifecycle(self, event: LifecycleEvent) -> None:
+        if self.node is not None:
+            self.node.publish("sys.lifecycle", event)

@@ -25,11 +25,13 @@ from pathlib import Path
 
 from supervision.exitcodes import EXIT_CANNOT_RUN, EXIT_NOT_STARTED, EXIT_SETUP_FAILED
 
-__all__ = ["EXIT_SETUP_FAILED", "Child", "Launch", "describe_exit"]
+__all__ = ["ENV_PREPARED_FD", "EXIT_SETUP_FAILED", "Child", "Launch", "describe_exit"]
 
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+#: Environment variable of a standby launch: the descriptor to write one byte to once ready.
+ENV_PREPARED_FD = "VOICEBUS_PREPARED_FD"
 # Loaded before any fork: the child must not load libraries between fork and exec.
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
@@ -96,19 +98,45 @@ class Child:
     def __init__(self, launch: Launch) -> None:
         self.launch = launch
         self.started_at = time.monotonic()
-        self._proc = subprocess.Popen(
-            launch.argv,
-            env=launch.env,
-            cwd=launch.cwd,
-            stdin=subprocess.PIPE if launch.standby else subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_setup_in_child(launch),
-            close_fds=True,
-        )
+        env, self._prepared_fd = launch.env, -1
+        pass_fds: tuple[int, ...] = ()
+        if launch.standby:
+            # The launcher writes one byte here once its imports are done (``prepared``).
+            self._prepared_fd, write_fd = os.pipe()
+            os.set_blocking(self._prepared_fd, False)
+            env, pass_fds = {**env, ENV_PREPARED_FD: str(write_fd)}, (write_fd,)
+        try:
+            self._proc = subprocess.Popen(
+                launch.argv,
+                env=env,
+                cwd=launch.cwd,
+                stdin=subprocess.PIPE if launch.standby else subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_setup_in_child(launch),
+                close_fds=True,
+                pass_fds=pass_fds,
+            )
+        finally:
+            for fd in pass_fds:
+                os.close(fd)
         self.pid = self._proc.pid
+        self._prepared = False
         self.exit_code: int | None = None
         self.kill_at: float | None = None
         """When a SIGTERM was sent: the time to follow it with SIGKILL."""
+
+    @property
+    def prepared(self) -> bool:
+        """A standby process: its imports are done (it waits for :meth:`go`)."""
+        if not self._prepared and self._prepared_fd >= 0:
+            try:
+                got = os.read(self._prepared_fd, 1)
+            except BlockingIOError:
+                return False
+            self._prepared = bool(got)
+            os.close(self._prepared_fd)
+            self._prepared_fd = -1
+        return self._prepared
 
     def go(self, env: dict[str, str]) -> None:
         """Let a standby process run, with ``env`` added to its environment."""
@@ -129,6 +157,9 @@ class Child:
             code = self._proc.poll()
             if code is not None:
                 self.exit_code = code
+                if self._prepared_fd >= 0:
+                    os.close(self._prepared_fd)
+                    self._prepared_fd = -1
                 if self._proc.stdin is not None and not self._proc.stdin.closed:
                     self._proc.stdin.close()
                 # The leader is gone; anything it left in its group goes with it.

@@ -48,24 +48,32 @@ class Status(Command):
 
     Request: ``{"command": "status"}``
 
-    Reply: ``{"ok": true, "workers": [ROW, ...]}``, one ROW per worker in start order::
+    Reply: ``{"ok": true, "workers": [ROW, ...], "bus": BUS}``, one ROW per worker in start
+    order::
 
         {"name": "echo", "state": "ready", "pid": 4242, "cpus": [0, 1] | null,
          "restarts": 0, "uptime_s": 12.5 | null, "last_exit": -9 | null,
          "last_exit_text": "killed by SIGKILL", "detail": "", "reason": "",
-         "program": "workers.echo", "depends_on": ["source"], "standby_pid": null}
+         "program": "workers.echo", "depends_on": ["source"], "standby_pid": 4243 | null,
+         "standby_ready": true}
 
     ``state`` is one of waiting, starting, ready, backoff, stopping, stopped, exited, failed;
-    ``last_exit`` is negative for a signal; ``reason`` is the one line the last process left for
-    its exit (``supervision.exitcodes``), ``detail`` what the supervisor makes of it (``failed``
-    after exit 2: "cannot run as configured: <reason> ..."). CLI: ``python supervisor.py status
-    [--json]``.
+    ``last_exit`` is negative for a signal; ``standby_pid`` the spare that the next start hands
+    over to, ``standby_ready`` whether it has done its imports; ``reason`` is the one line the
+    last process left for its exit (``supervision.exitcodes``), ``detail`` what the supervisor
+    makes of it (``failed`` after exit 2: "cannot run as configured: <reason> ..."). BUS is the
+    proxy::
+
+        {"pid": 4200, "standby_pid": 4201 | null, "restarts": 0, "down": false}
+
+    (``down``: the proxy is dead or nothing comes back through the bus, see
+    ``supervision.buswatch``). CLI: ``python supervisor.py status [--json]``.
     """
 
     name = "status"
 
     def execute(self, arbiter: Arbiter, request: dict[str, Any]) -> dict[str, Any]:
-        return {"workers": arbiter.status()}
+        return {"workers": arbiter.status(), "bus": arbiter.bus_status()}
 
 
 class Start(Command):

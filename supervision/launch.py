@@ -83,6 +83,11 @@ def main(argv: list[str]) -> None:
             sys.exit(126)
     if standby:
         _preload(module)
+        prepared = os.environ.pop("VOICEBUS_PREPARED_FD", "")
+        if prepared:  # tell the supervisor: ready to take over (supervision.child.Child.prepared)
+            with contextlib.suppress(OSError):
+                os.write(int(prepared), b"1")
+                os.close(int(prepared))
         line = sys.stdin.readline()
         if not line:
             sys.exit(0)

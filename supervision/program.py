@@ -3,8 +3,9 @@
 A Python module runs as ``python -m MODULE`` (through :mod:`supervision.launch` when it asks
 for ``mlockall`` or a ``standby`` spare), any other program as itself. Every worker gets its
 whole configuration in ``VOICEBUS_NODE`` (name, endpoints, settings), the runtime directory,
-the project on ``PYTHONPATH`` and the file for its one-line exit reason
-(:data:`supervision.exitcodes.ENV_REASON_FILE`, and ``exit_reason_file`` in ``VOICEBUS_NODE``).
+the project on ``PYTHONPATH``, the file for its one-line exit reason
+(:data:`supervision.exitcodes.ENV_REASON_FILE`, and ``exit_reason_file`` in ``VOICEBUS_NODE``)
+and the file for the state it keeps across its restarts (:mod:`supervision.statefiles`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from supervision.buslayout import BusLayout
 from supervision.child import Launch
 from supervision.config import PROJECT_ROOT, WorkerSpec, resolve_path
 from supervision.exitcodes import ENV_REASON_FILE
+from supervision.statefiles import ENV_STATE_FILE, STATE_DIR, state_file
 
 __all__ = ["REASONS_DIR", "launch_for", "node_json", "reason_file"]
 
@@ -68,11 +70,15 @@ def launch_for(
     reasons = reason_file(layout, name)
     reasons.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     env[ENV_REASON_FILE] = str(reasons)
+    (layout.runtime_dir / STATE_DIR).mkdir(mode=0o700, exist_ok=True)
+    env[ENV_STATE_FILE] = str(state_file(layout.runtime_dir, name))
     env["PYTHONUNBUFFERED"] = "1"
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = f"{PROJECT_ROOT}{os.pathsep}{path}" if path else str(PROJECT_ROOT)
     if spec.module is not None:
-        flags = [f for f, on in (("--mlockall", spec.mlockall), ("--standby", spec.standby)) if on]
+        flags = [
+            f for f, on in (("--mlockall", spec.mlockall), ("--standby", spec.uses_standby)) if on
+        ]
         launcher = ["-m", "supervision.launch", *flags] if flags else []
         argv = [sys.executable, *launcher, "-m", spec.module, *spec.args]
     else:
@@ -87,7 +93,7 @@ def launch_for(
         cpus=cpus,
         nice=spec.nice,
         sched_fifo=spec.sched_fifo,
-        standby=spec.standby,
+        standby=spec.uses_standby and spec.module is not None,
     )
 
 

@@ -3,7 +3,8 @@
 A restart is allowed while fewer than ``max_restarts`` restarts happened in the last
 ``window_s`` seconds; its delay is ``backoff_initial_s * 2**n`` (capped at ``backoff_max_s``)
 where ``n`` counts the restarts already in the window, so a crash loop slows down and a worker
-that ran well for a whole window starts again from the short delay. Pure: time is a parameter.
+that ran well for a whole window starts again from the short delay. A failure while the bus was
+down is not the worker's and is not counted. Pure: time is a parameter.
 """
 
 from __future__ import annotations
@@ -47,13 +48,23 @@ class RestartTracker:
             self._times.popleft()
         return len(self._times)
 
-    def decide(self, *, failed: bool, now: float, name: str = "NAME") -> Decision:
-        """The decision after an end; ``failed`` = non-zero exit, a signal or a hang."""
+    def decide(
+        self, *, failed: bool, now: float, name: str = "NAME", excused: bool = False
+    ) -> Decision:
+        """The decision after an end; ``failed`` = non-zero exit, a signal or a hang.
+
+        ``excused``: the failure is not the worker's (the bus was down, so it could not join or
+        was not heard): it is restarted after ``backoff_initial_s`` and not counted in the window.
+        """
         p = self.policy
         if p.policy == "never":
             return Decision(False, 0.0, False, "restart policy is 'never'")
         if p.policy == "on-failure" and not failed:
             return Decision(False, 0.0, False, "exited cleanly (restart policy 'on-failure')")
+        if excused:
+            delay = p.backoff_initial_s
+            return Decision(True, delay, False, f"restart in {delay:.2f} s (not counted: the bus "
+                            "was down)")  # fmt: skip
         n = self.in_window(now)
         if n >= p.max_restarts:
             return Decision(

@@ -30,6 +30,7 @@ from supervision.config import WorkerSpec
 from supervision.exitcodes import EXIT_NOT_STARTED, cannot_run, read_reason
 from supervision.program import launch_for, node_json, reason_file
 from supervision.restart import RestartTracker
+from supervision.standby import Standby
 
 __all__ = ["EXIT_NOT_STARTED", "Emit", "State", "Worker"]
 
@@ -62,8 +63,8 @@ class Worker:
         self._emit = emit
         self.state: State = "waiting" if spec.autostart else "stopped"
         self.child: Child | None = None
-        self.spare: Child | None = None
-        """Standby process (``standby: true``) that the next start hands over to."""
+        self.standby = Standby(self._launch)
+        """The spare process (``standby``) that the next start hands over to."""
         self.tracker = RestartTracker(spec.restart)
         self.restarts = 0
         self.last_exit: int | None = None
@@ -75,6 +76,9 @@ class Worker:
         self.loop_age_s = 0.0
         """``loop_age_ms`` of the last heartbeat, s."""
         self.restart_at: float | None = None
+        self.bus_down = False
+        """Set by the arbiter each turn: the bus is down (nobody can be heard, nor join it)."""
+        self._excused_at = 0.0
         self._start_after_stop = False
         self._hung = False
 
@@ -91,7 +95,7 @@ class Worker:
         """SIGTERM the process (SIGKILL after ``stop_grace_s``); no restart follows."""
         self._start_after_stop = False
         self._hung = False  # a stop asked for wins over the restart a hang would cause
-        self._drop_spare()
+        self.standby.drop()
         if self.child is not None:
             self.state = "stopping"
             self.child.terminate(self.spec.stop_grace_s, now)
@@ -114,9 +118,10 @@ class Worker:
     # --- events from outside ---------------------------------------------------------------
 
     def excuse_silence(self, now: float) -> None:
-        """Count the heartbeat timeout from ``now`` (the bus itself was down)."""
+        """Count the heartbeat and ready timeouts from ``now`` (the bus itself was down)."""
         if self.last_beat is not None:
             self.last_beat = max(self.last_beat, now)
+        self._excused_at = now
 
     def on_heartbeat(self, beat: Heartbeat, now: float) -> None:
         """A ``sys.heartbeat`` with this worker's name arrived."""
@@ -127,10 +132,10 @@ class Worker:
         if beat.state == "ready" and self.state == "starting":
             self._became_ready(now)
 
-    def tick(self, now: float, waiting_for: list[str]) -> None:
-        """Reap, enforce timeouts, start when due (``waiting_for``: dependencies not ready)."""
-        if self.spare is not None and self.spare.poll() is not None:
-            self.spare = None  # died waiting; the next start makes a fresh process
+    def tick(self, now: float, waiting_for: list[str], *, settled: bool = True) -> None:
+        """Reap, enforce timeouts, start when due (``waiting_for``: dependencies not ready);
+        ``settled``: no worker is starting, a standby spare may be made now."""
+        self.standby.reap()
         child = self.child
         if child is not None:
             code = child.poll()
@@ -146,6 +151,8 @@ class Worker:
             self._spawn(now)
         elif due and self.state == "waiting":
             self.detail = f"waiting for {', '.join(waiting_for)} to be ready"
+        elif settled and self.state == "ready" and self.spec.uses_standby:
+            self.standby.prepare(now, self.ready_at)
 
     # --- transitions -----------------------------------------------------------------------
 
@@ -156,7 +163,7 @@ class Worker:
         self.ready_at = None
         reason_file(self._layout, self.name).unlink(missing_ok=True)
         try:
-            self.child = self._take_spare() or Child(self._launch())
+            self.child = self.standby.take() or Child(self._launch())
             if self.child.launch.standby:
                 self.child.go({ENV_NODE: self._node_json()})
         except (OSError, subprocess.SubprocessError) as exc:
@@ -182,42 +189,27 @@ class Worker:
         self.state = "ready"
         self.ready_at = now
         self.last_beat = now
+        self.standby.retry()
         self._emit("ready", self)
-        if self.spec.standby and self.spare is None:
-            try:
-                self.spare = Child(self._launch())
-            except (OSError, subprocess.SubprocessError):
-                self.spare = None  # the next start makes its own process and reports why
-
-    def _take_spare(self) -> Child | None:
-        spare, self.spare = self.spare, None
-        if spare is not None and spare.poll() is None:
-            return spare
-        return None
-
-    def _drop_spare(self) -> None:
-        if self.spare is not None:
-            self.spare.kill()
-            self.spare.wait(2.0)
-            self.spare = None
 
     def _check_liveness(self, child: Child, now: float) -> None:
         if self.state == "ready" and self.spec.readiness == "heartbeat":
             silent_s = now - (self.last_beat or now)
             loop_limit_s = self.spec.loop_timeout_s
             if silent_s > self.spec.heartbeat_timeout_s:
-                self._kill_hung(child, f"no heartbeat for {silent_s:.1f} s")
+                self._kill_hung(child, f"no heartbeat for {silent_s:.1f} s", silent_s)
             elif loop_limit_s is not None and self.loop_age_s > loop_limit_s:
-                self._kill_hung(child, f"its loop has not polled for {self.loop_age_s:.1f} s")
+                why = f"its loop has not polled for {self.loop_age_s:.1f} s"
+                self._kill_hung(child, why, self.loop_age_s)
         elif self.state == "starting" and self.spec.ready_timeout_s is not None:
             limit_s = self.spec.ready_timeout_s
-            if now - child.started_at > limit_s:
+            if now - max(child.started_at, self._excused_at) > limit_s:
                 self._kill_hung(child, f"not ready after {limit_s:g} s")
 
-    def _kill_hung(self, child: Child, why: str) -> None:
+    def _kill_hung(self, child: Child, why: str, silent_s: float = 0.0) -> None:
         self._hung = True
         self.detail = f"{why}; killed with SIGKILL"
-        self._emit("hung", self, detail=self.detail)
+        self._emit("hung", self, detail=self.detail, silent_s=silent_s)
         child.kill()
         self.state = "stopping"
 
@@ -253,7 +245,10 @@ class Worker:
         self._emit("gave_up", self, exit_code=code, detail=self.detail)
 
     def _after_failure(self, code: int, now: float, *, failed: bool) -> None:
-        decision = self.tracker.decide(failed=failed, now=now, name=self.name)
+        # Not the worker's fault: the bus was down, or it could not join it (run_worker writes
+        # the type of the error first in its reason).
+        excused = self.bus_down or self.reason.startswith("BusTimeout:")
+        decision = self.tracker.decide(failed=failed, now=now, name=self.name, excused=excused)
         if decision.restart:
             self.restarts += 1
             self.state = "backoff"
@@ -296,5 +291,6 @@ class Worker:
             "reason": self.reason,
             "program": self.spec.module or self.spec.command,
             "depends_on": list(self.spec.depends_on),
-            "standby_pid": self.spare.pid if self.spare is not None else None,
+            "standby_pid": self.standby.pid,
+            "standby_ready": self.standby.prepared,
         }

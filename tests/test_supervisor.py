@@ -368,14 +368,33 @@ def test_second_supervisor_on_the_same_runtime_dir_is_refused_and_kill_9_leaves_
         sup.kill_all()
 
 
-def test_proxy_killed_is_restarted_and_workers_carry_on_without_restarts() -> None:
+def _bus(sup: SupervisorProc) -> dict[str, Any]:
+    """The proxy's row of ``status``: its pid, its spare's."""
+    row: dict[str, Any] = sup.client.call("status")["bus"]
+    return row
+
+
+def test_proxy_killed_is_restarted_announced_and_workers_carry_on_without_restarts() -> None:
     config = {"heartbeat_ms": 200, "workers": {"relay": worker(RELAY)}, "external": PROBE}
     with SupervisorProc(config) as sup:
         before = sup.wait_state("relay", "ready")
-        proxies = [p for p in sup.descendants() if "bus.proxy" in " ".join(p.cmdline())]
-        assert len(proxies) == 1
-        proxies[0].kill()
+        watcher = sup.node("watcher")  # reconnects to the new proxy by itself
+        watcher.subscribe("sys.lifecycle")
+        bus = sup.wait(lambda: (b := _bus(sup))["standby_pid"] and b, "a spare proxy")
+        procs = [p for p in sup.descendants() if "bus.proxy" in " ".join(p.cmdline())]
+        assert sorted(p.pid for p in procs) == sorted([bus["pid"], bus["standby_pid"]])
+        os.kill(bus["pid"], signal.SIGKILL)
         sup.wait(lambda: " proxy_spawned " in sup.log().split("proxy_exited", 1)[-1], "a new proxy")
+        events: list[LifecycleEvent] = []
+
+        def announced() -> bool:
+            events.extend(e for _, e in lifecycle(watcher, 0.1) if e.worker == "proxy")
+            return len(events) >= 2
+
+        sup.wait(announced, "the proxy's restart announced")
+        exited, ready = events[:2]
+        assert (exited.event, exited.exit_code, ready.event) == ("exited", -9, "ready")
+        assert 0 < exited.silent_s < 5 and ready.pid == bus["standby_pid"]  # the spare took over
         probe = sup.node("probe")  # joins the new proxy
         probe.subscribe("sys.metric")
         for i in range(100):
@@ -388,3 +407,33 @@ def test_proxy_killed_is_restarted_and_workers_carry_on_without_restarts() -> No
         time.sleep(1.0)
         after = sup.row("relay")
         assert (after["pid"], after["restarts"], after["state"]) == (before["pid"], 0, "ready")
+        assert _bus(sup)["restarts"] == 1 and not _bus(sup)["down"]
+        sup.wait(lambda: _bus(sup)["standby_pid"] not in (None, bus["standby_pid"]), "a new spare")
+
+
+def test_a_bus_that_stops_answering_excuses_every_worker_instead_of_killing_them() -> None:
+    # A stopped proxy is what a pulled cable looks like to a supervisor whose bus is on another
+    # board: nothing comes back, not even its own heartbeat.
+    config = {
+        "heartbeat_ms": 200,
+        "workers": {
+            "a": worker(RELAY, heartbeat_timeout_s=1.0),
+            "b": worker(RELAY, heartbeat_timeout_s=1.0),
+        },
+        "external": PROBE,
+    }
+    with SupervisorProc(config) as sup:
+        pids = {n: sup.wait_state(n, "ready")["pid"] for n in ("a", "b")}
+        proxy = psutil.Process(_bus(sup)["pid"])
+        proxy.suspend()
+        try:
+            time.sleep(4.0)  # four heartbeat timeouts
+        finally:
+            proxy.resume()
+        time.sleep(2.0)
+        for name in ("a", "b"):
+            row = sup.row(name)
+            assert (row["state"], row["pid"], row["restarts"]) == ("ready", pids[name], 0), (
+                sup.log()
+            )
+        assert " bus_down " in sup.log() and " worker_hung " not in sup.log()

@@ -11,13 +11,14 @@ from schemas.dialog import DialogState, TurnMetrics
 from schemas.llm import LlmReply
 from schemas.rtos import CarIntent, RtosAck, RtosCommand
 from schemas.speaker import SpeakerReport
-from schemas.system import Heartbeat
+from schemas.system import Heartbeat, LifecycleEvent
 from schemas.tts import TtsRequest
 from schemas.vad import VadState
 
 TOPIC = {
     VadState: "vad.state", TurnMetrics: "dialog.turn", TtsRequest: "tts.request",
     SpeakerReport: "speaker.report", DialogState: "dialog.state", Heartbeat: "sys.heartbeat",
+    LifecycleEvent: "sys.lifecycle",
     RtosCommand: "rtos.command", RtosAck: "rtos.ack", AsrText: "asr.text", LlmReply: "llm.reply",
 }  # fmt: skip
 
@@ -141,6 +142,45 @@ def test_live_mode_listens_on_the_microphone_worker():
     w = derive_config(cfg, Path("/o"), live=True, region="/dev/shm/mine")["workers"]
     assert list(w) == ["mic"] and w["mic"]["module"] == "workers.mic"
     assert w["mic"]["cpus"] == "little" and w["mic"]["settings"] == {}
+
+
+def _told_of_deaths(lines: tuple[Line, ...] = (Line("a", 1, "question"), Line("b", 1, "question"))):
+    modules = {"speaker": "workers.speaker", "dialog": "workers.dialog"}
+    c = Conductor(lines, {"dialog"}, line_timeout_s=50, modules=modules)
+    ready(c)
+    return c
+
+
+def test_conductor_does_not_wait_for_audio_that_a_dead_speaker_will_never_play():
+    c = _told_of_deaths()
+    assert c.due(5.0, False) == 0
+    c.feed(env(VadState(speaking=True, segment_id="s1", at_ns=0)), 6.0)
+    c.feed(env(TurnMetrics(turn_id="s1")), 7.0)
+    c.feed(env(TtsRequest(turn_id="s1", index=0, text="Hi.")), 7.0)
+    assert c.due(12.0, False) is None  # waiting for the speaker
+    c.feed(env(LifecycleEvent(worker="speaker", event="exited")), 12.5)
+    assert c.due(15.0, False) is None  # turn over: a short pause first
+    assert c.due(16.1, False) == 1
+
+
+def test_conductor_gives_up_on_a_line_at_its_deadline_and_forgets_what_was_pending():
+    c = _told_of_deaths()
+    assert c.due(5.0, False) == 0
+    c.feed(env(VadState(speaking=True, segment_id="s1", at_ns=0)), 6.0)
+    c.feed(env(TtsRequest(turn_id="s1", index=0, text="Hi.")), 7.0)
+    assert c.due(54.0, False) is None
+    assert c.due(55.1, False) is None  # deadline: the line is given up
+    assert c.timed_out == [0] and not c.playing
+    assert c.due(56.2, False) == 1
+
+
+def test_conductor_says_the_barge_in_line_plainly_when_the_line_before_got_no_reply():
+    c = _told_of_deaths((Line("a", 1, "story"), Line("b", 1, "barge-in")))
+    assert c.due(5.0, False) == 0
+    c.feed(env(VadState(speaking=True, segment_id="s1", at_ns=0)), 6.0)
+    c.feed(env(TurnMetrics(turn_id="s1", outcome="ignored")), 8.0)
+    assert c.due(10.0, False) is None  # turn over (ignored): a short pause first
+    assert c.due(11.1, False) == 1  # not 50 s later
 
 
 def test_the_demo_uses_only_the_public_bus_api():

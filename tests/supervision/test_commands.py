@@ -39,6 +39,9 @@ class FakeArbiter:
     def status(self) -> list[dict[str, Any]]:
         return [{"name": "echo", "state": "ready"}]
 
+    def bus_status(self) -> dict[str, Any]:
+        return {"pid": 1, "standby_pid": None, "restarts": 0, "down": False}
+
     def add_workers(self, specs: dict[str, Any]) -> None:
         self.added.update(specs)
 
@@ -59,7 +62,8 @@ def test_every_command_documents_its_wire_format() -> None:
 
 def test_commands_reach_the_worker() -> None:
     arb = FakeArbiter()
-    assert call(arb, {"command": "status"}) == {"ok": True, "workers": arb.status()}
+    status = {"ok": True, "workers": arb.status(), "bus": arb.bus_status()}
+    assert call(arb, {"command": "status"}) == status
     assert call(arb, {"command": "stop", "name": "echo"}) == {"ok": True, "state": "stopping"}
     call(arb, {"command": "start", "name": "echo"})
     call(arb, {"command": "restart", "name": "echo"})

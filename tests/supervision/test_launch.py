@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 from supervision.child import Child, Launch
@@ -43,7 +44,11 @@ def test_a_standby_process_runs_only_after_go_with_the_environment_it_was_given(
     argv = (sys.executable, "-m", "supervision.launch", "--standby", "-m", "json.tool", "-h")
     # json.tool -h exits 0 after printing help; here it must first wait for the line.
     child = Child(Launch(argv, env, ROOT, standby=True))
-    assert child.wait(1.0) is None  # waiting
+    deadline = time.monotonic() + 20
+    while not child.prepared:  # its imports done, it says so
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.01)
+    assert child.wait(0.5) is None  # waiting
     child.go({"VOICEBUS_TEST": "1"})
     assert child.wait(20) == 0
 

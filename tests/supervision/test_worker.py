@@ -176,3 +176,73 @@ def test_a_stuck_loop_is_a_hang_when_loop_timeout_is_set(tmp_path: Path) -> None
     assert "its loop has not polled for 5.5 s" in w.detail
     run_until(w, "backoff", now=1.5)
     w.request_stop(2.0)
+
+
+def test_a_failure_while_the_bus_is_down_is_not_counted_against_the_restart_budget(
+    tmp_path: Path,
+) -> None:
+    w, rec = make(tmp_path, command="false", restart={"max_restarts": 1, "backoff_initial_s": 1})
+    for n in range(4):  # more failures than the budget: none of them the worker's fault
+        w.bus_down = True
+        w.tick(float(n * 2), [])
+        run_until(w, "backoff", now=float(n * 2))
+        assert w.restart_at == n * 2 + 1.0  # the first delay each time, never doubled
+    assert w.tracker.in_window(8.0) == 0 and "not counted" in rec.events[-1][1]["detail"]
+    w.bus_down = False
+    w.tick(8.0, [])
+    run_until(w, "backoff", now=8.0)  # counted now
+    w.tick(10.0, [])
+    run_until(w, "failed", now=10.0)
+
+
+def test_a_worker_that_could_not_join_the_bus_is_not_counted_either(tmp_path: Path) -> None:
+    reason = "BusTimeout: The bus did not answer within 10.0 s (pub tcp://10.0.0.1:5550, ...)."
+    w, _ = make(tmp_path, **_exits(1, reason), restart={"max_restarts": 0})
+    w.tick(0.0, [])
+    run_until(w, "backoff")
+    assert w.reason == reason and w.tracker.in_window(0.0) == 0
+
+
+def test_while_the_bus_is_down_a_silent_or_unready_worker_is_excused(tmp_path: Path) -> None:
+    w, rec = make(
+        tmp_path, command="sleep", args=["60"], ready="heartbeat", heartbeat_timeout_s=2,
+        ready_timeout_s=3,
+    )  # fmt: skip
+    w.tick(0.0, [])
+    for now in (1.0, 2.0, 3.0, 4.0):  # the bus is down: no heartbeat can come
+        w.excuse_silence(now)
+        w.tick(now, [])
+    w.tick(6.9, [])
+    assert w.state == "starting"  # the ready timeout counts from the bus's return
+    assert w.child is not None
+    w.on_heartbeat(Heartbeat(worker="w", pid=w.child.pid, state="ready", uptime_s=7), 7.0)
+    for now in (8.0, 9.0, 10.0):
+        w.excuse_silence(now)
+        w.tick(now, [])
+    w.tick(11.9, [])
+    assert w.state == "ready" and "hung" not in rec.names()
+    w.tick(12.1, [])
+    assert "hung" in rec.names()
+    assert rec.events[-1][1]["silent_s"] > 2.0
+    w.request_stop(13.0)
+
+
+def test_a_module_worker_gets_a_standby_spare_by_default_once_nothing_else_starts(
+    tmp_path: Path,
+) -> None:
+    w, _ = make(tmp_path, module="workers.echo", ready="started")
+    assert w.spec.uses_standby and not make(tmp_path, command="true")[0].spec.uses_standby
+    w.tick(0.0, [])
+    assert w.state == "ready"
+    w.tick(1.0, [], settled=False)  # another worker is loading: its CPU first
+    assert w.standby.pid is None
+    w.tick(1.1, [])
+    spare = w.standby.pid
+    assert spare is not None and spare != (w.child.pid if w.child else None)
+    w.child.kill() if w.child else None
+    run_until(w, "backoff", now=2.0)
+    w.tick(3.0, [])
+    assert w.child is not None and w.child.pid == spare  # the spare took over
+    w.request_stop(4.0)
+    run_until(w, "stopped", now=4.0)
+    assert w.standby.pid is None

@@ -1,20 +1,24 @@
 """``python -m workers.dialog``: transcripts in; LLM requests, spoken replies and car commands out.
 
 Every message goes to the :class:`~workers.dialog.manager.TurnManager` with its receive time; a
-tick every ``tick_s`` checks its deadlines. Each finished turn is also published as
-``sys.metric`` samples of its latency breakdown (``turn_end_to_end_ms``, ``turn_asr_ms``, ...)
-for ``top`` and the Prometheus exporter. Invalid settings: exit 2, naming the key.
+tick every ``tick_s`` checks its deadlines. Its state is kept in ``$VOICEBUS_STATE_FILE`` and
+restored when the supervisor restarts it (:mod:`workers.dialog.memory`). Each finished turn is
+also published as ``sys.metric`` samples of its latency breakdown (``turn_end_to_end_ms``,
+``turn_asr_ms``, ...) for ``top`` and the Prometheus exporter. Invalid settings: exit 2, naming
+the key.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from bus import BusNode, Out, Tick
 from schemas.dialog import TurnMetrics
 from workers.dialog.manager import TurnManager
 from workers.dialog.manifest import MANIFEST
+from workers.dialog.memory import Memory
 from workers.dialog.settings import DialogSettings
 from workers.runner import run_worker
 
@@ -42,9 +46,10 @@ def main() -> int:
 def run(node: BusNode) -> None:
     """The loop: every message to the manager, and a tick every ``tick_s``."""
     settings = node.settings_as(DialogSettings)
-    mgr = TurnManager(settings, name=node.name)
+    memory = Memory.from_env(settings.memory_max_age_s)
+    mgr = TurnManager(settings, name=node.name, memory=memory)
     node.ready()
-    publish(node, mgr.start())
+    publish(node, mgr.start(time.monotonic_ns()))
     for event in node.events(tick_s=settings.tick_s):
         if isinstance(event, Tick):
             publish(node, mgr.tick(event.now_ns))

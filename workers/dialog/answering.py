@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from bus import Envelope, Out
 from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
-from schemas.rtos import RtosAck
+from schemas.rtos import RtosAck, RtosCommand, RtosTelemetry
 from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio
@@ -45,6 +45,7 @@ __all__ = [
     "on_lifecycle",
     "on_reply",
     "on_speaker",
+    "on_telemetry",
     "stable_history",
 ]
 
@@ -100,10 +101,13 @@ def await_reply(m: TurnManager, t: Turn, now_ns: int, out: list[Out]) -> None:
     m.set_state("thinking", t.turn_id, t.user_text, out)
 
 
-def ask_intent(m: TurnManager, t: Turn, u: Understanding, now_ns: int, out: list[Out]) -> None:
-    """Ask the LLM for the intent of a command-like utterance the grammar did not parse."""
+def ask_intent(
+    m: TurnManager, t: Turn, u: Understanding, now_ns: int, out: list[Out], *, part: int = 0
+) -> None:
+    """Ask the LLM for the intent of a command-like utterance the grammar did not parse
+    (``part``: asked again, as for :func:`ask_llm`)."""
     t.asked = u
-    t.request_id = t.turn_id
+    t.request_id = t.turn_id + "+" * part
     t.stage = "llm"
     t.deadline_ns = now_ns + int(m.s.llm_first_token_timeout_s * 1e9)
     out.append(Out("llm.request", intent_request(u, m.s, t.request_id), t.turn_id))
@@ -180,10 +184,15 @@ def _on_intents(
 
 
 def on_lifecycle(m: TurnManager, p: LifecycleEvent, now_ns: int, out: list[Out]) -> None:
-    """The LLM worker died while answering: apologise instead of waiting for its deadline."""
+    """The LLM worker died while answering: apologise instead of waiting for its deadline. An
+    early request (:mod:`~workers.dialog.early`) it was generating is forgotten: its segment's
+    turn asks the new LLM when its transcript comes."""
     t = m.turn
     if p.event not in DEAD_EVENTS or p.worker != m.s.llm_worker:
         return
+    if m.early is not None:
+        log.warning("early_request_lost segment=%s event=%s", m.early.segment_id, p.event)
+        m.early = None
     if t is not None and t.stage == "llm":
         log.warning("llm_worker_lost turn=%s event=%s", t.turn_id, p.event)
         apologise(m, t, "llm_failed", now_ns, out)
@@ -210,7 +219,18 @@ def act(m: TurnManager, t: Turn, intents: Sequence[IntentLike], out: list[Out]) 
 
 def on_ack(m: TurnManager, p: RtosAck, now_ns: int, out: list[Out]) -> None:
     """A command's outcome: the next step of the plan, and the outcome spoken."""
-    t, cmds, text = m.car.on_ack(p)
+    _car_outcome(m, *m.car.on_ack(p), now_ns, out)
+
+
+def on_telemetry(m: TurnManager, p: RtosTelemetry, now_ns: int, out: list[Out]) -> None:
+    """The car's state: the outcome of a command whose ack was lost while the dialog or the bus
+    was down (:meth:`~workers.dialog.car.CarDesk.on_telemetry`), acted on as its ack."""
+    _car_outcome(m, *m.car.on_telemetry(p), now_ns, out)
+
+
+def _car_outcome(
+    m: TurnManager, t: Turn | None, cmds: list[RtosCommand], text: str, now_ns: int, out: list[Out]
+) -> None:
     if t is None:
         return
     out += [Out("rtos.command", c, t.turn_id) for c in cmds]
@@ -239,6 +259,11 @@ def on_speaker(m: TurnManager, p: SpeakerReport, now_ns: int, out: list[Out]) ->
         m.playing.add(p.turn_id)
     else:
         m.playing.discard(p.turn_id)
+        t = m.turns.get(p.turn_id)
+        if p.event == "finished" and t is not None and t.stage == "speaking":
+            # The speaker played the last sentence: its audio reached it even if the dialog
+            # missed it (the dialog was restarting, the bus dropped it).
+            m.close(t, now_ns, out)
         m.window.touch(now_ns / 1e9)
         if not m.playing and (m.turn is None or m.turn.stage == "done"):
             m.restore_state(out)

@@ -10,7 +10,9 @@ later part of a long segment), is ignored (not awake, no wake phrase), or opens 
 telemetry, car commands understood locally (after a near-miss repair if need be; a STOP already
 sent is not sent again), a refusal (an amount was lost), the LLM asked for the intent of a
 command-like utterance (never early), or a question for the LLM (taking over the early request
-when it asked the same).
+when it asked the same). When the ASR dies, a closed segment whose pause's transcript holds all
+of its speech is handled with that transcript (:func:`take_partial`), the others are apologised
+for (:func:`fail_asr`).
 """
 
 from __future__ import annotations
@@ -31,13 +33,22 @@ from workers.dialog.device import answer_device_question
 from workers.dialog.replies import language_of, say
 from workers.dialog.speech import ReplySpeech
 from workers.dialog.stopping import skip_sent_stop, stop_if_asked
-from workers.dialog.turn import Timeline, Turn
+from workers.dialog.turn import Partial, Timeline, Turn
 from workers.dialog.understanding import Understanding, interpret
 
 if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
 
-__all__ = ["barge_in", "fail_asr", "on_asr", "on_lifecycle", "on_partial", "on_vad", "route"]
+__all__ = [
+    "barge_in",
+    "fail_asr",
+    "on_asr",
+    "on_lifecycle",
+    "on_partial",
+    "on_vad",
+    "route",
+    "take_partial",
+]
 
 log = logging.getLogger("workers.dialog.manager")
 
@@ -102,7 +113,9 @@ def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: l
     if not text:
         return
     stopped = stop_if_asked(m, p.segment_id, text, now_ns, out, p.speech_end_ns)
-    m.partials[p.segment_id] = (p.speech_end_ns, now_ns)
+    m.partials[p.segment_id] = Partial(
+        text, p.speech_end_ns, now_ns, p.language, paused=p.paused, part=p.part
+    )
     while len(m.partials) > _KEEP_TURNS:
         m.partials.pop(next(iter(m.partials)))
     if not (m.s.early_answers and p.paused) or p.segment_id in m.turns:
@@ -114,8 +127,9 @@ def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: l
         early.start(m, p, question, out)
 
 
-def on_asr(m: TurnManager, p: AsrText, msg: Envelope, now_ns: int, out: list[Out]) -> None:
-    """A transcript: part of a turn, ignored, or the start of a new turn."""
+def on_asr(m: TurnManager, p: AsrText, msg: Envelope | None, now_ns: int, out: list[Out]) -> None:
+    """A transcript: part of a turn, ignored, or the start of a new turn (``msg`` None: one
+    the dialog made itself, :func:`take_partial`)."""
     text = p.text.strip()
     stop_if_asked(m, p.segment_id, text, now_ns, out, p.speech_end_ns)  # first, awake or not
     if p.segment_id in m.turns:
@@ -125,9 +139,10 @@ def on_asr(m: TurnManager, p: AsrText, msg: Envelope, now_ns: int, out: list[Out
     tl.transcript_ns = now_ns
     tl.speculative = p.speculative
     partial = m.partials.get(p.segment_id)
-    if partial is not None and partial[0] == p.speech_end_ns:
-        tl.partial_ns = partial[1]
-    tl.bus.add("asr.text", msg.age_ms, p.bus_ms, upstream_hops=2)
+    if partial is not None and partial.speech_end_ns == p.speech_end_ns:
+        tl.partial_ns = partial.at_ns
+    if msg is not None:
+        tl.bus.add("asr.text", msg.age_ms, p.bus_ms, upstream_hops=2)
     trace = p.segment_id
     if not text:
         early.abandon(m, out, reason="no speech")
@@ -226,6 +241,11 @@ def _ignored(m: TurnManager, trace: str, tl: Timeline, text: str):
 
 def _more_of_turn(m: TurnManager, t: Turn, text: str, now_ns: int, out: list[Out]) -> None:
     """A later part of a long segment (the VAD splits monologues): ask again with all of it."""
+    if t.timeline.speculative:
+        # A pause's transcript holds the whole of its segment (it is the last part): this one
+        # is the segment recognised again (an ASR restarted after the dialog took the partial).
+        log.info("transcript_repeated turn=%s", t.turn_id)
+        return
     if not text or t.stage != "llm":
         log.info("late_part_ignored turn=%s stage=%s", t.turn_id, t.stage)
         return
@@ -237,10 +257,32 @@ def _more_of_turn(m: TurnManager, t: Turn, text: str, now_ns: int, out: list[Out
 
 
 def on_lifecycle(m: TurnManager, p: LifecycleEvent, now_ns: int, out: list[Out]) -> None:
-    """The ASR worker died: the transcripts it owed will not come."""
+    """The ASR worker died: the transcripts it owed will not come; a segment whose pause's
+    transcript holds all of it is answered from that, the others are apologised for."""
     if p.event in answering.DEAD_EVENTS and p.worker == m.s.asr_worker:
         for seg_id in list(m.pending):
-            fail_asr(m, seg_id, now_ns, out, why=p.event)
+            if not take_partial(m, seg_id, now_ns, out):
+                fail_asr(m, seg_id, now_ns, out, why=p.event)
+
+
+def take_partial(m: TurnManager, seg_id: str, now_ns: int, out: list[Out]) -> bool:
+    """Handle the closed segment ``seg_id`` with the speculative transcript of its pause, when
+    that holds all of its speech (the ASR would have sent the same words as its ``asr.text``,
+    :class:`~workers.asr.speculative.Speculation`); True when it did."""
+    pending = m.pending.get(seg_id)
+    partial = m.partials.get(seg_id)
+    if pending is None or partial is None or not partial.covers(pending[0].speech_end_ns):
+        return False
+    log.warning("transcript_from_partial segment=%s text=%r", seg_id, partial.text)
+    text = AsrText(
+        text=partial.text,
+        segment_id=seg_id,
+        language=partial.language,
+        speech_end_ns=partial.speech_end_ns,
+        speculative=True,
+    )
+    on_asr(m, text, None, now_ns, out)
+    return True
 
 
 def fail_asr(m: TurnManager, seg_id: str, now_ns: int, out: list[Out], *, why: str) -> None:

@@ -20,7 +20,13 @@ live beside it:
   one at a time or a spoken refusal; ``rtos.ack`` -> the outcome spoken; ``tts.audio`` -> first
   audio time, the final one closes the turn (``dialog.turn``); ``speaker.report`` -> playing;
   the LLM worker dying or stalling -> an apology; ``llm.wait`` -> a short spoken "one moment"
-  (:mod:`~workers.dialog.waiting`).
+  (:mod:`~workers.dialog.waiting`);
+- :mod:`~workers.dialog.recovery`, the faults: the VAD, the TTS, the speaker, the car's gateway
+  or the bus proxy lost -> what the user did not hear is said again, a lost utterance
+  apologised for, a reply lost on the bus asked for again; :mod:`~workers.dialog.delivery` keeps
+  what became of each sentence sent;
+- :mod:`~workers.dialog.memory`, the state across a restart of the dialog itself: saved before
+  each change is published, restored by :meth:`TurnManager.start`.
 
 Every message of a turn carries the turn id (the VAD segment id) as its trace.
 """
@@ -41,10 +47,13 @@ from schemas.vad import VadState
 from text.history import History
 from workers.dialog import answering, early, listening
 from workers.dialog.car import CarDesk
+from workers.dialog.delivery import Delivery
 from workers.dialog.early import Early
+from workers.dialog.memory import Memory
+from workers.dialog.recovery import Recovery
 from workers.dialog.settings import DialogSettings
 from workers.dialog.stopping import Stopped, on_stop_ack
-from workers.dialog.turn import Timeline, Turn
+from workers.dialog.turn import Partial, Timeline, Turn
 from workers.dialog.waiting import wait_notice
 from workers.dialog.wake import AwakeWindow, WakeMatcher
 
@@ -56,7 +65,9 @@ log = logging.getLogger(__name__)
 class TurnManager:
     """The dialog's state and its reaction to each message."""
 
-    def __init__(self, settings: DialogSettings, *, name: str = "dialog") -> None:
+    def __init__(
+        self, settings: DialogSettings, *, name: str = "dialog", memory: Memory | None = None
+    ) -> None:
         self.s = settings
         self.name = name
         self.matcher = WakeMatcher(settings.wake_phrases) if settings.wake == "phrase" else None
@@ -74,20 +85,33 @@ class TurnManager:
         self.playing: set[str] = set()
         """Turns the speaker is playing now."""
         self.car = CarDesk(settings.bounds, source=name, speak_done=settings.speak_done)
+        self.delivery = Delivery()
+        """What became of each sentence sent (synthesized, played)."""
+        self.recovery = Recovery()
+        """Lost workers and the checks due after a loss (:mod:`~workers.dialog.recovery`)."""
+        self.memory = memory
+        """Where the state is kept across a restart (:mod:`~workers.dialog.memory`)."""
         self.stopped: dict[str, Stopped] = {}
         """Utterances (segment ids) that stopped the car, with their STOP."""
-        self.partials: dict[str, tuple[int, int]] = {}
-        """Segment id -> (speech end, when its latest speculative transcript came), ns."""
+        self.partials: dict[str, Partial] = {}
+        """Segment id -> its latest speculative transcript (``asr.partial``)."""
         self.early: Early | None = None
         """A request asked with the transcript of a pause, before its segment closed."""
         self._shown: tuple[str, bool, str] = ("", True, "")
 
     # --- entry points --------------------------------------------------------------------
 
-    def start(self) -> list[Out]:
-        """What to publish once at start: a warm-up request (its reply is ignored)."""
+    def start(self, now_ns: int = 0) -> list[Out]:
+        """What to publish once at start: what the state of a dialog that died before needs to
+        go on (:mod:`~workers.dialog.memory`), else a warm-up request (its reply is ignored)."""
+        if self.memory is not None:
+            resumed = self.memory.restore(self, now_ns)
+            if resumed is not None:
+                return resumed  # the LLM was warm already
+        out: list[Out] = []
+        self.restore_state(out)  # say what the dialog is (a restarted one: no longer speaking)
         if not self.s.warm_up:
-            return []
+            return out
         req = LlmRequest(
             request_id="warm-up",
             messages=(
@@ -97,14 +121,21 @@ class TurnManager:
             max_tokens=1,
             tools=self.s.tools,
         )
-        return [Out("llm.request", req, "warm-up")]
+        return [*out, Out("llm.request", req, "warm-up")]
 
     def handle(self, msg: Envelope, now_ns: int) -> list[Out]:
         """React to one message received at ``now_ns`` (monotonic)."""
         p = msg.payload
         out: list[Out] = []
+        if isinstance(p, TtsAudio):
+            self.delivery.synthesized(p)
+        elif isinstance(p, VadState):
+            self.recovery.on_vad(p)
+        elif isinstance(p, SpeakerReport):
+            self.delivery.reported(p, now_ns)
         if isinstance(p, VadState):
             listening.on_vad(self, p, msg, now_ns, out)
+            self.recovery.on_closed(self, p, now_ns, out)
         elif isinstance(p, AsrPartial):
             listening.on_partial(self, p, msg, now_ns, out)
         elif isinstance(p, AsrText):
@@ -127,17 +158,20 @@ class TurnManager:
             answering.on_ack(self, p, now_ns, out)
         elif isinstance(p, RtosTelemetry):
             self.telemetry = p
+            answering.on_telemetry(self, p, now_ns, out)
         elif isinstance(p, LifecycleEvent):
             listening.on_lifecycle(self, p, now_ns, out)
             answering.on_lifecycle(self, p, now_ns, out)
-        return out
+            self.recovery.on_lifecycle(self, p, now_ns, out)
+        return self._done(out, now_ns)
 
     def tick(self, now_ns: int) -> list[Out]:
         """Deadlines: lost transcripts, stalled replies, missing audio, the awake window."""
         out: list[Out] = []
+        self.recovery.tick(self, now_ns, out)
         for seg_id, (_, deadline) in list(self.pending.items()):
             if now_ns >= deadline:
-                listening.fail_asr(self, seg_id, now_ns, out, why="timeout")
+                self.recovery.fail_lost(self, seg_id, now_ns, out, why="timeout")
         t = self.turn
         if t is not None and t.deadline_ns and now_ns >= t.deadline_ns:
             if t.stage == "llm":
@@ -153,6 +187,17 @@ class TurnManager:
         elif self.window.expire(now_ns / 1e9):
             log.info("awake_window_closed")
             self.set_state("idle", "", "", out)
+        return self._done(out, now_ns)
+
+    def _done(self, out: list[Out], now_ns: int) -> list[Out]:
+        """Account for the sentences sent and stopped; keep the state before it is published."""
+        for o in out:
+            if o.topic == "tts.request":
+                self.delivery.sent(o.payload)  # type: ignore[arg-type]
+            elif o.topic == "speaker.stop":
+                self.delivery.stopped(o.payload.turn_id)  # type: ignore[attr-defined]
+        if self.memory is not None:
+            self.memory.keep(self, now_ns)
         return out
 
     # --- what every stage shares ---------------------------------------------------------

@@ -80,6 +80,26 @@ class DialogSettings(BaseModel):
     """Name of the ASR worker (its death fails a pending transcript at once)."""
     llm_worker: str = "llm"
     """Name of the LLM worker (its death fails a pending reply at once)."""
+    vad_worker: str = "vad"
+    """Name of the VAD worker (its death in the middle of an utterance loses it: an apology)."""
+    rtgw_worker: str = "rtgw"
+    """Name of the car's gateway (its death may lose the acks of the commands in progress)."""
+    rtapp_worker: str = "rtapp"
+    """Name of the RT app's worker entry on a host (as ``rtgw_worker``)."""
+    tts_worker: str = "tts"
+    """Name of the TTS worker (once it is back from a death, what it had not synthesized is
+    sent again)."""
+    speaker_worker: str = "speaker"
+    """Name of the speaker worker (once it is back from a death, what it had not played is said
+    again)."""
+    memory_max_age_s: float = Field(default=600.0, gt=0)
+    """A state saved longer ago than this is not restored by a restarted dialog (the
+    conversation is over), s."""
+    outage_grace_s: float = Field(default=5.0, gt=0)
+    """After a bus outage, how long a transcript awaited since before it may still take before
+    the apology, s."""
+    resend_grace_s: float = Field(default=1.5, gt=0)
+    """After a bus outage, how long audio may still take before its sentence is sent again, s."""
     tick_s: float = Field(default=0.05, gt=0)
     """Interval of the timeout checks."""
     bounds: Bounds = Field(default_factory=Bounds)

@@ -41,6 +41,24 @@ class ReplySpeech:
         self.answer: list[str] = []
         """The sentences of the LLM's answer sent so far (repeats dropped, no fixed replies)."""
 
+    @classmethod
+    def resumed(
+        cls,
+        turn_id: str,
+        language: str,
+        *,
+        max_chars: int,
+        sent: int,
+        spoken: list[str],
+        first_clause_chars: int = 0,
+    ) -> ReplySpeech:
+        """The speech of a turn taken over by a restarted dialog: numbering goes on from
+        ``sent``, ``spoken`` is what was already sent (:mod:`workers.dialog.memory`)."""
+        speech = cls(turn_id, language, max_chars=max_chars, first_clause_chars=first_clause_chars)
+        speech._next = sent
+        speech.spoken = list(spoken)
+        return speech
+
     @property
     def sent(self) -> int:
         """Requests sent so far."""

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Stopped",
     "on_stop_ack",
+    "resend_unconfirmed",
     "skip_sent_stop",
     "stop_if_asked",
     "stop_intent",
@@ -109,6 +110,25 @@ def without_leading_stop(intents: Sequence[IntentLike], sent: str) -> list[Inten
 
 def _kind(intent: IntentLike) -> str:
     return intent.kind if isinstance(intent, CarIntent) else str(intent.get("kind", ""))
+
+
+def resend_unconfirmed(m: TurnManager, now_ns: int, out: list[Out]) -> None:
+    """After a restart of the dialog (:mod:`~workers.dialog.memory`): a STOP kept as sent whose
+    ``accepted`` ack had not come may never have left (the state is saved before the messages
+    are published); it is sent again, with a new id, if it is still the newest command. A
+    second STOP is harmless; a lost one is not. One whose ack came is never sent again."""
+    for segment_id, sent in m.stopped.items():
+        if sent.ring_ns or sent.cmd_id != m.car.latest_id:
+            continue
+        cmd = m.car.stop_now(CarIntent(kind=sent.kind), turn_id=segment_id)  # type: ignore[arg-type]
+        out.insert(0, Out("rtos.command", cmd, segment_id))  # before anything else
+        log.warning("stop_resent segment=%s kind=%s cmd_id=%d was=%d", segment_id, sent.kind,
+                    cmd.cmd_id, sent.cmd_id)  # fmt: skip
+        sent.cmd_id = cmd.cmd_id
+        t = m.turns.get(segment_id)
+        if t is not None:
+            t.commands.append(cmd.cmd_id)
+        return
 
 
 def on_stop_ack(m: TurnManager, p: RtosAck) -> None:

@@ -24,7 +24,7 @@ from workers.dialog.speech import ReplySpeech
 if TYPE_CHECKING:
     from workers.dialog.understanding import Understanding
 
-__all__ = ["BusHops", "Stage", "Timeline", "Turn"]
+__all__ = ["BusHops", "Partial", "Stage", "Timeline", "Turn"]
 
 Stage = Literal["asr", "llm", "speaking", "done"]
 Outcome = Literal["answered", "command", "ignored", "aborted", "error"]
@@ -100,6 +100,33 @@ class Timeline:
             bus_ms=self.bus.total_ms,
             bus_hops=self.bus.count,
             **fields,  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class Partial:
+    """The latest speculative transcript (``asr.partial``) of an open or closing segment."""
+
+    text: str
+    speech_end_ns: int
+    """Monotonic time (ns) where the partial's last voiced audio ended."""
+    at_ns: int
+    """When the dialog handled it (monotonic ns)."""
+    language: str = ""
+    paused: bool = True
+    """Taken at a pause (not during speech)."""
+    part: int = 0
+    """The segment part it transcribes."""
+
+    def covers(self, speech_end_ns: int) -> bool:
+        """True when it holds all the speech of a segment that ended at ``speech_end_ns``: the
+        ASR would send its text as the segment's (:class:`~workers.asr.speculative.Speculation`:
+        a pause's partial of the first part, with no voiced audio after it)."""
+        return (
+            self.paused
+            and self.part == 0
+            and bool(self.text)
+            and (speech_end_ns != 0 and self.speech_end_ns == speech_end_ns)
         )
 
 

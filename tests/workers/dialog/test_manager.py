@@ -305,12 +305,13 @@ def test_a_slow_reply_does_not_let_the_awake_window_close_under_it():
 
 def test_the_llm_is_warmed_up_at_start_and_its_answer_is_never_spoken():
     h = make(wake="always")
-    (warm,) = h.mgr.start()
+    state, warm = h.mgr.start()
+    assert state.topic == "dialog.state"  # a restarted dialog says it is no longer speaking
     assert warm.topic == "llm.request" and isinstance(warm.payload, LlmRequest)
     assert warm.payload.max_tokens == 1
     h.llm_says("warm-up", "Hi.")
     assert spoken(h) == []
-    assert make(warm_up=False).mgr.start() == []
+    assert [o.topic for o in make(warm_up=False).mgr.start()] == ["dialog.state"]
 
 
 def test_the_turn_s_bus_time_adds_every_hop_stamped_by_the_worker_that_received_it():
