@@ -24,6 +24,9 @@ messages begin and dumps the counts when they end: instructions per message, ind
 machine's load (start-up and warm-up excluded), with the functions that take them. Give a
 larger ``--interval-ms`` (20) so that the process under valgrind keeps up. Wall-clock figures
 of a loaded machine are noise; instruction counts are not.
+
+(About 490 lines: one program whose publisher, proxy driver, subscriber and callgrind mode
+share the stamp layout and the run plan.)
 """
 
 from __future__ import annotations

@@ -33,6 +33,9 @@ that want none (target 0), STOP recall (target 100 %), tolerated STOPs, WER (Eng
 grammar can be scored on the same ASR output) and ``understanding.md``; ``--quick`` and
 ``--text-only`` and ``--transcripts`` write ``understanding_quick.*``, ``understanding_text.*``
 and ``understanding_rescored.*``.
+
+(About 340 lines: the CLI, the dialog's path and the run loop share the corpus, the ASR and
+LLM settings of one run.)
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ or the link (``rejected``), out of time before ring space (``expired``), or writ
 and then ended by the RT side or, when its final ack is lost, by :mod:`workers.rtgw.inflight`
 (``failed``, counted in ``rtgw.ack_timeouts``/``rtgw.acks_lost``). Late and duplicate final acks
 are counted (``rtgw.late_acks``) and logged, not published twice.
+
+(About 360 lines: the link's state machine with submit/step, which share it; the envelope and
+the in-flight table are already modules of their own.)
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ through the same C file the RT-Thread application uses. Calls are batched (many 
 ctypes call) because the ctypes call, not the ring, is the cost.
 
 An endpoint is owned by one thread (the rings are single-producer/single-consumer).
+
+(About 330 lines: the ctypes signatures of libivmr's whole API sit beside their one caller,
+:class:`Endpoint`, so that a change to ``ivmr.h`` is mirrored in one file.)
 """
 
 from __future__ import annotations

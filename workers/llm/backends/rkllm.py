@@ -15,6 +15,9 @@ system prompt goes where the template has a ``{system}`` slot; otherwise (``deep
 ``builtin``) it is written at the head of the prompt, and the tools get an empty one, so that it
 reaches the model exactly once. Without ``keep_history`` the earlier turns are written into the
 prompt as plain ``User:``/``Assistant:`` lines (:mod:`workers.llm.backends.fold`).
+
+(About 350 lines: one backend's life around one ctypes handle: load, version gate, the run
+thread, the callback, abort; the ABI structs, the version gate and the prompt folding are apart.)
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Field order and types follow the official header of each release field by field;
 (``tests/workers/llm/test_llm_rkllm_layout.py``) compares every offset and size with a C compiler.
 1.2.0 and 1.2.1b1 differ again (no ``role``/``perf``): :mod:`~workers.llm.backends.rkllm_version`
 accepts exactly the releases these structs mirror.
+
+(About 360 lines: both ABIs' structs field by field in one file, so that each reads against
+its release's header and the layout test in one place.)
 """
 
 from __future__ import annotations
