@@ -8,6 +8,10 @@ unfinished, the dialog is idle and nothing happened for ``settle_s``. The barge-
 plainly once that turn is over when it got no reply to interrupt. A line whose turn never ends
 is given up after ``line_timeout_s`` (and counted), and what was pending is forgotten.
 
+A ``speaker.stop`` cancels speech as the TTS does (``workers/tts/queue.py``): the turn it names,
+or every turn seen so far, and any sentence asked later for a cancelled turn (the car's "Done."
+of a command turn the user barged in on): it will never be played, so it is not waited for.
+
 Told of deaths (``sys.lifecycle``), it does not wait for what a dead worker will never finish:
 the audio a dead speaker or TTS held (what the dialog sends again is waited for anew), the acks a
 dead gateway or RT app owed. ``modules`` maps worker names to their modules (a name is taken as
@@ -22,7 +26,7 @@ from bus import Envelope
 from demo.script import Line
 from schemas.dialog import DialogState, TurnMetrics
 from schemas.rtos import RtosAck, RtosCommand
-from schemas.speaker import SpeakerReport
+from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import Heartbeat, LifecycleEvent
 from schemas.tts import TtsRequest
 from schemas.vad import VadState
@@ -55,6 +59,10 @@ class Conductor:
     """Speech segments that started since the current line was said."""
     playing: set[str] = field(default_factory=set)
     """Turns with speech requested or playing: from ``tts.request`` to the speaker's end."""
+    spoken: set[str] = field(default_factory=set)
+    """Turns that asked for speech (what a stop naming no turn cancels)."""
+    cancelled: set[str] = field(default_factory=set)
+    """Turns a ``speaker.stop`` cancelled: their later sentences are never played."""
     commands: set[int] = field(default_factory=set)
     """Car commands sent and not finished."""
     reply_started_at: float = -1.0
@@ -76,7 +84,13 @@ class Conductor:
         elif isinstance(p, LifecycleEvent) and p.event in _DEATHS:
             self._forget(self.modules.get(p.worker, p.worker))
         elif isinstance(p, TtsRequest) and p.text:
-            self.playing.add(p.turn_id)
+            self.spoken.add(p.turn_id)
+            if p.turn_id not in self.cancelled:
+                self.playing.add(p.turn_id)
+        elif isinstance(p, SpeakerStop):
+            stopped = {p.turn_id} if p.turn_id else set(self.spoken)
+            self.cancelled |= stopped
+            self.playing -= stopped
         elif isinstance(p, SpeakerReport):
             if p.event == "started":
                 if self.said_at >= 0 and self.reply_started_at < 0:

@@ -10,15 +10,15 @@ from schemas.base import Message
 from schemas.dialog import DialogState, TurnMetrics
 from schemas.llm import LlmReply
 from schemas.rtos import CarIntent, RtosAck, RtosCommand
-from schemas.speaker import SpeakerReport
+from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import Heartbeat, LifecycleEvent
 from schemas.tts import TtsRequest
 from schemas.vad import VadState
 
 TOPIC = {
     VadState: "vad.state", TurnMetrics: "dialog.turn", TtsRequest: "tts.request",
-    SpeakerReport: "speaker.report", DialogState: "dialog.state", Heartbeat: "sys.heartbeat",
-    LifecycleEvent: "sys.lifecycle",
+    SpeakerReport: "speaker.report", SpeakerStop: "speaker.stop", DialogState: "dialog.state",
+    Heartbeat: "sys.heartbeat", LifecycleEvent: "sys.lifecycle",
     RtosCommand: "rtos.command", RtosAck: "rtos.ack", AsrText: "asr.text", LlmReply: "llm.reply",
 }  # fmt: skip
 
@@ -142,6 +142,24 @@ def test_live_mode_listens_on_the_microphone_worker():
     w = derive_config(cfg, Path("/o"), live=True, region="/dev/shm/mine")["workers"]
     assert list(w) == ["mic"] and w["mic"]["module"] == "workers.mic"
     assert w["mic"]["cpus"] == "little" and w["mic"]["settings"] == {}
+
+
+def test_conductor_does_not_wait_for_speech_of_a_turn_a_barge_in_cancelled():
+    # "Move forward one meter, then beep.": the user barges in during the drive, and the car's
+    # "Done." is later asked for the cancelled turn; the TTS drops it, so nothing will play.
+    for stop in (SpeakerStop(turn_id="s1"), SpeakerStop()):
+        c = Conductor(LINES[:1], {"dialog"}, line_timeout_s=90)
+        ready(c)
+        assert c.due(5.0, False) == 0
+        c.feed(env(VadState(speaking=True, segment_id="s1", at_ns=0)), 6.0)
+        c.feed(env(TurnMetrics(turn_id="s1")), 7.0)
+        c.feed(env(TtsRequest(turn_id="s1", index=0, text="OK, moving.")), 7.0)
+        c.feed(env(SpeakerReport(turn_id="s1", event="started")), 7.1)
+        c.feed(env(stop), 8.0)
+        c.feed(env(TtsRequest(turn_id="s1", index=1, text="Done.")), 12.0)
+        c.feed(env(DialogState(state="idle")), 12.0)
+        assert c.due(14.0, False) is None  # settling, then a short pause
+        assert c.due(15.1, False) is None and c.finished  # long before line_timeout_s
 
 
 def _told_of_deaths(lines: tuple[Line, ...] = (Line("a", 1, "question"), Line("b", 1, "question"))):

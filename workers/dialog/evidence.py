@@ -6,15 +6,17 @@ direction, or make up an amount; so every intent it returns must be one the word
 (:func:`support`, :func:`unsupported`), and the LLM is only offered those (the answer schema is
 narrowed to them). A drive's distance is an amount said with a unit, signed by the direction
 word nearest to it ("forward two meters and back one meter": +2 and -1, never +1), or the small
-step after "a little", or the default step when no amount at all was said; a timed drive needs
-its duration said. A turn's angle is one said (degrees, or a bare number with a turn word),
-signed by the nearest side word (left when none is said), or one the words name (around 180, a
-quarter 90, a full circle 360), or the default 90 after a side word; a stop needs a stop word,
-lights a colour word, the horn a horn word. So the LLM can only choose among readings of what was
-said, and **never a number that was not said**. The same words tell whether an utterance is
-command-like (:func:`command_like`: only command words, starting like a command) and whether an
-amount was lost in recognition (:func:`missing_amount`: "go back at the meter": a unit, no
-number).
+step after "a little"; a timed drive needs its duration said. The default step is never offered
+here: an utterance the grammar could not parse that names no amount ("go to move forward yet",
+a garbled "don't move forward yet") must not move the car by an amount nobody said; the dialog
+says it did not understand instead. A turn's angle is one said (degrees, or a bare number with
+a turn word), signed by the nearest side word (left when none is said), or one the words name
+(around 180, a quarter 90, a full circle 360), or the default 90 after a side word; a stop needs
+a stop word, lights a colour word, the horn a horn word. So the LLM can only choose among
+readings of what was said, and **never a number that was not said**. The same words tell whether
+an utterance is command-like (:func:`command_like`: only command words, starting like a
+command) and whether an amount was lost in recognition (:func:`missing_amount`: "go back at the
+meter": a unit, no number).
 """
 
 from __future__ import annotations
@@ -238,9 +240,9 @@ def support(ev: Evidence, speed_mps: float) -> Support:
         elif kind == "angle":
             angle = (_nearest(pos, ev.sides) or 1.0) * value
             slots.append((pos, {"kind": "turn", "angle_deg": angle}))
-    if not ev.number and not ev.unit:
-        step = lx.SMALL_STEP_M if ev.small else lx.DEFAULT_STEP_M
-        slots += [(p, {"kind": "drive", "distance_m": s * step}) for p, s in ev.directions]
+    if not ev.number and not ev.unit and ev.small:
+        small = lx.SMALL_STEP_M
+        slots += [(p, {"kind": "drive", "distance_m": s * small}) for p, s in ev.directions]
     for pos, deg in ev.named_turns:
         slots.append((pos, {"kind": "turn", "angle_deg": (_nearest(pos, ev.sides) or 1.0) * deg}))
     if not ev.number and not ev.named_turns:

@@ -5,10 +5,11 @@ fillers ("okay, could you please", "I need you to", "let's"), one command, closi
 me", "please", "now"), then a joint ("," "and" "then" "after that") or the end. A command is
 
 - a drive: ``go|drive|move|roll|head ... forward|ahead|straight|back|backward``, ``back up``,
-  ``reverse``, ``advance``, a bare direction ("forward two meters"), with an amount before or
-  after it: ``two meters``, ``1.5 m``, ``one and a half meters``, ``a meter and a half``, ``half a
-  meter``, ``twenty centimeters``, ``three feet``, ``for three seconds`` (a timed drive), ``a
-  little``/``a bit`` (the small step), nothing (the default step);
+  ``reverse``, ``advance``, a bare direction with its amount ("forward two meters"; a bare
+  "forward." alone is a fragment, not a command), with an amount before or after it: ``two
+  meters``, ``1.5 m``, ``one and a half meters``, ``a meter and a half``, ``half a meter``,
+  ``twenty centimeters``, ``three feet``, ``for three seconds`` (a timed drive), ``a
+  little``/``a bit`` (the small step), nothing after a verb (the default step);
 - a turn: ``turn|rotate|swing|veer [to the] left|right [N degrees]``, ``turn N degrees [to the]
   left``, ``make a left turn``, ``take a quarter turn to the left``, ``hang a right``, ``go
   left``, ``left turn``, ``turn around`` / ``do a u-turn`` / ``half a turn`` (180), ``spin
@@ -171,6 +172,7 @@ def _direction(t: Sequence[str], i: int) -> tuple[float, int] | None:
 def _drive(t: Sequence[str], i: int, speed: float) -> tuple[list[Intent], int] | None:
     sign: float | None = None
     k = i
+    verb = True
     if _at(t, k, ("back", "up")) or _at(t, k, ("back", "off")):
         sign, k = -1.0, k + 2
     elif k < len(t) and t[k] in lx.BACKWARD_VERBS_EN:
@@ -180,6 +182,8 @@ def _drive(t: Sequence[str], i: int, speed: float) -> tuple[list[Intent], int] |
     elif k < len(t) and t[k] in lx.DRIVE_VERBS_EN:
         k += 1
         k = _skip(t, k, (("it",), ("the", "car"), ("yourself",)))
+    else:
+        verb = False
     amount = quantity(t, k)
     if amount is not None:
         k = amount[2]
@@ -198,6 +202,8 @@ def _drive(t: Sequence[str], i: int, speed: float) -> tuple[list[Intent], int] |
     if amount is not None and amount[0] == "angle":
         return None
     if amount is None:
+        if not verb:
+            return None  # a bare "forward." is a fragment (or a mishearing), not a command
         return [{"kind": "drive", "distance_m": sign * lx.DEFAULT_STEP_M}], k
     kind, value, _ = amount
     if kind == "time":

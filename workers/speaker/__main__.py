@@ -58,7 +58,7 @@ def serve(node: BusNode, speaker: Speaker, output: PyAudioOutput | None) -> None
                 for _ in range(1 + min(behind, _CATCH_UP_BUFFERS - 1)):
                     reports += speaker.reports(speaker.pull()[1])
         elif isinstance(event.payload, TtsAudio):
-            speaker.on_audio(event.payload)
+            reports += speaker.on_audio(event.payload)
         elif isinstance(event.payload, SpeakerStop):
             reports += speaker.on_stop(event.payload)
         if output is None and not s.realtime:

@@ -34,13 +34,25 @@ class Speaker:
         self.buffer = settings.sample_rate_hz * settings.buffer_ms // 1000
         self._recorded: dict[str, list[np.ndarray]] = {}
 
-    def on_audio(self, audio: TtsAudio) -> None:
-        """Queue one sentence of synthesized audio."""
+    def on_audio(self, audio: TtsAudio) -> list[SpeakerReport]:
+        """Queue one sentence of synthesized audio.
+
+        Audio of a turn that was stopped is not played; it is reported at once as ``cut`` (all
+        of it discarded), so that whoever waits for that turn's playback to end (the dialog, the
+        demo's conductor) is not left waiting for a report that would never come.
+        """
         x = np.frombuffer(audio.pcm, dtype="<i2")
         if audio.sample_rate_hz != self.s.sample_rate_hz:
             x = to_int16(resample(x, audio.sample_rate_hz, self.s.sample_rate_hz) / 32768.0)
-        if not self.queue.enqueue(audio.turn_id, x, audio.final):
-            log.info("audio_ignored turn=%s reason=turn_was_stopped", audio.turn_id)
+        if self.queue.enqueue(audio.turn_id, x, audio.final):
+            return []
+        log.info("audio_ignored turn=%s reason=turn_was_stopped", audio.turn_id)
+        cut_ms = 1000.0 * len(x) / self.s.sample_rate_hz
+        return [
+            SpeakerReport(
+                turn_id=audio.turn_id, event="cut", cut_ms=cut_ms, at_ns=time.monotonic_ns()
+            )
+        ]
 
     def on_stop(self, stop: SpeakerStop) -> list[SpeakerReport]:
         """Stop now; report what was cut."""

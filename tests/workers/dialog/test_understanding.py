@@ -92,10 +92,24 @@ def test_the_llm_intent_is_acted_on_only_when_the_words_support_it():
 _ASKS = [
     "forward drive two meters and back one meter",
     "left ninety degrees turn",
-    "back back back",
+    "back a little back",
     "往前 往后",
     "forward one meter and left",
 ]
+
+
+@pytest.mark.parametrize(
+    "text", ["and forward.", "go to move forward yet", "forward.", "move forward yet, okay"]
+)
+def test_a_fragment_or_a_garbled_line_naming_no_amount_never_moves_the_car(text):
+    # Heard in the understanding bench: "I'm bored." (espeak, babble) as "and forward.", and
+    # "Don't move forward yet." as "go to move forward yet"; both drove the default step.
+    u = interpret(text, S)
+    assert u.kind != "commands"
+    if u.kind == "ask":
+        for answer in _adversarial_answers():
+            v = conclude(u, _reply(*answer), S)
+            assert not any(i.kind == "drive" for i in v.intents), answer
 
 
 def _adversarial_answers():

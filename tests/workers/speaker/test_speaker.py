@@ -57,9 +57,12 @@ def test_stop_cuts_within_one_buffer_and_reports_what_was_cut(tmp_path: Path) ->
     pcm, _ = sp.pull()
     assert not np.frombuffer(pcm, "<i2").any()  # the very next buffer is silence
     assert len(read_wav(r.path)) == 3200  # the WAV holds what was played
-    # Late sentences of a stopped turn are ignored.
-    sp.on_audio(audio("t1", 1, 0.5, final=True))
+    # Late sentences of a stopped turn are not played, and say so at once.
+    (late,) = sp.on_audio(audio("t1", 1, 0.5, final=True))
     assert sp.queue.queued_ms() == 0
+    assert (late.turn_id, late.event, late.played_ms) == ("t1", "cut", 0.0)
+    assert late.cut_ms == pytest.approx(500.0)
+    assert sp.on_audio(audio("t2", 0, 0.1, final=True)) == []  # another turn plays as usual
 
 
 def test_stop_of_one_turn_leaves_the_next_turn_queued() -> None:
