@@ -93,7 +93,7 @@ _ASKS = [
     "forward drive two meters and back one meter",
     "left ninety degrees turn",
     "back a little back",
-    "往前 往后",
+    "往前 往后 两米",
     "forward one meter and left",
 ]
 
