@@ -35,7 +35,7 @@ lint: setup
 
 bench: setup
 	$(PY) -m bench.bus --quick
-	@for b in ivmr vad asr llm e2e supervisor; do \
+	@for b in ivmr vad asr llm e2e supervisor understanding eot resample chaos soak; do \
 	  if [ -f bench/$$b.py ]; then $(PY) -m bench.$$b --quick || exit 1; fi; \
 	done
 
