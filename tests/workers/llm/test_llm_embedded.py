@@ -147,8 +147,8 @@ def test_the_constrained_intent_path_always_answers_within_its_schema(
     for text in (
         "forward drive two meters and back one meter",
         "left ninety degrees turn",
-        "back back back",
-        "往前 往后",
+        "back a little back",
+        "往前 往后 两米",
         "forward one meter and left",
     ):
         u = interpret(text, dialog)
