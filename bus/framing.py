@@ -110,38 +110,27 @@ def encode(
     if shm is not None and raw_name and len(getattr(payload, raw_name)) >= shm.min_bytes:
         descriptor = shm.descriptor(getattr(payload, raw_name))
         if descriptor is not None:
-            env_shm = {
-                "v": SHM_PROTOCOL_VERSION,
-                "src": source,
-                "inst": instance,
-                "seq": seq,
-                "ts": ts_ns,
-                "tr": trace,
-                "sv": sv,
-                "p": body,
-                "shm": raw_name,
-            }
-            return [topic.encode(), _pack(env_shm), descriptor]
+            env = _env_map(SHM_PROTOCOL_VERSION, source, instance, seq, ts_ns, trace, sv, body)
+            env["shm"] = raw_name
+            return [topic.encode(), _pack(env), descriptor]
     data = None
     if _encode_env is not None:  # the same bytes as the Packer below, written in C
         data = _encode_env(source, instance, seq, ts_ns, trace, sv[0], sv[1], body, raw_name)
     if data is None:
-        env: dict[str, Any] = {
-            "v": PROTOCOL_VERSION,
-            "src": source,
-            "inst": instance,
-            "seq": seq,
-            "ts": ts_ns,
-            "tr": trace,
-            "sv": sv,
-            "p": body,
-        }
+        env = _env_map(PROTOCOL_VERSION, source, instance, seq, ts_ns, trace, sv, body)
         if raw_name:
             env["raw"] = raw_name
         data = _pack(env)
     if raw_name:
         return [topic.encode(), data, getattr(payload, raw_name)]
     return [topic.encode(), data]
+
+
+def _env_map(
+    v: Any, src: str, inst: int, seq: int, ts: int, tr: str, sv: Any, body: Any
+) -> dict[str, Any]:
+    """The envelope keys every frame carries (section 3), in the order they are written."""
+    return {"v": v, "src": src, "inst": inst, "seq": seq, "ts": ts, "tr": tr, "sv": sv, "p": body}
 
 
 class _Packers(threading.local):
