@@ -20,8 +20,14 @@ on the held-back split:
 - ``heuristic``: a transcript that trails off (ends with a comma, a conjunction, an article, a
   preposition, a filler; 然后, 还有, 嗯 ...) waits ``long``; a complete one (ends with the
   recogniser's terminal punctuation) waits ``short``; any other waits ``default``;
-- ``heuristic+grammar``: the same, where the dialog's grammar accepting the words as a whole
-  command also counts as complete.
+- ``heuristic+grammar``: the same, where the car's grammar reads the commands it understands
+  first (:func:`workers.dialog.turnend.command_reading`, what the VAD runs with
+  ``end_of_turn.grammar``): a whole command is complete whatever its punctuation, a drive
+  with no amount trails off.
+
+A cut-off is **harmless** when the car still gets exactly the line's commands: the commands of
+the words before the hesitation, then those of the reference words after it, are the whole
+line's ("move forward one meter, | then beep"); every other cut-off counts as one.
 
 Text-only partials carry the punctuation of the reference (none inside a line), so they show
 what words alone tell; recognised partials carry Whisper's own punctuation, as a streaming
@@ -48,6 +54,7 @@ from bench.understanding_audio import VOICES, AudioFile, build_audio
 from bench.understanding_corpus import Corpus, Line, load_corpus
 from text.endofturn import classify as classify_words
 from workers.dialog.commands import parse_command
+from workers.dialog.turnend import command_reading
 
 __all__ = ["Case", "Rule", "classify", "evaluate", "fixed", "heuristic", "text_cases", "tune"]
 
@@ -69,16 +76,17 @@ class Case:
     partials: tuple[tuple[str, int], ...]
     """(transcript up to a hesitation, the hesitation's length in ms), in order."""
     final: str
+    rests: tuple[str, ...] = ()
+    """The reference words after each hesitation."""
+    reference: str = ""
 
 
 @functools.lru_cache(maxsize=8192)
 def classify(text: str, lang: str, *, grammar: bool = False) -> str:
     """``trailing``, ``complete`` or ``open``: the pipeline's own rule (:mod:`text.endofturn`);
-    with ``grammar``, words the dialog's grammar accepts as a command also count as complete."""
-    reading = classify_words(text, lang)
-    if reading == "open" and grammar and parse_command(text.strip()) is not None:
-        return "complete"
-    return reading
+    with ``grammar``, the car's grammar reads the commands it understands first."""
+    got = command_reading(text, lang) if grammar else None
+    return got if got is not None else classify_words(text, lang)
 
 
 def fixed(wait_ms: float) -> Rule:
@@ -94,18 +102,24 @@ def heuristic(short_ms: float, default_ms: float, long_ms: float, *, grammar: bo
 
 def evaluate(rule: Rule, cases: Sequence[Case]) -> dict[str, Any]:
     """Lines cut off, and the end-of-turn delay of the others."""
-    cut, delays = [], []
+    cut, harmless, delays = [], [], []
     for c in cases:
-        if any(pause >= rule(text, c.lang) for text, pause in c.partials):
-            cut.append(f"{c.line_id}@{c.condition}")
-        else:
+        at = next((i for i, (t, pause) in enumerate(c.partials) if pause >= rule(t, c.lang)), -1)
+        if at < 0:
             delays.append(rule(c.final, c.lang))
+        elif _same_commands(c, at):
+            harmless.append(f"{c.line_id}@{c.condition}")
+        else:
+            cut.append(f"{c.line_id}@{c.condition}")
     q = statistics.quantiles(delays, n=10, method="inclusive") if len(delays) > 1 else delays * 9
     return {
         "lines": len(cases),
         "with_pauses": sum(bool(c.partials) for c in cases),
         "cut_off": len(cut),
         "cut_off_lines": cut,
+        "harmless_cut_off": len(harmless),
+        "harmless_cut_off_lines": harmless,
+        "long_waits": sum(d >= 1000 for d in delays) / len(delays) if delays else 0.0,
         "end_wait_ms": {
             "p50": round(float(statistics.median(delays)), 1) if delays else None,
             "p90": round(float(q[8]), 1) if delays else None,
@@ -114,12 +128,23 @@ def evaluate(rule: Rule, cases: Sequence[Case]) -> dict[str, Any]:
     }
 
 
+def _same_commands(c: Case, at: int) -> bool:
+    """Cut at hesitation ``at``: does the car still get exactly the line's commands?"""
+    whole = parse_command(c.reference) if c.reference else None
+    if not whole or at >= len(c.rests):
+        return False
+    before = parse_command(c.partials[at][0]) or []
+    after = parse_command(c.rests[at]) or []
+    return before + after == whole
+
+
 def _cost(r: dict[str, Any]) -> tuple[float, float]:
     return (r["cut_off"], r["end_wait_ms"]["mean"] or 0.0)
 
 
 def tune(cases: Sequence[Case]) -> dict[str, dict[str, Any]]:
-    """The best setting of each rule on ``cases``: fewest cut-offs, then the shortest mean wait."""
+    """The best setting of each rule on ``cases``: fewest cut-offs (harmless ones not counted),
+    then the shortest mean wait."""
     best_fixed = min(FIXED_GRID, key=lambda w: (_cost(evaluate(fixed(w), cases)), w))
     out: dict[str, dict[str, Any]] = {"fixed": {"wait_ms": best_fixed}}
     for name, grammar in (("heuristic", False), ("heuristic+grammar", True)):
@@ -150,12 +175,30 @@ def text_cases(lines: Sequence[Line]) -> list[Case]:
     for line in lines:
         parts = [p.strip() for p in line.text.split("|")]
         partials = tuple((" ".join(parts[: i + 1]), line.pause_ms) for i in range(len(parts) - 1))
-        out.append(Case(line.id, line.split, line.lang, "text", partials, line.reference))
+        out.append(
+            Case(
+                line.id, line.split, line.lang, "text", partials, line.reference,
+                _rests(line.text), line.reference,
+            )
+        )  # fmt: skip
     return out
 
 
-def asr_cases(files: Sequence[AudioFile], folder: Path, host: HostSettings) -> list[Case]:
-    """Cases whose transcripts are recognised from the audio up to each hesitation and whole."""
+def _rests(text: str) -> tuple[str, ...]:
+    """The reference words after each ``|`` hesitation of a corpus line."""
+    parts = [p.strip() for p in text.split("|")]
+    return tuple(" ".join(parts[i + 1 :]) for i in range(len(parts) - 1))
+
+
+def asr_cases(
+    files: Sequence[AudioFile],
+    folder: Path,
+    host: HostSettings,
+    texts: dict[str, str] | None = None,
+) -> list[Case]:
+    """Cases whose transcripts are recognised from the audio up to each hesitation and whole
+    (``texts``: each line's corpus text with its ``|`` marks, for the harmless cut-offs)."""
+    texts = texts or {}
     import numpy as np
 
     from audio.wavio import read_wav
@@ -194,7 +237,10 @@ def asr_cases(files: Sequence[AudioFile], folder: Path, host: HostSettings) -> l
                     for i in range(len(pauses))
                 )
                 final = heard(pcm, start, f.speech[-1][1], f.line_id)
-                out.append(Case(f.line_id, f.split, f.lang, f.voice, partials, final))
+                rests = _rests(texts[f.line_id]) if f.line_id in texts else ()
+                out.append(
+                    Case(f.line_id, f.split, f.lang, f.voice, partials, final, rests, f.reference)
+                )
                 print(f"  {f.line_id} {f.voice}: {[p for p, _ in partials]} -> {final!r}")
         finally:
             rec.close()
@@ -212,7 +258,10 @@ def study(cases: Sequence[Case]) -> dict[str, Any]:
     else:  # what the VAD runs: the words' waits (the hangover only when no transcript comes)
         params["today (host.yaml end_of_turn)"] = {
             "short_ms": eot.complete_ms, "default_ms": eot.open_ms, "long_ms": eot.trailing_ms,
-            "grammar": False,
+            "grammar": eot.grammar,
+        }  # fmt: skip
+        params["before (the same waits, words only)"] = {
+            **params["today (host.yaml end_of_turn)"], "grammar": False,
         }  # fmt: skip
     out: dict[str, Any] = {"params": params, "held": {}, "tune": {}}
     for name, p in params.items():
@@ -237,14 +286,16 @@ def markdown(results: dict[str, Any]) -> str:
             lines += [
                 f"### {'Held-back' if split == 'held' else 'Tuning'} split",
                 "",
-                "| rule | lines (with pauses) | cut off | end wait p50 / p90 / mean ms |",
-                "| --- | --- | --- | --- |",
+                "| rule | lines (with pauses) | cut off | cut off, same commands "
+                "| end wait p50 / p90 / mean ms | waits >= 1 s |",
+                "| --- | --- | --- | --- | --- | --- |",
             ]
             for name, e in r[split].items():
                 w = e["end_wait_ms"]
                 lines.append(
                     f"| {name} | {e['lines']} ({e['with_pauses']}) | {e['cut_off']} "
-                    f"| {w['p50']} / {w['p90']} / {w['mean']} |"
+                    f"| {e['harmless_cut_off']} | {w['p50']} / {w['p90']} / {w['mean']} "
+                    f"| {e['long_waits']:.0%} |"
                 )
             lines.append("")
     return "\n".join(lines) + "\n"
@@ -275,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             f for f in made.files if f.noise == "clean" and f.voice in voices and f.line_id in ids
         ]
         studies["recognised (clean audio, host ASR)"] = study(
-            asr_cases(files, made.folder, HostSettings())
+            asr_cases(files, made.folder, HostSettings(), {x.id: x.text for x in corpus.lines})
         )
     suffix = "_text" if args.text_only else "_quick" if args.quick else ""
     out = args.out or RESULTS / f"eot{suffix}.json"

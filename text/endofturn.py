@@ -9,18 +9,22 @@ wait in ms. The VAD applies it to the transcript of each pause (``vad.partial`` 
 reports them on the held-back split.
 
 Words alone cannot tell "drive forward." from "drive forward | two meters" (the recogniser
-writes a full stop after both), so the complete wait must stay long enough for the hesitations
-the tuning lines hold; a trailing transcript is the signal words do give.
+writes a full stop after both), and the recogniser's comma is a weak sign (Whisper writes one
+after about one complete request in six). A ``reader`` given to :class:`EndOfTurn` reads the
+requests it understands first: the VAD passes the car's grammar
+(:func:`workers.dialog.turnend.command_reading`), which knows that "kindly turn left," is
+complete and "drive forward." may well go on; the words' rule reads everything else.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-__all__ = ["EndOfTurn", "Reading", "classify"]
+__all__ = ["EndOfTurn", "Reader", "Reading", "classify"]
 
 Reading = Literal["trailing", "complete", "open"]
 
@@ -71,6 +75,10 @@ def _is_chinese(text: str) -> bool:
     return any("\u3400" <= ch <= "\u9fff" for ch in text)
 
 
+Reader = Callable[[str, str], Reading | None]
+"""Reads ``(text, lang)`` it understands (``None``: not one of its lines)."""
+
+
 @dataclass(frozen=True)
 class EndOfTurn:
     """Waits after a transcript, by how it reads (ms)."""
@@ -78,10 +86,17 @@ class EndOfTurn:
     complete_ms: int
     open_ms: int
     trailing_ms: int
+    reader: Reader | None = None
+    """Consulted before the words' rule; its ``None`` leaves the reading to :func:`classify`."""
+
+    def reading(self, text: str, lang: str = "") -> Reading:
+        """How ``text`` reads: the ``reader``'s word if it has one, else :func:`classify`'s."""
+        got = self.reader(text, lang) if self.reader is not None else None
+        return got if got is not None else classify(text, lang)
 
     def wait_ms(self, text: str, lang: str = "") -> int:
         """How long the silence after ``text`` must last before the turn is over, ms."""
-        reading = classify(text, lang)
+        reading = self.reading(text, lang)
         if reading == "complete":
             return self.complete_ms
         if reading == "trailing":

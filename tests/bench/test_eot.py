@@ -35,7 +35,10 @@ def test_transcripts_are_trailing_complete_or_open() -> None:
     assert classify("先右转，然后", "zh") == "trailing"
     assert classify("Dry forward.", "en") == "complete"
     assert classify("Drive forward", "en") == "open"
-    assert classify("Drive forward", "en", grammar=True) == "complete"
+    # the grammar reads the commands it knows first: a bare drive may go on, a whole one is done
+    assert classify("Drive forward", "en", grammar=True) == "trailing"
+    assert classify("Move forward one meter,", "en", grammar=True) == "complete"
+    assert classify("what time is it,", "en", grammar=True) == "trailing"
     assert classify("", "en") == "trailing"
 
 
@@ -66,3 +69,17 @@ def test_text_only_study_reports_tuned_rules_on_both_splits(tmp_path: Path) -> N
     assert set(study["params"]) >= {"fixed", "heuristic", "heuristic+grammar"}
     assert study["held"]["fixed"]["lines"] == len(load_corpus().split("held"))
     assert out.with_suffix(".md").is_file()
+
+
+def test_a_cut_off_that_leaves_the_cars_commands_unchanged_is_counted_apart() -> None:
+    same = Case(
+        "s", "tune", "en", "text", (("Move forward one meter,", 700),),
+        "Move forward one meter, then beep.", ("then beep.",), "Move forward one meter, then beep.",
+    )  # fmt: skip
+    other = Case(
+        "o", "tune", "en", "text", (("Turn right.", 700),),
+        "Turn right forty five degrees.", ("forty five degrees.",), "Turn right 45 degrees.",
+    )  # fmt: skip
+    r = evaluate(fixed(600), [same, other])
+    assert (r["cut_off"], r["cut_off_lines"]) == (1, ["o@text"])
+    assert (r["harmless_cut_off"], r["harmless_cut_off_lines"]) == (1, ["s@text"])

@@ -23,6 +23,7 @@ from schemas.asr import AsrPartial
 from schemas.audio import AudioFrame
 from schemas.vad import VadPartial, VadSegment, VadState
 from text.endofturn import EndOfTurn
+from workers.dialog.turnend import command_reading
 from workers.vad.classifier import FrameClassifier
 from workers.vad.segmenter import (
     Event,
@@ -60,7 +61,14 @@ class VadPipeline:
         self.rejected = 0
         eot = self.s.end_of_turn
         self.end_of_turn = (
-            EndOfTurn(eot.complete_ms, eot.open_ms, eot.trailing_ms) if eot is not None else None
+            EndOfTurn(
+                eot.complete_ms,
+                eot.open_ms,
+                eot.trailing_ms,
+                reader=command_reading if eot.grammar else None,
+            )
+            if eot is not None
+            else None
         )
         self._age_ms = 0.0
 

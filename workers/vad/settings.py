@@ -105,6 +105,10 @@ class EndOfTurnSettings(BaseModel):
     """Wait after words that neither end nor trail off, ms."""
     trailing_ms: int = Field(default=1000, ge=0)
     """Wait after words that trail off (a comma, 'and', 'the', 'um', 然后 ...), ms."""
+    grammar: bool = True
+    """Let the car's grammar read the requests it understands first
+    (:func:`workers.dialog.turnend.command_reading`: a command with its amount, a turn or a stop
+    is complete whatever its punctuation; a drive with no amount may go on, trailing)."""
 
 
 #: The defaults live in the pure parameter classes (one place); these are read from them.

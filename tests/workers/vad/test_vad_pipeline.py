@@ -194,3 +194,36 @@ def test_the_manifest_names_the_partial_topics_only_when_the_settings_use_them()
     s = VadSettings(hangover_ms=1000, partial_after_ms=120, end_of_turn=EndOfTurnSettings())
     consumes, produces = MANIFEST.resolve(s)
     assert "asr.partial" in consumes and "vad.partial" in produces
+
+
+@pytest.mark.parametrize(
+    ("text", "grammar", "wait_ms"),
+    [
+        ("Kindly turn left,", True, 200),  # the recogniser's comma after a whole command
+        ("Rotate ninety degrees to the right, please", True, 200),
+        ("Hey robot, stop,", True, 200),
+        ("Drive forward.", True, 900),  # an amount may follow: "drive forward | two meters"
+        ("Kindly turn left,", False, 900),  # the words' rule alone: a comma trails off
+        ("What is your name,", True, 900),  # not a command: the words' rule
+    ],
+)
+def test_the_grammar_reads_the_commands_it_understands_before_the_punctuation(
+    utterance, text: str, grammar: bool, wait_ms: int
+) -> None:
+    from schemas.asr import AsrPartial
+    from schemas.vad import VadPartial
+    from workers.vad.settings import EndOfTurnSettings
+
+    x, _, _ = utterance
+    eot = EndOfTurnSettings(complete_ms=200, open_ms=400, trailing_ms=900, grammar=grammar)
+    pipe = VadPipeline(VadSettings(hangover_ms=900, partial_after_ms=120, end_of_turn=eot))
+    out = []
+    for f in frames_of(x):
+        got = pipe.feed(f)
+        out += got
+        for p in (o.payload for o in got if isinstance(o.payload, VadPartial)):
+            out += pipe.on_transcript(
+                AsrPartial(text=text, segment_id=p.segment_id, revision=p.revision)
+            )
+    (seg,) = [o.payload for o in out if isinstance(o.payload, VadSegment)]
+    assert seg.eot_wait_ms == wait_ms
