@@ -52,6 +52,7 @@ from typing import Any
 from bench.understanding import RESULTS, HostSettings
 from bench.understanding_audio import VOICES, AudioFile, build_audio
 from bench.understanding_corpus import Corpus, Line, load_corpus
+from text.endofturn import EndOfTurn
 from text.endofturn import classify as classify_words
 from workers.dialog.commands import parse_command
 from workers.dialog.turnend import command_reading
@@ -62,6 +63,7 @@ Rule = Callable[[str, str], float]
 FIXED_GRID = tuple(range(200, 2001, 50))
 SHORT_GRID = (100, 150, 200, 250, 300, 400)
 WAIT_GRID = tuple(range(300, 2001, 100))
+MARK_GRID = tuple(range(400, 1001, 100))
 
 
 @dataclass(frozen=True)
@@ -94,10 +96,24 @@ def fixed(wait_ms: float) -> Rule:
     return lambda text, lang: wait_ms
 
 
-def heuristic(short_ms: float, default_ms: float, long_ms: float, *, grammar: bool = False) -> Rule:
-    """Wait ``short_ms`` after a complete transcript, ``long_ms`` after a trailing one."""
-    waits = {"complete": short_ms, "open": default_ms, "trailing": long_ms}
-    return lambda text, lang: waits[classify(text, lang, grammar=grammar)]
+def heuristic(
+    short_ms: float,
+    default_ms: float,
+    long_ms: float,
+    *,
+    grammar: bool = False,
+    mark_ms: float | None = None,
+) -> Rule:
+    """Wait ``short_ms`` after a complete transcript, ``long_ms`` after a trailing one
+    (``mark_ms`` after one trailing only by its last mark): the VAD's own rule."""
+    rule = EndOfTurn(
+        int(short_ms),
+        int(default_ms),
+        int(long_ms),
+        reader=command_reading if grammar else None,
+        mark_ms=None if mark_ms is None else int(mark_ms),
+    )
+    return rule.wait_ms
 
 
 def evaluate(rule: Rule, cases: Sequence[Case]) -> dict[str, Any]:
@@ -165,7 +181,11 @@ def _rule(name: str, params: dict[str, Any]) -> Rule:
     if name == "fixed":
         return fixed(params["wait_ms"])
     return heuristic(
-        params["short_ms"], params["default_ms"], params["long_ms"], grammar=params["grammar"]
+        params["short_ms"],
+        params["default_ms"],
+        params["long_ms"],
+        grammar=params["grammar"],
+        mark_ms=params.get("mark_ms"),
     )
 
 
@@ -258,10 +278,10 @@ def study(cases: Sequence[Case]) -> dict[str, Any]:
     else:  # what the VAD runs: the words' waits (the hangover only when no transcript comes)
         params["today (host.yaml end_of_turn)"] = {
             "short_ms": eot.complete_ms, "default_ms": eot.open_ms, "long_ms": eot.trailing_ms,
-            "grammar": eot.grammar,
+            "grammar": eot.grammar, "mark_ms": eot.mark_ms,
         }  # fmt: skip
         params["before (the same waits, words only)"] = {
-            **params["today (host.yaml end_of_turn)"], "grammar": False,
+            **params["today (host.yaml end_of_turn)"], "grammar": False, "mark_ms": None,
         }  # fmt: skip
     out: dict[str, Any] = {"params": params, "held": {}, "tune": {}}
     for name, p in params.items():
@@ -269,6 +289,12 @@ def study(cases: Sequence[Case]) -> dict[str, Any]:
         rule = _rule(kind, p)
         for split in ("held", "tune"):
             out[split][name] = evaluate(rule, [c for c in cases if c.split == split])
+    if eot is not None:  # how host.yaml's mark_ms was chosen: today's waits, each mark wait
+        today = params["today (host.yaml end_of_turn)"]
+        out["mark_sweep_tune"] = {
+            str(m): evaluate(_rule("heuristic", {**today, "mark_ms": m}), tune_cases)
+            for m in MARK_GRID
+        }
     return out
 
 
@@ -296,6 +322,22 @@ def markdown(results: dict[str, Any]) -> str:
                     f"| {name} | {e['lines']} ({e['with_pauses']}) | {e['cut_off']} "
                     f"| {e['harmless_cut_off']} | {w['p50']} / {w['p90']} / {w['mean']} "
                     f"| {e['long_waits']:.0%} |"
+                )
+            lines.append("")
+        sweep = r.get("mark_sweep_tune")
+        if sweep:
+            lines += [
+                "### Today's waits with each `mark_ms` (tuning split)",
+                "",
+                "| mark_ms | cut off | cut off, same commands | end wait p50 / p90 / mean ms "
+                "| waits >= 1 s |",
+                "| --- | --- | --- | --- | --- |",
+            ]
+            for m, e in sweep.items():
+                w = e["end_wait_ms"]
+                lines.append(
+                    f"| {m} | {e['cut_off']} | {e['harmless_cut_off']} "
+                    f"| {w['p50']} / {w['p90']} / {w['mean']} | {e['long_waits']:.0%} |"
                 )
             lines.append("")
     return "\n".join(lines) + "\n"

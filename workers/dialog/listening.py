@@ -26,7 +26,7 @@ from schemas.llm import LlmAbort, LlmDelta
 from schemas.speaker import SpeakerStop
 from schemas.system import LifecycleEvent
 from schemas.vad import VadState
-from text.endofturn import classify
+from text.endofturn import by_mark_only, classify
 from workers.dialog import answering, early
 from workers.dialog.actions import IntentLike, describe, strict_intent
 from workers.dialog.device import answer_device_question
@@ -123,8 +123,8 @@ def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: l
     kind, question, _ = route(m, text)
     if kind != "chat" or (stopped and m.assistant_talking()):
         early.abandon(m, out, reason="not for the LLM")
-    elif classify(text, p.language) != "trailing":  # words that trail off will go on
-        early.start(m, p, question, out)
+    elif classify(text, p.language) != "trailing" or by_mark_only(text, p.language):
+        early.start(m, p, question, out)  # words that trail off will go on; a comma may not
 
 
 def on_asr(m: TurnManager, p: AsrText, msg: Envelope | None, now_ns: int, out: list[Out]) -> None:

@@ -66,6 +66,7 @@ class VadPipeline:
                 eot.open_ms,
                 eot.trailing_ms,
                 reader=command_reading if eot.grammar else None,
+                mark_ms=eot.mark_ms,
             )
             if eot is not None
             else None

@@ -105,6 +105,10 @@ class EndOfTurnSettings(BaseModel):
     """Wait after words that neither end nor trail off, ms."""
     trailing_ms: int = Field(default=1000, ge=0)
     """Wait after words that trail off (a comma, 'and', 'the', 'um', 然后 ...), ms."""
+    mark_ms: int | None = Field(default=None, ge=0)
+    """Wait after words that trail off only by their last mark, not by a word ("what's your
+    name,": the recogniser's comma is a weak sign), when the grammar does not read them, ms;
+    null: ``trailing_ms``."""
     grammar: bool = True
     """Let the car's grammar read the requests it understands first
     (:func:`workers.dialog.turnend.command_reading`: a command with its amount, a turn or a stop
@@ -174,7 +178,7 @@ class VadSettings(BaseModel):
                     "end_of_turn needs partial_after_ms: the wait is chosen from the transcript "
                     "of the pause, which only a partial gives."
                 )
-            longest = max(eot.complete_ms, eot.open_ms, eot.trailing_ms)
+            longest = max(eot.complete_ms, eot.open_ms, eot.trailing_ms, eot.mark_ms or 0)
             if longest > self.hangover_ms:
                 raise ValueError(
                     f"end_of_turn waits up to {longest} ms but hangover_ms is {self.hangover_ms}:"

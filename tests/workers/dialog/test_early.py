@@ -127,3 +127,9 @@ def test_an_early_question_is_dropped_when_the_closed_segment_is_a_command():
     h.send("asr.text", AsrText(text="Turn left.", segment_id="s1"), "s1")
     assert [a.request_id for a in h.out("llm.abort")] == [early.request_id]
     assert [c.kind for c in h.out("rtos.command")] == ["turn"] and len(h.out("llm.request")) == 1
+
+
+def test_a_question_that_trails_off_only_by_a_comma_is_asked_early():
+    h = make(wake="always")
+    pause(h, "s1", "What's your name,")  # Whisper's comma after a whole question
+    assert [r.request_id for r in h.out("llm.request")] == ["s1~0"]

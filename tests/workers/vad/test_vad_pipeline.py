@@ -197,25 +197,30 @@ def test_the_manifest_names_the_partial_topics_only_when_the_settings_use_them()
 
 
 @pytest.mark.parametrize(
-    ("text", "grammar", "wait_ms"),
+    ("text", "grammar", "mark_ms", "wait_ms"),
     [
-        ("Kindly turn left,", True, 200),  # the recogniser's comma after a whole command
-        ("Rotate ninety degrees to the right, please", True, 200),
-        ("Hey robot, stop,", True, 200),
-        ("Drive forward.", True, 900),  # an amount may follow: "drive forward | two meters"
-        ("Kindly turn left,", False, 900),  # the words' rule alone: a comma trails off
-        ("What is your name,", True, 900),  # not a command: the words' rule
+        ("Kindly turn left,", True, None, 200),  # the recogniser's comma after a whole command
+        ("Rotate ninety degrees to the right, please", True, None, 200),
+        ("Hey robot, stop,", True, None, 200),
+        ("Drive forward.", True, None, 900),  # an amount may follow: "drive forward | two meters"
+        ("Kindly turn left,", False, None, 900),  # the words' rule alone: a comma trails off
+        ("What is your name,", True, None, 900),  # not a command: the words' rule
+        ("What is your name,", True, 600, 600),  # ... with a mark wait: only a bare comma
+        ("Drive forward,", True, 600, 900),  # a mark wait never shortens the grammar's trailing
+        ("Tell me about the,", True, 600, 900),  # nor words that trail off
     ],
 )
 def test_the_grammar_reads_the_commands_it_understands_before_the_punctuation(
-    utterance, text: str, grammar: bool, wait_ms: int
+    utterance, text: str, grammar: bool, mark_ms: int | None, wait_ms: int
 ) -> None:
     from schemas.asr import AsrPartial
     from schemas.vad import VadPartial
     from workers.vad.settings import EndOfTurnSettings
 
     x, _, _ = utterance
-    eot = EndOfTurnSettings(complete_ms=200, open_ms=400, trailing_ms=900, grammar=grammar)
+    eot = EndOfTurnSettings(
+        complete_ms=200, open_ms=400, trailing_ms=900, grammar=grammar, mark_ms=mark_ms
+    )
     pipe = VadPipeline(VadSettings(hangover_ms=900, partial_after_ms=120, end_of_turn=eot))
     out = []
     for f in frames_of(x):
@@ -227,3 +232,12 @@ def test_the_grammar_reads_the_commands_it_understands_before_the_punctuation(
             )
     (seg,) = [o.payload for o in out if isinstance(o.payload, VadSegment)]
     assert seg.eot_wait_ms == wait_ms
+
+
+def test_a_mark_wait_longer_than_the_hangover_is_refused() -> None:
+    from workers.vad.settings import EndOfTurnSettings
+
+    with pytest.raises(ValidationError, match="waits up to 1200 ms"):
+        VadSettings(
+            hangover_ms=1000, partial_after_ms=120, end_of_turn=EndOfTurnSettings(mark_ms=1200)
+        )
