@@ -10,6 +10,7 @@ import pytest
 
 from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
 from tests.workers.llm.conftest import HERE, FakeRkllm, compile_c
+from text.intents import tool_prompt
 from workers.llm.backends.base import Prompt
 from workers.llm.backends.rkllm import RkllmBackend
 from workers.llm.engine import Generation, build_prompt
@@ -168,6 +169,8 @@ def test_deepseek_template_is_upstreams_with_an_empty_system_part(
     assert rec["prompt"].endswith("\n\nwhat time is it")
     assert rec["prompt"].count(DEFAULT_SYSTEM_PROMPT) == 1
     assert rec["tools_system"] == "" and "rtos_command" in rec["tools"]
+    # The tool reaches the model once too: through rkllm_set_function_tools, not the prompt.
+    assert tool_prompt() not in rec["prompt"] and "rtos_command" not in rec["prompt"]
 
 
 def test_a_template_with_a_system_slot_carries_the_persona_there_only(
@@ -182,6 +185,7 @@ def test_a_template_with_a_system_slot_carries_the_persona_there_only(
     assert rec["template_system"].startswith(f"<|im_start|>system\n{DEFAULT_SYSTEM_PROMPT}")
     assert rec["prompt"] == "hi"
     assert rec["tools_system"].startswith(DEFAULT_SYSTEM_PROMPT)
+    assert "rtos_command" not in rec["template_system"] and "rtos_command" in rec["tools"]
 
 
 def test_keep_history_sends_the_persona_once_then_only_the_new_message(

@@ -81,6 +81,9 @@ class RkllmBackend(Backend):
     """The rkllm runtime in this process."""
 
     name = "rkllm"
+    #: The tools go to ``rkllm_set_function_tools``, which writes them into the prompt itself:
+    #: the worker must not describe them in the system prompt as well.
+    native_tools = True
 
     def __init__(self, settings: RkllmSettings) -> None:
         self.settings = settings
