@@ -110,9 +110,16 @@ def encode(
     if shm is not None and raw_name and len(getattr(payload, raw_name)) >= shm.min_bytes:
         descriptor = shm.descriptor(getattr(payload, raw_name))
         if descriptor is not None:
-            env = _env_map(SHM_PROTOCOL_VERSION, source, instance, seq, ts_ns, trace, sv, body)
-            env["shm"] = raw_name
-            return [topic.encode(), _pack(env), descriptor]
+            data = None
+            if _encode_env is not None:  # the shared-memory form (v [1, 1], "shm"), in C
+                data = _encode_env(
+                    source, instance, seq, ts_ns, trace, sv[0], sv[1], body, raw_name, True
+                )
+            if data is None:
+                env = _env_map(SHM_PROTOCOL_VERSION, source, instance, seq, ts_ns, trace, sv, body)
+                env["shm"] = raw_name
+                data = _pack(env)
+            return [topic.encode(), data, descriptor]
     data = None
     if _encode_env is not None:  # the same bytes as the Packer below, written in C
         data = _encode_env(source, instance, seq, ts_ns, trace, sv[0], sv[1], body, raw_name)

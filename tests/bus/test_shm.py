@@ -112,7 +112,7 @@ def test_shared_memory_is_off_on_tcp_and_when_turned_off(bus: Bus) -> None:
 
 
 def test_an_overwritten_slot_is_counted_lost_never_read_as_garbage() -> None:
-    ring = shm.ShmOut(0x1234, min_bytes=1000, ring_bytes=MiB)
+    ring = shm.ShmOut(0x1234, min_bytes=1000, ring_bytes=MiB, hold_ms=0)  # no hold: it wraps
     try:
         first = encode(
             "audio.frame",
