@@ -529,9 +529,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {r['system']} | {r['step']} ({r['from']} -> {r['to']}) | {r['p50_us']} | "
                 f"{r['p90_us']} |"
             )
-        for system, f in faults.items():
+        for system, per in faults.items():
             print(
-                f"\n{system}: page faults per message: publisher {f['pub']}, subscriber {f['sub']}"
+                f"\n{system}: page faults per message: publisher {per['pub']}, "
+                f"subscriber {per['sub']}"
             )
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1) + "\n")

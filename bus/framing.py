@@ -18,7 +18,7 @@ from typing import Any
 import msgpack
 from pydantic import ValidationError
 
-from bus.errors import FrameError, SchemaError, VersionError
+from bus.errors import FrameError, LostError, SchemaError, VersionError
 from bus.framecheck import (
     MAX_ENVELOPE_BYTES,
     MAX_INSTANCE,
@@ -191,7 +191,11 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
         fields = _envelope(data, topic)
     source, instance, seq, ts_ns, trace, body, sv_major, sv_minor, raw_name, extra = fields
     if extra is not None and "shm" in extra:  # the raw field is in shared memory (section 9)
-        _from_shm(frames, body, raw_name, extra)
+        try:
+            _from_shm(frames, body, raw_name, extra)
+        except LostError as exc:
+            exc.stream = (source, instance, topic, seq)
+            raise
         if not extra:
             extra = None
     elif raw_name is not None:

@@ -33,8 +33,8 @@ ENV_NAME = "VOICEBUS_NAME"
 #: File in the runtime directory with the bus endpoints for nodes started by hand.
 BUS_FILE = "bus.json"
 #: Defaults of the shared-memory settings (here once: the supervisor's bus section uses them).
-SHM_RING_BYTES = 16 * 1024 * 1024
-SHM_HOLD_MS = 50
+SHM_RING_BYTES = 32 * 1024 * 1024
+SHM_HOLD_MS = 100
 
 
 def format_errors(exc: ValidationError, root: str = "") -> str:
