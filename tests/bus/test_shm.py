@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bus import shm
-from bus.errors import LostError
+from bus.errors import FrameError, LostError
 from bus.framing import SHM_PROTOCOL_VERSION, decode, encode
 from bus.memory import MemoryBus
 from bus.node import Node
@@ -261,6 +261,26 @@ def test_the_ring_wraps_only_over_slots_older_than_the_hold() -> None:
                 shm.ShmReader().read(a)
         finally:
             ring.close()
+
+
+def test_a_descriptor_that_points_outside_its_ring_or_is_cut_short_is_refused() -> None:
+    ring = shm.ShmRing(0x00C0FFF0, MiB)
+    try:
+        good = ring.put(b"x" * 1000)
+        assert good is not None
+        name = good[shm.DESCRIPTOR.size :]
+        reader = shm.ShmReader()
+        assert reader.read(good) == b"x" * 1000
+        for off, length in ((MiB, 1), (MiB - 8, 16), (0, MiB), (4, 1000), (0, 2**64 - 1)):
+            bad = shm.DESCRIPTOR.pack(shm.MAGIC, off, length, 1) + name
+            with pytest.raises(FrameError, match="outside ring") as info:
+                reader.read(bad)
+            assert not isinstance(info.value, LostError)
+        for bad in (good[: shm.DESCRIPTOR.size], b"VBS0" + good[4:], good[:10]):
+            with pytest.raises(FrameError, match="not a shared-memory descriptor"):
+                reader.read(bad)
+    finally:
+        ring.close()
 
 
 def test_a_tap_copies_the_payload_out_so_it_records_plain_frames(bus: Bus) -> None:
