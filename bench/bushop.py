@@ -18,6 +18,11 @@ one message every ``--interval-ms`` (paced, as audio is). Each step is stamped w
 its thread. Raw pyzmq has t0, t2 (header packed), t3, s1, s2, s4. The table gives the median
 and p90 of each step over the messages after the warm-up.
 
+``--shm`` turns the bus's opt-in shared memory on (``shm_min_bytes`` = 65536, section 9 of
+``docs/protocol.md``): a payload of 64 KiB or more goes through the publisher's ring. Each side
+also counts its page faults per message (``getrusage`` minor faults of the whole process between
+one message and the next, every thread included): a figure independent of the machine's load.
+
 ``--callgrind ROLE`` runs that process (``pub``, ``proxy`` or ``sub``) under valgrind's
 callgrind with instrumentation off, turns it on (``callgrind_control -i on``) when the measured
 messages begin and dumps the counts when they end: instructions per message, independent of the
@@ -35,6 +40,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import struct
 import subprocess
 import sys
@@ -45,6 +51,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.busnodes import SHM_MIN_BYTES
 
 __all__ = ["main"]
 
@@ -98,6 +106,22 @@ class _Profile:
             self.prof = None
 
 
+def _faults() -> int:
+    """Minor page faults of this process so far (every thread)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _config(spec: dict[str, Any], name: str) -> Any:
+    from bus.nodeconfig import NodeConfig
+
+    return NodeConfig(
+        name=name,
+        pub_endpoint=spec["pub"],
+        sub_endpoint=spec["sub"],
+        shm_min_bytes=SHM_MIN_BYTES if spec["shm"] else 0,
+    )
+
+
 def _pub(spec: dict[str, Any]) -> None:
     stamps: list[dict[str, int]] = []
     prof = _Profile(spec, "pub")
@@ -120,13 +144,9 @@ def _pub(spec: dict[str, Any]) -> None:
         close: Callable[[], None] = ctx.destroy
     else:
         from bus.node import Node
-        from bus.nodeconfig import NodeConfig
         from schemas.audio import AudioFrame
 
-        node = Node(
-            NodeConfig(name="hop-pub", pub_endpoint=spec["pub"], sub_endpoint=spec["sub"]),
-            signals=False,
-        )
+        node = Node(_config(spec, "hop-pub"), signals=False)
         marks: dict[str, int] = {}
         real_send = node._send
 
@@ -158,7 +178,7 @@ def _pub(spec: dict[str, Any]) -> None:
             _wait_for(ctl / "counting")
             due = time.monotonic()
             prof.start()
-        stamps.append(send(i))
+        stamps.append({**send(i), "pub_faults": _faults()})
         due += interval_s
         pause = due - time.monotonic()
         if pause > 0:
@@ -205,7 +225,7 @@ def _sub(spec: dict[str, Any]) -> None:
             if i == -2:
                 break
             if i >= 0:
-                stamps[i] = {"s1": s1, "s2": s2, "s4": s4}
+                stamps[i] = {"s1": s1, "s2": s2, "s4": s4, "sub_faults": _faults()}
                 if i == WARMUP - 1:
                     prof.start()
                 elif i == spec["n"] - 1:
@@ -215,12 +235,8 @@ def _sub(spec: dict[str, Any]) -> None:
         ctx.destroy()
     else:
         from bus.node import Node
-        from bus.nodeconfig import NodeConfig
 
-        node = Node(
-            NodeConfig(name="hop-sub", pub_endpoint=spec["pub"], sub_endpoint=spec["sub"]),
-            signals=False,
-        )
+        node = Node(_config(spec, "hop-sub"), signals=False)
         marks: dict[str, int] = {}
         io = node._sub_io
         real_wait, real_recv, real_accept = io.wait, node._recv_nowait, node._accept
@@ -259,7 +275,7 @@ def _sub(spec: dict[str, Any]) -> None:
             if i == -2:
                 break
             if i >= 0:
-                stamps[i] = {**marks, "s4": s4}
+                stamps[i] = {**marks, "s4": s4, "sub_faults": _faults()}
                 if i == WARMUP - 1:
                     prof.start()
                 elif i == spec["n"] - 1:
@@ -296,6 +312,7 @@ def run_hop(
         "ctl": str(ctl),
         "timeout_s": 60.0 + n * args.interval_ms / 1000 * (40 if callgrind else 2),
         "profile": args.profile,
+        "shm": args.shm,
     }
     (ctl / "spec.json").write_text(json.dumps(spec))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -370,6 +387,25 @@ def breakdown(
     return rows
 
 
+def faults_per_message(
+    pubs: list[dict[str, int]], subs: dict[str, dict[str, int]]
+) -> dict[str, float]:
+    """Mean minor page faults per measured message in each process (whole process, counted
+    from the message before it)."""
+    out = {}
+    for side, got in (
+        ("pub", dict(enumerate(pubs))),
+        ("sub", {int(k): v for k, v in subs.items()}),
+    ):
+        d = [
+            got[i][f"{side}_faults"] - got[i - 1][f"{side}_faults"]
+            for i in got
+            if i > WARMUP and i - 1 in got
+        ]
+        out[side] = round(sum(d) / len(d), 2) if d else float("nan")
+    return out
+
+
 def _callgrind_total(path: Path) -> tuple[int, dict[str, int]]:
     """Total instructions and each function's own (exclusive) count in a callgrind file."""
     out = subprocess.run(
@@ -426,6 +462,11 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="instructions per message of this process (valgrind)",
     )
+    parser.add_argument(
+        "--shm",
+        action="store_true",
+        help=f"voicebus with shared memory on (shm_min_bytes={SHM_MIN_BYTES})",
+    )
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     parser.add_argument("--keep", type=Path, help="keep the runs' files (callgrind) here")
     parser.add_argument(
@@ -439,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         ROLES[args.role[0]](json.loads(Path(args.role[1]).read_text()))
         return 0
     rows: list[dict[str, Any]] = []
+    faults: dict[str, dict[str, float]] = {}
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="vbhop") as tmp_dir:
         tmp = str(args.keep) if args.keep else tmp_dir
@@ -468,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             pubs, subs, _ = run_hop(system, args, Path(tmp), args.n + WARMUP)
             rows += breakdown(system, pubs, subs)
+            faults[system] = faults_per_message(pubs, subs)
             if args.profile:
                 _print_profile(
                     Path(tmp) / f"{system}-{args.n + WARMUP}" / f"{args.profile}.prof",
@@ -476,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
     if not args.callgrind:
         print(
-            f"# bench.bushop: {args.size} B, one message every {args.interval_ms} ms, "
+            f"# bench.bushop: {args.size} B{' (shared memory on)' if args.shm else ''}, "
+            f"one message every {args.interval_ms} ms, "
             f"load average {load:.1f} before / {os.getloadavg()[0]:.1f} after\n"
         )
         print("| system | step | p50 us | p90 us |\n| --- | --- | ---: | ---: |")
@@ -484,6 +528,11 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"| {r['system']} | {r['step']} ({r['from']} -> {r['to']}) | {r['p50_us']} | "
                 f"{r['p90_us']} |"
+            )
+        for system, per in faults.items():
+            print(
+                f"\n{system}: page faults per message: publisher {per['pub']}, "
+                f"subscriber {per['sub']}"
             )
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1) + "\n")

@@ -5,9 +5,10 @@
 ROLE is ``<system>-pub`` or ``<system>-sub`` with system ``zmq`` (raw pyzmq, no envelope;
 through the proxy, or straight from PUB to SUB when SPEC has a ``direct_endpoint``),
 ``voicebus`` (``bus.Node`` publishing ``audio.frame`` models; SPEC's ``shm`` true turns shared
-memory off) or ``dora`` (dora-rs Python nodes,
-started by ``dora run``). Only the standard library is imported at the top so the dora nodes run
-in any interpreter that has ``dora-rs``.
+memory on, ``shm_ring_bytes`` and ``shm_hold_ms`` set those bus keys, and the publisher writes
+``ctl/shm_held.json``: per phase, the payloads sent in frame 2 because the ring was held) or
+``dora`` (dora-rs Python nodes, started by ``dora run``). Only the standard library is imported
+at the top so the dora nodes run in any interpreter that has ``dora-rs``.
 
 Every system follows the same script, driven by the plan in SPEC: the publisher sends warm-up
 messages until the subscriber touches ``ctl/warm``; then per payload size a paced latency phase
@@ -200,6 +201,7 @@ def _node(spec: dict[str, Any], name: str) -> Any:
         pub_endpoint=spec["pub_endpoint"],
         sub_endpoint=spec["sub_endpoint"],
         shm_min_bytes=SHM_MIN_BYTES if spec.get("shm", False) else 0,
+        **{k: spec[k] for k in ("shm_hold_ms", "shm_ring_bytes") if k in spec},
     )
     return Node(cfg, signals=False)
 
@@ -210,13 +212,20 @@ def voicebus_pub(spec: dict[str, Any]) -> None:
     node = _node(spec, "bench-pub")
     node.ready()
     payloads = {s: bytes(s) for s in _sizes(spec)}
+    shm = node._shm
+    held: dict[int, int] = {}  # phase -> payloads sent in frame 2 because the ring was held
 
     def send(phase: int, index: int, size: int) -> None:
         t = time.monotonic_ns()
         frame = AudioFrame(pcm=payloads[size], index=index, capture_ns=t, source=str(phase))
+        before = shm.held if shm is not None else 0
         node.publish("audio.frame", frame)
+        if shm is not None and shm.held != before:
+            held[phase] = held.get(phase, 0) + 1
 
     run_pub(spec, send)
+    if shm is not None:
+        (Path(spec["ctl"]) / "shm_held.json").write_text(json.dumps(held))
     time.sleep(0.2)
     node.close()
 

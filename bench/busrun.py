@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.busnodes import SHM_MIN_BYTES
+
 __all__ = ["FULL", "QUICK", "QUICK_SYSTEMS", "REPO", "SIZES", "SYSTEMS", "Bench"]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,8 +105,27 @@ class Bench:
                 if p.poll() is None:
                     p.kill()
                     p.wait()
+        held = Path(spec["ctl"]) / "shm_held.json"
+        if held.exists():
+            self._note_held(name, json.loads(held.read_text()))
         out = Path(spec["out"])
         return json.loads(out.read_text()) if out.exists() else None
+
+    def _note_held(self, name: str, held: dict[str, int]) -> None:
+        """A note of the payloads that went in frame 2 because the ring's next slot was held."""
+        parts = []
+        for k, item in enumerate(self.plan):
+            if item["size"] < SHM_MIN_BYTES:
+                continue
+            lat, burst = held.get(str(2 * k), 0), held.get(str(2 * k + 1), 0)
+            parts.append(
+                f"{item['size']} B {lat} of {item['lat_n']} paced, {burst} of {item['burst_n']} "
+                "in the burst"
+            )
+        self.notes.append(
+            f"{name}: payloads sent in frame 2 because the ring's next slot was held "
+            f"(written less than shm_hold_ms ago): {'; '.join(parts)}"
+        )
 
     def run_dora(self, tag: str) -> dict[str, Any] | None:
         """Run the dora-rs pair under ``dora run``; ``None`` (and a note) if impossible."""

@@ -42,6 +42,12 @@ class LostError(FrameError):
     """The payload was overwritten in its publisher's shared-memory ring before this reader
     took it: the reader was too slow; counted as lost, like a sequence gap."""
 
+    def __init__(self, reason: str, stream: tuple[str, int, str, int] | None = None) -> None:
+        super().__init__(reason)
+        self.stream = stream
+        """``(source, instance, topic, seq)`` of the lost message, when its envelope was read
+        (so that a reader counts it once, not again as a sequence gap)."""
+
 
 class ConfigError(BusError):
     """A configuration that cannot work; the message says what to change."""

@@ -18,7 +18,7 @@ from typing import Any
 import msgpack
 from pydantic import ValidationError
 
-from bus.errors import FrameError, SchemaError, VersionError
+from bus.errors import FrameError, LostError, SchemaError, VersionError
 from bus.framecheck import (
     MAX_ENVELOPE_BYTES,
     MAX_INSTANCE,
@@ -110,9 +110,16 @@ def encode(
     if shm is not None and raw_name and len(getattr(payload, raw_name)) >= shm.min_bytes:
         descriptor = shm.descriptor(getattr(payload, raw_name))
         if descriptor is not None:
-            env = _env_map(SHM_PROTOCOL_VERSION, source, instance, seq, ts_ns, trace, sv, body)
-            env["shm"] = raw_name
-            return [topic.encode(), _pack(env), descriptor]
+            data = None
+            if _encode_env is not None:  # the shared-memory form (v [1, 1], "shm"), in C
+                data = _encode_env(
+                    source, instance, seq, ts_ns, trace, sv[0], sv[1], body, raw_name, True
+                )
+            if data is None:
+                env = _env_map(SHM_PROTOCOL_VERSION, source, instance, seq, ts_ns, trace, sv, body)
+                env["shm"] = raw_name
+                data = _pack(env)
+            return [topic.encode(), data, descriptor]
     data = None
     if _encode_env is not None:  # the same bytes as the Packer below, written in C
         data = _encode_env(source, instance, seq, ts_ns, trace, sv[0], sv[1], body, raw_name)
@@ -184,7 +191,11 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
         fields = _envelope(data, topic)
     source, instance, seq, ts_ns, trace, body, sv_major, sv_minor, raw_name, extra = fields
     if extra is not None and "shm" in extra:  # the raw field is in shared memory (section 9)
-        _from_shm(frames, body, raw_name, extra)
+        try:
+            _from_shm(frames, body, raw_name, extra)
+        except LostError as exc:
+            exc.stream = (source, instance, topic, seq)
+            raise
         if not extra:
             extra = None
     elif raw_name is not None:

@@ -69,7 +69,9 @@ class Node(NodeCore):
         self._sub = connect(self._ctx, zmq.SUB, config)
         self._pub_io = PubIO(self._pub)
         if config.shm_min_bytes and shm.available() and _all_ipc(config):
-            self._shm = shm.ShmOut(self.instance, config.shm_min_bytes, config.shm_ring_bytes)
+            self._shm = shm.ShmOut(
+                self.instance, config.shm_min_bytes, config.shm_ring_bytes, config.shm_hold_ms
+            )
         self._sub_io = SubIO(self._sub)
         # the hot calls bound once (no extra Python frame per message)
         self._send = self._pub_io.send  # type: ignore[method-assign]

@@ -17,12 +17,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bus.errors import ConfigError
 from bus.runtime import default_runtime_dir
 
-__all__ = ["BUS_FILE", "ENV_NAME", "ENV_NODE", "CurveClient", "NodeConfig", "format_errors"]
+__all__ = [
+    "BUS_FILE",
+    "ENV_NAME",
+    "ENV_NODE",
+    "SHM_HOLD_MS",
+    "SHM_RING_BYTES",
+    "CurveClient",
+    "NodeConfig",
+    "format_errors",
+]
 
 ENV_NODE = "VOICEBUS_NODE"
 ENV_NAME = "VOICEBUS_NAME"
 #: File in the runtime directory with the bus endpoints for nodes started by hand.
 BUS_FILE = "bus.json"
+#: Defaults of the shared-memory settings (here once: the supervisor's bus section uses them).
+SHM_RING_BYTES = 32 * 1024 * 1024
+SHM_HOLD_MS = 100
 
 
 def format_errors(exc: ValidationError, root: str = "") -> str:
@@ -69,9 +81,13 @@ class NodeConfig(BaseModel):
     """On an ipc:// bus, raw fields of at least this many bytes travel through shared memory
     (``docs/protocol.md`` section 9), bytes; 0 (the default) keeps every payload in its ZeroMQ
     frame. Opt-in because every reader of the bus must then read section 9's rings."""
-    shm_ring_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    shm_ring_bytes: int = Field(default=SHM_RING_BYTES, ge=1024 * 1024)
     """Size of a publisher's shared-memory ring (made at its first large payload; a payload
     over a quarter of it travels in frame 2), bytes."""
+    shm_hold_ms: int = Field(default=SHM_HOLD_MS, ge=0, le=60_000)
+    """A ring slot written less than this long ago is not written over: while the next slot
+    is held the payload travels in frame 2, so a reader that takes each payload within this
+    time of its publication loses none in a burst, ms; 0 writes over any slot."""
     restarts: int = 0
     """How many times the supervisor restarted this worker before."""
     log_level: str = "INFO"

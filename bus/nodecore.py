@@ -274,8 +274,7 @@ class NodeCore(Transport):
             self._warn("version", logging.ERROR, "frame_refused reason=%s", exc)
             return None
         except LostError as exc:  # a slow reader, as with a sequence gap: not a bad frame
-            self.stats.gaps += 1
-            self._warn("lost", logging.WARNING, "messages_lost lost=1 reason=%s", exc)
+            self._lost(exc)
             return None
         except FrameError as exc:
             self.stats.malformed += 1
@@ -285,7 +284,21 @@ class NodeCore(Transport):
             return None
         msg.recv_ns = recv_ns
         self.stats.received += 1
-        gap = self._tracker.observe(msg.source, msg.instance, msg.topic, msg.seq)
+        self._observe(msg.source, msg.instance, msg.topic, msg.seq)
+        return msg
+
+    def _lost(self, exc: LostError) -> None:
+        """A message whose payload was overwritten: one gap, and its seq taken as seen (else
+        the next message's jump would count it a second time)."""
+        if exc.stream is not None:
+            if not self._match(exc.stream[2]):
+                return
+            self._observe(*exc.stream)
+        self.stats.gaps += 1
+        self._warn("lost", logging.WARNING, "messages_lost lost=1 reason=%s", exc)
+
+    def _observe(self, source: str, instance: int, topic: str, seq: int) -> None:
+        gap = self._tracker.observe(source, instance, topic, seq)
         if gap is not None:
             self.stats.gaps += gap.lost
             self._warn(
@@ -296,7 +309,6 @@ class NodeCore(Transport):
                 gap.topic,
                 gap.lost,
             )
-        return msg
 
     def _warn(self, kind: str, level: int, fmt: str, *args: object) -> None:
         now = time.monotonic()

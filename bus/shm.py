@@ -6,10 +6,14 @@ memory, and sends a descriptor in frame 2 instead of the bytes (the envelope say
 instead of ``raw``, ``docs/protocol.md`` section 9). A reader maps the ring once and copies the
 slot out: two copies in all, where ZeroMQ over ipc makes five, and the proxy forwards 32 bytes.
 
-Slots are written round the ring and never waited for: a reader that comes to a slot after the
-ring has wrapped over it finds another stamp and counts the message lost (a slow reader loses
-its own messages, as with ZeroMQ's high-water mark). Slot writes and reads are the C seqlock of
-``bus/native/vbshm.c``, so shared memory is used only when ``bus/native`` is built.
+Slots are written round the ring and never waited for, but a slot written less than
+``hold_ms`` ago is not written over: while the next slot is held, payloads travel in frame 2
+as usual (protocol 1.0), queued by ZeroMQ like any other message. So a reader that takes each
+payload within ``hold_ms`` of its publication loses none, however fast the publisher bursts;
+a reader slower than that finds another stamp in the slot and counts the message lost, as with
+ZeroMQ's high-water mark. Slot writes and reads are the C seqlock of ``bus/native/vbshm.c``
+(which also writes and reads the descriptor), so shared memory is used only when
+``bus/native`` is built.
 
 Lifetime: the ring's name holds its process id and that process's start time. A node removes
 its ring when it closes; a ring whose process is gone (killed) is removed by :func:`sweep`,
@@ -24,7 +28,8 @@ import os
 import re
 import struct
 import threading
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from pathlib import Path
 
 import msgpack
@@ -45,6 +50,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_monotonic_ns = time.monotonic_ns
 
 #: Where rings live (tmpfs): one private directory per user.
 SHM_DIR = Path(f"/dev/shm/voicebus-{os.getuid()}")
@@ -74,9 +80,10 @@ def available() -> bool:
 
 
 class ShmRing:
-    """The writer's ring: one file of ``size`` bytes, slots written round it."""
+    """The writer's ring: one file of ``size`` bytes, slots written round it; a slot written
+    less than ``hold_ms`` ago is not written over (0: any slot is)."""
 
-    def __init__(self, instance: int, size: int) -> None:
+    def __init__(self, instance: int, size: int, hold_ms: int = 0) -> None:
         SHM_DIR.mkdir(mode=0o700, exist_ok=True)
         sweep()
         pid = os.getpid()
@@ -92,27 +99,41 @@ class ShmRing:
         finally:
             os.close(fd)
         self._name = self.path.name.encode()
+        self.max_bytes = size // 4
+        """The largest payload that goes through the ring (a quarter of it), bytes."""
         self._head = 0
         self._stamp = 0
+        self._hold_ns = hold_ms * 1_000_000
+        self._written: deque[tuple[int, int, int]] = deque()  # (offset, end, ns), oldest first
         self._lock = threading.Lock()
 
-    def fits(self, n: int) -> bool:
-        """True when ``n`` bytes can go through the ring (a quarter of it at most)."""
-        return n <= self.size // 4
-
-    def put(self, data: bytes) -> bytes:
-        """Write ``data`` into the next slot; the descriptor that names it (frame 2)."""
-        need = -(-(_HEADER + len(data)) // _ALIGN) * _ALIGN
+    def put(self, data: bytes) -> bytes | None:
+        """Write ``data`` into the next slot; the descriptor that names it (frame 2), or
+        ``None`` when that slot is held (written less than ``hold_ms`` ago)."""
+        need = (_HEADER + len(data) + _ALIGN - 1) // _ALIGN * _ALIGN
         with self._lock:
-            if self._head + need > self.size:
-                self._head = 0
-            off = self._head
-            self._head += need
+            head = self._head
+            off = head if head + need <= self.size else 0  # 0: a wrap, skipping the tail
+            end = off + need
+            now = _monotonic_ns()
+            written = self._written
+            n = newest = 0
+            for s_off, s_end, t in written:  # oldest first: the slots in the way come first
+                if (s_off < end and s_end > off) or off < head <= s_off:
+                    n += 1
+                    newest = t
+                else:
+                    break
+            if n:
+                if now - newest < self._hold_ns:
+                    return None
+                for _ in range(n):
+                    written.popleft()
+            self._head = end
             self._stamp += 1
-            stamp = self._stamp
+            written.append((off, end, now))
             assert vbio is not None
-            vbio.shm_put(self._mm, off, stamp, data)
-        return DESCRIPTOR.pack(MAGIC, off, len(data), stamp) + self._name
+            return vbio.shm_put(self._mm, off, self._stamp, data, self._name)
 
     def close(self) -> None:
         """Remove the ring (readers that mapped it keep what they have)."""
@@ -124,37 +145,40 @@ class ShmReader:
     """The reader's side: rings mapped once (at most ``keep`` of them), slots copied out."""
 
     def __init__(self, keep: int = 32) -> None:
-        self._maps: OrderedDict[str, mmap.mmap] = OrderedDict()
+        self._maps: OrderedDict[bytes, mmap.mmap] = OrderedDict()  # by the name's bytes
         self._keep = keep
         self._lock = threading.Lock()
 
     def read(self, descriptor: bytes) -> bytes:
         """The payload a descriptor names; :class:`FrameError` if it is not one of ours,
         :class:`LostError` if the slot was overwritten."""
-        if len(descriptor) <= DESCRIPTOR.size or descriptor[:4] != MAGIC:
+        # per message: one dict look-up by the name's bytes, one C call (parse, check, copy)
+        if descriptor[:4] != MAGIC or len(descriptor) <= DESCRIPTOR.size:
             raise FrameError("frame 2 is not a shared-memory descriptor (docs/protocol.md rule F7)")
-        _magic, off, length, stamp = DESCRIPTOR.unpack_from(descriptor)
-        name = bytes(descriptor[DESCRIPTOR.size :]).decode("utf-8", "replace")
-        ring = self._map(name)
+        key = bytes(descriptor[DESCRIPTOR.size :])
+        ring = self._maps.get(key)
+        if ring is None:
+            ring = self._map(key)
+        else:
+            self._maps.move_to_end(key)
         try:
             assert vbio is not None
-            data = vbio.shm_get(ring, off, stamp, length)
+            data = vbio.shm_get(ring, descriptor)
         except ValueError as exc:
+            _magic, off, length, _stamp = DESCRIPTOR.unpack_from(descriptor)
             raise FrameError(
-                f"the descriptor {off}+{length} lies outside ring {name} (docs/protocol.md rule F7)"
+                f"the descriptor {off}+{length} lies outside ring {key.decode()} "
+                "(docs/protocol.md rule F7)"
             ) from exc
         if data is None:
             raise LostError(
-                f"the payload in ring {name} was overwritten before this reader took it "
-                "(the reader is too slow for the publisher's ring)"
+                f"the payload in ring {key.decode()} was overwritten before this reader took it "
+                "(the reader is slower than the publisher's shm_hold_ms)"
             )
         return data
 
-    def _map(self, name: str) -> mmap.mmap:
-        ring = self._maps.get(name)
-        if ring is not None:
-            self._maps.move_to_end(name)
-            return ring
+    def _map(self, key: bytes) -> mmap.mmap:
+        name = key.decode("utf-8", "replace")
         if not _NAME.match(name):
             raise FrameError(f"{name!r:.80} is not a voicebus ring name (docs/protocol.md rule F7)")
         with self._lock:
@@ -166,7 +190,7 @@ class ShmReader:
                 ring = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ)
             finally:
                 os.close(fd)
-            self._maps[name] = ring
+            self._maps[key] = ring
             while len(self._maps) > self._keep:  # unmapped when no reader uses it any more
                 self._maps.popitem(last=False)
         return ring
@@ -180,23 +204,28 @@ class ShmOut:
     """A publisher's way into shared memory: its ring, made at the first payload that needs it.
 
     ``descriptor(data)`` returns frame 2 for ``data`` written into the ring, or ``None`` when
-    ``data`` is smaller than ``min_bytes``, larger than a quarter of the ring, or the ring
-    cannot be made (then the payload travels in frame 2 as usual; the reason is logged once).
+    ``data`` is smaller than ``min_bytes``, larger than a quarter of the ring, its next slot is
+    held (written less than ``hold_ms`` ago: counted in :attr:`held`), or the ring cannot be
+    made (the reason is logged once); then the payload travels in frame 2 as usual.
     """
 
-    def __init__(self, instance: int, min_bytes: int, ring_bytes: int) -> None:
+    def __init__(self, instance: int, min_bytes: int, ring_bytes: int, hold_ms: int) -> None:
         self.min_bytes = min_bytes
+        self.held = 0
+        """Payloads sent in frame 2 because the ring's next slot was held."""
         self._instance = instance
         self._ring_bytes = ring_bytes
+        self._hold_ms = hold_ms
         self._ring: ShmRing | None = None
         self._failed = False
+        self._held_logged_ns = 0
 
     def descriptor(self, data: bytes) -> bytes | None:
         if len(data) < self.min_bytes or self._failed:
             return None
         if self._ring is None:
             try:
-                self._ring = ShmRing(self._instance, self._ring_bytes)
+                self._ring = ShmRing(self._instance, self._ring_bytes, self._hold_ms)
             except OSError as exc:
                 self._failed = True
                 log.warning(
@@ -204,9 +233,24 @@ class ShmOut:
                 )
                 return None
             log.info("shm_ring_created path=%s bytes=%d", self._ring.path, self._ring_bytes)
-        if not self._ring.fits(len(data)):
+        if len(data) > self._ring.max_bytes:
             return None
-        return self._ring.put(data)
+        descriptor = self._ring.put(data)
+        if descriptor is None:
+            self._on_held()
+        return descriptor
+
+    def _on_held(self) -> None:
+        self.held += 1
+        now = time.monotonic_ns()
+        if now - self._held_logged_ns > 10_000_000_000:  # a burst holds many: one line per 10 s
+            self._held_logged_ns = now
+            log.info(
+                "shm_ring_held held_total=%d hold_ms=%d (payloads in frame 2 until a slot "
+                "is older than hold_ms; a larger shm_ring_bytes holds a longer burst)",
+                self.held,
+                self._hold_ms,
+            )
 
     def close(self) -> None:
         """Remove the ring, if one was made."""

@@ -17,7 +17,7 @@ from typing import Any
 import zmq.auth
 
 from bus import curve
-from bus.nodeconfig import CurveClient, NodeConfig
+from bus.nodeconfig import SHM_HOLD_MS, SHM_RING_BYTES, CurveClient, NodeConfig
 from bus.runtime import ENV_RUNTIME_DIR, default_runtime_dir
 from supervision.config import BusSection, CurveKeys, resolve_path
 from supervision.errors import ConfigError
@@ -53,7 +53,8 @@ class BusLayout:
     sub_endpoint: str
     curve: CurveKeys | None = None
     shm_min_bytes: int = 0
-    shm_ring_bytes: int = 16 * 1024 * 1024
+    shm_ring_bytes: int = SHM_RING_BYTES
+    shm_hold_ms: int = SHM_HOLD_MS
 
     @classmethod
     def from_config(cls, section: BusSection) -> BusLayout:
@@ -74,6 +75,7 @@ class BusLayout:
                 sub,
                 shm_min_bytes=section.shm_min_bytes,
                 shm_ring_bytes=section.shm_ring_bytes,
+                shm_hold_ms=section.shm_hold_ms,
             )
         assert section.curve is not None  # BusSection refuses tcp without keys
         keys = CurveKeys(
@@ -140,6 +142,7 @@ class BusLayout:
             heartbeat_ms=heartbeat_ms,
             shm_min_bytes=self.shm_min_bytes,
             shm_ring_bytes=self.shm_ring_bytes,
+            shm_hold_ms=self.shm_hold_ms,
             restarts=restarts,
             log_level=log_level,
             settings=settings or {},

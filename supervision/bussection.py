@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bus.nodeconfig import SHM_HOLD_MS, SHM_RING_BYTES
+
 __all__ = ["BusSection", "CurveKeys"]
 
 
@@ -51,8 +53,12 @@ class BusSection(_Model):
     (``docs/protocol.md`` section 9; 65536 is the size from which it pays), bytes. 0 (the
     default) keeps every payload in its ZeroMQ frame: turn it on only when every reader of the
     bus, outside ones included, reads section 9's rings."""
-    shm_ring_bytes: int = Field(default=16 * 1024 * 1024, ge=1024 * 1024)
+    shm_ring_bytes: int = Field(default=SHM_RING_BYTES, ge=1024 * 1024)
     """ipc, with ``shm_min_bytes``: size of each publisher's ring in ``/dev/shm``, bytes."""
+    shm_hold_ms: int = Field(default=SHM_HOLD_MS, ge=0, le=60_000)
+    """ipc, with ``shm_min_bytes``: a publisher does not write over a ring slot written less
+    than this long ago (the payload then travels in its ZeroMQ frame), so a reader that keeps
+    up within this lag loses nothing in a burst, ms; 0 writes over any slot."""
     peers: tuple[Path, ...] = ()
     """tcp: the configs of the other boards' supervisors on this bus. Their workers count as
     producers and consumers when this config's dataflow is checked (their own settings are

@@ -1,10 +1,11 @@
 /*
  * The envelope of docs/protocol.md (section 3) written and read in C, for the common case.
  *
- *   encode_envelope(src, inst, seq, ts, tr, sv_major, sv_minor, body, raw)
+ *   encode_envelope(src, inst, seq, ts, tr, sv_major, sv_minor, body, raw[, shm])
  *       the msgpack bytes msgpack-python's Packer(use_bin_type=True) writes for the envelope
  *       {"v": [1, 0], "src", "inst", "seq", "ts", "tr", "sv", "p": body[, "raw"]}, byte for
- *       byte; None when a value is of a type it does not write (then Python packs it)
+ *       byte; with shm true, the shared-memory form {"v": [1, 1], ..., "p": body, "shm": raw}
+ *       (section 9); None when a value is of a type it does not write (then Python packs it)
  *   decode_envelope(buffer)
  *       (src, inst, seq, ts, tr, body, sv_major, sv_minor, raw or None, extra or None) when
  *       the envelope follows every rule of section 3 that does not need the topic's model;
@@ -453,17 +454,24 @@ static int put_key(wr *w, const char *k) { return put_len(w, strlen(k), 0xa0, 31
 
 PyObject *vb_encode_envelope(PyObject *self, PyObject *const *a, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "encode_envelope takes 9 arguments");
+    if (nargs != 9 && nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "encode_envelope takes 9 or 10 arguments");
         return NULL;
     }
+    int shm = nargs == 10 ? PyObject_IsTrue(a[9]) : 0;
+    if (shm < 0) return NULL;
     wr w;
     w.buf = w.local;
     w.len = 0;
     w.cap = sizeof w.local;
     int has_raw = a[8] != Py_None;
+    if (shm && !has_raw) {
+        PyErr_SetString(PyExc_TypeError, "encode_envelope: shm needs the name of the field");
+        return NULL;
+    }
     int ok = put_be(&w, 0x80 | (has_raw ? 9 : 8), 0, 0) && put_key(&w, "v") &&
-             put(&w, "\x92\x01\x00", 3) && put_key(&w, "src") && PyUnicode_CheckExact(a[0]) &&
+             put(&w, shm ? "\x92\x01\x01" : "\x92\x01\x00", 3) && put_key(&w, "src") &&
+             PyUnicode_CheckExact(a[0]) &&
              put_str(&w, a[0]) && put_key(&w, "inst") && put_obj(&w, a[1], 0) &&
              put_key(&w, "seq") && put_obj(&w, a[2], 0) && put_key(&w, "ts") &&
              put_obj(&w, a[3], 0) && put_key(&w, "tr") && PyUnicode_CheckExact(a[4]) &&
@@ -471,7 +479,8 @@ PyObject *vb_encode_envelope(PyObject *self, PyObject *const *a, Py_ssize_t narg
              PyLong_CheckExact(a[5]) && put_int(&w, a[5]) && PyLong_CheckExact(a[6]) &&
              put_int(&w, a[6]) && put_key(&w, "p") && PyDict_CheckExact(a[7]) &&
              put_obj(&w, a[7], 0) &&
-             (!has_raw || (put_key(&w, "raw") && PyUnicode_CheckExact(a[8]) && put_str(&w, a[8])));
+             (!has_raw || (put_key(&w, shm ? "shm" : "raw") && PyUnicode_CheckExact(a[8]) &&
+                           put_str(&w, a[8])));
     PyObject *out = ok ? PyBytes_FromStringAndSize(w.buf, (Py_ssize_t)w.len) : NULL;
     if (w.buf != w.local) PyMem_Free(w.buf);
     if (out == NULL) {

@@ -255,11 +255,11 @@ static PyMethodDef methods[] = {
     {"check_keys", vb_check_keys, METH_O, "check_keys(buffer): 0 when map keys are fine."},
     {"decode_envelope", vb_decode_envelope, METH_O, "decode_envelope(buffer): fields or None."},
     {"encode_envelope", (PyCFunction)(void (*)(void))vb_encode_envelope, METH_FASTCALL,
-     "encode_envelope(src, inst, seq, ts, tr, sv_major, sv_minor, body, raw): bytes or None."},
+     "encode_envelope(src, inst, seq, ts, tr, sv_major, sv_minor, body, raw[, shm]): bytes or None."},
     {"shm_put", (PyCFunction)(void (*)(void))vb_shm_put, METH_FASTCALL,
-     "shm_put(ring, offset, stamp, data): write one slot."},
+     "shm_put(ring, offset, stamp, data, name): write one slot; its descriptor."},
     {"shm_get", (PyCFunction)(void (*)(void))vb_shm_get, METH_FASTCALL,
-     "shm_get(ring, offset, stamp, length): a copy of the slot, or None if it changed."},
+     "shm_get(ring, descriptor): a copy of the slot it names, or None if it changed."},
     {NULL, NULL, 0, NULL},
 };
 

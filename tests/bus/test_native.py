@@ -151,16 +151,29 @@ _bodies = st.dictionaries(_keys, _values | st.tuples(_values, _values), max_size
     st.tuples(st.integers(0, 2**40), st.integers(0, 2**40)),
     _bodies,
     st.none() | st.text(min_size=1, max_size=8),
+    st.booleans(),
 )
 def test_encode_envelope_writes_what_the_packer_writes(
-    src: str, inst: int, seq: int, ts: int, tr: str, sv: tuple[int, int], body: dict, raw: Any
+    src: str,
+    inst: int,
+    seq: int,
+    ts: int,
+    tr: str,
+    sv: tuple[int, int],
+    body: dict,
+    raw: Any,
+    shm: bool,
 ) -> None:
-    env = {"v": (1, 0), "src": src, "inst": inst, "seq": seq, "ts": ts, "tr": tr, "sv": sv,
-           "p": body}  # fmt: skip
+    shm = shm and raw is not None  # the shared-memory form names its field
+    env = {"v": (1, 1 if shm else 0), "src": src, "inst": inst, "seq": seq, "ts": ts, "tr": tr,
+           "sv": sv, "p": body}  # fmt: skip
     if raw is not None:
-        env["raw"] = raw
+        env["shm" if shm else "raw"] = raw
     expected = msgpack.Packer(use_bin_type=True).pack(env)
-    assert vbio.encode_envelope(src, inst, seq, ts, tr, sv[0], sv[1], body, raw) == expected
+    args = (src, inst, seq, ts, tr, sv[0], sv[1], body, raw)
+    assert vbio.encode_envelope(*args, shm) == expected
+    if not shm:
+        assert vbio.encode_envelope(*args) == expected
 
 
 @needs_c

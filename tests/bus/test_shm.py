@@ -1,5 +1,6 @@
 """Large payloads through shared memory: whole on arrival, lost (not garbage) when overwritten,
-copied out by taps, and no ring left in /dev/shm when a publisher ends or is killed."""
+never overwritten within the hold time (a burst arrives complete), copied out by taps, and no
+ring left in /dev/shm when a publisher ends or is killed."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ from pathlib import Path
 import msgpack
 import pytest
 import zmq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bus import shm
-from bus.errors import LostError
+from bus.errors import FrameError, LostError
 from bus.framing import SHM_PROTOCOL_VERSION, decode, encode
 from bus.memory import MemoryBus
 from bus.node import Node
-from bus.nodeconfig import NodeConfig
+from bus.nodeconfig import SHM_HOLD_MS, NodeConfig
 from bus.proxy import Proxy
 from bus.taps.tapnode import TapNode
 from schemas import AudioFrame
@@ -112,7 +115,7 @@ def test_shared_memory_is_off_on_tcp_and_when_turned_off(bus: Bus) -> None:
 
 
 def test_an_overwritten_slot_is_counted_lost_never_read_as_garbage() -> None:
-    ring = shm.ShmOut(0x1234, min_bytes=1000, ring_bytes=MiB)
+    ring = shm.ShmOut(0x1234, min_bytes=1000, ring_bytes=MiB, hold_ms=0)  # no hold: it wraps
     try:
         first = encode(
             "audio.frame",
@@ -146,6 +149,140 @@ def test_an_overwritten_slot_is_counted_lost_never_read_as_garbage() -> None:
         ring.close()
 
 
+#: How many 64 KiB payloads a 1 MiB ring holds: slots of 64 KiB + a 16-byte header, 64-aligned.
+SLOTS_64K_IN_1MIB = MiB // (65536 + 64)
+
+
+def _warm(pub: Node, sub: Node) -> None:
+    """Until the subscription has reached the proxy: small frames, drained."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        pub.publish("audio.frame", AudioFrame(pcm=b"w", index=0, capture_ns=0))
+        if _receive(sub, 1, 0.1):
+            break
+    while _receive(sub, 1, 0.3):
+        pass
+
+
+def _numbered(i: int) -> bytes:
+    return i.to_bytes(4, "little") * (65536 // 4)
+
+
+def test_a_burst_longer_than_the_ring_arrives_complete_while_its_slots_are_held(bus: Bus) -> None:
+    n = 4 * SLOTS_64K_IN_1MIB
+    with (
+        Node(bus.config("burst-pub", shm_ring_bytes=MiB, shm_hold_ms=60_000), signals=False) as pub,
+        Node(bus.config("burst-sub"), signals=False) as sub,
+    ):
+        sub.subscribe("audio.frame")
+        _warm(pub, sub)
+        for i in range(n):  # back to back: the ring is full after SLOTS_64K_IN_1MIB of them
+            pub.publish("audio.frame", AudioFrame(pcm=_numbered(i), index=i, capture_ns=i))
+        got = _receive(sub, n)
+        assert [f.index for f in got] == list(range(n))
+        assert all(f.pcm == _numbered(f.index) for f in got)
+        assert sub.stats.gaps == 0 and sub.stats.malformed == 0
+        assert pub._shm is not None and pub._shm.held == n - SLOTS_64K_IN_1MIB  # sent inline
+
+
+def test_a_reader_slower_than_the_hold_counts_the_payloads_it_missed_as_gaps(bus: Bus) -> None:
+    n = SLOTS_64K_IN_1MIB + 5
+    with (
+        Node(bus.config("slow-pub", shm_ring_bytes=MiB, shm_hold_ms=1), signals=False) as pub,
+        Node(bus.config("slow-sub"), signals=False) as sub,
+    ):
+        sub.subscribe("audio.frame")
+        _warm(pub, sub)
+        for i in range(n):  # each slot older than the hold when the ring comes round to it
+            pub.publish("audio.frame", AudioFrame(pcm=_numbered(i), index=i, capture_ns=i))
+            time.sleep(0.003)
+        got = _receive(sub, n, timeout_s=3.0)  # only now does the reader look
+        assert pub._shm is not None and pub._shm.held == 0
+        assert [f.index for f in got] == list(range(n - SLOTS_64K_IN_1MIB, n))
+        assert all(f.pcm == _numbered(f.index) for f in got)
+        assert sub.stats.gaps == n - SLOTS_64K_IN_1MIB and sub.stats.malformed == 0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.ns = 10**12
+
+    def __call__(self) -> int:
+        return self.ns
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, MiB // 4), st.integers(0, 40)),  # (bytes, ms since the last)
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_no_slot_is_written_over_within_the_hold_and_a_free_ring_is_always_written(
+    puts: list[tuple[int, int]],
+) -> None:
+    hold_ms = 50
+    clock = _Clock()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(shm, "_monotonic_ns", clock)
+        ring = shm.ShmRing(0x00C0FFEE, MiB, hold_ms)
+        reader = shm.ShmReader()
+        written: list[tuple[bytes, bytes, int]] = []  # (descriptor, data, ns)
+        try:
+            for k, (size, step_ms) in enumerate(puts):
+                clock.ns += step_ms * 1_000_000
+                data = bytes([k % 251]) * size
+                d = ring.put(data)
+                if d is None:  # held: only when some slot is younger than the hold
+                    assert any(clock.ns - t < hold_ms * 1_000_000 for _, _, t in written)
+                else:
+                    written.append((d, data, clock.ns))
+                for desc, payload, t in written:
+                    if clock.ns - t < hold_ms * 1_000_000:
+                        assert reader.read(desc) == payload
+        finally:
+            ring.close()
+
+
+def test_the_ring_wraps_only_over_slots_older_than_the_hold() -> None:
+    clock = _Clock()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(shm, "_monotonic_ns", clock)
+        ring = shm.ShmRing(0x00C0FFEF, MiB, 100)
+        try:
+            a = ring.put(b"a" * 400_000)
+            assert a is not None and ring.put(b"b" * 400_000) is not None
+            clock.ns += 50_000_000
+            assert ring.put(b"c" * 300_000) is None  # the wrap would cover a, 50 ms old
+            clock.ns += 60_000_000
+            assert ring.put(b"c" * 300_000) is not None  # now 110 ms old
+            with pytest.raises(LostError):
+                shm.ShmReader().read(a)
+        finally:
+            ring.close()
+
+
+def test_a_descriptor_that_points_outside_its_ring_or_is_cut_short_is_refused() -> None:
+    ring = shm.ShmRing(0x00C0FFF0, MiB)
+    try:
+        good = ring.put(b"x" * 1000)
+        assert good is not None
+        name = good[shm.DESCRIPTOR.size :]
+        reader = shm.ShmReader()
+        assert reader.read(good) == b"x" * 1000
+        for off, length in ((MiB, 1), (MiB - 8, 16), (0, MiB), (4, 1000), (0, 2**64 - 1)):
+            bad = shm.DESCRIPTOR.pack(shm.MAGIC, off, length, 1) + name
+            with pytest.raises(FrameError, match="outside ring") as info:
+                reader.read(bad)
+            assert not isinstance(info.value, LostError)
+        for bad in (good[: shm.DESCRIPTOR.size], b"VBS0" + good[4:], good[:10]):
+            with pytest.raises(FrameError, match="not a shared-memory descriptor"):
+                reader.read(bad)
+    finally:
+        ring.close()
+
+
 def test_a_tap_copies_the_payload_out_so_it_records_plain_frames(bus: Bus) -> None:
     pcm = b"\x07" * 300_000
     with TapNode(bus.config("rec"), ["audio.*"]) as tap, Node(bus.config("p"), signals=False) as p:
@@ -165,10 +302,10 @@ _PUBLISHER = textwrap.dedent(
     """
     import sys
     from bus.node import Node
-    from bus.nodeconfig import NodeConfig
+    from bus.nodeconfig import SHM_HOLD_MS, NodeConfig
     from schemas import AudioFrame
     node = Node(NodeConfig(name="doomed", pub_endpoint=sys.argv[1], sub_endpoint=sys.argv[2],
-                           shm_min_bytes=65536),
+                           shm_min_bytes=65536, shm_hold_ms=int(sys.argv[3])),
                 signals=False)
     i = 0
     while True:  # 2 MiB payloads, back to back, until killed
@@ -179,9 +316,12 @@ _PUBLISHER = textwrap.dedent(
 )
 
 
-def test_a_publisher_killed_mid_transfer_leaves_no_ring_and_no_torn_payload(bus: Bus) -> None:
+@pytest.mark.parametrize("hold_ms", [0, SHM_HOLD_MS], ids=["no-hold", "default-hold"])
+def test_a_publisher_killed_mid_transfer_leaves_no_ring_and_no_torn_payload(
+    bus: Bus, hold_ms: int
+) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", _PUBLISHER, bus.pub, bus.sub],
+        [sys.executable, "-c", _PUBLISHER, bus.pub, bus.sub, str(hold_ms)],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )

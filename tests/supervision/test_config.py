@@ -77,6 +77,25 @@ def test_shared_memory_is_off_unless_the_bus_section_turns_it_on(
     )  # fmt: skip
 
 
+def test_the_shared_memory_hold_reaches_every_node_and_is_validated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bus.nodeconfig import SHM_HOLD_MS
+    from supervision.buslayout import BusLayout
+
+    monkeypatch.setenv("VOICEBUS_RUNTIME_DIR", str(tmp_path))
+    default = BusLayout.from_config(parse_config({"bus": {"shm_min_bytes": 65536}}).bus)
+    assert default.node_config("w", 500).shm_hold_ms == SHM_HOLD_MS
+    on = BusLayout.from_config(
+        parse_config({"bus": {"shm_min_bytes": 65536, "shm_hold_ms": 250}}).bus
+    )
+    assert on.node_config("w", 500).shm_hold_ms == 250
+    assert on.bus_file_data(500)["shm_hold_ms"] == 250
+    assert "bus.shm_hold_ms" in bad({"bus": {"shm_hold_ms": -1}})
+    assert "bus.shm_hold_ms" in bad({"bus": {"shm_hold_ms": "soon"}})
+    assert "bus.shm_hold_ms" in bad({"bus": {"shm_hold_ms": 60_001}})
+
+
 def test_worker_needs_exactly_one_program() -> None:
     assert "exactly one of 'module'" in bad({"workers": {"w": {}}})
     assert "exactly one of 'module'" in bad({"workers": {"w": {"module": "a", "command": "b"}}})
