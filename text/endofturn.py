@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-__all__ = ["EndOfTurn", "Reader", "Reading", "by_mark_only", "classify"]
+__all__ = [
+    "EndOfTurn",
+    "Reader",
+    "Reading",
+    "by_mark_only",
+    "classify",
+    "without_trailing_mark",
+]
 
 Reading = Literal["trailing", "complete", "open"]
 
@@ -69,6 +76,17 @@ def classify(text: str, lang: str = "") -> Reading:
     if t.endswith(_TERMINAL):
         return "complete"
     return "open"
+
+
+def without_trailing_mark(text: str) -> str:
+    """``text`` without the marks it trails off with ("what's your name," -> "what's your
+    name"): the recogniser's comma at a pause is not part of what was asked, and a small LLM
+    given a sentence that ends with one tends to go on with it instead of answering."""
+    t = text.strip()
+    while t.endswith(_TRAIL_MARKS):
+        mark = next(m for m in _TRAIL_MARKS if t.endswith(m))
+        t = t[: -len(mark)].rstrip()
+    return t or text.strip()
 
 
 def by_mark_only(text: str, lang: str = "") -> bool:

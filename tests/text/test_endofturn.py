@@ -41,3 +41,11 @@ def test_the_mark_wait_applies_only_where_the_words_do_not_trail_and_no_reader_d
     assert ruled.wait_ms("drive forward,") == 1000  # the reader's trailing is a word's
     assert ruled.wait_ms("what's your name,") == 700
     assert classify("what's your name,") == "trailing"
+
+
+def test_the_trailing_marks_are_taken_off_and_nothing_else() -> None:
+    from text.endofturn import without_trailing_mark
+
+    assert without_trailing_mark("what's your name, ") == "what's your name"
+    assert without_trailing_mark("好的，") == "好的" and without_trailing_mark("so...") == "so"
+    assert without_trailing_mark("Stop.") == "Stop." and without_trailing_mark(",") == ","

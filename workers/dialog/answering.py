@@ -21,6 +21,7 @@ from schemas.rtos import RtosAck, RtosCommand, RtosTelemetry
 from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio
+from text.endofturn import without_trailing_mark
 from text.history import fit_messages
 from workers.dialog.actions import IntentLike, describe, strict_intent
 from workers.dialog.replies import say
@@ -59,8 +60,9 @@ DEAD_EVENTS = frozenset({"exited", "hung", "restarting", "gave_up"})
 
 
 def llm_request(m: TurnManager, question: str, request_id: str) -> LlmRequest:
-    """The request for ``question``: system prompt, the bounded history, the question."""
-    user = ChatMessage(role="user", content=question)
+    """The request for ``question``: system prompt, the bounded history, the question (without
+    the comma the recogniser may end it with at a pause)."""
+    user = ChatMessage(role="user", content=without_trailing_mark(question))
     system = ChatMessage(role="system", content=m.s.system_prompt)
     return LlmRequest(
         request_id=request_id,

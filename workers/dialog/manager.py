@@ -44,6 +44,7 @@ from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio, TtsRequest
 from schemas.vad import VadState
+from text.endofturn import without_trailing_mark
 from text.history import History
 from workers.dialog import answering, early, listening
 from workers.dialog.car import CarDesk
@@ -244,7 +245,8 @@ class TurnManager:
         """Keep the exchange in the history the next request carries."""
         answer = answer or " ".join(t.speech.spoken)
         if t.request_id and t.user_text:
-            self.history.add(ChatMessage(role="user", content=t.user_text))
+            user = without_trailing_mark(t.user_text)  # as the request carried it
+            self.history.add(ChatMessage(role="user", content=user))
             if answer:
                 self.history.add(ChatMessage(role="assistant", content=answer))
         t.reply_text = answer

@@ -133,3 +133,17 @@ def test_a_question_that_trails_off_only_by_a_comma_is_asked_early():
     h = make(wake="always")
     pause(h, "s1", "What's your name,")  # Whisper's comma after a whole question
     assert [r.request_id for r in h.out("llm.request")] == ["s1~0"]
+
+
+def test_the_llm_is_asked_without_the_comma_the_pause_ended_the_words_with():
+    h = make(wake="always")
+    start(h)
+    pause(h, "s1", "What's your name,")
+    h.send("asr.text", AsrText(text="What's your name,", segment_id="s1", speculative=True), "s1")
+    (req,) = h.out("llm.request")
+    assert req.messages[-1].content == "What's your name"  # not a phrase for the model to go on
+    h.llm_says("s1~0", "I am Robo.")
+    h.tts_plays()
+    pause(h, "s2", "And yours?")
+    later = h.out("llm.request")[-1]
+    assert [m.content for m in later.messages[1:3]] == ["What's your name", "I am Robo."]
