@@ -10,11 +10,12 @@ message over the whole budget is kept anyway: dropping the user's question would
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 
 from schemas.llm import ChatMessage
 
-__all__ = ["History", "estimate_tokens", "fit_messages"]
+__all__ = ["COPY_RUN_WORDS", "History", "copies_earlier", "estimate_tokens", "fit_messages"]
 
 TokenCounter = Callable[[str], int]
 
@@ -104,3 +105,25 @@ class History:
     def clear(self) -> None:
         """Forget the conversation."""
         self._messages = ()
+
+
+#: Words in a row an answer may share with an earlier one before it counts as a copy.
+COPY_RUN_WORDS = 8
+
+_WORD = re.compile(r"\w+")
+
+
+def copies_earlier(answer: str, earlier: Sequence[str], run: int = COPY_RUN_WORDS) -> bool:
+    """True when ``answer`` repeats ``run`` words in a row of one of the ``earlier`` answers
+    (case and punctuation ignored): a small model that copies its history ("The horn is a
+    legendary creature with the body of a lion ..." after the dragon's story) would, with that
+    answer in the history, copy it again every turn after."""
+    words = _WORD.findall(answer.lower())
+    if len(words) < run:
+        return False
+    grams = {tuple(words[i : i + run]) for i in range(len(words) - run + 1)}
+    for old in earlier:
+        w = _WORD.findall(old.lower())
+        if any(tuple(w[i : i + run]) in grams for i in range(len(w) - run + 1)):
+            return True
+    return False

@@ -76,9 +76,11 @@ class SentenceSegmenter:
                 self._buf = self._buf[cut + 1 :]
         return out
 
-    def take_clause(self, min_chars: int) -> str | None:
+    def take_clause(self, min_chars: int, max_chars: int = 0) -> str | None:
         """The buffered text up to its first clause mark, once that much holds ``min_chars``
-        characters (and is taken out of the buffer); None while there is no such clause."""
+        characters (and is taken out of the buffer); with ``max_chars``, the words before the
+        last space within that many characters when no mark has come by then; None while
+        there is no such piece."""
         buf = self._buf
         for i, c in enumerate(buf):
             if c not in _CLAUSE_MARKS:
@@ -91,6 +93,11 @@ class SentenceSegmenter:
             if len(clause) >= min_chars:
                 self._buf = buf[end:]
                 return clause
+        if max_chars and len(buf) > max_chars:
+            cut = buf.rfind(" ", 0, max_chars + 1)
+            if cut >= min_chars and buf[:cut].strip():
+                self._buf = buf[cut + 1 :]
+                return buf[:cut].strip()
         return None
 
     def flush(self) -> list[str]:

@@ -65,3 +65,14 @@ def test_history_accumulates_and_stays_bounded() -> None:
     assert h.messages[-1].content.startswith("answer 9")
     h.clear()
     assert h.messages == ()
+
+
+def test_an_answer_that_copies_eight_words_in_a_row_of_an_earlier_one_is_a_copy() -> None:
+    from text.history import copies_earlier
+
+    dragon = "The dragon is a legendary creature with the body of a lion and the head of an eagle."
+    horn = "The horn is a legendary creature with the body of a lion and the head of an eagle."
+    assert copies_earlier(horn, [dragon])
+    assert not copies_earlier("The horn is a loud thing on the front of the car.", [dragon])
+    assert not copies_earlier("I am Robo.", ["I am Robo."])  # under eight words: never a copy
+    assert not copies_earlier(horn, [])

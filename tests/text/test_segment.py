@@ -86,3 +86,18 @@ def test_repeat_guard_lets_each_sentence_through_once_whatever_its_case_or_punct
     assert [s for s in said if guard.keep(s)] == [said[0], "It is sunny.", "I'm going to stop."]
     assert guard.dropped == [said[1], said[2], "It is sunny?"]
     assert RepeatGuard().keep("") and sentence_key("Hello,  World!") == "hello world"
+
+
+def test_a_first_piece_without_a_clause_mark_is_cut_at_a_word_boundary() -> None:
+    from text.segment import SentenceSegmenter
+
+    seg = SentenceSegmenter()
+    seg.feed("The story of a legendary creature with the bo")
+    assert seg.take_clause(8) is None  # no mark yet: waits
+    assert seg.take_clause(8, 40) == "The story of a legendary creature with"
+    assert seg.feed("dy of a lion. ") == ["the body of a lion."]
+    seg = SentenceSegmenter()
+    seg.feed("Paris is the capital of France, and it")
+    assert seg.take_clause(8, 20) == "Paris is the capital of France,"  # a mark wins
+    seg.feed("是一个很长很长的中文句子没有空格可以切开的地方吧")
+    assert seg.take_clause(8, 10) is None  # no word boundary: whole clauses only

@@ -45,7 +45,7 @@ from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio, TtsRequest
 from schemas.vad import VadState
 from text.endofturn import without_trailing_mark
-from text.history import History
+from text.history import History, copies_earlier
 from workers.dialog import answering, early, listening
 from workers.dialog.car import CarDesk
 from workers.dialog.delivery import Delivery
@@ -244,7 +244,11 @@ class TurnManager:
     def remember(self, t: Turn, answer: str = "") -> None:
         """Keep the exchange in the history the next request carries."""
         answer = answer or " ".join(t.speech.spoken)
-        if t.request_id and t.user_text:
+        earlier = [x.content for x in self.history.messages if x.role == "assistant"]
+        if t.request_id and t.user_text and answer and copies_earlier(answer, earlier):
+            # a copy of an earlier answer would be copied again every turn after: not kept
+            log.info("history_skip turn=%s reason=copies_an_earlier_answer", t.turn_id)
+        elif t.request_id and t.user_text:
             user = without_trailing_mark(t.user_text)  # as the request carried it
             self.history.add(ChatMessage(role="user", content=user))
             if answer:

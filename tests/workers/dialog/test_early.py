@@ -147,3 +147,29 @@ def test_the_llm_is_asked_without_the_comma_the_pause_ended_the_words_with():
     pause(h, "s2", "And yours?")
     later = h.out("llm.request")[-1]
     assert [m.content for m in later.messages[1:3]] == ["What's your name", "I am Robo."]
+
+
+def test_an_answer_that_copies_an_earlier_one_is_not_kept_in_the_history():
+    dragon = "The dragon is a legendary creature with the body of a lion and the head of an eagle."
+    horn = "The horn is a legendary creature with the body of a lion and the head of an eagle."
+    h = make(wake="always")
+    for seg, asked, answer in (("s1", "Tell me about dragons.", dragon),
+                               ("s2", "What is a horn?", horn)):  # fmt: skip
+        start(h, seg)
+        h.send("asr.text", AsrText(text=asked, segment_id=seg), seg)
+        h.llm_says(seg, answer)
+        h.tts_plays()
+    assert " ".join(spoken(h)[-2:]) == horn  # said, as the model wrote it
+    start(h, "s3")
+    h.send("asr.text", AsrText(text="And a cat?", segment_id="s3"), "s3")
+    history = [m.content for m in h.out("llm.request")[-1].messages[1:-1]]
+    assert history == ["Tell me about dragons.", dragon]  # the copy would be copied again
+
+
+def test_a_long_first_sentence_without_a_comma_starts_at_a_word_boundary():
+    h = make(wake="always")
+    start(h)
+    h.send("asr.text", AsrText(text="Tell me a story.", segment_id="s1"), "s1")
+    text = "The story of a legendary creature with the body of a"
+    h.send("llm.delta", LlmDelta(request_id="s1", index=0, text=text), "")
+    assert spoken(h) == ["The story of a legendary creature with the body"]
