@@ -21,7 +21,7 @@ on the held-back split:
   preposition, a filler; 然后, 还有, 嗯 ...) waits ``long``; a complete one (ends with the
   recogniser's terminal punctuation) waits ``short``; any other waits ``default``;
 - ``heuristic+grammar``: the same, where the car's grammar reads the commands it understands
-  first (:func:`workers.dialog.turnend.command_reading`, what the VAD runs with
+  first (:func:`text.turnend.command_reading`, what the VAD runs with
   ``end_of_turn.grammar``): a whole command is complete whatever its punctuation, a drive
   with no amount trails off.
 
@@ -52,10 +52,10 @@ from typing import Any
 from bench.understanding import RESULTS, HostSettings
 from bench.understanding_audio import VOICES, AudioFile, build_audio
 from bench.understanding_corpus import Corpus, Line, load_corpus
+from text.commands import parse_command
 from text.endofturn import EndOfTurn
 from text.endofturn import classify as classify_words
-from workers.dialog.commands import parse_command
-from workers.dialog.turnend import command_reading
+from text.turnend import command_reading
 
 __all__ = ["Case", "Rule", "classify", "evaluate", "fixed", "heuristic", "text_cases", "tune"]
 

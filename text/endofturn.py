@@ -12,7 +12,7 @@ Words alone cannot tell "drive forward." from "drive forward | two meters" (the 
 writes a full stop after both), and the recogniser's comma is a weak sign (Whisper writes one
 after about one complete request in six). A ``reader`` given to :class:`EndOfTurn` reads the
 requests it understands first: the VAD passes the car's grammar
-(:func:`workers.dialog.turnend.command_reading`), which knows that "kindly turn left," is
+(:func:`text.turnend.command_reading`), which knows that "kindly turn left," is
 complete and "drive forward." may well go on; the words' rule reads everything else.
 """
 

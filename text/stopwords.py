@@ -23,7 +23,7 @@ stop", 停车场): a false STOP is safe, a missed one is not. ``emergency`` anyw
 form, ``e-stop``, 急停, 急刹车 and 紧急 with a stop form (紧急停车) ask for the latched
 emergency stop (``estop``) instead.
 
-The dialog's command grammar reads its stop words from here (``workers/dialog/lexicon.py``:
+The dialog's command grammar reads its stop words from here (``text/lexicon.py``:
 :data:`STOP_FORMS`, :data:`STOP_SPELLINGS`, :data:`EMERGENCY_FORMS`), so what it parses as a
 stop is what this matcher finds, of the same kind.
 

@@ -72,7 +72,7 @@ class WhisperSettings(BaseModel):
     hotwords: dict[str, str] = Field(default_factory=dict)
     """Per language (``en``, ``zh``), words the recogniser is biased towards (faster-whisper's
     ``hotwords``, given to the decoder as a prompt): the dialog's command vocabulary, so that
-    "drive forward" is not heard as "dry forward" (``workers.dialog.lexicon.HOTWORDS_EN``).
+    "drive forward" is not heard as "dry forward" (``text.lexicon.HOTWORDS_EN``).
     Empty: no bias. SenseVoice takes none (the dialog repairs near-misses instead)."""
 
 

@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from schemas.rtos import CarIntent
+from text import grammar_en, grammar_zh
+from text import lexicon as lx
 from text.intent_answer import MAX_INTENTS
+from text.numbers import is_number_char, is_number_word_en, read_en
 from text.stopwords import stop_kind
-from workers.dialog import grammar_en, grammar_zh
-from workers.dialog import lexicon as lx
-from workers.dialog.numbers import is_number_char, is_number_word_en, read_en
 from workers.dialog.replies import language_of
 
 __all__ = [

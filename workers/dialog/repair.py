@@ -3,7 +3,7 @@
 The recogniser sometimes writes a command word as a word that sounds like it ("Dry forward two
 meters." for "drive forward", "turn write" for "turn right", 钱进两米 for 前进两米). SenseVoice
 on the board takes no vocabulary bias, so the dialog repairs such words against its command
-vocabulary (:mod:`~workers.dialog.lexicon`) before giving up on the grammar:
+vocabulary (:mod:`~text.lexicon`) before giving up on the grammar:
 
 - English: a word the grammar does not know (not a command word, a filler, a function word or a
   number) is replaced by the command word that sounds closest (:func:`sound_key`: a rough
@@ -28,9 +28,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from workers.dialog import lexicon as lx
-from workers.dialog.grammar_en import tokens as en_tokens
-from workers.dialog.numbers import is_number_char, is_number_word_en
+from text import lexicon as lx
+from text.grammar_en import tokens as en_tokens
+from text.numbers import is_number_char, is_number_word_en
 from workers.dialog.replies import language_of
 
 __all__ = ["Repair", "repair", "sound_key"]

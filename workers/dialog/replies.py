@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from text.language import language_of
+
 __all__ = ["REPLIES", "language_of", "say"]
 
 REPLIES: dict[str, tuple[str, str]] = {
@@ -42,11 +44,6 @@ REPLIES: dict[str, tuple[str, str]] = {
 }
 
 _THEN = {"en": ", then ", "zh": "，然后"}
-
-
-def language_of(text: str) -> str:
-    """``zh`` when the text has a Chinese character, else ``en``."""
-    return "zh" if any("\u3400" <= ch <= "\u9fff" for ch in text) else "en"
 
 
 def say(key: str, lang: str = "en", **fields: object) -> str:

@@ -7,7 +7,7 @@ exactly what the dialog does. For a transcript (wake phrase already stripped), :
 decides:
 
 1. ``device``: a question about the car (where, battery), answered from telemetry;
-2. ``commands``: the grammar (:mod:`~workers.dialog.commands`) parses it, as said or after the
+2. ``commands``: the grammar (:mod:`~text.commands`) parses it, as said or after the
    near-miss repair (:mod:`~workers.dialog.repair`: "dry forward" -> "drive forward", numbers
    untouched);
 3. ``refuse`` (``no_amount``): a command whose number was lost ("go back at the meter": a unit
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from schemas.llm import ChatMessage, LlmReply, LlmRequest
+from text.commands import parse_command
 from text.intent_answer import answer_schema
 from workers.dialog.actions import IntentLike, strict_intent
-from workers.dialog.commands import parse_command
 from workers.dialog.device import device_topic
 from workers.dialog.evidence import (
     command_like,

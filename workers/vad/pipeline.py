@@ -23,7 +23,7 @@ from schemas.asr import AsrPartial
 from schemas.audio import AudioFrame
 from schemas.vad import VadPartial, VadSegment, VadState
 from text.endofturn import EndOfTurn
-from workers.dialog.turnend import command_reading
+from text.turnend import command_reading
 from workers.vad.classifier import FrameClassifier
 from workers.vad.segmenter import (
     Event,

@@ -111,7 +111,7 @@ class EndOfTurnSettings(BaseModel):
     null: ``trailing_ms``."""
     grammar: bool = True
     """Let the car's grammar read the requests it understands first
-    (:func:`workers.dialog.turnend.command_reading`: a command with its amount, a turn or a stop
+    (:func:`text.turnend.command_reading`: a command with its amount, a turn or a stop
     is complete whatever its punctuation; a drive with no amount may go on, trailing)."""
 
 

@@ -4,10 +4,10 @@ from typing import Any
 
 import pytest
 
+from text import lexicon as lx
+from text.commands import parse_command
 from text.stopwords import EMERGENCY_FORMS, STOP_FORMS, STOP_SPELLINGS, has_stop_word, stop_kind
-from workers.dialog import lexicon as lx
 from workers.dialog.actions import Bounds, check_intent
-from workers.dialog.commands import parse_command
 
 DRIVE_2 = {"kind": "drive", "distance_m": 2.0}
 

@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.dialog import lexicon as lx
-from workers.dialog.commands import parse_command
-from workers.dialog.grammar_en import tokens
-from workers.dialog.numbers import EN_ONES, EN_TENS, is_number_char, number_words_en
+from text import lexicon as lx
+from text.commands import parse_command
+from text.grammar_en import tokens
+from text.numbers import EN_ONES, EN_TENS, is_number_char, number_words_en
 from workers.dialog.repair import repair
 
 

@@ -155,8 +155,8 @@ def test_the_host_config_biases_the_recogniser_with_the_dialog_s_command_words()
     from pathlib import Path
 
     from supervision.config import load_config
+    from text.lexicon import HOTWORDS_EN, VOCABULARY_EN
     from workers.asr.settings import AsrSettings
-    from workers.dialog.lexicon import HOTWORDS_EN, VOCABULARY_EN
 
     host = Path(__file__).resolve().parents[3] / "configs" / "host.yaml"
     asr = AsrSettings.model_validate(load_config(host).workers["asr"].settings)

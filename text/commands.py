@@ -3,12 +3,12 @@
 A 135M-parameter stand-in model cannot be trusted with tool calls, and a driving command should
 not wait for a model anyway: an utterance made only of car commands, in natural phrasing, is
 understood here. The grammars live beside this module: English words in
-:mod:`~workers.dialog.grammar_en` ("please drive forward two meters", "go back half a meter",
+:mod:`~text.grammar_en` ("please drive forward two meters", "go back half a meter",
 "turn to the right", "back up a little", "spin around", "stop the car", "drive forward three
 meters, turn left, and then go back one meter"), Chinese characters in
-:mod:`~workers.dialog.grammar_zh` (请向前开两米, 后退半米, 向右转, 往后退一点, 原地转一圈, 停车,
-先左转，然后往前走两米); numbers in both languages in :mod:`~workers.dialog.numbers`, the
-vocabulary in :mod:`~workers.dialog.lexicon`.
+:mod:`~text.grammar_zh` (请向前开两米, 后退半米, 向右转, 往后退一点, 原地转一圈, 停车,
+先左转，然后往前走两米); numbers in both languages in :mod:`~text.numbers`, the
+vocabulary in :mod:`~text.lexicon`.
 
 :func:`parse_command` returns the intents as field maps (``{"kind": "drive", "distance_m":
 2.0}``), checked strictly by :func:`workers.dialog.actions.check_intent` (an unknown key is
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.dialog import grammar_en, grammar_zh
-from workers.dialog.replies import language_of
+from text import grammar_en, grammar_zh
+from text.language import language_of
 
 __all__ = ["DEFAULT_SPEED_MPS", "parse_command"]
 

@@ -33,8 +33,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from workers.dialog import lexicon as lx
-from workers.dialog.numbers import read_en
+from text import lexicon as lx
+from text.numbers import read_en
 
 __all__ = ["opening", "parse", "quantity", "tokens"]
 

@@ -1,7 +1,7 @@
 """The command vocabulary of the dialog: verbs, directions, units, stop forms, colours, fillers.
 
 One list for everything that needs to know which words make a car command: the grammars
-(:mod:`~workers.dialog.grammar_en`, :mod:`~workers.dialog.grammar_zh`), the near-miss repair
+(:mod:`~text.grammar_en`, :mod:`~text.grammar_zh`), the near-miss repair
 (:mod:`~workers.dialog.repair`: a misheard word is repaired *to* one of these), the test of
 whether an unparsed utterance is command-like (:func:`known_en`), and the words the recogniser is
 biased towards (:data:`HOTWORDS_EN`, the ``whisper.hotwords`` setting of ``configs/host.yaml``;
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from text.numbers import is_number_word_en
 from text.stopwords import EMERGENCY_FORMS, STOP_FORMS, STOP_SPELLINGS, has_stop_word
-from workers.dialog.numbers import is_number_word_en
 
 __all__ = [
     "CLOSING_EN",

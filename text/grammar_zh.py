@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from workers.dialog import lexicon as lx
-from workers.dialog.numbers import ZH_DIGITS, is_number_char, read_zh
+from text import lexicon as lx
+from text.numbers import ZH_DIGITS, is_number_char, read_zh
 
 __all__ = ["KNOWN_CHARS", "KNOWN_PHRASES", "parse", "quantity", "squeeze"]
 

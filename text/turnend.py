@@ -22,10 +22,10 @@ hesitating "turn right | ninety degrees" also asks for). ``bench/eot.py`` measur
 
 from __future__ import annotations
 
+from text import grammar_en, grammar_zh
+from text.commands import parse_command
 from text.endofturn import Reading
-from workers.dialog import grammar_en, grammar_zh
-from workers.dialog.commands import parse_command
-from workers.dialog.replies import language_of
+from text.language import language_of
 
 __all__ = ["command_reading", "has_amount"]
 

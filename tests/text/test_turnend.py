@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.dialog.turnend import command_reading, has_amount
+from text.turnend import command_reading, has_amount
 
 
 @pytest.mark.parametrize(
