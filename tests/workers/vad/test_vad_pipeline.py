@@ -17,6 +17,7 @@ from workers.vad.__main__ import run
 from workers.vad.classifier import ClassifierParams, FrameClassifier, NoiseFloor
 from workers.vad.manifest import MANIFEST
 from workers.vad.pipeline import VadPipeline, VadSettings
+from workers.vad.settings import EndOfTurnSettings
 from workers.wavsource.playout import wav_frames
 
 T0 = 10_000_000_000
@@ -162,6 +163,14 @@ def test_the_pause_partial_and_its_transcript_close_the_segment_after_the_words_
     assert seg.eot_wait_ms == 200 and seg.partial_revision == partial.revision
     assert seg.speech_end_ns == partial.speech_end_ns and seg.bus_ms == 0.25
     # a transcript that trails off keeps the segment open for the long wait
+    assert closing_wait(x, eot, "Turn left and") == 900
+
+
+def closing_wait(x: np.ndarray, eot: EndOfTurnSettings, text: str) -> int:
+    """The silence that closed the one segment of ``x`` when every pause reads ``text``, ms."""
+    from schemas.asr import AsrPartial
+    from schemas.vad import VadPartial
+
     pipe = VadPipeline(VadSettings(hangover_ms=900, partial_after_ms=120, end_of_turn=eot))
     out = []
     for f in frames_of(x):
@@ -169,10 +178,10 @@ def test_the_pause_partial_and_its_transcript_close_the_segment_after_the_words_
         out += got
         for p in (o.payload for o in got if isinstance(o.payload, VadPartial)):
             out += pipe.on_transcript(
-                AsrPartial(text="Turn left and", segment_id=p.segment_id, revision=p.revision)
+                AsrPartial(text=text, segment_id=p.segment_id, revision=p.revision)
             )
     (seg,) = [o.payload for o in out if isinstance(o.payload, VadSegment)]
-    assert seg.eot_wait_ms == 900
+    return seg.eot_wait_ms
 
 
 def test_end_of_turn_without_partials_or_longer_than_the_hangover_is_refused() -> None:
@@ -213,25 +222,12 @@ def test_the_manifest_names_the_partial_topics_only_when_the_settings_use_them()
 def test_the_grammar_reads_the_commands_it_understands_before_the_punctuation(
     utterance, text: str, grammar: bool, mark_ms: int | None, wait_ms: int
 ) -> None:
-    from schemas.asr import AsrPartial
-    from schemas.vad import VadPartial
     from workers.vad.settings import EndOfTurnSettings
 
-    x, _, _ = utterance
     eot = EndOfTurnSettings(
         complete_ms=200, open_ms=400, trailing_ms=900, grammar=grammar, mark_ms=mark_ms
     )
-    pipe = VadPipeline(VadSettings(hangover_ms=900, partial_after_ms=120, end_of_turn=eot))
-    out = []
-    for f in frames_of(x):
-        got = pipe.feed(f)
-        out += got
-        for p in (o.payload for o in got if isinstance(o.payload, VadPartial)):
-            out += pipe.on_transcript(
-                AsrPartial(text=text, segment_id=p.segment_id, revision=p.revision)
-            )
-    (seg,) = [o.payload for o in out if isinstance(o.payload, VadSegment)]
-    assert seg.eot_wait_ms == wait_ms
+    assert closing_wait(utterance[0], eot, text) == wait_ms
 
 
 def test_a_mark_wait_longer_than_the_hangover_is_refused() -> None:
