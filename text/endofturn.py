@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from text.language import language_of
+
 __all__ = [
     "EndOfTurn",
     "Reader",
@@ -68,7 +70,7 @@ def classify(text: str, lang: str = "") -> Reading:
     t = text.strip()
     if not t or t.endswith(_TRAIL_MARKS):
         return "trailing"
-    if (lang == "zh" or _is_chinese(t)) and t.rstrip("。！？!?.").endswith(_TRAIL_ZH):
+    if (lang == "zh" or language_of(t) == "zh") and t.rstrip("。！？!?.").endswith(_TRAIL_ZH):
         return "trailing"
     words = _WORDS.findall(t.lower().replace("\u2019", "'"))
     if words and words[-1] in _TRAIL_EN and not t.endswith(_TERMINAL):
@@ -94,14 +96,10 @@ def by_mark_only(text: str, lang: str = "") -> bool:
     without the mark its words do not trail off. The recogniser's comma is a weaker sign than a
     trailing word (Whisper writes one after about one complete request in six)."""
     t = text.strip()
-    if not t or not t.endswith(_TRAIL_MARKS):
+    if not t.endswith(_TRAIL_MARKS):
         return False
-    bare = t.rstrip("".join(_TRAIL_MARKS) + ".。 ").strip()
-    return bool(bare) and classify(bare, lang) != "trailing"
-
-
-def _is_chinese(text: str) -> bool:
-    return any("\u3400" <= ch <= "\u9fff" for ch in text)
+    bare = without_trailing_mark(t)
+    return bare != t and classify(bare, lang) != "trailing"
 
 
 Reader = Callable[[str, str], Reading | None]
@@ -120,11 +118,6 @@ class EndOfTurn:
     mark_ms: int | None = None
     """Wait after words the ``reader`` leaves alone that trail off only by their last mark
     (:func:`by_mark_only`), ms; ``None``: ``trailing_ms``."""
-
-    def reading(self, text: str, lang: str = "") -> Reading:
-        """How ``text`` reads: the ``reader``'s word if it has one, else :func:`classify`'s."""
-        got = self.reader(text, lang) if self.reader is not None else None
-        return got if got is not None else classify(text, lang)
 
     def wait_ms(self, text: str, lang: str = "") -> int:
         """How long the silence after ``text`` must last before the turn is over, ms."""

@@ -18,17 +18,13 @@ import numpy as np
 from audio.resample import resample
 from audio.wavio import to_int16
 from schemas.tts import TtsAudio, TtsRequest
+from text.language import language_of
 from workers.tts.backends import Espeak, Piper, TtsEngine, piper_available
 from workers.tts.settings import TtsSettings
 
 __all__ = ["Synthesizer", "TtsSettings", "language_of"]
 
 log = logging.getLogger(__name__)
-
-
-def language_of(text: str) -> str:
-    """``zh`` when the text has a Chinese character, else ``en``."""
-    return "zh" if any("\u3400" <= ch <= "\u9fff" for ch in text) else "en"
 
 
 class Synthesizer:
