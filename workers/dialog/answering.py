@@ -27,7 +27,12 @@ from workers.dialog.actions import IntentLike, describe, strict_intent
 from workers.dialog.replies import say
 from workers.dialog.stopping import skip_sent_stop
 from workers.dialog.turn import Turn
-from workers.dialog.understanding import Understanding, conclude, intent_request
+from workers.dialog.understanding import (
+    Understanding,
+    conclude,
+    intent_request,
+    unsupported_tool_call,
+)
 
 if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
@@ -149,6 +154,9 @@ def on_reply(m: TurnManager, p: LlmReply, now_ns: int, out: list[Out]) -> None:
         log.warning(
             "intent_refused turn=%s error=%s call=%r", t.turn_id, p.intent_error, p.refused_call
         )
+        extra.append(say("garbled", t.language))
+    elif p.intents and (why := unsupported_tool_call(t.user_text, tuple(p.intents), m.s)):
+        log.warning("llm_tool_call_unsupported turn=%s text=%r why=%s", t.turn_id, t.user_text, why)
         extra.append(say("garbled", t.language))
     elif p.intents:
         t.outcome = "command"

@@ -26,6 +26,7 @@ REPLIES: dict[str, tuple[str, str]] = {
     "command_ok": ("OK, {what}.", "好的，{what}。"),
     "refused": ("Sorry, I can't do that: {why}.", "抱歉，我不能这样做：{why}。"),
     "garbled": ("Sorry, I did not understand that command.", "抱歉，我没理解这个命令。"),
+    "negated": ("OK, I won't.", "好的，我不动。"),
     "no_amount": (
         "Sorry, I did not catch how far. Please say the command again.",
         "抱歉，我没听清多远，请再说一遍命令。",

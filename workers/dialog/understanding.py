@@ -6,6 +6,9 @@ The dialog (``listening.on_asr`` / ``answering.on_reply``) and the understanding
 exactly what the dialog does. For a transcript (wake phrase already stripped), :func:`interpret`
 decides:
 
+0. first the clauses the user forbade or took back are taken out (:mod:`text.negation`: "don't
+   turn left", 别往前走, "turn left, no, turn right"); a stop word in them leaves its STOP. The
+   rest is read as below; nothing left: ``refuse`` (``negated``: "OK, I won't.");
 1. ``device``: a question about the car (where, battery), answered from telemetry;
 2. ``commands``: the grammar (:mod:`~text.commands`) parses it, as said or after the
    near-miss repair (:mod:`~workers.dialog.repair`: "dry forward" -> "drive forward", numbers
@@ -32,6 +35,7 @@ from typing import Literal
 from schemas.llm import ChatMessage, LlmReply, LlmRequest
 from text.commands import parse_command
 from text.intent_answer import answer_schema
+from text.negation import split_negated
 from workers.dialog.actions import IntentLike, strict_intent
 from workers.dialog.device import device_topic
 from workers.dialog.evidence import (
@@ -42,9 +46,17 @@ from workers.dialog.evidence import (
     unsupported,
 )
 from workers.dialog.repair import repair
+from workers.dialog.replies import language_of
 from workers.dialog.settings import DialogSettings
 
-__all__ = ["INTENT_PROMPT", "Understanding", "conclude", "intent_request", "interpret"]
+__all__ = [
+    "INTENT_PROMPT",
+    "Understanding",
+    "conclude",
+    "intent_request",
+    "interpret",
+    "unsupported_tool_call",
+]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +104,26 @@ def interpret(text: str, settings: DialogSettings) -> Understanding:
         return Understanding("device", text)
     if not settings.local_commands:
         return Understanding("chat", text)
+    neg = split_negated(text)
+    if not neg.negated:
+        return _interpret_words(text, settings)
+    detail = "taken out: " + " | ".join(neg.negated)
+    words = neg.kept
+    if neg.stop:  # "don't move forward yet": the stop word stands, the drive does not
+        stop_word, sep = ("停", "，") if language_of(text) == "zh" else ("stop", ", ")
+        words = stop_word + sep + words if words else stop_word
+    if not words:
+        return Understanding("refuse", "", refusal="negated", heard=text, detail=detail)
+    u = _interpret_words(words, settings)
+    if u.kind == "chat":  # a conversation keeps its own words; no command comes of it
+        return Understanding("chat", text, heard=text, detail=detail)
+    return Understanding(u.kind, u.text, u.intents, u.refusal, u.source, heard=text,
+                         detail="; ".join(d for d in (u.detail, detail) if d))  # fmt: skip
+
+
+def _interpret_words(text: str, settings: DialogSettings) -> Understanding:
+    """:func:`interpret` after the negated clauses are out: the grammar, the repair, a lost
+    amount, the LLM's intent, or chat."""
     speed = settings.bounds.default_speed_mps
     intents = parse_command(text, speed_mps=speed)
     if intents is not None:
@@ -151,3 +183,19 @@ def conclude(u: Understanding, reply: LlmReply, settings: DialogSettings) -> Und
         log.info("llm_intent_unsupported text=%r why=%s", u.text, why)
         return Understanding("refuse", u.text, refusal="garbled", heard=u.heard, detail=why)
     return Understanding("commands", u.text, intents, source="llm", heard=u.heard)
+
+
+def unsupported_tool_call(
+    text: str, intents: tuple[IntentLike, ...], settings: DialogSettings
+) -> str:
+    """Why the commands an LLM's *answer* called its tool for (a question, not a command the
+    dialog asked it to read) are not what ``text`` said; ``""`` when the words support every
+    one. The same check as :func:`conclude`'s, on the words left once the negated clauses are
+    out: "she turned left at the bakery" may support a left turn; "don't turn left" never does,
+    and no amount nobody said ever passes."""
+    words = split_negated(text).kept
+    sup = support(evidence(words), settings.bounds.default_speed_mps)
+    try:
+        return unsupported([strict_intent(i) for i in intents], sup)
+    except ValueError as exc:
+        return str(exc)

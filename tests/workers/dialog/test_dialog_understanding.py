@@ -112,3 +112,32 @@ def test_a_looping_answer_is_spoken_once():
     h.utterance("s2", "and then?")
     history = [m.content for m in h.out("llm.request")[-1].messages if m.role == "assistant"]
     assert history == ["I'm going to stop the car. I am Robo."]
+
+
+def test_a_forbidden_command_moves_nothing_asks_nothing_and_is_acknowledged():
+    h = make(wake="always")
+    h.utterance("s1", "Don't turn left.")
+    h.utterance("s2", "Please do not drive forward two meters.")
+    h.utterance("s3", "不要往前走两米", language="zh")
+    h.utterance("s4", "Drive forward two meters, never mind.")
+    assert h.out("rtos.command") == [] and h.out("llm.request") == []
+    assert spoken(h) == ["OK, I won't.", "OK, I won't.", "好的，我不动。", "OK, I won't."]
+
+
+def test_a_correction_does_only_what_was_said_last():
+    h = make(wake="always")
+    h.utterance("s1", "Don't turn left, turn right.")
+    h.utterance("s2", "Turn left, no, turn right.")
+    h.utterance("s3", "左转，不对，右转", language="zh")
+    assert _cmds(h) == [{"kind": "turn", "distance_m": 0.0, "angle_deg": -90.0}] * 3
+    assert h.out("llm.request") == []
+
+
+def test_a_negated_drive_with_a_stop_word_stops_the_car_once_without_the_llm():
+    # "don't move" is a stop form: the STOP goes out at once; "forward yet" drives nothing and
+    # the LLM is not asked what it means (it was, taking 600-900 ms: bench.e2e's slowest line).
+    h = make(wake="always")
+    h.utterance("s1", "Don't move forward yet.")
+    assert [c.kind for c in h.out("rtos.command")] == ["stop"]
+    assert h.out("llm.request") == []
+    assert spoken(h) == ["OK, stopping."]

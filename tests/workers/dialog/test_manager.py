@@ -100,7 +100,7 @@ def test_barge_in_stops_playback_and_aborts_the_llm_then_handles_the_new_utteran
 
 def test_an_intent_becomes_exactly_one_command_and_its_outcome_is_spoken():
     h = make(wake="always")
-    h.utterance("s1", "please do a little dance for me")
+    h.utterance("s1", "could you maybe turn to your left side for me, my friend")  # a question
     h.llm_says("s1", "", intents=(CarIntent(kind="turn", angle_deg=90.0),))
     (cmd,) = h.out("rtos.command")
     assert cmd.kind == "turn" and cmd.angle_deg == 90 and cmd.source == "dialog:s1"
@@ -123,7 +123,7 @@ def test_garbled_or_out_of_bounds_intents_give_no_command_and_a_spoken_refusal()
         refused_call='{"kind": "fly"}',
     )
     h.send("llm.reply", refused, "s1")
-    h.utterance("s2", "drive to the kitchen")
+    h.utterance("s2", "drive forward fifty meters to the kitchen")
     h.llm_says("s2", "", intents=(CarIntent(kind="drive", distance_m=50.0),))
     h.utterance("s3", "move forward 20 meters then turn left")
     h.utterance("s4", "do a twirl")
@@ -140,7 +140,24 @@ def test_garbled_or_out_of_bounds_intents_give_no_command_and_a_spoken_refusal()
     assert said[1].startswith("Sorry, I can't do that: 50 metres")
     assert said[2].startswith("Sorry, I can't do that: 20 metres")
     assert said[3] == "Sorry, I did not understand that command."
-    assert said[4].startswith("Sorry, I can't do that: 9 metres")  # all or none
+    assert said[4] == "Sorry, I did not understand that command."  # s5: 9 m was never said
+
+
+def test_a_command_the_llm_answers_with_is_refused_unless_the_words_said_it():
+    # A question's answer may call the car's tool (tools on, as on the board); the command is
+    # acted on only when the words support it, as for the intent path: never a made-up amount,
+    # never a kind nobody named, never what the user forbade.
+    h = make(wake="always")
+    for sid, said, intent in (
+        ("s1", "please do a little dance for me", CarIntent(kind="turn", angle_deg=90.0)),
+        ("s2", "drive to the kitchen", CarIntent(kind="drive", distance_m=2.0)),
+        ("s3", "I don't want you to turn left, a wall", CarIntent(kind="turn", angle_deg=90.0)),
+        ("s4", "could you go forward to the door", CarIntent(kind="drive", distance_m=0.5)),
+    ):
+        h.utterance(sid, said)
+        h.llm_says(sid, "Sure!", intents=(intent,))
+    assert h.out("rtos.command") == []
+    assert spoken(h).count("Sorry, I did not understand that command.") == 4
 
 
 def test_a_refused_tool_call_is_logged_with_its_reason_and_text(caplog):

@@ -1,0 +1,92 @@
+"""Negated and retracted clauses are taken out before an utterance is read for commands."""
+
+import pytest
+
+from text.negation import split_negated
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "don't turn left",
+        "Do not drive forward two meters.",
+        "dont go back",
+        "never turn right",
+        "You can't turn around here.",
+        "I don't want you to back up",
+        "please don't reverse",
+        "no need to turn left",
+        "no turning left",
+        "don't honk the horn",
+        "don't turn the lights on",
+        "不要前进",
+        "别左转",
+        "不要往前走两米",
+        "不用后退",
+        "先别走",
+        "不准掉头",
+        "别开灯",
+    ],
+)
+def test_a_negated_command_leaves_nothing(said):
+    got = split_negated(said)
+    assert got.kept == "" and got.negated and not got.stop
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("Don't turn left, turn right.", "turn right"),
+        ("not forward, backward one meter", "backward one meter"),
+        ("Turn left, no, turn right.", "turn right"),
+        ("turn left, no wait, don't", ""),
+        ("drive forward two meters, never mind", ""),
+        ("go back one meter, cancel that, go forward", "go forward"),
+        ("turn right but don't drive forward", "turn right"),
+        ("左转，不对，右转", "右转"),
+        ("往前走两米，算了", ""),
+        ("别左转，然后右转", "然后右转"),
+    ],
+)
+def test_what_was_taken_back_goes_and_what_was_said_after_stays(said, kept):
+    assert split_negated(said).kept == kept
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("Don't move forward yet.", ""),
+        ("please do not move forward", ""),
+        ("别动", ""),
+        ("不要动", ""),
+        ("stop, don't turn left", "stop"),
+        ("停下来，别往前走了", "停下来"),
+    ],
+)
+def test_a_stop_word_in_a_negated_clause_stands(said, kept):
+    got = split_negated(said)
+    assert got.kept == kept
+    assert got.stop == (kept == "")  # the stop word was in what was taken out
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Drive forward two meters.",
+        "Why don't you turn left?",
+        "why not go forward a bit",
+        "No, turn right.",  # a "no" before anything was said takes nothing back
+        "Don't stop believing is my favorite song.",
+        "I don't know what the weather is like",
+        "don't worry about it",
+        "wait, stop",
+        "ok, turn left",
+        "别人往前走了",  # 别人: others, not "don't"
+        "特别往前的地方",
+        "向右转",
+        "",
+    ],
+)
+def test_an_utterance_without_a_negated_command_comes_back_as_it_was(said):
+    got = split_negated(said)
+    assert (got.kept, got.negated, got.stop) == (said, (), False)

@@ -1,0 +1,169 @@
+"""Commands the user said not to do: a negated or retracted clause never moves the car.
+
+"don't turn left", "do not drive forward two meters", "never go back", "you can't turn here",
+"no need to back up", 别左转, 不要往前走两米, 不用后退 name a command only to forbid it; "turn
+left, no, turn right", "go forward two meters, never mind", 左转，不对，右转 take one back. The
+grammar parses none of these, but the words are command words, so without this module the
+LLM's intent path would be asked, and its answer is checked only against the words said: "turn
+left" is among them. So the dialog reads the utterance here first (:func:`split_negated`):
+
+- the utterance is cut into clauses at clause punctuation (Whisper's commas) and at the words
+  that start another clause ("but", "instead", "then"; 然后, 但是, 而是); not at "and": "don't
+  turn left and go forward" forbids both, the safe reading;
+- a clause is **negated** when a negation (``n't``, "not", "never", "no need to", "no" before a
+  motion word; 不要, 别, 不用, 不准, 不许, 不能, 不必, 甭, 勿) comes before its first motion word
+  (a drive, a turn, a direction or side, the horn, the lights; 走, 开, 转, 前, 后 ...). "why
+  don't you turn left" / "why not turn left" is a suggestion, not a negation: left as said;
+- a clause made only of a retraction ("no", "no, don't", "never mind", "cancel that", "forget
+  it"; 不对, 不是, 算了, 取消, 不要了) takes back the clauses before it;
+- a stop word is honoured wherever it is ("don't move forward yet", 别动, "do not move": the
+  stop forms hold a negation themselves): a negated clause that holds one leaves its STOP.
+
+What is left (:attr:`Negation.kept`) is read as before; the STOP path has stopped the car
+already when a stop word was said (:mod:`text.stopwords`). An utterance with no negation comes
+back exactly as it was (``negated`` empty).
+
+    split_negated("Don't turn left, turn right.")  # kept "turn right"
+    split_negated("别往前走")                        # kept "", negated ("别往前走",)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from text import lexicon as lx
+from text.grammar_en import tokens
+from text.language import language_of
+from text.stopwords import has_stop_word
+
+__all__ = ["Negation", "split_negated"]
+
+
+@dataclass(frozen=True)
+class Negation:
+    """An utterance with its negated and retracted clauses taken out."""
+
+    kept: str
+    """The clauses left, joined by commas (the utterance itself when nothing was taken out)."""
+    negated: tuple[str, ...] = ()
+    """The clauses taken out (negated, or taken back by a later retraction)."""
+    stop: bool = False
+    """A clause taken out held a stop word: its STOP stands."""
+
+
+# --- English --------------------------------------------------------------------------------
+
+_CLAUSE_WORDS_EN = frozenset({",", "but", "instead", "then"})
+_MOTION_EN = (
+    lx.DRIVE_VERBS_EN | lx.BACKWARD_VERBS_EN | lx.FORWARD_VERBS_EN | lx.FORWARD_EN
+    | lx.BACKWARD_EN | lx.TURN_VERBS_EN | frozenset(lx.SIDES_EN) | lx.HORN_EN
+    | {"driving", "moving", "going", "turning", "backing", "reversing", "rolling", "spinning",
+       "rotating", "honking", "beeping", "light", "lights", "lamp", "lamps", "u"}
+)  # fmt: skip
+"""Words that name something the car would do (a stop word is not one: it is always kept)."""
+_NEGATIONS_EN = frozenset({"not", "never", "dont", "cant", "wont", "shouldnt", "mustnt"})
+_RETRACTIONS_EN = frozenset({"no", "nope", "never", "mind", "cancel", "that", "forget", "it",
+                             "scratch", "don't", "dont", "do", "not", "sorry", "wait", "ok",
+                             "oh", "please"})  # fmt: skip
+"""The words a retraction clause is made of ("no, wait, don't", "never mind", "cancel that")."""
+_RETRACTING_EN = frozenset({"no", "nope", "cancel", "forget", "scratch", "don't", "dont", "not",
+                            "never"})  # fmt: skip
+"""A retraction clause holds one of these (so "wait" or "ok" alone takes nothing back)."""
+
+
+def _negation_at_en(t: list[str], i: int) -> bool:
+    w = t[i]
+    if w.endswith("n't") or w in _NEGATIONS_EN:
+        return not (i > 0 and t[i - 1] == "why")  # "why don't you", "why not": a suggestion
+    if w == "no":
+        nxt = t[i + 1] if i + 1 < len(t) else ""
+        return nxt in _MOTION_EN or t[i + 1 : i + 3] == ["need", "to"]
+    return False
+
+
+def _clauses_en(text: str) -> list[list[str]]:
+    out: list[list[str]] = [[]]
+    for w in tokens(text):
+        if w in _CLAUSE_WORDS_EN:
+            if out[-1]:
+                out.append([])
+        else:
+            out[-1].append(w)
+    return [c for c in out if c]
+
+
+def _split_en(text: str) -> Negation:
+    kept: list[list[str]] = []
+    negated: list[str] = []
+    stop = False
+    for clause in _clauses_en(text):
+        said = " ".join(clause)
+        motion = [i for i, w in enumerate(clause) if w in _MOTION_EN]
+        if not motion and set(clause) <= _RETRACTIONS_EN and set(clause) & _RETRACTING_EN:
+            if kept:  # "turn left, no, turn right": the clauses before are taken back
+                negated += [" ".join(c) for c in kept]
+                stop = stop or any(has_stop_word(" ".join(c)) for c in kept)
+                kept = []
+            continue
+        if motion and any(_negation_at_en(clause, i) for i in range(motion[0])):
+            negated.append(said)
+            stop = stop or has_stop_word(said)
+            continue
+        kept.append(clause)
+    if not negated:
+        return Negation(text)
+    return Negation(", ".join(" ".join(c) for c in kept), tuple(negated), stop)
+
+
+# --- Chinese --------------------------------------------------------------------------------
+
+_CLAUSES_ZH = re.compile(r"[，,。.；;！!？?、]+|(?=然后|但是|而是)")
+_NEGATIONS_ZH = ("不要", "不用", "不准", "不许", "不能", "不必", "不可以", "不应该", "别", "甭",
+                 "勿")  # fmt: skip
+_MOTION_ZH = ("前", "后", "退", "倒", "走", "开", "转", "拐", "弯", "掉头", "调头", "动", "灯",
+              "喇叭", "鸣笛", "按")  # fmt: skip
+_RETRACTION_ZH = re.compile(r"^(不对|不是|算了|取消|不要了|别了|不行)+[了吧啊呀]*$")
+_WHY_ZH = ("为什么不", "何不")
+_NOT_NEGATION_ZH = re.compile(r"别[人的处]|[特区分告级类性识]别")
+"""别 in words that are not 'do not': 别人 (others), 别的, 特别, 区别 ..."""
+
+
+def _first(clause: str, forms: tuple[str, ...], start: int = 0) -> int:
+    found = [k for k in (clause.find(f, start) for f in forms) if k >= 0]
+    return min(found) if found else -1
+
+
+def _negation_zh(clause: str) -> int:
+    """Where the first negation of ``clause`` is, or -1."""
+    masked = _NOT_NEGATION_ZH.sub(lambda m: "\0" * len(m.group()), clause)
+    return -1 if _first(clause, _WHY_ZH) >= 0 else _first(masked, _NEGATIONS_ZH)
+
+
+def _split_zh(text: str) -> Negation:
+    kept: list[str] = []
+    negated: list[str] = []
+    stop = False
+    for clause in (c.strip() for c in _CLAUSES_ZH.split(text)):
+        if not clause:
+            continue
+        if _RETRACTION_ZH.match(clause):
+            if kept:
+                negated += kept
+                stop = stop or any(has_stop_word(c) for c in kept)
+                kept = []
+            continue
+        cue = _negation_zh(clause)
+        if cue >= 0 and _first(clause, _MOTION_ZH, cue + 1) > cue:
+            negated.append(clause)
+            stop = stop or has_stop_word(clause)
+            continue
+        kept.append(clause)
+    if not negated:
+        return Negation(text)
+    return Negation("，".join(kept), tuple(negated), stop)
+
+
+def split_negated(text: str) -> Negation:
+    """``text`` with its negated and retracted clauses taken out (see the module's rules)."""
+    return _split_zh(text) if language_of(text) == "zh" else _split_en(text)
