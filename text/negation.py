@@ -13,7 +13,8 @@ left" is among them. So the dialog reads the utterance here first (:func:`split_
 - a clause is **negated** when a negation (``n't``, "not", "never", "no need to", "no" before a
   motion word; 不要, 别, 不用, 不准, 不许, 不能, 不必, 甭, 勿) comes before its first motion word
   (a drive, a turn, a direction or side, the horn, the lights; 走, 开, 转, 前, 后 ...). "why
-  don't you turn left" / "why not turn left" is a suggestion, not a negation: left as said;
+  don't you turn left" / "why not turn left" is a suggestion, not a negation: left as said, and
+  so are the polite questions 能不能, 可不可以, 要不要 ("can you");
 - a clause made only of a retraction ("no", "no, don't", "never mind", "cancel that", "forget
   it"; 不对, 不是, 算了, 取消, 不要了) takes back the clauses before it;
 - a stop word is honoured wherever it is ("don't move forward yet", 别动, "do not move": the
@@ -125,8 +126,9 @@ _MOTION_ZH = ("前", "后", "退", "倒", "走", "开", "转", "拐", "弯", "�
               "喇叭", "鸣笛", "按")  # fmt: skip
 _RETRACTION_ZH = re.compile(r"^(不对|不是|算了|取消|不要了|别了|不行)+[了吧啊呀]*$")
 _WHY_ZH = ("为什么不", "何不")
-_NOT_NEGATION_ZH = re.compile(r"别[人的处]|[特区分告级类性识]别")
-"""别 in words that are not 'do not': 别人 (others), 别的, 特别, 区别 ..."""
+_NOT_NEGATION_ZH = re.compile(r"([能可要用准许])不\1|别[人的处]|[特区分告级类性识]别")
+"""Negation characters that do not say 'do not': a polite question (能不能, 可不可以, 要不要:
+"can you"), 别 in 别人 (others), 别的, 特别, 区别 ..."""
 
 
 def _first(clause: str, forms: tuple[str, ...], start: int = 0) -> int:

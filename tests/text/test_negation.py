@@ -26,6 +26,8 @@ from text.negation import split_negated
         "先别走",
         "不准掉头",
         "别开灯",
+        "你能不能别转了",
+        "可不可以不要前进",
     ],
 )
 def test_a_negated_command_leaves_nothing(said):
@@ -81,6 +83,9 @@ def test_a_stop_word_in_a_negated_clause_stands(said, kept):
         "don't worry about it",
         "wait, stop",
         "ok, turn left",
+        "能不能往左转一下",  # "can you": a polite question, not a negation
+        "可不可以向前走两米",
+        "要不要后退",
         "别人往前走了",  # 别人: others, not "don't"
         "特别往前的地方",
         "向右转",
