@@ -137,6 +137,8 @@ def _interpret_words(text: str, settings: DialogSettings) -> Understanding:
                 "commands", fixed.text, tuple(intents), source="repair", heard=text, detail=detail
             )
     words = fixed.text if fixed is not None else text
+    if words != text and split_negated(words).negated:  # "don't trun left": now it reads
+        return interpret(words, settings)
     ev = evidence(words)
     if missing_amount(ev):
         return Understanding("refuse", words, refusal="no_amount", heard=text, detail="no number")

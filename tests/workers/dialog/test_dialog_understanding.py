@@ -120,8 +120,9 @@ def test_a_forbidden_command_moves_nothing_asks_nothing_and_is_acknowledged():
     h.utterance("s2", "Please do not drive forward two meters.")
     h.utterance("s3", "不要往前走两米", language="zh")
     h.utterance("s4", "Drive forward two meters, never mind.")
+    h.utterance("s5", "please don't revers")  # the repair makes the negation readable
     assert h.out("rtos.command") == [] and h.out("llm.request") == []
-    assert spoken(h) == ["OK, I won't.", "OK, I won't.", "好的，我不动。", "OK, I won't."]
+    assert spoken(h) == ["OK, I won't.", "OK, I won't.", "好的，我不动。"] + ["OK, I won't."] * 2
 
 
 def test_a_correction_does_only_what_was_said_last():
