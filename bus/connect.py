@@ -18,10 +18,14 @@ from bus.framing import encode
 from bus.nodeconfig import NodeConfig
 from schemas.system import Ping
 
-__all__ = ["PROBE_PREFIX", "await_handshake", "connect"]
+__all__ = ["PROBE_PREFIX", "RECONNECT_IVL_MS", "await_handshake", "connect"]
 
 #: Topic prefix of the start-up probe (not a registered topic; never matches a user glob).
 PROBE_PREFIX = b"_probe."
+#: A lost connection to the proxy is tried again after this long plus a random jitter of up to as
+#: much, ms (libzmq's default, set here so that it has one source: the supervisor announces a
+#: proxy restart only once every node has had the time to reconnect, supervision.buswatch).
+RECONNECT_IVL_MS = 100
 #: tcp only: a ZMTP PING this often when the connection is quiet, ms.
 TCP_HEARTBEAT_MS = 1000
 #: tcp only: a connection with no answer this long is dropped and made again, ms.
@@ -32,6 +36,7 @@ def connect(ctx: zmq.Context, kind: int, config: NodeConfig, linger_ms: int = 10
     """A PUB (to the proxy's XSUB side) or SUB (to its XPUB side) socket, connected."""
     sock = ctx.socket(kind)
     sock.setsockopt(zmq.LINGER, linger_ms)
+    sock.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
     if kind == zmq.SUB:
         sock.setsockopt(zmq.RCVHWM, config.hwm)
     else:

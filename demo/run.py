@@ -1,8 +1,9 @@
 """``python -m demo``: the scripted conversation through the whole pipeline (``make run``).
 
 1. speaks the script (:mod:`demo.script`) with the packaged piper voice, as a person would
-   sound (``--voice espeak`` for espeak-ng; ``--script FILE`` for other lines, or recordings),
-   also saved as one WAV, ``OUT/conversation.wav``, for ``wavsource``;
+   sound, the same in every run (``--seed N`` for other renderings; ``--voice espeak`` for
+   espeak-ng; ``--script FILE`` for other lines, or recordings), also saved as one WAV,
+   ``OUT/conversation.wav``, for ``wavsource``;
 2. derives ``OUT/run-config.yaml`` from ``--config`` (the demo itself is the microphone instead
    of ``wavsource``, replies are written to ``OUT/replies/``, a shared-memory region of its own)
    and starts the supervisor on it in a private runtime directory;
@@ -37,7 +38,7 @@ import yaml
 from bus import Node, NodeConfig
 from demo.conductor import Conductor
 from demo.player import ScriptedMic
-from demo.script import SCRIPT, Line, ScriptError, build_wav, load_script, speak_script
+from demo.script import SCRIPT, SEED, Line, ScriptError, build_wav, load_script, speak_script
 from demo.soak import Soak
 from demo.transcript import Transcript, format_telemetry
 from schemas.asr import AsrText
@@ -110,9 +111,9 @@ class Demo:
         for old in (self.out / "replies").glob("*.wav"):
             old.unlink()
         if not self.args.live:
-            voice = self.args.voice
-            build_wav(self.out / "conversation.wav", self.script, voice=voice)
-            self.lines = speak_script(self.script, voice=voice)
+            voice, seed = self.args.voice, self.args.seed
+            build_wav(self.out / "conversation.wav", self.script, voice=voice, seed=seed)
+            self.lines = speak_script(self.script, voice=voice, seed=seed)
             who = "piper's joe voice" if voice == "piper" else "espeak-ng"
             print(f"Scripted conversation, spoken by {who}, each line when the turn before")
             print("is over (the barge-in line while the assistant is talking):")
@@ -283,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--voice", choices=("piper", "espeak"), default="piper",
         help="who speaks the user's lines: piper's packaged voice (default) or espeak-ng",
+    )  # fmt: skip
+    parser.add_argument(
+        "--seed", type=int, default=SEED,
+        help=f"seed of piper's noise: the lines sound the same in every run (default {SEED}); "
+        "another number gives other renderings",
     )  # fmt: skip
     parser.add_argument("--script", type=Path, help="a YAML list of lines instead of the demo's")
     args = parser.parse_args(argv)

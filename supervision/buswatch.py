@@ -13,9 +13,13 @@ meanwhile is not counted against its restart budget (:mod:`supervision.worker`).
 
 A restart of the proxy is announced on ``sys.lifecycle`` as worker ``proxy`` once the bus is
 back: ``exited`` (the old proxy's exit code, ``silent_s`` = how long the bus was down: what was
-published meanwhile is lost), then ``ready``. Workers reconnect on their own within ZeroMQ's
-reconnect interval; the announcement waits until every ready worker was heard again (at most
-:data:`ANNOUNCE_WAIT_S`), so that the dialog is back on the bus to hear it.
+published meanwhile is lost), then ``ready``. Every node reconnects on its own, at its next try
+(libzmq tries again every :data:`~bus.connect.RECONNECT_IVL_MS` plus a random jitter of up to as
+much), and only then subscribes again: what is published on the new proxy before a subscriber's
+subscription has passed it is lost to that subscriber. Hearing a worker again does not show
+that it can hear (its heartbeat has a socket of its own), and a tap never beats at all, so the
+announcement waits for both: every node's next try (:data:`RESUBSCRIBE_S` after the bus is
+back), and every ready worker heard again (at most :data:`ANNOUNCE_WAIT_S`).
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from bus.connect import RECONNECT_IVL_MS
 from schemas.system import LifecycleEvent
 from supervision.buslayout import BusLayout
 from supervision.child import Child, Launch, describe_exit
 from supervision.config import PROJECT_ROOT
 
-__all__ = ["ANNOUNCE_WAIT_S", "PROXY_RESTART_DELAY_S", "BusWatch", "ProxyRestart"]
+__all__ = ["ANNOUNCE_WAIT_S", "PROXY_RESTART_DELAY_S", "RESUBSCRIBE_S", "BusWatch", "ProxyRestart"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,12 @@ log = logging.getLogger(__name__)
 PROXY_RESTART_DELAY_S = 0.5
 #: Longest wait, once the bus is back, for every ready worker to be heard again, s.
 ANNOUNCE_WAIT_S = 1.0
+#: Once the bus is back (the new proxy forwards), every node has reconnected and subscribed
+#: again within this long, s: its next try comes within twice the reconnect interval (the
+#: jitter), and its subscriptions then cross the proxy to the publishers, which on a busy
+#: machine takes a few scheduling turns (0.1 s here). Without this wait the announcement went
+#: out as soon as the workers beat again, often before a tap had reconnected.
+RESUBSCRIBE_S = 2 * RECONNECT_IVL_MS / 1000 + 0.1
 
 
 @dataclass
@@ -163,9 +174,10 @@ class BusWatch:
         return down
 
     def announcement(self, ready: set[str], now: float) -> ProxyRestart | None:
-        """The restart to announce now (once: every ready worker heard, or the wait is over)."""
+        """The restart to announce now (once): every node has had its turn to subscribe again,
+        and every ready worker was heard again (or the wait for them is over)."""
         r = self.restart
-        if r is None or r.up_at < 0:
+        if r is None or r.up_at < 0 or now < r.up_at + RESUBSCRIBE_S:
             return None
         if not ready <= r.heard and now < r.up_at + ANNOUNCE_WAIT_S:
             return None

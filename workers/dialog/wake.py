@@ -10,6 +10,14 @@ it; once matched it stays awake for the life of the process. Here:
   per run of Latin letters or digits, punctuation dropped) and a phrase matches when its tokens
   appear in a row, so ``"Hey, Robot!"`` matches ``hey robot`` and ``你好，小车`` matches
   ``ni hao xiao che``;
+- a **near miss** of an English phrase is taken only where a user calls the assistant: at the
+  very start of the utterance, followed by a pause mark (``,`` ``.`` ``!`` ``?`` ``;`` ``:``) or
+  the end of the text. There the unstressed call word (the phrase's first word) may be heard as
+  one of its :data:`SOUND_ALIKES` (Whisper tiny.en heard the demo's "Hey robot, hello, ..." as
+  "a robot, hello, ..." in 6 of 150 renderings); every other word of the phrase, the name, must
+  be heard exactly. So ``"A robot, what time is it?"`` wakes ``hey robot``, but ``"I saw a
+  robot yesterday"``, ``"A robot can't do that"`` (no pause after the name), ``"Hey Robert,
+  ..."`` (another name) and ``"Robot, ..."`` (no call word) do not;
 - :class:`AwakeWindow` closes after ``window_s`` without speech and re-arms the matcher; with
   ``always_awake`` there is no wake phrase at all.
 
@@ -20,6 +28,7 @@ it; once matched it stays awake for the life of the process. Here:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,10 +37,24 @@ from functools import lru_cache
 # At the top, not in _pinyin: a standby spare of the dialog then has it imported (0.35-0.7 s).
 from pypinyin import Style, lazy_pinyin
 
-__all__ = ["AwakeWindow", "Token", "WakeHit", "WakeMatcher", "tokenize"]
+__all__ = ["SOUND_ALIKES", "AwakeWindow", "Token", "WakeHit", "WakeMatcher", "tokenize"]
+
+log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]|[A-Za-z0-9']+")
 _TRIM = " \t\n,.;:!?，。；：！？、…'\"“”"
+#: What may follow a near miss: a pause mark, as a recogniser writes one where the user paused.
+_PAUSE = ",.;:!?，。；：！？、…"
+
+#: A call word (the first word of a phrase) and what a recogniser hears for it at the start of
+#: an utterance, where it is unstressed and its onset is easily lost: "hey" loses its "h" ("a",
+#: "eh", "ay"), is spelt "hay"/"hei", or said "hi"; "ok" is written "okay" and the other way.
+SOUND_ALIKES: dict[str, frozenset[str]] = {
+    "hey": frozenset({"a", "ay", "aye", "eh", "hay", "hei", "hi"}),
+    "hi": frozenset({"hey", "hay", "high"}),
+    "ok": frozenset({"okay"}),
+    "okay": frozenset({"ok"}),
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,10 @@ class WakeHit:
     """The configured phrase that matched."""
     rest: str
     """The transcript without the phrase (what the user asked), trimmed; may be empty."""
+    heard: str = ""
+    """The words of the transcript taken for the phrase, as written there."""
+    exact: bool = True
+    """False for a near miss at the start (a sound-alike of the call word)."""
 
 
 class WakeMatcher:
@@ -91,18 +118,28 @@ class WakeMatcher:
         return [p for p, _ in self._phrases]
 
     def match(self, text: str) -> WakeHit | None:
-        """The first phrase found in ``text`` (earliest position), or ``None``."""
+        """The first phrase found in ``text`` (earliest position), else a near miss of one at
+        the very start (see the module's docstring), or ``None``."""
         tokens = tokenize(text)
         best: tuple[int, str, int, int] | None = None
         for phrase, keys in self._phrases:
             pos = _find(tokens, keys)
             if pos is not None and (best is None or pos < best[0]):
                 best = (pos, phrase, tokens[pos].start, tokens[pos + len(keys) - 1].end)
-        if best is None:
-            return None
-        _, phrase, start, end = best
-        rest = (text[:start].strip(_TRIM) + " " + text[end:].strip(_TRIM)).strip()
-        return WakeHit(phrase=phrase, rest=rest)
+        if best is not None:
+            _, phrase, start, end = best
+            return _hit(text, phrase, start, end, exact=True)
+        for phrase, keys in self._phrases:
+            if _near_miss_at_start(text, tokens, keys):
+                hit = _hit(text, phrase, tokens[0].start, tokens[len(keys) - 1].end, exact=False)
+                log.info("wake_near_miss heard=%r phrase=%r", hit.heard, phrase)
+                return hit
+        return None
+
+
+def _hit(text: str, phrase: str, start: int, end: int, *, exact: bool) -> WakeHit:
+    rest = (text[:start].strip(_TRIM) + " " + text[end:].strip(_TRIM)).strip()
+    return WakeHit(phrase=phrase, rest=rest, heard=text[start:end], exact=exact)
 
 
 def _find(tokens: Sequence[Token], keys: tuple[str, ...]) -> int | None:
@@ -111,6 +148,19 @@ def _find(tokens: Sequence[Token], keys: tuple[str, ...]) -> int | None:
         if all(tokens[i + k].key == keys[k] for k in range(n)):
             return i
     return None
+
+
+def _near_miss_at_start(text: str, tokens: Sequence[Token], keys: tuple[str, ...]) -> bool:
+    """``text`` opens with ``keys`` but for a sound-alike of the call word, then a pause."""
+    n = len(keys)
+    if n < 2 or len(tokens) < n or keys[0] not in SOUND_ALIKES:
+        return False
+    if tokens[0].key not in SOUND_ALIKES[keys[0]]:  # the first word said, nothing before it
+        return False
+    if any(tokens[k].key != keys[k] for k in range(1, n)):  # the name itself, exactly
+        return False
+    after = text[tokens[n - 1].end :].lstrip(" \t\n'\"”")
+    return not after or after[0] in _PAUSE
 
 
 class AwakeWindow:

@@ -120,7 +120,17 @@ class Piper:
 
     name = "piper"
 
-    def __init__(self, model_path: Path | None = None, config_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        config_path: Path | None = None,
+        *,
+        seed: int | None = None,
+    ) -> None:
+        """``seed``: the voice draws its prosody's noise (``noise_scale``, ``noise_w``) anew in
+        every run, so a sentence never sounds quite the same twice; with a seed, the sentences
+        spoken in the same order sound the same in every run. onnxruntime's seed is one per
+        process: it is set here, before the voice's session is made."""
         try:
             from piper import PiperVoice
         except ImportError as exc:
@@ -139,6 +149,10 @@ class Piper:
             model_path, config_path = Path(joe.model_path()), Path(joe.config_path())
         if not Path(model_path).is_file():
             raise TtsError(f"The piper voice {model_path} does not exist; check model_path.")
+        if seed is not None:
+            import onnxruntime
+
+            onnxruntime.set_seed(seed)
         self.voice: Any = PiperVoice.load(
             str(model_path), config_path=config_path and str(config_path)
         )

@@ -47,6 +47,16 @@ def test_without_the_wake_phrase_nothing_is_answered():
     assert h.out("dialog.turn")[0].outcome == "ignored"
 
 
+def test_the_call_word_misheard_at_the_start_still_wakes_but_the_name_in_a_sentence_does_not():
+    # Whisper tiny.en heard the demo's "Hey robot, hello, what is your name?" as "a robot, ...".
+    h = make()
+    h.utterance("s1", "I saw a robot yesterday, what is it called?")
+    assert h.out("llm.request") == [] and h.out("dialog.turn")[0].outcome == "ignored"
+    h.utterance("s2", "a robot, hello, what is your name?")
+    (req,) = h.out("llm.request")
+    assert req.request_id == "s2" and req.messages[-1].content == "hello, what is your name"
+
+
 def test_wake_phrase_alone_gets_an_acknowledgement_and_the_next_utterance_needs_none():
     h = make()
     h.utterance("s1", "Hey robot.")

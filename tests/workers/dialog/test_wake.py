@@ -37,6 +37,64 @@ def test_phrase_must_be_contiguous_words_not_a_substring():
     assert m.match("hey there robot") is None
 
 
+# --- a near miss of the call word, only where a user calls the assistant ------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "rest"),
+    [
+        ("a robot, hello, what is your name?", "hello, what is your name"),  # Whisper tiny.en
+        ("A robot. What time is it?", "What time is it"),
+        ("A robot!", ""),
+        ("a robot", ""),  # the phrase alone, at the end of the text
+        ("Hay robot, stop.", "stop"),
+        ("Hi, robot: turn left", "turn left"),
+        ("Eh robot? Where are you?", "Where are you"),
+    ],
+)
+def test_a_sound_alike_of_the_call_word_at_the_very_start_before_a_pause_wakes(text, rest):
+    hit = WakeMatcher(["hey robot"]).match(text)
+    assert hit is not None and hit.phrase == "hey robot" and not hit.exact
+    assert hit.rest == rest and hit.heard.lower().split()[-1] == "robot"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I saw a robot yesterday",  # not at the start
+        "I saw a robot, yesterday.",  # not at the start, even before a pause
+        "So, a robot, like you?",  # something said before it
+        "A robot can't do that",  # no pause after the name: a sentence about robots
+        "A robot vacuum, please",
+        "Hey Robert, pass the salt",  # the name itself must be heard exactly
+        "Hey robo, hello",
+        "A Robert, hello",
+        "Robot, hello",  # no call word at all
+        "The robot, hello",  # not a sound-alike of the call word
+        "a, hello, robot",
+    ],
+)
+def test_a_near_miss_anywhere_else_or_of_the_name_does_not_wake(text):
+    assert WakeMatcher(["hey robot"]).match(text) is None
+
+
+def test_the_exact_phrase_still_matches_anywhere_and_wins_over_a_near_miss():
+    m = WakeMatcher(["hey robot"])
+    hit = m.match("a robot, hey robot, what is two plus two")
+    assert hit is not None and hit.exact and hit.heard == "hey robot"
+    mid = m.match("well hey robot what is two plus two")
+    assert mid is not None and mid.exact and mid.rest == "well what is two plus two"
+
+
+def test_near_misses_follow_the_configured_phrase_and_never_a_one_word_or_chinese_one():
+    ok = WakeMatcher(["ok robot"]).match("Okay robot, go back")
+    assert ok is not None and not ok.exact and ok.rest == "go back"
+    assert WakeMatcher(["hey"]).match("A, hello") is None  # a call word alone: exact only
+    assert WakeMatcher(["jarvis"]).match("Jarvis, hello") is not None  # exact only
+    assert WakeMatcher(["你好小车"]).match("你好小，现在几点") is None
+    assert WakeMatcher(["hey robot"]).match("hey robots, hello") is None
+
+
 def test_empty_phrase_is_refused_with_a_sentence():
     with pytest.raises(ValueError, match="no words"):
         WakeMatcher(["!!"])
