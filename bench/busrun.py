@@ -69,7 +69,12 @@ class Bench:
             self.proxy.wait(timeout=10)
 
     def _spec(
-        self, name: str, *, direct: bool = False, shm: bool = False
+        self,
+        name: str,
+        *,
+        direct: bool = False,
+        shm: bool = False,
+        extra: dict[str, Any] | None = None,
     ) -> tuple[Path, dict[str, Any]]:
         ctl = self.dir / name
         ctl.mkdir()
@@ -83,16 +88,23 @@ class Bench:
             "phase_timeout_s": 5.0 if self.quick else 20.0,
             "direct_endpoint": f"ipc://{ctl}/direct" if direct else "",
             "shm": shm,
+            **(extra or {}),  # bus keys for the nodes: shm_ring_bytes, shm_hold_ms (bench.busring)
         }
         path = ctl / "spec.json"
         path.write_text(json.dumps(spec))
         return path, spec
 
     def run_pair(
-        self, name: str, role: str, *, direct: bool = False, shm: bool = False
+        self,
+        name: str,
+        role: str,
+        *,
+        direct: bool = False,
+        shm: bool = False,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Run ``<role>-sub`` and ``<role>-pub``; the subscriber's measurements."""
-        path, spec = self._spec(name, direct=direct, shm=shm)
+        path, spec = self._spec(name, direct=direct, shm=shm, extra=extra)
         cmd = [sys.executable, "-m", "bench.busnodes"]
         # both start at once: the publisher sends warm-up messages until the subscriber has one
         sub = subprocess.Popen([*cmd, f"{role}-sub", str(path)], env=self.env)

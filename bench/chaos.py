@@ -42,6 +42,7 @@ from bus import Node, NodeConfig
 from demo.conductor import Conductor
 from demo.player import ScriptedMic
 from demo.run import Demo
+from demo.script import SEED as VOICE_SEED  # the demo's voice seed (args.seed is the faults')
 from schemas.system import LifecycleEvent
 from supervision.config import SupervisorConfig, parse_config
 from supervision.control import ControlClient
@@ -75,7 +76,7 @@ class Run:
         self.args = args
         demo_args = argparse.Namespace(
             config=args.config, out=args.out, live=False, timeout_s=args.timeout_s, soak_s=0.0,
-            sample_s=60.0, voice=args.voice, script=args.script,
+            sample_s=60.0, voice=args.voice, script=args.script, seed=VOICE_SEED,
         )  # fmt: skip
         self.demo = Demo(demo_args)
         self.script = self.demo.script

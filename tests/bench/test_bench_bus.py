@@ -94,3 +94,20 @@ def test_the_verdict_applies_the_targets_of_issue_16() -> None:
         "shared memory at 1048576 B: p50 600.0 us with it (shm_min_bytes=65536), 1000.0 us "
         "without (the default)"
     )
+
+
+@pytest.mark.slow
+def test_the_ring_bench_runs_each_variant_with_its_own_bus_keys(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.busring", "--size", "65536", "--rounds", "1", "--n", "60",
+         "--warm", "5", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads((tmp_path / "busring.json").read_text())
+    from bench.busring import VARIANTS
+
+    assert {r["variant"] for r in result["rows"]} >= set(VARIANTS)
+    assert all(r["n"] == 55 and r["p50_us"] > 0 for r in result["rows"])
+    # each variant ran with its ring and hold: the held-payload notes name every voicebus run
+    assert sum("payloads sent in frame 2" in n for n in result["notes"]) == len(VARIANTS)
