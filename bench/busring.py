@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     pooled: dict[str, list[float]] = {}
     rounds: dict[str, list[float]] = {}
+    held: dict[str, list[int]] = {}  # variant -> payloads sent in frame 2: [paced, burst]
     with tempfile.TemporaryDirectory(prefix="vbbusring") as tmp:
         bench = Bench([(args.size, args.n, interval, 100)], Path(tmp), quick=False)
         bench.start_proxy()
@@ -75,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
                         if keys is not None
                         else bench.run_dora(tag)
                     )
+                    held_file = Path(tmp) / tag / "shm_held.json"  # phase 0 paced, 1 burst
+                    if held_file.exists():
+                        h = held.setdefault(name, [0, 0])
+                        for phase, n in json.loads(held_file.read_text()).items():
+                            h[int(phase) % 2] += n
                     lat = (res or {}).get("lat_us", {}).get("0", [])[args.warm :]
                     pooled.setdefault(name, []).extend(lat)
                     rounds.setdefault(name, []).append(
@@ -87,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()
     rows: list[dict[str, Any]] = [
         {"variant": name, "n": len(v), "p50_us": _pct(v, 0.5), "p90_us": _pct(v, 0.9),
-         "round_p50s_us": rounds[name]}
+         "round_p50s_us": rounds[name], "held_paced": held.get(name, [0, 0])[0],
+         "held_burst": held.get(name, [0, 0])[1]}
         for name, v in pooled.items() if v
     ]  # fmt: skip
     result = {
@@ -110,16 +117,21 @@ def main(argv: list[str] | None = None) -> int:
         f"(one every {interval * 1000:.0f} ms, the first {args.warm} left out); load "
         f"{load_before[0]:.2f} before / {load_after[0]:.2f} after; {result['elapsed_s']} s.",
         "",
-        "| variant | p50 | p90 | p50 per round |",
-        "| --- | --- | --- | --- |",
+        "| variant | p50 | p90 | p50 per round | sent in frame 2 (ring held): paced, burst |",
+        "| --- | --- | --- | --- | --- |",
         *(
             f"| {r['variant']} | {r['p50_us']} us | {r['p90_us']} us | "
             + " / ".join(f"{x:.0f}" for x in r["round_p50s_us"])
-            + " |"
+            + (
+                f" | {r['held_paced']} of {args.n * args.rounds}, {r['held_burst']} of "
+                f"{100 * args.rounds} |"
+                if r["variant"] in VARIANTS
+                else " | |"
+            )
             for r in rows
         ),
         "",
-        *(f"- {n}" for n in bench.notes),
+        *(f"- {n}" for n in bench.notes if "payloads sent in frame 2" not in n),
     ]
     (args.out / "busring.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

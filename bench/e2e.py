@@ -6,7 +6,9 @@
 The lines (the same audio for both systems):
 
 - the **scripted conversation** of ``make run`` (``demo.script.SCRIPT``), spoken by piper's
-  packaged voice;
+  packaged voice, anew in each round: round k with piper's seed k (1, 2, 3), so that the rounds
+  cover three renderings of the script and a run can be repeated sample for sample (one
+  rendering for every round would make a recogniser's slip on it count three times);
 - a **held-back subset of the understanding corpus** (``bench/data/understanding.yaml``): every
   English line of the held-back split (29: commands, a refusal, stop words, questions, chat,
   near misses, one with a hesitation), piper's voice at length scale 0.85 and 1.2 alternately,
@@ -72,14 +74,15 @@ def corpus_lines(quick: bool) -> list[dict[str, Any]]:
     return out
 
 
-def script_lines(tmp: Path) -> list[dict[str, Any]]:
-    """The demo's scripted conversation, spoken by piper once into WAVs (lead silence added)."""
+def script_lines(tmp: Path, seed: int) -> list[dict[str, Any]]:
+    """The demo's scripted conversation, spoken by piper with ``seed`` into WAVs (lead silence
+    added)."""
     from audio.wavio import write_wav
     from demo.script import SCRIPT, speak_script
 
     out = []
-    for i, (line, pcm) in enumerate(zip(SCRIPT, speak_script(SCRIPT), strict=True)):
-        path = tmp / f"script-{i}.wav"
+    for i, (line, pcm) in enumerate(zip(SCRIPT, speak_script(SCRIPT, seed=seed), strict=True)):
+        path = tmp / f"script-s{seed}-{i}.wav"
         lead = np.zeros(int(LEAD_S * RATE), np.int16)
         write_wav(path, np.concatenate([lead, pcm, np.zeros(RATE // 2, np.int16)]), RATE)
         out.append(
@@ -140,22 +143,26 @@ def main(argv: list[str] | None = None) -> int:
     tmp.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()
     wake = {"text": "Hey robot.", "kind": "greeting", "id": "wake", "gap_after_s": 3.0}
-    script = script_lines(tmp)
     corpus = corpus_lines(args.quick)
-    # the corpus lines follow a wake line of their own (its audio: piper, like the script's)
-    wake_line = _spoken(wake, tmp)
-    lines = [*script, wake_line, *corpus]
+
+    def round_lines(seed: int) -> list[dict[str, Any]]:
+        # the corpus lines follow a wake line of their own (its audio: piper, like the script's)
+        return [*script_lines(tmp, seed), _spoken(wake, tmp, seed), *corpus]
+
+    lines = round_lines(1)
     from bench.e2eref import HostModels, Reference
 
     ref = Reference(HostModels.load(), tmp)
     per_round: list[dict[str, Any]] = []
     try:
         for r in range(rounds):
+            lines = round_lines(r + 1)  # the same texts in every round, spoken anew
             print(f"round {r + 1}/{rounds}: reference loop ...", flush=True)
             theirs = run_reference(ref, lines)
             print(f"round {r + 1}/{rounds}: voicebus ...", flush=True)
             ours = run_voicebus(lines, tmp / f"round-{r + 1}", args.timeout_s)
-            per_round.append({"reference": [t.__dict__ for t in theirs], "voicebus": ours})
+            per_round.append({"reference": [t.__dict__ for t in theirs], "voicebus": ours,
+                              "speech_end_s": [x["speech_end_s"] for x in lines]})  # fmt: skip
     finally:
         ref.close()
     load_end = os.getloadavg()
@@ -169,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "quick": args.quick,
         "rounds": rounds,
-        "lines": [{k: v for k, v in x.items() if k != "wav"} for x in lines],
+        "lines": [{k: v for k, v in x.items() if k not in ("wav", "speech_end_s")} for x in lines],
         "summary": summary,
         "per_round": per_round,
     }
@@ -183,12 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _spoken(line: dict[str, Any], tmp: Path) -> dict[str, Any]:
+def _spoken(line: dict[str, Any], tmp: Path, seed: int) -> dict[str, Any]:
     from audio.wavio import write_wav
     from demo.script import Line, speak_script
 
-    (pcm,) = speak_script((Line(line["text"], line["gap_after_s"], line["kind"]),))
-    path = tmp / "wake.wav"
+    (pcm,) = speak_script((Line(line["text"], line["gap_after_s"], line["kind"]),), seed=seed)
+    path = tmp / f"wake-s{seed}.wav"
     lead = np.zeros(int(LEAD_S * RATE), np.int16)
     write_wav(path, np.concatenate([lead, pcm, np.zeros(RATE // 2, np.int16)]), RATE)
     return {**line, "wav": str(path), "speech_end_s": LEAD_S + len(pcm) / RATE}
