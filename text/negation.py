@@ -7,9 +7,9 @@ grammar parses none of these, but the words are command words, so without this m
 LLM's intent path would be asked, and its answer is checked only against the words said: "turn
 left" is among them. So the dialog reads the utterance here first (:func:`split_negated`):
 
-- the utterance is cut into clauses at clause punctuation (Whisper's commas) and at the words
-  that start another clause ("but", "instead", "then"; 然后, 但是, 而是); not at "and": "don't
-  turn left and go forward" forbids both, the safe reading;
+- the utterance is cut into clauses at punctuation (Whisper's commas and full stops) and at
+  the words that start another clause ("but", "instead", "then"; 然后, 但是, 而是); not at
+  "and": "don't turn left and go forward" forbids both, the safe reading;
 - a clause is **negated** when a negation (``n't``, "not", "never", "no need to", "no" before a
   motion word; 不要, 别, 不用, 不准, 不许, 不能, 不必, 甭, 勿) comes before its first motion word
   (a drive, a turn, a direction or side, the horn, the lights; 走, 开, 转, 前, 后 ...). "why
@@ -83,9 +83,13 @@ def _negation_at_en(t: list[str], i: int) -> bool:
     return False
 
 
+_SENTENCE_END = re.compile(r"(?<!\d)[.!?]+|[.!?]+(?!\d)")
+"""A full stop, question or exclamation mark (not the point of 1.5): a clause ends there too."""
+
+
 def _clauses_en(text: str) -> list[list[str]]:
     out: list[list[str]] = [[]]
-    for w in tokens(text):
+    for w in tokens(_SENTENCE_END.sub(" , ", text)):
         if w in _CLAUSE_WORDS_EN:
             if out[-1]:
                 out.append([])

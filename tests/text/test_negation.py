@@ -41,6 +41,8 @@ def test_a_negated_command_leaves_nothing(said):
         ("Don't turn left, turn right.", "turn right"),
         ("not forward, backward one meter", "backward one meter"),
         ("Turn left, no, turn right.", "turn right"),
+        ("Turn left. No, turn right.", "turn right"),  # Whisper's full stop ends a clause too
+        ("Go forward 1.5 meters. Never mind.", ""),
         ("turn left, no wait, don't", ""),
         ("drive forward two meters, never mind", ""),
         ("go back one meter, cancel that, go forward", "go forward"),
