@@ -31,6 +31,7 @@ back exactly as it was (``negated`` empty).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from text import lexicon as lx
@@ -98,27 +99,15 @@ def _clauses_en(text: str) -> list[list[str]]:
     return [c for c in out if c]
 
 
-def _split_en(text: str) -> Negation:
-    kept: list[list[str]] = []
-    negated: list[str] = []
-    stop = False
-    for clause in _clauses_en(text):
-        said = " ".join(clause)
-        motion = [i for i, w in enumerate(clause) if w in _MOTION_EN]
-        if not motion and set(clause) <= _RETRACTIONS_EN and set(clause) & _RETRACTING_EN:
-            if kept:  # "turn left, no, turn right": the clauses before are taken back
-                negated += [" ".join(c) for c in kept]
-                stop = stop or any(has_stop_word(" ".join(c)) for c in kept)
-                kept = []
-            continue
-        if motion and any(_negation_at_en(clause, i) for i in range(motion[0])):
-            negated.append(said)
-            stop = stop or has_stop_word(said)
-            continue
-        kept.append(clause)
-    if not negated:
-        return Negation(text)
-    return Negation(", ".join(" ".join(c) for c in kept), tuple(negated), stop)
+def _retracts_en(clause: str) -> bool:
+    words = set(clause.split())
+    return not words & _MOTION_EN and words <= _RETRACTIONS_EN and bool(words & _RETRACTING_EN)
+
+
+def _negates_en(clause: str) -> bool:
+    t = clause.split()
+    motion = [i for i, w in enumerate(t) if w in _MOTION_EN]
+    return bool(motion) and any(_negation_at_en(t, i) for i in range(motion[0]))
 
 
 # --- Chinese --------------------------------------------------------------------------------
@@ -146,30 +135,38 @@ def _negation_zh(clause: str) -> int:
     return -1 if _first(clause, _WHY_ZH) >= 0 else _first(masked, _NEGATIONS_ZH)
 
 
-def _split_zh(text: str) -> Negation:
+def _negates_zh(clause: str) -> bool:
+    cue = _negation_zh(clause)
+    return cue >= 0 and _first(clause, _MOTION_ZH, cue + 1) > cue
+
+
+def _fold(
+    text: str,
+    clauses: list[str],
+    retracts: Callable[[str], bool],
+    negates: Callable[[str], bool],
+    sep: str,
+) -> Negation:
+    """The clauses kept, the ones taken out, and whether those held a stop word."""
     kept: list[str] = []
     negated: list[str] = []
-    stop = False
-    for clause in (c.strip() for c in _CLAUSES_ZH.split(text)):
-        if not clause:
-            continue
-        if _RETRACTION_ZH.match(clause):
-            if kept:
-                negated += kept
-                stop = stop or any(has_stop_word(c) for c in kept)
-                kept = []
-            continue
-        cue = _negation_zh(clause)
-        if cue >= 0 and _first(clause, _MOTION_ZH, cue + 1) > cue:
+    for clause in clauses:
+        if retracts(clause):  # "turn left, no, turn right": the clauses before are taken back
+            negated += kept
+            kept = []
+        elif negates(clause):
             negated.append(clause)
-            stop = stop or has_stop_word(clause)
-            continue
-        kept.append(clause)
+        else:
+            kept.append(clause)
     if not negated:
         return Negation(text)
-    return Negation("，".join(kept), tuple(negated), stop)
+    return Negation(sep.join(kept), tuple(negated), any(has_stop_word(c) for c in negated))
 
 
 def split_negated(text: str) -> Negation:
     """``text`` with its negated and retracted clauses taken out (see the module's rules)."""
-    return _split_zh(text) if language_of(text) == "zh" else _split_en(text)
+    if language_of(text) == "zh":
+        clauses = [c.strip() for c in _CLAUSES_ZH.split(text) if c.strip()]
+        return _fold(text, clauses, lambda c: bool(_RETRACTION_ZH.match(c)), _negates_zh, "，")
+    clauses = [" ".join(c) for c in _clauses_en(text)]
+    return _fold(text, clauses, _retracts_en, _negates_en, ", ")
