@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         # the corpus lines follow a wake line of their own (its audio: piper, like the script's)
         return [*script_lines(tmp, seed), _spoken(wake, tmp, seed), *corpus]
 
-    lines = round_lines(1)
+    lines: list[dict[str, Any]] = []  # each round's, spoken in the loop
     from bench.e2eref import HostModels, Reference
 
     ref = Reference(HostModels.load(), tmp)

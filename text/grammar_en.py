@@ -36,7 +36,7 @@ from typing import Any
 from text import lexicon as lx
 from text.numbers import read_en
 
-__all__ = ["opening", "parse", "quantity", "tokens"]
+__all__ = ["GERUNDS", "LIGHT_NOUNS", "opening", "parse", "quantity", "tokens"]
 
 Intent = dict[str, Any]
 
@@ -58,7 +58,7 @@ _SUFFIXES = tuple(
     for p in ("for me", "please", "right now", "now", "if you can", "if you could",
               "if you don't mind", "thanks", "thank you", "ok", "quickly", "again", "too")
 )  # fmt: skip
-_GERUNDS = {"driving": "drive", "moving": "move", "going": "go", "rolling": "roll",
+GERUNDS = {"driving": "drive", "moving": "move", "going": "go", "rolling": "roll",
             "turning": "turn", "backing": "back", "reversing": "reverse", "heading": "head",
             "spinning": "spin", "rotating": "rotate", "honking": "honk", "beeping": "beep",
             "switching": "switch", "stopping": "stop", "halting": "halt"}  # fmt: skip
@@ -70,7 +70,7 @@ _STOP_TAILS = tuple(
               "right away", "at once", "now", "there", "here", "moving", "driving", "turning",
               "immediately", "please", "everything", "completely", "all motion", "the motors")
 )  # fmt: skip
-_LIGHT_NOUNS = frozenset({"light", "lights", "lamp", "lamps", "led", "leds"})
+LIGHT_NOUNS = frozenset({"light", "lights", "lamp", "lamps", "led", "leds"})
 _LIGHT_VERBS = frozenset({"turn", "switch", "set", "change", "make", "put"})
 _BUZZER = {"kind": "buzzer", "buzzer_hz": 880, "duration_ms": 300}
 
@@ -109,8 +109,8 @@ def opening(t: list[str], i: int) -> int:
         j = _skip(t, i, _PREFIXES)
         while j < len(t) and (t[j] in lx.FILLERS_EN or t[j] == ","):
             j += 1
-        if j < len(t) and j >= 2 and t[j - 1] == "mind" and t[j] in _GERUNDS:
-            t[j] = _GERUNDS[t[j]]
+        if j < len(t) and j >= 2 and t[j - 1] == "mind" and t[j] in GERUNDS:
+            t[j] = GERUNDS[t[j]]
         if j == i:
             return i
         i = j
@@ -382,10 +382,10 @@ def _lights(t: Sequence[str], i: int) -> tuple[list[Intent], int] | None:
     if verb and k < n and t[k] in ("on", "off"):
         state, k = t[k], k + 1
     k = _skip(t, k, (("the",), ("your",)))
-    if k < n and t[k] in lx.COLOURS_EN and k + 1 < n and t[k + 1] in _LIGHT_NOUNS:
+    if k < n and t[k] in lx.COLOURS_EN and k + 1 < n and t[k + 1] in LIGHT_NOUNS:
         colour, k = t[k], k + 2  # "green lights"
         return [{"kind": "led", "led_rgb": lx.COLOURS_EN[colour]}], k
-    if k >= n or t[k] not in _LIGHT_NOUNS:
+    if k >= n or t[k] not in LIGHT_NOUNS:
         return None
     k += 1
     k = _skip(t, k, (("color",), ("colour",)))

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from text import lexicon as lx
-from text.grammar_en import tokens
+from text.grammar_en import GERUNDS, LIGHT_NOUNS, tokens
 from text.language import language_of
 from text.stopwords import has_stop_word
 
@@ -59,9 +59,8 @@ class Negation:
 _CLAUSE_WORDS_EN = frozenset({",", "but", "instead", "then"})
 _MOTION_EN = (
     lx.DRIVE_VERBS_EN | lx.BACKWARD_VERBS_EN | lx.FORWARD_VERBS_EN | lx.FORWARD_EN
-    | lx.BACKWARD_EN | lx.TURN_VERBS_EN | frozenset(lx.SIDES_EN) | lx.HORN_EN
-    | {"driving", "moving", "going", "turning", "backing", "reversing", "rolling", "spinning",
-       "rotating", "honking", "beeping", "light", "lights", "lamp", "lamps", "u"}
+    | lx.BACKWARD_EN | lx.TURN_VERBS_EN | frozenset(lx.SIDES_EN) | lx.HORN_EN | LIGHT_NOUNS
+    | {g for g, verb in GERUNDS.items() if verb not in lx.STOP_EN} | {"u"}
 )  # fmt: skip
 """Words that name something the car would do (a stop word is not one: it is always kept)."""
 _NEGATIONS_EN = frozenset({"not", "never", "dont", "cant", "wont", "shouldnt", "mustnt"})
@@ -137,7 +136,7 @@ def _negation_zh(clause: str) -> int:
 
 def _negates_zh(clause: str) -> bool:
     cue = _negation_zh(clause)
-    return cue >= 0 and _first(clause, _MOTION_ZH, cue + 1) > cue
+    return cue >= 0 and _first(clause, _MOTION_ZH, cue + 1) >= 0
 
 
 def _fold(

@@ -35,6 +35,7 @@ from typing import Literal
 from schemas.llm import ChatMessage, LlmReply, LlmRequest
 from text.commands import parse_command
 from text.intent_answer import answer_schema
+from text.language import language_of
 from text.negation import split_negated
 from workers.dialog.actions import IntentLike, strict_intent
 from workers.dialog.device import device_topic
@@ -46,7 +47,6 @@ from workers.dialog.evidence import (
     unsupported,
 )
 from workers.dialog.repair import repair
-from workers.dialog.replies import language_of
 from workers.dialog.settings import DialogSettings
 
 __all__ = [
@@ -179,8 +179,7 @@ def conclude(u: Understanding, reply: LlmReply, settings: DialogSettings) -> Und
     if error or not intents:
         return Understanding("refuse", u.text, refusal="garbled", heard=u.heard,
                              detail=error or "the LLM found no command")  # fmt: skip
-    sup = support(evidence(u.text), settings.bounds.default_speed_mps)
-    why = unsupported([strict_intent(i) for i in intents], sup)
+    why = _unsupported(u.text, intents, settings)
     if why:
         log.info("llm_intent_unsupported text=%r why=%s", u.text, why)
         return Understanding("refuse", u.text, refusal="garbled", heard=u.heard, detail=why)
@@ -195,9 +194,10 @@ def unsupported_tool_call(
     one. The same check as :func:`conclude`'s, on the words left once the negated clauses are
     out: "she turned left at the bakery" may support a left turn; "don't turn left" never does,
     and no amount nobody said ever passes."""
-    words = split_negated(text).kept
+    return _unsupported(split_negated(text).kept, intents, settings)
+
+
+def _unsupported(words: str, intents: tuple[IntentLike, ...], settings: DialogSettings) -> str:
+    """Why ``words`` do not support ``intents`` (typed intents of the LLM's reply), or ''."""
     sup = support(evidence(words), settings.bounds.default_speed_mps)
-    try:
-        return unsupported([strict_intent(i) for i in intents], sup)
-    except ValueError as exc:
-        return str(exc)
+    return unsupported([strict_intent(i) for i in intents], sup)
