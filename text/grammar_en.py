@@ -11,8 +11,8 @@ me", "please", "now"), then a joint ("," "and" "then" "after that") or the end. 
   ``twenty centimeters``, ``three feet``, ``for three seconds`` (a timed drive), ``a
   little``/``a bit`` (the small step), nothing after a verb (the default step);
 - a turn: ``turn|rotate|swing|veer [to the] left|right [N degrees]``, ``turn N degrees [to the]
-  left``, ``make a left turn``, ``take a quarter turn to the left``, ``hang a right``, ``go
-  left``, ``left turn``, ``turn around`` / ``do a u-turn`` / ``half a turn`` (180), ``spin
+  left``, ``make a left turn``, ``take a quarter turn to the left``, ``hang|take|make a right``,
+  ``go left``, ``left turn``, ``turn around`` / ``do a u-turn`` / ``half a turn`` (180), ``spin
   around`` / ``do a full circle`` (360);
 - a stop: ``stop|halt|freeze|brake [the car|moving|now|right there|immediately]``, ``don't
   move``, ``hit the brakes``; ``emergency stop`` is the latched emergency stop (the stop words
@@ -280,7 +280,7 @@ def _turn(t: Sequence[str], i: int) -> tuple[list[Intent], int] | None:
                 break
         if k < n and t[k] in lx.SIDES_EN:
             side_sign, k = lx.SIDES_EN[t[k]], k + 1
-            if t[i] == "hang" and (k >= n or t[k] not in ("turn",)):
+            if t[i] in ("hang", "take", "make") and (k >= n or t[k] not in ("turn",)):
                 return [{"kind": "turn", "angle_deg": side_sign * (size or 90.0)}], k
         if k < n and t[k] in ("360", "180"):
             size, k = float(t[k]), k + 1

@@ -11,7 +11,7 @@ Read character by character with the spaces dropped, clause after clause: polite
   原地转一圈 (360); 转N度 (to the left);
 - a stop: 停, 停车, 停下(来), 停住, 停止, 停一下, 别动, 不要动, 站住, 刹车; 急停, 急刹车, 紧急停车
   (emergency): the forms of the STOP matcher (:mod:`text.stopwords`, through the lexicon);
-- lights (把灯变成红色, 开灯, 关灯, 绿灯) and the horn (鸣笛, 按喇叭).
+- lights (把灯变成红色, 开灯, 关灯, 把灯关掉, 绿灯) and the horn (鸣笛, 按喇叭).
 
 Anything else returns ``None``. Intents are field maps, checked by the dialog.
 """
@@ -44,6 +44,11 @@ _SIDE = {"左": 1.0, "右": -1.0}
 _LIGHT_VERBS = ("变成", "换成", "调成", "改成", "打成", "设成", "开成", "变为",
                 "变", "换", "调", "成")  # fmt: skip
 _BUZZER = {"kind": "buzzer", "buzzer_hz": 880, "duration_ms": 300}
+_SWITCHES: tuple[tuple[tuple[str, ...], int], ...] = (
+    (("打开", "开开", "开"), 0xFFFFFF),
+    (("关掉", "关闭", "关上", "关"), 0),
+)
+"""What comes after 把灯: on (white) or off."""
 
 
 KNOWN_PHRASES = (*_JOINTS, *_OPENINGS, *_CLOSINGS, *_MODIFIERS, *_SMALL, *_FORWARD, *_BACKWARD,
@@ -190,6 +195,10 @@ def _lights(t: str, i: int) -> tuple[list[Intent], int] | None:
     k = _take(t, i, ("把",))
     j = _take(t, k, ("车灯", "灯光", "灯"))
     if j > k:
+        for switch, rgb in _SWITCHES:
+            m = _take(t, j, switch)  # 把灯关掉, 把灯打开
+            if m > j:
+                return [{"kind": "led", "led_rgb": rgb}], m
         j = _take(t, j, _LIGHT_VERBS)
         j = _take(t, j, ("成",))
         if j < len(t) and t[j] in lx.COLOURS_ZH:

@@ -17,6 +17,11 @@ left" is among them. So the dialog reads the utterance here first (:func:`split_
   so are the polite questions 能不能, 可不可以, 要不要 ("can you");
 - a clause made only of a retraction ("no", "no, don't", "never mind", "cancel that", "forget
   it"; 不对, 不是, 算了, 取消, 不要了) takes back the clauses before it;
+- a **self-correction** redoes the clause before it (:mod:`text.correction`): a clause that
+  starts with a correcting lead ("I mean", "actually", "sorry", "make that", "no" before a verb;
+  我是说, 应该是) or comes right after a retraction takes the place of the last command clause,
+  and when it names only what changed it takes the rest from that clause ("turn left, sorry, I
+  mean right" -> "turn right", "drive two meters, no, three" -> "drive three meters");
 - a stop word is honoured wherever it is ("don't move forward yet", 别动, "do not move": the
   stop forms hold a negation themselves): a negated clause that holds one leaves its STOP.
 
@@ -35,8 +40,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from text import lexicon as lx
+from text.correction import complete_en, complete_zh, lead_en, lead_zh
 from text.grammar_en import GERUNDS, LIGHT_NOUNS, tokens
 from text.language import language_of
+from text.numbers import is_number_char, is_number_word_en
 from text.stopwords import has_stop_word
 
 __all__ = ["Negation", "split_negated"]
@@ -57,6 +64,7 @@ class Negation:
 # --- English --------------------------------------------------------------------------------
 
 _CLAUSE_WORDS_EN = frozenset({",", "but", "instead", "then"})
+_VERBS_EN = lx.DRIVE_VERBS_EN | lx.BACKWARD_VERBS_EN | lx.FORWARD_VERBS_EN | lx.TURN_VERBS_EN
 _MOTION_EN = (
     lx.DRIVE_VERBS_EN | lx.BACKWARD_VERBS_EN | lx.FORWARD_VERBS_EN | lx.FORWARD_EN
     | lx.BACKWARD_EN | lx.TURN_VERBS_EN | frozenset(lx.SIDES_EN) | lx.HORN_EN | LIGHT_NOUNS
@@ -66,10 +74,12 @@ _MOTION_EN = (
 _NEGATIONS_EN = frozenset({"not", "never", "dont", "cant", "wont", "shouldnt", "mustnt"})
 _RETRACTIONS_EN = frozenset({"no", "nope", "never", "mind", "cancel", "that", "forget", "it",
                              "scratch", "don't", "dont", "do", "not", "sorry", "wait", "ok",
-                             "oh", "please"})  # fmt: skip
+                             "oh", "please", "actually", "oops", "i", "mean", "meant", "rather",
+                             "or", "correction"})  # fmt: skip
 """The words a retraction clause is made of ("no, wait, don't", "never mind", "cancel that")."""
 _RETRACTING_EN = frozenset({"no", "nope", "cancel", "forget", "scratch", "don't", "dont", "not",
-                            "never"})  # fmt: skip
+                            "never", "actually", "oops", "sorry", "rather",
+                            "correction"})  # fmt: skip
 """A retraction clause holds one of these (so "wait" or "ok" alone takes nothing back)."""
 
 
@@ -89,10 +99,13 @@ _SENTENCE_END = re.compile(r"(?<!\d)[.!?]+|[.!?]+(?!\d)")
 
 def _clauses_en(text: str) -> list[list[str]]:
     out: list[list[str]] = [[]]
-    for w in tokens(_SENTENCE_END.sub(" , ", text)):
+    t = tokens(_SENTENCE_END.sub(" , ", text))
+    for i, w in enumerate(t):
         if w in _CLAUSE_WORDS_EN:
             if out[-1]:
                 out.append([])
+        elif w == "no" and i + 1 < len(t) and t[i + 1] in _VERBS_EN and out[-1]:
+            out.append([w])  # "turn left no turn right": the comma the recogniser left out
         else:
             out[-1].append(w)
     return [c for c in out if c]
@@ -139,33 +152,74 @@ def _negates_zh(clause: str) -> bool:
     return cue >= 0 and _first(clause, _MOTION_ZH, cue + 1) >= 0
 
 
-def _fold(
-    text: str,
-    clauses: list[str],
-    retracts: Callable[[str], bool],
-    negates: Callable[[str], bool],
-    sep: str,
-) -> Negation:
+@dataclass(frozen=True)
+class _Rules:
+    """How one language's clauses are read."""
+
+    retracts: Callable[[str], bool]
+    negates: Callable[[str], bool]
+    lead: Callable[[str], tuple[str, bool]]
+    """The clause without its correcting lead, and whether the lead corrects (text.correction)."""
+    content: Callable[[str], bool]
+    """The clause names a motion or an amount."""
+    complete: Callable[[str, str], str]
+    sep: str
+
+
+def _fold(text: str, clauses: list[str], rules: _Rules) -> Negation:
     """The clauses kept, the ones taken out, and whether those held a stop word."""
     kept: list[str] = []
     negated: list[str] = []
+    pending: str | None = None  # the clause a retraction took back, that the next one may redo
     for clause in clauses:
-        if retracts(clause):  # "turn left, no, turn right": the clauses before are taken back
+        if rules.retracts(clause):  # "turn left, no, turn right": the clauses before go
+            pending = next((c for c in reversed(kept) if rules.content(c)), pending)
             negated += kept
             kept = []
-        elif negates(clause):
+            continue
+        rest, correcting = rules.lead(clause)
+        earlier = next((c for c in reversed(kept) if rules.content(c)), pending)
+        if correcting and earlier and rules.content(rest) and not rules.negates(rest):
+            negated += kept  # "turn left, I mean right": a correction redoes the clause before
+            kept, pending = [rules.complete(earlier, rest)], None
+        elif rules.negates(clause):
             negated.append(clause)
+        elif pending is not None and rules.content(rest):  # "two meters, no, three"
+            kept, pending = [*kept, rules.complete(pending, rest)], None
         else:
-            kept.append(clause)
+            kept.append(rest if correcting and rules.content(rest) else clause)
     if not negated:
         return Negation(text)
-    return Negation(sep.join(kept), tuple(negated), any(has_stop_word(c) for c in negated))
+    return Negation(rules.sep.join(kept), tuple(negated), any(has_stop_word(c) for c in negated))
+
+
+def _lead_en(clause: str) -> tuple[str, bool]:
+    words = clause.split()
+    n = lead_en(words)
+    return " ".join(words[n:]), n > 0
+
+
+def _content_en(clause: str) -> bool:
+    return any(w in _MOTION_EN or is_number_word_en(w) for w in clause.split())
+
+
+def _lead_zh(clause: str) -> tuple[str, bool]:
+    n = lead_zh(clause)
+    return clause[n:] if n else clause.removeprefix("是"), n > 0
+
+
+def _content_zh(clause: str) -> bool:
+    return _first(clause, (*_MOTION_ZH, "左", "右")) >= 0 or any(is_number_char(c) for c in clause)
+
+
+_EN = _Rules(_retracts_en, _negates_en, _lead_en, _content_en, complete_en, ", ")
+_ZH = _Rules(lambda c: bool(_RETRACTION_ZH.match(c)), _negates_zh, _lead_zh, _content_zh,
+             complete_zh, "，")  # fmt: skip
 
 
 def split_negated(text: str) -> Negation:
     """``text`` with its negated and retracted clauses taken out (see the module's rules)."""
     if language_of(text) == "zh":
         clauses = [c.strip() for c in _CLAUSES_ZH.split(text) if c.strip()]
-        return _fold(text, clauses, lambda c: bool(_RETRACTION_ZH.match(c)), _negates_zh, "，")
-    clauses = [" ".join(c) for c in _clauses_en(text)]
-    return _fold(text, clauses, _retracts_en, _negates_en, ", ")
+        return _fold(text, clauses, _ZH)
+    return _fold(text, [" ".join(c) for c in _clauses_en(text)], _EN)

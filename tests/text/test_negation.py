@@ -57,6 +57,49 @@ def test_what_was_taken_back_goes_and_what_was_said_after_stays(said, kept):
 
 
 @pytest.mark.parametrize(
+    ("said", "meant"),
+    [
+        ("Turn left, sorry, I mean right.", "turn right"),
+        ("turn left, no, right", "turn right"),
+        ("turn left, oops, right", "turn right"),
+        ("turn left no turn right", "turn right"),  # the comma the recogniser left out
+        ("Go forward, actually no, go back.", "go back"),
+        ("go forward, I mean backward", "go backward"),
+        ("drive forward two meters, no, three", "drive forward three meters"),
+        ("go two meters, sorry, three feet", "go three feet"),
+        ("go forward, no, two meters", "go forward two meters"),
+        ("turn left 45 degrees, no, 30", "turn left 30 degrees"),
+        ("go forward, no, turn right", "turn right"),  # a verb of its own: as said
+        ("左转，不对，是右转", "右转"),
+        ("左转，我是说右", "右转"),
+        ("往前走两米，不对，三米", "往前走三米"),
+        ("往前走两米，我是说三米", "往前走三米"),
+    ],
+)
+def test_a_self_correction_redoes_the_clause_before_with_what_changed(said, meant):
+    got = split_negated(said)
+    assert got.kept == meant and got.negated
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "wait, turn right",  # "wait" corrects nothing
+        "go forward no more than two meters",
+        "Go forward. I mean it!",  # emphasis, not a correction
+    ],
+)
+def test_words_that_only_sound_like_a_correction_take_nothing_back(said):
+    assert split_negated(said).negated == ()
+
+
+def test_a_correction_that_fits_nothing_before_it_stays_as_said_and_guesses_nothing():
+    # "three" has no amount to replace in "turn left": read alone, it is no command
+    assert split_negated("turn left, no, three").kept == "three"
+    assert split_negated("go forward, no, left").kept == "left"
+
+
+@pytest.mark.parametrize(
     ("said", "kept"),
     [
         ("Don't move forward yet.", ""),

@@ -8,8 +8,10 @@ vocabulary (:mod:`~text.lexicon`) before giving up on the grammar:
 - English: a word the grammar does not know (not a command word, a filler, a function word or a
   number) is replaced by the command word that sounds closest (:func:`sound_key`: a rough
   spelling-to-sound key, compared by edit distance, one edit for keys of three to five sounds,
-  two from six), when exactly one word is that close; two unknown words that sound like one
-  command word together ("for word") become that word;
+  two from six), when exactly one word is that close; two words, one of them unknown, that
+  sound like one command word together ("for word") become that word, unless one of them is
+  a command word already ("I mean right" keeps its "right"); a unit word is only repaired to
+  right after a number ("two meeters");
 - Chinese: two characters whose toneless pinyin is that of a command word (钱进 = qianjin =
   前进) become that word; the traditional forms of command characters (後退, 轉) become the
   simplified ones.
@@ -107,6 +109,17 @@ def _free(token: str) -> bool:
     return not lx.known_en(token) and not is_number_word_en(token) and token.isalpha()
 
 
+_UNITS_EN = frozenset(lx.LENGTH_UNITS_EN) | frozenset(lx.TIME_UNITS_EN) | lx.ANGLE_UNITS_EN
+
+
+def _fits(target: str | None, out: list[str]) -> bool:
+    """A repair target that fits where it would go: a unit only after its number ("two
+    meeters"; "I mean right" is not "I minute", which would read as an amount lost)."""
+    if target is None:
+        return False
+    return target not in _UNITS_EN or (bool(out) and is_number_word_en(out[-1]))
+
+
 def _repair_en(text: str) -> Repair:
     words = en_tokens(text)
     out: list[str] = []
@@ -119,16 +132,19 @@ def _repair_en(text: str) -> Repair:
             nxt
             and (_free(w) or _free(nxt))
             and not (is_number_word_en(w) or is_number_word_en(nxt))
+            and not ({w, nxt} & lx.REPAIR_TARGETS_EN)  # a command word heard stays as it is
         ):
             joined = _closest(sound_key(w + nxt))  # "for word" -> "forward"
-            if joined is not None:
+            if _fits(joined, out):
+                assert joined is not None
                 out.append(joined)
                 changes.append((f"{w} {nxt}", joined))
                 i += 2
                 continue
         if _free(w):
             fixed = _closest(sound_key(w))
-            if fixed is not None:
+            if _fits(fixed, out):
+                assert fixed is not None
                 out.append(fixed)
                 changes.append((w, fixed))
                 i += 1

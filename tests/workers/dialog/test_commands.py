@@ -48,6 +48,9 @@ FORMS: list[Case] = [
     ("rotate right by a hundred and twenty degrees", [{"kind": "turn", "angle_deg": -120.0}]),
     ("rotate right by one hundred and twenty degrees", [{"kind": "turn", "angle_deg": -120.0}]),
     ("hang a right", [{"kind": "turn", "angle_deg": -90.0}]),
+    ("take a right", [{"kind": "turn", "angle_deg": -90.0}]),
+    ("make a left at the next corner", None),  # a place the car cannot see: not a command
+    ("make a left", [{"kind": "turn", "angle_deg": 90.0}]),
     ("make a u-turn", [{"kind": "turn", "angle_deg": 180.0}]),
     ("turn around", [{"kind": "turn", "angle_deg": 180.0}]),
     ("could you do a half turn to the right please", [{"kind": "turn", "angle_deg": -180.0}]),
@@ -77,6 +80,8 @@ FORMS: list[Case] = [
     ("别动", [{"kind": "stop"}]),
     ("把灯换成绿色", [{"kind": "led", "led_rgb": 0x00FF00}]),
     ("关灯", [{"kind": "led", "led_rgb": 0}]),
+    ("把灯关掉", [{"kind": "led", "led_rgb": 0}]),
+    ("把车灯打开", [{"kind": "led", "led_rgb": 0xFFFFFF}]),
     ("按一下喇叭", [{"kind": "buzzer", "buzzer_hz": 880, "duration_ms": 300}]),
 ]  # fmt: skip
 

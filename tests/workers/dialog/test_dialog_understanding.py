@@ -134,6 +134,16 @@ def test_a_correction_does_only_what_was_said_last():
     assert h.out("llm.request") == []
 
 
+def test_a_self_correction_that_names_only_what_changed_does_the_corrected_command():
+    h = make(wake="always")
+    h.utterance("s1", "Turn left, sorry, I mean right.")
+    h.utterance("s2", "Drive forward two meters, no, three.")
+    h.utterance("s3", "往前走两米，不对，三米", language="zh")
+    h.utterance("s4", "Turn left, no, three.")  # fits nothing: no command, no number guessed
+    got = [(c["kind"], c["angle_deg"] or c["distance_m"]) for c in _cmds(h)]
+    assert got == [("turn", -90.0), ("drive", 3.0), ("drive", 3.0)]
+
+
 def test_a_negated_drive_with_a_stop_word_stops_the_car_once_without_the_llm():
     # "don't move" is a stop form: the STOP goes out at once; "forward yet" drives nothing and
     # the LLM is not asked what it means (it was, taking 600-900 ms: bench.e2e's slowest line).

@@ -50,6 +50,20 @@ def test_nothing_is_repaired_into_a_number_or_where_nothing_sounds_like_a_comman
     assert number_words_en(tokens(fixed.text)) == number_words_en(tokens(text))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I mean right",  # "mean right" sounds like "minute", but "right" was heard as said
+        "I mean, go left",
+        "the meeters",  # a unit only after its number
+    ],
+)
+def test_a_command_word_heard_is_kept_and_a_unit_comes_only_after_a_number(text):
+    fixed = repair(text)
+    assert not any(new in {"minute", "minutes", "meters", "meter"} for _, new in fixed.changes)
+    assert repair("two meeters").text == "two meters"
+
+
 def test_a_word_is_never_repaired_into_a_stop_word():
     # STOP has its own path on the word itself; "stopped" must not become a false STOP.
     assert repair("Stopped.").text != "stop"
