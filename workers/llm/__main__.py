@@ -34,6 +34,8 @@ def run(node: BusNode) -> None:
     settings = node.settings_as(LlmSettings)
     service = LlmService(settings, make_backend(settings), worker=node.name)
     try:
+        if settings.warm_up and settings.backend in ("llamacpp", "rkllm"):
+            service.warm_up()  # the model's slow first run, before the pipeline is ready
         node.ready()
         serve(node, service)
     finally:

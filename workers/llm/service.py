@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +60,42 @@ class LlmService:
             if h.remember
             else None
         )
+
+    def warm_up(self) -> float | None:
+        """Run, in this thread, the request the dialog warms up with (its system prompt, "Hello.",
+        one token); the seconds it took, or None when it failed (logged; the worker serves
+        anyway).
+
+        A model's first run is the slow one (the packaged SmolLM2 on the 2-core host: 2.5 s to
+        its first token, 0.04 s for the next request). The dialog sends the same request when
+        it starts, but it starts with the pipeline, and a user who speaks at once waited behind
+        it: the first turn of ``bench.e2e`` took 1.0-2.6 s while the others took 0.4-0.7 s.
+        Run before :meth:`BusNode.ready`, the cost is paid while the supervisor waits, and a
+        request that starts with the system prompt prefills only what follows it."""
+        req = LlmRequest(
+            request_id="warm-up",
+            messages=(
+                ChatMessage(role="system", content=self.settings.system_prompt),
+                ChatMessage(role="user", content="Hello."),
+            ),
+            max_tokens=1,
+            tools=self.settings.tools,
+        )
+        started = time.monotonic()
+        prompt = build_prompt(req, self.settings, self.backend)
+        gen = Generation(
+            self.backend, req, prompt, start_in_think=start_in_think(self.settings),
+            tools=bool(prompt.tools),
+        )  # fmt: skip
+        reply = None
+        for item in gen.run():
+            reply = item
+        took = time.monotonic() - started
+        if not isinstance(reply, LlmReply) or reply.finish_reason == "error":
+            log.warning("llm_warm_up_failed s=%.2f error=%r", took, getattr(reply, "error", ""))
+            return None
+        log.info("llm_warm_up s=%.2f backend=%s", took, self.backend.name)
+        return took
 
     @property
     def busy(self) -> bool:

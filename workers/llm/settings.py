@@ -199,6 +199,10 @@ class LlmSettings(BaseModel):
     """Used when a request brings no system message of its own."""
     tools: bool = True
     """Offer the RT-Thread command tool to the model (a request can still turn it off)."""
+    warm_up: bool = True
+    """Before the worker says it is ready, run one request of one token with the system prompt
+    (:meth:`~workers.llm.service.LlmService.warm_up`): a model's first run is its slow one. Only
+    for a model in this process (``llamacpp``, ``rkllm``): a server warms its own."""
     max_queue: int = Field(default=4, ge=0)
     """Requests waiting while one runs; one more is answered with an error."""
     poll_interval_ms: float = Field(default=2.0, gt=0)

@@ -186,3 +186,28 @@ def test_with_the_host_settings_the_stand_in_neither_loops_nor_invents_a_name(
         keys = [sentence_key(s) for s in split_sentences(ask(q))]
         assert len(keys) == len(set(keys)), (q, keys)
     assert "robo" in ask("What is your name?").lower()
+
+
+def test_the_worker_warms_up_so_the_first_turn_prefills_only_its_own_words() -> None:
+    # The model's first run is its slow one (2.5 s to the first token here); the worker runs it
+    # before it is ready, and the first turn then starts from the warm-up's system prompt.
+    from workers.llm.service import LlmService
+
+    settings = LlmSettings(llamacpp=LlamaCppSettings(n_threads=1))
+    service = LlmService(settings, LlamaCppBackend(settings.llamacpp))
+    try:
+        assert service.warm_up() is not None
+        system = ChatMessage(role="system", content=settings.system_prompt)
+        req = LlmRequest(
+            request_id="t1",
+            messages=(system, ChatMessage(role="user", content="What is the capital of France?")),
+            max_tokens=4,
+            temperature=0.0,
+        )
+        gen = Generation(service.backend, req, build_prompt(req, settings, service.backend))
+        list(gen.run())
+        question = service.backend.count_tokens("What is the capital of France?")
+        assert question is not None
+        assert 0 < gen.metrics.prompt_tokens <= question + 12  # its own words and the turn marks
+    finally:
+        service.close()

@@ -250,3 +250,48 @@ def test_every_delta_carries_its_request_s_time_on_the_bus() -> None:
     deltas = rig.of(LlmDelta)
     assert deltas and all(d.bus_ms > 0 for d in deltas)
     assert len({d.bus_ms for d in deltas}) == 1  # the one request's receive age
+
+
+class _Ready(Exception):
+    pass
+
+
+def test_the_worker_runs_its_model_once_before_it_says_it_is_ready(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import workers.llm.__main__ as llm_main
+
+    backend = ScriptedBackend(["Hi"])
+    monkeypatch.setattr(llm_main, "make_backend", lambda settings: backend)
+    runs_before_ready: list[int] = []
+
+    class Node:
+        name = "llm"
+
+        def settings_as(self, cls: type) -> LlmSettings:
+            return LlmSettings(system_prompt="You are Robo.")
+
+        def ready(self) -> None:
+            runs_before_ready.append(len(backend.prompts))
+            raise _Ready
+
+    with pytest.raises(_Ready):
+        llm_main.run(Node())  # type: ignore[arg-type]
+    assert runs_before_ready == [1]
+    warm = backend.prompts[0]
+    assert warm.max_tokens == 1
+    assert warm.messages[0].role == "system"
+    assert warm.messages[0].content.startswith("You are Robo.")  # the tool offer follows it
+
+
+def test_a_failed_warm_up_is_logged_and_the_worker_serves_anyway(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Failing(ScriptedBackend):
+        def stream(self, prompt: Prompt, abort: threading.Event) -> Iterator[Chunk]:
+            yield from ()
+            raise ModelNotFound("the model went away")
+
+    service = LlmService(LlmSettings(), Failing([]))
+    assert service.warm_up() is None
+    assert "llm_warm_up_failed" in caplog.text
