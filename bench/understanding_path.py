@@ -1,6 +1,7 @@
 """The dialog's path for the understanding bench: the functions the dialog calls, in order.
 
-:class:`DialogPath` is what the dialog does with a transcript, awake: first the STOP check
+:class:`DialogPath` is what the dialog does with a transcript, awake: a sound-alike of a stop
+command put back (``workers.dialog.stopping.heard_words``), then the STOP check
 (``text.stopwords.find_stop`` -> ``workers.dialog.stopping.stop_intent``, sent before the wake
 phrase, the grammar or the LLM), then the wake phrase stripped and
 ``workers.dialog.understanding.interpret``; for a command-like utterance ``intent_request`` ->
@@ -20,7 +21,7 @@ from schemas.llm import LlmReply, LlmRequest
 from text.stopwords import find_stop
 from workers.dialog.actions import IntentLike
 from workers.dialog.settings import DialogSettings
-from workers.dialog.stopping import stop_intent, without_leading_stop
+from workers.dialog.stopping import heard_words, stop_intent, without_leading_stop
 from workers.dialog.understanding import conclude, intent_request, interpret
 from workers.dialog.wake import WakeMatcher
 from workers.llm.settings import LlmSettings
@@ -78,6 +79,8 @@ class DialogPath:
         """How each transcript was understood (the last time it was seen)."""
 
     def __call__(self, text: str, language: str) -> Produced:
+        heard = text
+        text = heard_words(text)  # "start moving" is "stop moving", as listening._heard reads it
         stop = find_stop(text)  # first, as listening.on_asr: awake or not, before all else
         sent: list[IntentLike] = [stop_intent(stop)] if stop is not None else []
         hit = self.matcher.match(text) if self.matcher is not None else None
@@ -88,8 +91,10 @@ class DialogPath:
             path = f"ask->{u.kind}"
         if stop is not None:
             path = f"stop+{path}"
+        if heard != text:
+            path = f"sound-alike+{path}"  # the stop word put back
         self.paths[path] = self.paths.get(path, 0) + 1
-        self.path_of[text] = path
+        self.path_of[heard] = path
         then = list(u.intents) if u.kind == "commands" else []
         if stop is not None:
             then = without_leading_stop(then, stop.kind)

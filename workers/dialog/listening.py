@@ -32,7 +32,7 @@ from workers.dialog.actions import IntentLike, describe, strict_intent
 from workers.dialog.device import answer_device_question
 from workers.dialog.replies import language_of, say
 from workers.dialog.speech import ReplySpeech
-from workers.dialog.stopping import skip_sent_stop, stop_if_asked
+from workers.dialog.stopping import heard_words, skip_sent_stop, stop_if_asked
 from workers.dialog.turn import Partial, Timeline, Turn
 from workers.dialog.understanding import Understanding, interpret
 
@@ -91,6 +91,16 @@ def barge_in(m: TurnManager, now_ns: int, out: list[Out]) -> None:
         m.close(t, now_ns, out)
 
 
+def _heard(segment_id: str, said: str) -> str:
+    """The transcript's words; the stop command they sound like when they are only a
+    sound-alike of one ("start moving": :mod:`text.stopsounds`)."""
+    text = said.strip()
+    words = heard_words(text)
+    if words != text:
+        log.info("stop_restored segment=%s heard=%r as=%r", segment_id, text, words)
+    return words
+
+
 def route(m: TurnManager, text: str) -> tuple[str, str, Understanding]:
     """What ``text`` would become, the words it is about (the wake phrase taken out) and how
     they are understood: ``ignore`` (not awake, no wake phrase), ``wake`` (the phrase alone),
@@ -109,7 +119,7 @@ def route(m: TurnManager, text: str) -> tuple[str, str, Understanding]:
 
 def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: list[Out]) -> None:
     """What was said so far: a stop word stops the car now; a question may be asked early."""
-    text = p.text.strip()
+    text = _heard(p.segment_id, p.text)
     if not text:
         return
     stopped = stop_if_asked(m, p.segment_id, text, now_ns, out, p.speech_end_ns)
@@ -130,7 +140,7 @@ def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: l
 def on_asr(m: TurnManager, p: AsrText, msg: Envelope | None, now_ns: int, out: list[Out]) -> None:
     """A transcript: part of a turn, ignored, or the start of a new turn (``msg`` None: one
     the dialog made itself, :func:`take_partial`)."""
-    text = p.text.strip()
+    text = _heard(p.segment_id, p.text)
     stop_if_asked(m, p.segment_id, text, now_ns, out, p.speech_end_ns)  # first, awake or not
     if p.segment_id in m.turns:
         _more_of_turn(m, m.turns[p.segment_id], text, now_ns, out)

@@ -15,7 +15,10 @@ emergency forms) to the car the moment the word is known, whatever the dialog is
   dropped, and its cut-off steps are not spoken about.
 
 The STOP is sent even when the word was not meant as one ("don't stop believing", 停车场): a
-false STOP is safe, a missed one is not. The gateway's ``accepted`` ack stamps when it was
+false STOP is safe, a missed one is not. For the same reason an utterance that is only a
+sound-alike of a stop command ("start moving", "of the car immediately": how Whisper writes
+"stop moving" and "halt the car immediately") is read as that command (:func:`heard_words`,
+:mod:`text.stopsounds`). The gateway's ``accepted`` ack stamps when it was
 written to the ring (``RtosAck.at_ns``); the turn reports the end of the speech whose transcript
 held the stop word (the pause's, for a partial: a STOP may be in the ring before the utterance
 ends) -> that moment as ``stop_ms``.
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from bus import Out
 from schemas.rtos import CarIntent, RtosAck
+from text.stopsounds import restore_stop
 from text.stopwords import StopHit, find_stop
 from workers.dialog.actions import IntentLike
 
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Stopped",
+    "heard_words",
     "on_stop_ack",
     "resend_unconfirmed",
     "skip_sent_stop",
@@ -72,7 +77,7 @@ def stop_if_asked(
     this utterance has not sent one yet; True when it has stopped the car (now or before)."""
     if segment_id in m.stopped:
         return True
-    hit = find_stop(text)
+    hit = find_stop(heard_words(text))
     if hit is None:
         return False
     cmd = m.car.stop_now(stop_intent(hit), turn_id=segment_id)
@@ -83,6 +88,11 @@ def stop_if_asked(
     log.info("stop_sent segment=%s kind=%s word=%r cmd_id=%d", segment_id, hit.kind, hit.form,
              cmd.cmd_id)  # fmt: skip
     return True
+
+
+def heard_words(text: str) -> str:
+    """``text``, or the stop command it sounds like when it is only a sound-alike of one."""
+    return restore_stop(text) or text
 
 
 def stop_intent(hit: StopHit) -> CarIntent:

@@ -45,6 +45,20 @@ def test_without_a_partial_the_segment_s_transcript_stops_first_of_all():
     assert h.out("rtos.command")[0].cmd_id != 0
 
 
+def test_a_stop_written_as_its_sound_alike_stops_the_car_asleep_and_moves_nothing_awake():
+    h = make()  # asleep
+    partial(h, "s1", "start moving,")  # how tiny.en wrote piper's "Stop moving."
+    assert stops(h) == ["stop"]
+    h.clear()
+    h = make(wake="always")
+    h.utterance("s2", "Of the car immediately.")  # "Halt the car immediately."
+    assert stops(h) == ["stop"] and len(h.out("rtos.command")) == 1
+    assert h.out("llm.request") == []
+    h.clear()
+    h.utterance("s3", "Start the story, please.")  # a sound-alike in a sentence: no stop
+    assert stops(h) == []
+
+
 def test_awake_a_bare_stop_is_sent_once_and_acknowledged_aloud():
     h = make(wake="always")
     partial(h, "s1", "Stop.")
