@@ -62,7 +62,7 @@ from bench.understanding_audio import (
     AudioFile,
     build_audio,
 )
-from bench.understanding_corpus import Corpus, Line, load_corpus, quick_lines
+from bench.understanding_corpus import CORPUS_PATH, Corpus, Line, load_corpus, quick_lines
 from bench.understanding_path import DialogPath, InProcessLlm
 from bench.understanding_report import markdown, report
 from bench.understanding_score import Outcome, judge, score
@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--noises", nargs="+", choices=sorted(NOISES), help="default: clean pink10 babble10"
     )
+    ap.add_argument(
+        "--corpus", type=Path, default=CORPUS_PATH, help="the corpus (default: %(default)s)"
+    )
     ap.add_argument("--config", type=Path, default=HOST_CONFIG, help="supervisor config")
     ap.add_argument("--folder", type=Path, help="audio folder (default: the cache folder)")
     ap.add_argument("--out", type=Path, help="results JSON (the .md is written beside it)")
@@ -242,14 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.monotonic()
     host_info = _host_info()
-    corpus = load_corpus()
+    corpus = load_corpus(args.corpus)
     host = HostSettings(args.config)
     llm = None if args.no_llm else InProcessLlm(host.llm)
     understand = DialogPath(host.dialog, llm)
     mode = _mode(args)
     suffix = {"quick": "_quick", "text-only": "_text", "rescored": "_rescored", "full": ""}[mode]
     suffix += "_nollm" if args.no_llm else ""
-    out = args.out or RESULTS / f"understanding{suffix}.json"
+    stem = "understanding" if args.corpus == CORPUS_PATH else args.corpus.stem
+    out = args.out or RESULTS / f"{stem}{suffix}.json"
     outcomes = run_text(understand, corpus, host)
     if args.quick:
         outcomes = [o for o in outcomes if o.line_id in {x.id for x in quick_lines(corpus)}]
