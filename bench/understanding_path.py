@@ -1,7 +1,8 @@
 """The dialog's path for the understanding bench: the functions the dialog calls, in order.
 
-:class:`DialogPath` is what the dialog does with a transcript, awake: a sound-alike of a stop
-command put back (``workers.dialog.stopping.heard_words``), then the STOP check
+:class:`DialogPath` is what the dialog does with a transcript, awake: the transcript reread
+(``workers.dialog.stopping.heard_words``: a repeated sentence once, a sound-alike of a stop
+command put back), then the STOP check
 (``text.stopwords.find_stop`` -> ``workers.dialog.stopping.stop_intent``, sent before the wake
 phrase, the grammar or the LLM), then the wake phrase stripped and
 ``workers.dialog.understanding.interpret``; for a command-like utterance ``intent_request`` ->
@@ -80,7 +81,7 @@ class DialogPath:
 
     def __call__(self, text: str, language: str) -> Produced:
         heard = text
-        text = heard_words(text)  # "start moving" is "stop moving", as listening._heard reads it
+        text = heard_words(text)  # as listening._heard reads it: echoes once, "start moving" a stop
         stop = find_stop(text)  # first, as listening.on_asr: awake or not, before all else
         sent: list[IntentLike] = [stop_intent(stop)] if stop is not None else []
         hit = self.matcher.match(text) if self.matcher is not None else None
@@ -92,7 +93,7 @@ class DialogPath:
         if stop is not None:
             path = f"stop+{path}"
         if heard != text:
-            path = f"sound-alike+{path}"  # the stop word put back
+            path = f"reread+{path}"  # an echo dropped or a stop word put back
         self.paths[path] = self.paths.get(path, 0) + 1
         self.path_of[heard] = path
         then = list(u.intents) if u.kind == "commands" else []

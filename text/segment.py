@@ -23,14 +23,22 @@ Rules, for Chinese and English mixed text:
 :func:`split_sentences` applies the same rules to a whole text. :class:`RepeatGuard` drops a
 sentence identical (:func:`sentence_key`: case, punctuation and spacing aside) to one already
 let through, so a small model that loops ("I'm going to stop the car." over and over) is heard
-once.
+once. :func:`without_echoes` drops a sentence of a transcript that repeats the one before it
+(Whisper sometimes writes an utterance twice: "Hey, back up two meters. Hey, back up two
+meters.", which would drive the car 4 m).
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["RepeatGuard", "SentenceSegmenter", "sentence_key", "split_sentences"]
+__all__ = [
+    "RepeatGuard",
+    "SentenceSegmenter",
+    "sentence_key",
+    "split_sentences",
+    "without_echoes",
+]
 
 _CJK_ENDS = frozenset("。！？；…")
 _ASCII_ENDS = frozenset(".!?;")
@@ -172,3 +180,19 @@ class RepeatGuard:
             return False
         self._seen.add(key)
         return True
+
+
+def without_echoes(text: str) -> str:
+    """``text`` without the sentences that repeat the one just before them (:func:`sentence_key`);
+    ``text`` itself when there are none. "Turn left. Go forward. Turn left." stays whole."""
+    sentences = split_sentences(text)
+    kept: list[str] = []
+    before = None
+    for sentence in sentences:
+        key = sentence_key(sentence)
+        if not key or key != before:
+            kept.append(sentence)
+        before = key
+    if len(kept) == len(sentences):
+        return text
+    return " ".join(kept) if any(c.isascii() and c.isalpha() for c in text) else "".join(kept)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from text.segment import SentenceSegmenter, sentence_key, split_sentences
+from text.segment import SentenceSegmenter, sentence_key, split_sentences, without_echoes
 
 
 def stream(text: str, step: int = 1, **kw: int) -> list[str]:
@@ -101,3 +101,22 @@ def test_a_first_piece_without_a_clause_mark_is_cut_at_a_word_boundary() -> None
     assert seg.take_clause(8, 20) == "Paris is the capital of France,"  # a mark wins
     seg.feed("是一个很长很长的中文句子没有空格可以切开的地方吧")
     assert seg.take_clause(8, 10) is None  # no word boundary: whole clauses only
+
+
+@pytest.mark.parametrize(
+    ("heard", "read"),
+    [
+        ("Hey, back up two meters. Hey, back up two meters.", "Hey, back up two meters."),
+        ("Stop. Stop! Stop.", "Stop."),
+        ("往前走两米。往前走两米。", "往前走两米。"),
+    ],
+)
+def test_a_sentence_the_recogniser_wrote_twice_in_a_row_is_read_once(heard, read):
+    assert without_echoes(heard) == read
+
+
+@pytest.mark.parametrize(
+    "heard", ["Turn left. Go forward. Turn left.", "Go forward 1.5 meters.", "stop, stop, stop"]
+)
+def test_a_transcript_without_a_sentence_repeated_in_a_row_is_left_as_it_is(heard):
+    assert without_echoes(heard) == heard

@@ -92,12 +92,12 @@ def barge_in(m: TurnManager, now_ns: int, out: list[Out]) -> None:
 
 
 def _heard(segment_id: str, said: str) -> str:
-    """The transcript's words; the stop command they sound like when they are only a
-    sound-alike of one ("start moving": :mod:`text.stopsounds`)."""
+    """The transcript's words as the dialog reads them (:func:`stopping.heard_words`: a sentence
+    the recogniser wrote twice once; "start moving" as the stop it sounds like)."""
     text = said.strip()
     words = heard_words(text)
     if words != text:
-        log.info("stop_restored segment=%s heard=%r as=%r", segment_id, text, words)
+        log.info("transcript_read segment=%s heard=%r as=%r", segment_id, text, words)
     return words
 
 

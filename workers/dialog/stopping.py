@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from bus import Out
 from schemas.rtos import CarIntent, RtosAck
+from text.segment import without_echoes
 from text.stopsounds import restore_stop
 from text.stopwords import StopHit, find_stop
 from workers.dialog.actions import IntentLike
@@ -91,7 +92,10 @@ def stop_if_asked(
 
 
 def heard_words(text: str) -> str:
-    """``text``, or the stop command it sounds like when it is only a sound-alike of one."""
+    """``text`` as the dialog reads it: a sentence that repeats the one before it once
+    (:func:`text.segment.without_echoes`), and the stop command it sounds like when it is only a
+    sound-alike of one (:mod:`text.stopsounds`)."""
+    text = without_echoes(text)
     return restore_stop(text) or text
 
 
