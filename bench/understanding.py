@@ -245,14 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.monotonic()
     host_info = _host_info()
-    corpus = load_corpus(args.corpus)
+    corpus = load_corpus(args.corpus.resolve())
     host = HostSettings(args.config)
     llm = None if args.no_llm else InProcessLlm(host.llm)
     understand = DialogPath(host.dialog, llm)
     mode = _mode(args)
     suffix = {"quick": "_quick", "text-only": "_text", "rescored": "_rescored", "full": ""}[mode]
     suffix += "_nollm" if args.no_llm else ""
-    stem = "understanding" if args.corpus == CORPUS_PATH else args.corpus.stem
+    stem = "understanding" if corpus.path == CORPUS_PATH else corpus.path.stem
     out = args.out or RESULTS / f"{stem}{suffix}.json"
     outcomes = run_text(understand, corpus, host)
     if args.quick:

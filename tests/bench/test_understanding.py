@@ -333,6 +333,18 @@ def test_text_only_mode_runs_on_the_real_corpus_and_sends_no_false_command() -> 
     assert all(o.expected == expected[o.line_id] for o in outcomes)
 
 
+def test_another_corpus_given_by_a_relative_path_is_scored_and_named_in_the_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(CORPUS_PATH.parents[2])
+    out = tmp_path / "b.json"
+    args = ["--text-only", "--no-llm", "--corpus", "bench/data/understanding_blind.yaml"]
+    assert main([*args, "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["corpus"]["path"] == "bench/data/understanding_blind.yaml"
+    assert data["held"]["text"]["lines"] == len(BLIND.split("held"))
+
+
 def test_text_only_command_line_writes_json_and_markdown_for_both_splits(tmp_path: Path) -> None:
     out = tmp_path / "u.json"
     assert main(["--text-only", "--no-llm", "--out", str(out)]) == 0
