@@ -10,7 +10,8 @@ step after "a little"; a timed drive needs its duration said. The default step i
 here: an utterance the grammar could not parse that names no amount ("go to move forward yet",
 a garbled "don't move forward yet") must not move the car by an amount nobody said; the dialog
 says it did not understand instead. A turn's angle is one said (degrees, or a bare number with
-a turn word), signed by the nearest side word (left when none is said), or one the words name
+a turn word), signed by the nearest side word (left when none is said; "right" before "back",
+"now", "there" ... means "just" and is no side: "I'll be right back" heard as "right back,"), or one the words name
 (around 180, a quarter 90, a full circle 360), or the default 90 after a side word; a stop needs
 a stop word, lights a colour word, the horn a horn word. So the LLM can only choose among
 readings of what was said, and **never a number that was not said**. The same words tell whether
@@ -91,19 +92,31 @@ class Evidence:
     """The first word after the polite opening is a command word."""
 
 
+_INTENSIFIED = frozenset({"back", "now", "there", "here", "away", "after", "before", "behind",
+                          "over", "into", "up", "down", "out", "off", "on", "at", "in", "next",
+                          "then", "ahead"})  # fmt: skip
+"""What "right" means "just" or "immediately" before ("right back", "right now", "right there"):
+no side then, so "I'll be right back" heard as "right back," is no turn."""
+
+
+def _just(t: Sequence[str], i: int) -> bool:
+    """``t[i]`` is "right" meaning "just" ("right back", "right now"): not a side."""
+    return t[i] == "right" and i + 1 < len(t) and t[i + 1] in _INTENSIFIED
+
+
 def _en(text: str) -> Evidence:
     t = grammar_en.tokens(text)
     ev = Evidence("en")
     ev.known = all(lx.known_en(w) for w in t if w != ",")
     start = grammar_en.opening(list(t), 0)
-    ev.starts_like_command = start < len(t) and t[start] in _STARTS_EN
+    ev.starts_like_command = start < len(t) and t[start] in _STARTS_EN and not _just(t, start)
     for i, w in enumerate(t):
         nxt = t[i + 1] if i + 1 < len(t) else ""
         if w in lx.FORWARD_EN or w in lx.FORWARD_VERBS_EN:
             ev.directions.append((i, 1.0))
         if w in lx.BACKWARD_EN or w in lx.BACKWARD_VERBS_EN or (w == "in" and nxt == "reverse"):
             ev.directions.append((i, -1.0))
-        if w in lx.SIDES_EN:
+        if w in lx.SIDES_EN and not _just(t, i):
             ev.sides.append((i, lx.SIDES_EN[w]))
         ev.horn |= w in lx.HORN_EN
         if w in lx.COLOURS_EN:

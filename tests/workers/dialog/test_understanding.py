@@ -35,6 +35,8 @@ NEAR_MISSES = [
     "他往左转就到学校了",
     "退一步海阔天空",
     "我昨天往前走了两公里",
+    "right back,",  # "I'll be right back" with its start lost: "right" is "just", not a side
+    "right now",
 ]
 
 
