@@ -1,23 +1,22 @@
 """What the words of an utterance can support: the commands an intent of the LLM is checked on.
 
-When the grammar does not parse a command-like utterance, the dialog asks the LLM for its
-intent (:mod:`~workers.dialog.understanding`). A model may pick the wrong kind, side or
-direction, or make up an amount; so every intent it returns must be one the words support
-(:func:`support`, :func:`unsupported`), and the LLM is only offered those (the answer schema is
-narrowed to them). A drive's distance is an amount said with a unit, signed by the direction
-word nearest to it ("forward two meters and back one meter": +2 and -1, never +1), or the small
-step after "a little"; a timed drive needs its duration said. The default step is never offered
-here: an utterance the grammar could not parse that names no amount ("go to move forward yet",
-a garbled "don't move forward yet") must not move the car by an amount nobody said; the dialog
-says it did not understand instead. A turn's angle is one said (degrees, or a bare number with
-a turn word), signed by the nearest side word (left when none is said; "right" before "back",
-"now", "there" ... means "just" and is no side: "I'll be right back" heard as "right back,"), or one the words name
-(around 180, a quarter 90, a full circle 360), or the default 90 after a side word; a stop needs
-a stop word, lights a colour word, the horn a horn word. So the LLM can only choose among
-readings of what was said, and **never a number that was not said**. The same words tell whether
-an utterance is command-like (:func:`command_like`: only command words, starting like a
-command) and whether an amount was lost in recognition (:func:`missing_amount`: "go back at the
-meter": a unit, no number).
+When the grammar does not parse a command-like utterance, the dialog asks the LLM for its intent
+(:mod:`~workers.dialog.understanding`). A model may pick the wrong kind, side or direction, or make
+up an amount; so every intent it returns must be one the words support (:func:`support`,
+:func:`unsupported`), and the LLM is only offered those (the answer schema is narrowed to them). A
+drive's distance is an amount said with a unit, signed by the direction word nearest to it ("forward
+two meters and back one meter": +2 and -1, never +1), or the small step after "a little"; a timed
+drive needs its duration said. The default step is never offered here: an utterance the grammar
+could not parse that names no amount ("go to move forward yet", a garbled "don't move forward yet")
+must not move the car by an amount nobody said; the dialog says it did not understand instead. A
+turn's angle is one said (degrees, or a bare number with a turn word), signed by the nearest side
+word (left when none is said; "right" before "back", "now", "there" ... means "just" and is no side:
+"I'll be right back" heard as "right back,"), or one the words name (around 180, a quarter 90, a
+full circle 360), or the default 90 after a side word; a stop needs a stop word, lights a colour
+word, the horn a horn word. So the LLM can only choose among readings of what was said, and **never
+a number that was not said**. The same words tell whether an utterance is command-like
+(:func:`command_like`: only command words, starting like a command) and whether an amount was lost
+in recognition (:func:`missing_amount`: "go back at the meter": a unit, no number).
 """
 
 from __future__ import annotations
