@@ -70,7 +70,8 @@ _STOP_TAILS = tuple(
               "right away", "at once", "now", "there", "here", "moving", "driving", "turning",
               "immediately", "please", "everything", "completely", "all motion", "the motors")
 )  # fmt: skip
-LIGHT_NOUNS = frozenset({"light", "lights", "lamp", "lamps", "led", "leds"})
+LIGHT_NOUNS = frozenset({"light", "lights", "light's", "lamp", "lamps", "led", "leds"})
+"""The car's lights ("light's": Whisper writes "turn the light's red")."""
 _LIGHT_VERBS = frozenset({"turn", "switch", "set", "change", "make", "put"})
 _BUZZER = {"kind": "buzzer", "buzzer_hz": 880, "duration_ms": 300}
 

@@ -49,6 +49,7 @@ FORMS: list[Case] = [
     ("rotate right by one hundred and twenty degrees", [{"kind": "turn", "angle_deg": -120.0}]),
     ("hang a right", [{"kind": "turn", "angle_deg": -90.0}]),
     ("take a right", [{"kind": "turn", "angle_deg": -90.0}]),
+    ("turn the light's red", [{"kind": "led", "led_rgb": 0xFF0000}]),  # Whisper's apostrophe
     ("make a left at the next corner", None),  # a place the car cannot see: not a command
     ("make a left", [{"kind": "turn", "angle_deg": 90.0}]),
     ("make a u-turn", [{"kind": "turn", "angle_deg": 180.0}]),
