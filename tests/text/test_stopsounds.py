@@ -18,6 +18,8 @@ from text.stopwords import find_stop
         ("hey robot, start now", "hey robot stop now"),
         ("break now", "brake now"),
         ("Breeze!", "freeze"),
+        ("well, start, start", "well stop stop"),  # "Whoa, stop, stop." (blind tuning split)
+        ("start, start, start, start", "stop stop stop stop"),  # a short window's loop
     ],
 )
 def test_an_utterance_that_is_only_a_sound_alike_of_a_stop_command_is_that_stop(heard, meant):

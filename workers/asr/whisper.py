@@ -138,6 +138,22 @@ def window_frames(samples: int, window_s: float) -> int:
     return min(_FULL_FRAMES, int(seconds * _FRAMES_PER_S) // 2 * 2)
 
 
+_TOKENS_PER_S = 20
+"""Tokens a second of speech can take at most (fast English takes about 6, Chinese about 10)."""
+_TOKENS_MIN, _TOKENS_MAX = 16, 320
+"""At least, and at most."""
+_MAX_LENGTH = 448
+"""Whisper's decoder length: the prompt (hotwords, initial prompt, start tokens) and the text."""
+
+
+def max_new_tokens(samples: int) -> int:
+    """The most tokens a transcript of ``samples`` (16 kHz) may have. Without it a decoder that
+    loops writes until Whisper's 448 tokens: 0.75 s of "stop," became "start, start, start ..."
+    in 1.7-3 s, where a transcript takes 0.15 s; the loop is still found (its compression
+    ratio) and redone with the full window, now after a few tokens."""
+    return min(_TOKENS_MAX, _TOKENS_MIN + samples * _TOKENS_PER_S // _SAMPLE_RATE)
+
+
 class WhisperRecognizer:
     """faster-whisper on CPU (int8) with a packaged model."""
 
@@ -196,6 +212,8 @@ class WhisperRecognizer:
             options.update(initial_prompt=ZH_PROMPT, repetition_penalty=1.3)
         if language in self._hotwords:
             options["hotwords"] = self._hotwords[language]
+        room = _MAX_LENGTH - self._prompt_tokens(options)  # faster-whisper refuses more
+        options["max_new_tokens"] = max(1, min(max_new_tokens(len(audio)), room))
         frames = window_frames(len(audio), self._window_s)
         text, looped = self._decode(audio, frames, options)
         if looped and frames < _FULL_FRAMES:
@@ -208,6 +226,13 @@ class WhisperRecognizer:
             event="Speech" if text else "",
             itn=True,
         )
+
+    def _prompt_tokens(self, options: dict[str, Any]) -> int:
+        """Tokens of the decoder's prompt, at most (a character per token without a tokenizer)."""
+        text = " ".join(str(options.get(k, "")) for k in ("hotwords", "initial_prompt")).strip()
+        tokenizer = getattr(self._model, "hf_tokenizer", None)
+        n = len(tokenizer.encode(text).ids) if tokenizer is not None and text else len(text)
+        return n + 8  # start of previous, language, task, no timestamps, and a margin
 
     def _decode(self, audio: np.ndarray, frames: int, options: dict[str, Any]) -> tuple[str, bool]:
         """(text, whether it loops) with the encoder seeing ``frames`` mel frames."""

@@ -64,3 +64,24 @@ def test_hotwords_reach_both_the_short_window_and_its_full_window_redo():
     assert [o["frames"] for o in model.options] == [1600, 3000]  # 16 s window, then 30 s
     assert [o["hotwords"] for o in model.options] == ["drive forward", "drive forward"]
     assert rec.redone == 1
+
+
+def test_a_transcript_may_have_only_as_many_tokens_as_its_audio_can_hold():
+    # A decoder that loops ("start, start, start ...") wrote until Whisper's 448 tokens: 1.7-3 s
+    # for 0.75 s of audio. Capped by the audio's length, the loop is found after a few tokens.
+    loop = SimpleNamespace(text=" start," * 20, compression_ratio=9.0)
+    fine = SimpleNamespace(text=" Stop.", compression_ratio=1.1)
+    rec, model = _recognizer("en", {})
+    model._segments = [[loop], [fine]]
+    assert rec.transcribe(np.zeros(12_000, dtype=np.float32)).text == "Stop."
+    short, redo = model.options
+    assert short["max_new_tokens"] == redo["max_new_tokens"] == 16 + 15  # 0.75 s: 31 tokens
+    assert redo["frames"] == 3000 and rec.redone == 1
+    rec.transcribe(np.zeros(30 * 16_000, dtype=np.float32))
+    assert model.options[-1]["max_new_tokens"] == 320  # 30 s: within 448 with a prompt
+
+
+def test_the_cap_leaves_room_for_a_long_prompt_of_hotwords():
+    rec, model = _recognizer("en", {"en": "x" * 400})  # no tokenizer: a token per character
+    rec.transcribe(np.zeros(30 * 16_000, dtype=np.float32))
+    assert model.options[-1]["max_new_tokens"] == 448 - 408
