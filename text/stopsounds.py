@@ -3,7 +3,7 @@
 Whisper tiny.en writes "stop" as "start" or "top", "halt" as "off" or "of", "brake" as "break"
 and "freeze" as "breeze" often enough to matter (the understanding corpus's tuning split: 11 of
 the 21 English stop utterances it missed on audio, ``bench/results/understanding.json``; "break"
-and "breeze" are their homophones, not seen there). None of these
+is a homophone not seen there, "breeze" was seen once, in "that's breeze."). None of these
 words is a car command, and a false STOP is safe where a missed one is not, so an utterance
 made **only** of such a word and what may follow a stop word ("the car", "moving", "right
 there", "now", "immediately") is read as the stop it sounds like: :func:`restore_stop` puts the
