@@ -47,6 +47,20 @@ class LlmRequest(Message):
     OpenAI server's ``response_format``), otherwise offers the tool, and returns the validated
     intents in ``LlmReply.intents`` (nothing of such a reply is meant to be spoken). Schema 1.1."""
 
+    @classmethod
+    def warm_up(cls, system_prompt: str, tools: bool) -> LlmRequest:
+        """The request a model is warmed up with: the system prompt, "Hello.", one token (the
+        llm worker runs it before it is ready, the dialog sends it when it starts)."""
+        return cls(
+            request_id="warm-up",
+            messages=(
+                ChatMessage(role="system", content=system_prompt),
+                ChatMessage(role="user", content="Hello."),
+            ),
+            max_tokens=1,
+            tools=tools,
+        )
+
 
 class LlmDelta(Message):
     """A piece of the streamed reply (topic ``llm.delta``)."""

@@ -113,15 +113,7 @@ class TurnManager:
         self.restore_state(out)  # say what the dialog is (a restarted one: no longer speaking)
         if not self.s.warm_up:
             return out
-        req = LlmRequest(
-            request_id="warm-up",
-            messages=(
-                ChatMessage(role="system", content=self.s.system_prompt),
-                ChatMessage(role="user", content="Hello."),
-            ),
-            max_tokens=1,
-            tools=self.s.tools,
-        )
+        req = LlmRequest.warm_up(self.s.system_prompt, self.s.tools)
         return [*out, Out("llm.request", req, "warm-up")]
 
     def handle(self, msg: Envelope, now_ns: int) -> list[Out]:

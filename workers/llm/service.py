@@ -72,15 +72,7 @@ class LlmService:
         it: the first turn of ``bench.e2e`` took 1.0-2.6 s while the others took 0.4-0.7 s.
         Run before :meth:`BusNode.ready`, the cost is paid while the supervisor waits, and a
         request that starts with the system prompt prefills only what follows it."""
-        req = LlmRequest(
-            request_id="warm-up",
-            messages=(
-                ChatMessage(role="system", content=self.settings.system_prompt),
-                ChatMessage(role="user", content="Hello."),
-            ),
-            max_tokens=1,
-            tools=self.settings.tools,
-        )
+        req = LlmRequest.warm_up(self.settings.system_prompt, self.settings.tools)
         started = time.monotonic()
         prompt = build_prompt(req, self.settings, self.backend)
         gen = Generation(
