@@ -23,9 +23,10 @@ Rules, for Chinese and English mixed text:
 :func:`split_sentences` applies the same rules to a whole text. :class:`RepeatGuard` drops a
 sentence identical (:func:`sentence_key`: case, punctuation and spacing aside) to one already
 let through, so a small model that loops ("I'm going to stop the car." over and over) is heard
-once. :func:`without_echoes` drops a sentence of a transcript that repeats the one before it
-(Whisper sometimes writes an utterance twice: "Hey, back up two meters. Hey, back up two
-meters.", which would drive the car 4 m).
+once. :func:`without_echoes` drops a sentence of a transcript that repeats the one before it,
+and a clause that repeats the clause before it or its first words (Whisper sometimes writes an
+utterance twice, "Hey, back up two meters. Hey, back up two meters.", or ends a loop with
+"reverse 1 meter, reverse, reverse,": the car would back up 4 m, or 2 m).
 """
 
 from __future__ import annotations
@@ -183,16 +184,40 @@ class RepeatGuard:
 
 
 def without_echoes(text: str) -> str:
-    """``text`` without the sentences that repeat the one just before them (:func:`sentence_key`);
-    ``text`` itself when there are none. "Turn left. Go forward. Turn left." stays whole."""
+    """``text`` without what the recogniser wrote again right after it: a sentence that repeats
+    the one before it (:func:`sentence_key`), and a clause that repeats the clause before it or
+    only its first words ("reverse 1 meter, reverse, reverse,": a loop's tail that would back
+    the car up twice more); ``text`` itself when there is none. "Turn left. Go forward. Turn
+    left." stays whole."""
     sentences = split_sentences(text)
     kept: list[str] = []
     before = None
     for sentence in sentences:
         key = sentence_key(sentence)
         if not key or key != before:
-            kept.append(sentence)
+            kept.append(_without_clause_echoes(sentence))
         before = key
-    if len(kept) == len(sentences):
+    if kept == sentences:
         return text
     return " ".join(kept) if any(c.isascii() and c.isalpha() for c in text) else "".join(kept)
+
+
+_CLAUSE_CUT = re.compile(r"(\s*[,，]\s*)")
+
+
+def _without_clause_echoes(sentence: str) -> str:
+    parts = _CLAUSE_CUT.split(sentence)  # clause, separator, clause, ...
+    out: list[str] = []
+    before: list[str] = []
+    for i in range(0, len(parts), 2):
+        words = sentence_key(parts[i]).split()
+        echo = bool(words) and words == before[: len(words)]
+        if not echo:
+            out += [parts[i - 1]] if out and i else []
+            out.append(parts[i])
+            before = words
+    if len(out) == len(parts):
+        return sentence
+    end = re.search(r"[^\w\s]*$", sentence)
+    mark = end.group() if end else ""  # the sentence's closing mark ("!", "?", ",")
+    return "".join(out).rstrip(",， ") + mark

@@ -109,6 +109,9 @@ def test_a_first_piece_without_a_clause_mark_is_cut_at_a_word_boundary() -> None
         ("Hey, back up two meters. Hey, back up two meters.", "Hey, back up two meters."),
         ("Stop. Stop! Stop.", "Stop."),
         ("往前走两米。往前走两米。", "往前走两米。"),
+        ("reverse 1 meter, reverse, reverse,", "reverse 1 meter,"),  # a loop's tail
+        ("stop, stop, stop", "stop"),
+        ("Go forward 1.5 meters, go forward.", "Go forward 1.5 meters."),
     ],
 )
 def test_a_sentence_the_recogniser_wrote_twice_in_a_row_is_read_once(heard, read):
@@ -116,7 +119,13 @@ def test_a_sentence_the_recogniser_wrote_twice_in_a_row_is_read_once(heard, read
 
 
 @pytest.mark.parametrize(
-    "heard", ["Turn left. Go forward. Turn left.", "Go forward 1.5 meters.", "stop, stop, stop"]
+    "heard",
+    [
+        "Turn left. Go forward. Turn left.",
+        "Go forward 1.5 meters.",
+        "I think, I think it is right.",  # the clause before is the start of this one
+        "turn left, then turn left again",
+    ],
 )
 def test_a_transcript_without_a_sentence_repeated_in_a_row_is_left_as_it_is(heard):
     assert without_echoes(heard) == heard

@@ -137,7 +137,11 @@ def test_a_correction_does_only_what_was_said_last():
 def test_a_command_the_recogniser_wrote_twice_in_a_row_drives_once():
     h = make(wake="always")
     h.utterance("s1", "Hey, back up two meters. Hey, back up two meters.")  # tiny.en on piper
-    assert _cmds(h) == [{"kind": "drive", "distance_m": -2.0, "angle_deg": 0.0}]
+    h.utterance("s2", "reverse 1 meter, reverse, reverse,")  # a loop's tail (blind tuning split)
+    assert _cmds(h) == [
+        {"kind": "drive", "distance_m": -2.0, "angle_deg": 0.0},
+        {"kind": "drive", "distance_m": -1.0, "angle_deg": 0.0},
+    ]
 
 
 def test_a_self_correction_that_names_only_what_changed_does_the_corrected_command():
