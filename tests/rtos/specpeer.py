@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import time
 import zlib
 from typing import Any, NamedTuple
@@ -56,6 +57,9 @@ class SpecFault(Exception):
     """A section 7 protocol error seen by the spec peer (it goes FAULT)."""
 
 
+assert sys.byteorder == "little", "the region is little-endian; this peer uses native words"
+
+
 class SpecPeer:
     """One endpoint of a region. ``me`` 0 plays Linux, 1 plays RT-Thread."""
 
@@ -87,17 +91,31 @@ class SpecPeer:
 
     # --- the region ----------------------------------------------------------------------
 
+    # The words the other side reads or writes while we do (indices, heartbeat, state, epoch)
+    # are accessed whole: ``struct`` packs and unpacks "<I" a byte at a time, so the car app
+    # could read half of a new rx_head, and we half of its tx_tail. A memoryview cast to the
+    # machine's own word loads and stores it in one access (little-endian hosts: x86, aarch64).
+
+    def _word(self, off: int, size: int) -> memoryview[int]:
+        assert off % size == 0, f"offset {off:#x} is not aligned to {size}"
+        view = memoryview(self.mm)[off : off + size]
+        return view.cast("I") if size == 4 else view.cast("Q")
+
     def _u32(self, off: int) -> int:
-        return int(struct.unpack_from("<I", self.mm, off)[0])
+        with self._word(off, 4) as w:
+            return int(w[0])
 
     def _u64(self, off: int) -> int:
-        return int(struct.unpack_from("<Q", self.mm, off)[0])
+        with self._word(off, 8) as w:
+            return int(w[0])
 
     def _put32(self, off: int, v: int) -> None:
-        struct.pack_into("<I", self.mm, off, v & 0xFFFFFFFF)
+        with self._word(off, 4) as w:
+            w[0] = v & 0xFFFFFFFF
 
     def _put64(self, off: int, v: int) -> None:
-        struct.pack_into("<Q", self.mm, off, v)
+        with self._word(off, 8) as w:
+            w[0] = v
 
     def peer_u32(self, off: int) -> int:
         """A word of the peer block."""
