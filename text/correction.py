@@ -31,10 +31,8 @@ _LEADS_EN = (("i", "mean", "to", "say"), ("i", "meant", "to", "say"), ("i", "mea
 """Words a correction starts with, longest first."""
 _SOFT_EN = frozenset({"wait", "well", "oh", "um", "uh"})
 """Leads that correct nothing on their own ("wait, turn right" is not a correction)."""
-_VERBS_EN = (lx.DRIVE_VERBS_EN | lx.BACKWARD_VERBS_EN | lx.FORWARD_VERBS_EN | lx.TURN_VERBS_EN
-             | {"back", "reverse", "do", "make", "take", "hang", "beep", "honk"})  # fmt: skip
+_VERBS_EN = lx.MOTION_VERBS_EN | {"back", "reverse", "do", "make", "take", "hang", "beep", "honk"}
 _DIRECTIONS_EN = lx.FORWARD_EN | lx.BACKWARD_EN
-_UNITS_EN = frozenset(lx.LENGTH_UNITS_EN) | frozenset(lx.TIME_UNITS_EN) | lx.ANGLE_UNITS_EN
 _GLUE_EN = frozenset({"the", "to", "side", "please", "by"})
 
 
@@ -61,7 +59,7 @@ def _number_span(words: list[str]) -> tuple[int, int] | None:
         end += 1
     while end > start and words[end - 1] == "and":
         end -= 1
-    if end < len(words) and words[end] in _UNITS_EN:
+    if end < len(words) and words[end] in lx.UNITS_EN:
         end += 1
     return start, end
 
@@ -86,12 +84,12 @@ def complete_en(before: str, rest: str) -> str:
     amount = _number_span(words)
     if amount is None or amount != (0, len(words)):
         return rest
-    has_unit = words[-1] in _UNITS_EN
+    has_unit = words[-1] in lx.UNITS_EN
     span = _number_span(prev)
     if span is None:  # "go forward, no, two meters": the amount it lacked
         return " ".join(prev + words) if has_unit else rest
     start, end = span
-    if not has_unit and end > start and prev[end - 1] in _UNITS_EN:
+    if not has_unit and end > start and prev[end - 1] in lx.UNITS_EN:
         end -= 1  # "two meters, no, three": the number only
     return " ".join(prev[:start] + words + prev[end:])
 

@@ -35,6 +35,7 @@ __all__ = [
     "HOTWORDS_EN",
     "LENGTH_UNITS_EN",
     "LENGTH_UNITS_ZH",
+    "MOTION_VERBS_EN",
     "SMALL_STEP_M",
     "STOP_EN",
     "STOP_PHRASES_EN",
@@ -42,6 +43,7 @@ __all__ = [
     "TIME_UNITS_EN",
     "TIME_UNITS_ZH",
     "TURN_VERBS_EN",
+    "UNITS_EN",
     "VOCABULARY_EN",
     "known_en",
 ]
@@ -86,6 +88,10 @@ TIME_UNITS_EN = {"s": 1000, "sec": 1000, "secs": 1000, "second": 1000, "seconds"
                  "minute": 60_000, "minutes": 60_000}  # fmt: skip
 """Time units: milliseconds per unit."""
 ANGLE_UNITS_EN = frozenset({"degree", "degrees", "deg"})
+UNITS_EN = frozenset(LENGTH_UNITS_EN) | frozenset(TIME_UNITS_EN) | ANGLE_UNITS_EN
+"""Every unit word (length, time, angle)."""
+MOTION_VERBS_EN = DRIVE_VERBS_EN | BACKWARD_VERBS_EN | FORWARD_VERBS_EN | TURN_VERBS_EN
+"""Every verb of a drive or a turn."""
 COLOURS_EN = {"red": 0xFF0000, "green": 0x00FF00, "blue": 0x0000FF, "white": 0xFFFFFF,
               "yellow": 0xFFFF00, "off": 0, "on": 0xFFFFFF}  # fmt: skip
 """Light colours as 0xRRGGBB ('on' = white, 'off' = dark)."""

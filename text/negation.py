@@ -64,7 +64,6 @@ class Negation:
 # --- English --------------------------------------------------------------------------------
 
 _CLAUSE_WORDS_EN = frozenset({",", "but", "instead", "then"})
-_VERBS_EN = lx.DRIVE_VERBS_EN | lx.BACKWARD_VERBS_EN | lx.FORWARD_VERBS_EN | lx.TURN_VERBS_EN
 _MOTION_EN = (
     lx.DRIVE_VERBS_EN | lx.BACKWARD_VERBS_EN | lx.FORWARD_VERBS_EN | lx.FORWARD_EN
     | lx.BACKWARD_EN | lx.TURN_VERBS_EN | frozenset(lx.SIDES_EN) | lx.HORN_EN | LIGHT_NOUNS
@@ -104,7 +103,7 @@ def _clauses_en(text: str) -> list[list[str]]:
         if w in _CLAUSE_WORDS_EN:
             if out[-1]:
                 out.append([])
-        elif w == "no" and i + 1 < len(t) and t[i + 1] in _VERBS_EN and out[-1]:
+        elif w == "no" and i + 1 < len(t) and t[i + 1] in lx.MOTION_VERBS_EN and out[-1]:
             out.append([w])  # "turn left no turn right": the comma the recogniser left out
         else:
             out[-1].append(w)

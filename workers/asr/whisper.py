@@ -185,6 +185,7 @@ class WhisperRecognizer:
         self._auto_languages = tuple(auto_languages)
         self._beam_size = beam_size
         self._hotwords = {k: v.strip() for k, v in (hotwords or {}).items() if v.strip()}
+        self._prompt_sizes: dict[str, int] = {}
 
     def detect_language(self, samples: np.ndarray) -> str:
         """The most probable language among ``auto_languages``."""
@@ -230,8 +231,11 @@ class WhisperRecognizer:
     def _prompt_tokens(self, options: dict[str, Any]) -> int:
         """Tokens of the decoder's prompt, at most (a character per token without a tokenizer)."""
         text = " ".join(str(options.get(k, "")) for k in ("hotwords", "initial_prompt")).strip()
-        tokenizer = getattr(self._model, "hf_tokenizer", None)
-        n = len(tokenizer.encode(text).ids) if tokenizer is not None and text else len(text)
+        n = self._prompt_sizes.get(text)
+        if n is None:  # the same few prompts every time: counted once each
+            tokenizer = getattr(self._model, "hf_tokenizer", None)
+            n = len(tokenizer.encode(text).ids) if tokenizer is not None and text else len(text)
+            self._prompt_sizes[text] = n
         return n + 8  # start of previous, language, task, no timestamps, and a margin
 
     def _decode(self, audio: np.ndarray, frames: int, options: dict[str, Any]) -> tuple[str, bool]:

@@ -109,15 +109,12 @@ def _free(token: str) -> bool:
     return not lx.known_en(token) and not is_number_word_en(token) and token.isalpha()
 
 
-_UNITS_EN = frozenset(lx.LENGTH_UNITS_EN) | frozenset(lx.TIME_UNITS_EN) | lx.ANGLE_UNITS_EN
-
-
 def _fits(target: str | None, out: list[str]) -> bool:
     """A repair target that fits where it would go: a unit only after its number ("two
     meeters"; "I mean right" is not "I minute", which would read as an amount lost)."""
     if target is None:
         return False
-    return target not in _UNITS_EN or (bool(out) and is_number_word_en(out[-1]))
+    return target not in lx.UNITS_EN or (bool(out) and is_number_word_en(out[-1]))
 
 
 def _repair_en(text: str) -> Repair:

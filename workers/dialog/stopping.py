@@ -78,7 +78,7 @@ def stop_if_asked(
     this utterance has not sent one yet; True when it has stopped the car (now or before)."""
     if segment_id in m.stopped:
         return True
-    hit = find_stop(heard_words(text))
+    hit = find_stop(text)  # the words as the dialog reads them (listening._heard: heard_words)
     if hit is None:
         return False
     cmd = m.car.stop_now(stop_intent(hit), turn_id=segment_id)

@@ -32,6 +32,7 @@ def _recognizer(language: str, hotwords: dict[str, str]) -> tuple[WhisperRecogni
     rec._window_s = 16.0
     rec.redone = 0
     rec._hotwords = {k: v for k, v in hotwords.items() if v.strip()}
+    rec._prompt_sizes = {}
     return rec, model
 
 
