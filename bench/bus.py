@@ -18,7 +18,11 @@ processes:
   of one ipc hop, to show what the proxy's second hop costs;
 - ``voicebus-shm`` (full run only): ``voicebus`` with shared memory turned on
   (``shm_min_bytes=65536``, opt-in: the bus section's ``shm_min_bytes``), so 64 KiB and 1 MiB
-  payloads travel through the publisher's ring: what the shared-memory path buys;
+  payloads travel through the publisher's ring, and the subscriber reading them in place
+  (``node.read_in_place``: a view of the ring, one copy in all): what the shared-memory path
+  buys;
+- ``voicebus-shm-copy`` (full run only): the same, the subscriber copying each payload out of
+  the ring into ``bytes`` (two copies; the default of a reader that does not ask);
 - ``dora-rs``: two dora-rs Python nodes (``dora run``; pyarrow arrays, the timestamp in the
   metadata), when ``dora-rs`` and ``dora-rs-cli`` are installed.
 

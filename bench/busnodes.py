@@ -233,6 +233,8 @@ def voicebus_pub(spec: dict[str, Any]) -> None:
 def voicebus_sub(spec: dict[str, Any]) -> None:
     node = _node(spec, "bench-sub")
     node.subscribe("audio.frame")
+    if spec.get("in_place", False):  # shared-memory payloads as views of the ring, not copies
+        node.read_in_place("audio.frame")
     node.ready()
     col = SubCollector(spec)
     (col.ctl / "ready").touch()

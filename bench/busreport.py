@@ -113,7 +113,8 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
         shm50 = p50("voicebus-shm", size)
         if shm50 is not None and dora and size > 640:
             lines.append(
-                f"voicebus-shm {size} B (shared memory, opt-in): p50 {shm50} us; dora-rs {dora} us "
+                f"voicebus-shm {size} B (shared memory, opt-in, read in place): p50 {shm50} us; "
+                f"dora-rs {dora} us "
                 f"(target below: {'met' if shm50 < dora else 'NOT met'})"
             )
     vb, raw = by.get(("voicebus", 640)), by.get(("pyzmq-raw", 640))
@@ -132,10 +133,12 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
         )
     for size in (65536, 1048576):
         on, off = p50("voicebus-shm", size), p50("voicebus", size)
+        copy = p50("voicebus-shm-copy", size)
         if on and off:
             lines.append(
-                f"shared memory at {size} B: p50 {on} us with it (shm_min_bytes=65536), "
-                f"{off} us without (the default)"
+                f"shared memory at {size} B: p50 {on} us with it (shm_min_bytes=65536, read in "
+                f"place), {off} us without (the default)"
+                + (f", {copy} us with it copied out of the ring" if copy else "")
             )
     taps = by.get(("voicebus+2taps", 640))
     if vb and taps and vb["p50_us"] and taps["p50_us"]:

@@ -30,9 +30,18 @@ QUICK = [(64, 200, 0.001, 2000), (640, 200, 0.001, 2000), (65536, 100, 0.002, 20
          (1048576, 30, 0.01, 20)]  # fmt: skip
 FULL = [(64, 5000, 0.001, 30000), (640, 5000, 0.001, 30000), (65536, 2000, 0.002, 3000),
         (1048576, 1000, 0.005, 300)]  # fmt: skip
-SYSTEMS = ("pyzmq-raw", "voicebus", "voicebus+2taps", "dora-rs", "pyzmq-direct", "voicebus-shm")
-#: The systems of a quick run (the full run adds pyzmq-direct, the proxy-less floor, and
-#: voicebus-shm, voicebus with its opt-in shared memory turned on: what each buys).
+SYSTEMS = (
+    "pyzmq-raw",
+    "voicebus",
+    "voicebus+2taps",
+    "dora-rs",
+    "pyzmq-direct",
+    "voicebus-shm",
+    "voicebus-shm-copy",
+)
+#: The systems of a quick run (the full run adds pyzmq-direct, the proxy-less floor,
+#: voicebus-shm, voicebus with its opt-in shared memory turned on and read in place, and
+#: voicebus-shm-copy, the same with the subscriber copying payloads out: what each buys).
 QUICK_SYSTEMS = SYSTEMS[:4]
 
 
@@ -88,7 +97,9 @@ class Bench:
             "phase_timeout_s": 5.0 if self.quick else 20.0,
             "direct_endpoint": f"ipc://{ctl}/direct" if direct else "",
             "shm": shm,
-            **(extra or {}),  # bus keys for the nodes: shm_ring_bytes, shm_hold_ms (bench.busring)
+            # bus keys for the nodes (shm_ring_bytes, shm_hold_ms: bench.busring) and in_place
+            # (the subscriber reads shared-memory payloads in place)
+            **(extra or {}),
         }
         path = ctl / "spec.json"
         path.write_text(json.dumps(spec))
@@ -207,6 +218,8 @@ class Bench:
         if system == "voicebus":
             return self.run_pair(tag, "voicebus")
         if system == "voicebus-shm":
+            return self.run_pair(tag, "voicebus", shm=True, extra={"in_place": True})
+        if system == "voicebus-shm-copy":
             return self.run_pair(tag, "voicebus", shm=True)
         if system == "voicebus+2taps":
             taps = self.start_taps()

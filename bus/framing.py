@@ -12,6 +12,7 @@ refusal are in :mod:`bus.framecheck`.)
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,10 +162,17 @@ _decode_env = vbio.decode_envelope if vbio is not None else None
 _encode_env = vbio.encode_envelope if vbio is not None else None
 
 
-def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
+def decode(
+    frames: list[bytes],
+    reg: Registry = registry,
+    in_place: Callable[[str], bool] | None = None,
+) -> Envelope:
     """Decode multipart frames; raise :class:`FrameError` (or a subclass) if they are bad.
 
     Every rule of ``docs/protocol.md`` section 3 is checked; the reason names the rule broken.
+    A raw field in shared memory on a topic for which ``in_place`` is true is read in place: a
+    read-only ``memoryview`` of the publisher's ring, valid as long as it is referenced
+    (section 9, "Reads in place"); otherwise, and for every other raw field, ``bytes``.
     """
     # This runs once per message per subscriber. The envelope is read in C when bus/native is
     # built (every rule that needs no model checked there); anything unusual, and everything
@@ -190,9 +198,12 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
     if fields is None:
         fields = _envelope(data, topic)
     source, instance, seq, ts_ns, trace, body, sv_major, sv_minor, raw_name, extra = fields
+    view_of = None
     if extra is not None and "shm" in extra:  # the raw field is in shared memory (section 9)
         try:
-            _from_shm(frames, body, raw_name, extra)
+            view_of = _from_shm(
+                frames, body, raw_name, extra, in_place is not None and in_place(topic)
+            )
         except LostError as exc:
             exc.stream = (source, instance, topic, seq)
             raise
@@ -232,6 +243,10 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
                 f"{sv_minor}; this reader knows {model.schema_version[0]}.x "
                 "(docs/protocol.md rule V2)"
             )
+        view = None
+        if view_of is not None and body[view_of].__class__ is memoryview:
+            view = body[view_of]  # validated as bytes (a memoryview is not), then put back
+            body[view_of] = b""
         try:
             payload = model.__pydantic_validator__.validate_python(body)
         except ValidationError as exc:
@@ -241,6 +256,8 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
                 f"payload on {topic!r} from {source!r} does not match "
                 f"{model.__name__}: {where}: {first['msg']} (docs/protocol.md rule P1)"
             ) from exc
+        if view is not None and view_of in model.model_fields:
+            payload.__dict__[view_of] = view
     return Envelope(
         topic,
         source,
@@ -255,9 +272,14 @@ def decode(frames: list[bytes], reg: Registry = registry) -> Envelope:
 
 
 def _from_shm(
-    frames: list[bytes], body: dict[str, Any], raw_name: str | None, extra: dict[str, Any]
-) -> None:
-    """Put the payload a descriptor (frame 2) names into ``body`` (rules E16, F6, E15, F7)."""
+    frames: list[bytes],
+    body: dict[str, Any],
+    raw_name: str | None,
+    extra: dict[str, Any],
+    in_place: bool,
+) -> str:
+    """Put the payload a descriptor (frame 2) names into ``body`` (rules E16, F6, E15, F7);
+    the field's name."""
     name = extra.pop("shm")
     if type(name) is not str or not name or raw_name is not None:
         raise refuse(
@@ -281,7 +303,8 @@ def _from_shm(
             f"the payload field {name!r:.60} is both in shared memory and in "
             "'p'; send it in one place",
         )
-    body[name] = _shm_read(frames[2])
+    body[name] = _shm_read(frames[2], in_place)
+    return name
 
 
 def _envelope(data: bytes, topic: str) -> tuple[Any, ...]:

@@ -78,6 +78,10 @@ class BusNode(Protocol):
         """Receive topics matching any of the globs (a node with a manifest needs not)."""
         ...
 
+    def read_in_place(self, *patterns: str) -> None:
+        """Raw fields of these topics from shared memory as read-only memoryviews, not bytes."""
+        ...
+
     def ready(self) -> None:
         """Tell the supervisor this worker is ready (it starts the workers that depend on it)."""
         ...

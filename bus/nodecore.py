@@ -81,6 +81,8 @@ class NodeCore(Transport):
         self._seq: dict[str, int] = {}
         self._patterns: list[str] = []
         self._match = matcher(())
+        self._in_place_patterns: list[str] = []
+        self._in_place: Callable[[str], bool] | None = None
         self._tracker = SeqTracker()
         self._stop = threading.Event()
         self._pub_lock = threading.Lock()
@@ -128,6 +130,15 @@ class NodeCore(Transport):
                     "(a node with a manifest is subscribed to those already)."
                 )
         self._subscribe(patterns)
+
+    def read_in_place(self, *patterns: str) -> None:
+        """Take the raw fields of these topics (globs) that come through shared memory as
+        read-only ``memoryview``s of the publisher's ring instead of ``bytes`` (one copy fewer;
+        ``docs/protocol.md`` section 9, "Reads in place"). The publisher does not write over a
+        payload while any view of it is referenced: drop the message (or copy what you keep)
+        when you are done with it. Other raw fields stay ``bytes``."""
+        self._in_place_patterns += [p for p in patterns if p not in self._in_place_patterns]
+        self._in_place = matcher(self._in_place_patterns)
 
     def _subscribe(self, patterns: Iterable[str]) -> None:
         for p in patterns:
@@ -268,7 +279,7 @@ class NodeCore(Transport):
 
     def _accept(self, frames: list[bytes], recv_ns: int) -> Envelope | None:
         try:
-            msg = decode(frames, self.registry)
+            msg = decode(frames, self.registry, self._in_place)
         except VersionError as exc:
             self.stats.refused_version += 1
             self._warn("version", logging.ERROR, "frame_refused reason=%s", exc)

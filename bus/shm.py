@@ -15,9 +15,18 @@ ZeroMQ's high-water mark. Slot writes and reads are the C seqlock of ``bus/nativ
 (which also writes and reads the descriptor), so shared memory is used only when
 ``bus/native`` is built.
 
+Reads in place: a reader that asks for it (``read(descriptor, in_place=True)``) takes an entry
+of the ring's **lease table** (``<ring>.lease``, made with the ring) instead of copying the slot,
+and gets a read-only ``memoryview`` of the slot itself: one copy in all. The publisher does not
+write over a slot an entry covers (that payload then travels in frame 2, as when the slot is
+held); the entry is freed when the last reference to the view goes. The publisher frees the
+entries of a reader that is gone. A ring without a table (another implementation's) is copied
+out as before.
+
 Lifetime: the ring's name holds its process id and that process's start time. A node removes
-its ring when it closes; a ring whose process is gone (killed) is removed by :func:`sweep`,
-which every node runs when it creates a ring and the proxy runs at every report (10 s).
+its ring and its table when it closes; those of a process that is gone (killed) are removed by
+:func:`sweep`, which every node runs when it creates a ring and the proxy runs at every report
+(10 s).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from pathlib import Path
+from typing import Any
 
 import msgpack
 
@@ -39,12 +49,14 @@ from bus.nativeio import vbio
 
 __all__ = [
     "DESCRIPTOR",
+    "LEASE_BYTES",
     "SHM_DIR",
     "ShmOut",
     "ShmReader",
     "ShmRing",
     "available",
     "materialize",
+    "owner_token",
     "read",
     "sweep",
 ]
@@ -60,7 +72,11 @@ DESCRIPTOR = struct.Struct("<4sQQQ")
 MAGIC = b"VBS1"
 _HEADER = 16  # a slot's u64 stamp and u64 length, then the data
 _ALIGN = 64
-_NAME = re.compile(r"^(\d+)-(\d+)-([0-9a-f]{8})\.ring$")
+_NAME = re.compile(r"^(\d+)-(\d+)-([0-9a-f]{8})\.(ring|lease)$")
+#: A ring's lease table: entries of {u64 owner, u64 offset, u64 end, u64 unused}, owner 0 free.
+LEASE_ENTRIES = 128
+LEASE_BYTES = LEASE_ENTRIES * 32
+_OWNER_CHECK_NS = 1_000_000_000  # how often a publisher asks whether a blocking reader lives
 #: Map every page at once (no page fault per 4 KiB on the first pass round the ring).
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 
@@ -72,6 +88,27 @@ def _start_time(pid: int) -> int | None:
     except OSError:
         return None
     return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+_owner: tuple[int, int] = (0, 0)  # (pid, owner token) of this process as a reader
+
+
+def owner_token() -> int:
+    """This process's owner token in lease tables: its pid and start time (mod 2**32)."""
+    global _owner
+    pid = os.getpid()
+    if _owner[0] != pid:  # computed once per process (again after a fork)
+        _owner = (pid, pid << 32 | (_start_time(pid) or 0) & 0xFFFFFFFF)
+    return _owner[1]
+
+
+def _alive(token: int) -> bool:
+    start = _start_time(token >> 32)
+    return start is not None and start & 0xFFFFFFFF == token & 0xFFFFFFFF
+
+
+def _lease_path(ring: Path | str) -> Path:
+    return Path(str(ring)[: -len(".ring")] + ".lease")
 
 
 def available() -> bool:
@@ -89,15 +126,13 @@ class ShmRing:
         pid = os.getpid()
         self.path = SHM_DIR / f"{pid}-{_start_time(pid)}-{instance:08x}.ring"
         self.size = size
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        self.lease_path = _lease_path(self.path)
         try:
-            os.posix_fallocate(fd, 0, size)  # the pages exist now: no SIGBUS on a full tmpfs
-            self._mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _POPULATE)
+            self._leases = _create(self.lease_path, LEASE_BYTES)  # before the ring: readers
+            self._mm = _create(self.path, size)  # that find the ring find its table
         except BaseException:
-            self.path.unlink(missing_ok=True)
+            self.lease_path.unlink(missing_ok=True)
             raise
-        finally:
-            os.close(fd)
         self._name = self.path.name.encode()
         self.max_bytes = size // 4
         """The largest payload that goes through the ring (a quarter of it), bytes."""
@@ -106,6 +141,9 @@ class ShmRing:
         self._hold_ns = hold_ms * 1_000_000
         self._written: deque[tuple[int, int, int]] = deque()  # (offset, end, ns), oldest first
         self._lock = threading.Lock()
+        self.leased = 0
+        """Payloads sent in frame 2 because a reader still held a view of the next slot."""
+        self._checked: dict[int, int] = {}  # owner token -> when it was last found alive, ns
 
     def put(self, data: bytes) -> bytes | None:
         """Write ``data`` into the next slot; the descriptor that names it (frame 2), or
@@ -118,14 +156,19 @@ class ShmRing:
             now = _monotonic_ns()
             written = self._written
             n = newest = 0
+            victims: list[int] = []  # the slots this one writes over (their stamps)
             for s_off, s_end, t in written:  # oldest first: the slots in the way come first
-                if (s_off < end and s_end > off) or off < head <= s_off:
-                    n += 1
-                    newest = t
-                else:
+                if s_off < end and s_end > off:
+                    victims.append(s_off)
+                elif not off < head <= s_off:
                     break
+                n += 1
+                newest = t
             if n:
                 if now - newest < self._hold_ns:
+                    return None
+                if victims and not self._claim(tuple(victims), off, end, now):
+                    self.leased += 1
                     return None
                 for _ in range(n):
                     written.popleft()
@@ -135,35 +178,87 @@ class ShmRing:
             assert vbio is not None
             return vbio.shm_put(self._mm, off, self._stamp, data, self._name)
 
+    def _claim(self, victims: tuple[int, ...], off: int, end: int, now: int) -> bool:
+        """Whether ``[off, end)`` may be written: no reader holds a view of it (the entries of
+        readers that are gone are freed, each owner looked up at most once a second)."""
+        assert vbio is not None
+        for _ in range(2):
+            owner = vbio.shm_claim(self._mm, self._leases, victims, off, end)
+            if owner == 0:
+                return True
+            if now - self._checked.get(owner, -_OWNER_CHECK_NS) < _OWNER_CHECK_NS:
+                return False
+            if _alive(owner):
+                self._checked[owner] = now
+                return False
+            freed = vbio.shm_unlease(self._leases, owner)
+            self._checked.pop(owner, None)
+            log.info(
+                "shm_lease_freed owner_pid=%d entries=%d reason=the reader is gone",
+                owner >> 32,
+                freed,
+            )
+        return False
+
     def close(self) -> None:
-        """Remove the ring (readers that mapped it keep what they have)."""
+        """Remove the ring and its lease table (readers that mapped them keep what they have)."""
         self.path.unlink(missing_ok=True)
+        self.lease_path.unlink(missing_ok=True)
         self._mm.close()
+        self._leases.close()
+
+
+def _create(path: Path, size: int) -> mmap.mmap:
+    """A new file of ``size`` bytes, its pages allocated, mapped shared and read-write."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, size)  # the pages exist now: no SIGBUS on a full tmpfs
+        return mmap.mmap(fd, size, flags=mmap.MAP_SHARED | _POPULATE)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
+
+
+_Mapped = tuple[mmap.mmap, "mmap.mmap | None"]  # a ring and its lease table (None: has none)
 
 
 class ShmReader:
-    """The reader's side: rings mapped once (at most ``keep`` of them), slots copied out."""
+    """The reader's side: rings mapped once (at most ``keep`` of them), slots copied out or,
+    with ``in_place``, leased and read in place."""
 
     def __init__(self, keep: int = 32) -> None:
-        self._maps: OrderedDict[bytes, mmap.mmap] = OrderedDict()  # by the name's bytes
+        self._maps: OrderedDict[bytes, _Mapped] = OrderedDict()  # by the name's bytes
         self._keep = keep
         self._lock = threading.Lock()
+        self._lease = getattr(vbio, "shm_lease", None)  # None: an older build of bus/native
 
-    def read(self, descriptor: bytes) -> bytes:
-        """The payload a descriptor names; :class:`FrameError` if it is not one of ours,
-        :class:`LostError` if the slot was overwritten."""
+    def read(self, descriptor: bytes, in_place: bool = False) -> bytes | memoryview:
+        """The payload a descriptor names (with ``in_place``, a read-only memoryview of the
+        slot when the ring has a lease table with a free entry); :class:`FrameError` if it is
+        not one of ours, :class:`LostError` if the slot was overwritten."""
         # per message: one dict look-up by the name's bytes, one C call (parse, check, copy)
         if descriptor[:4] != MAGIC or len(descriptor) <= DESCRIPTOR.size:
             raise FrameError("frame 2 is not a shared-memory descriptor (docs/protocol.md rule F7)")
         key = bytes(descriptor[DESCRIPTOR.size :])
-        ring = self._maps.get(key)
-        if ring is None:
-            ring = self._map(key)
+        mapped = self._maps.get(key)
+        if mapped is None:
+            mapped = self._map(key)
         else:
             self._maps.move_to_end(key)
+        ring, leases = mapped
         try:
             assert vbio is not None
-            data = vbio.shm_get(ring, descriptor)
+            view: Any = False
+            if in_place and leases is not None and self._lease is not None:
+                view = self._lease(ring, leases, descriptor, owner_token())
+            if view is False:  # a copy (asked for, no table, or every entry taken)
+                data = vbio.shm_get(ring, descriptor)
+            elif view is None:  # overwritten
+                data = None
+            else:
+                return memoryview(view)
         except ValueError as exc:
             _magic, off, length, _stamp = DESCRIPTOR.unpack_from(descriptor)
             raise FrameError(
@@ -177,9 +272,10 @@ class ShmReader:
             )
         return data
 
-    def _map(self, key: bytes) -> mmap.mmap:
+    def _map(self, key: bytes) -> _Mapped:
         name = key.decode("utf-8", "replace")
-        if not _NAME.match(name):
+        m = _NAME.match(name)
+        if m is None or m.group(4) != "ring":
             raise FrameError(f"{name!r:.80} is not a voicebus ring name (docs/protocol.md rule F7)")
         with self._lock:
             try:
@@ -190,10 +286,27 @@ class ShmReader:
                 ring = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED | _POPULATE, prot=mmap.PROT_READ)
             finally:
                 os.close(fd)
-            self._maps[key] = ring
+            mapped = (ring, _map_leases(SHM_DIR / name))
+            self._maps[key] = mapped
             while len(self._maps) > self._keep:  # unmapped when no reader uses it any more
                 self._maps.popitem(last=False)
-        return ring
+        return mapped
+
+
+def _map_leases(ring: Path) -> mmap.mmap | None:
+    """The ring's lease table, mapped read-write, or None when it has none of the right size."""
+    try:
+        fd = os.open(_lease_path(ring), os.O_RDWR)
+    except OSError:
+        return None
+    try:
+        if os.fstat(fd).st_size != LEASE_BYTES:
+            return None
+        return mmap.mmap(fd, LEASE_BYTES, flags=mmap.MAP_SHARED)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 _reader = ShmReader()
@@ -277,7 +390,8 @@ def materialize(frames: list[bytes]) -> list[bytes]:
 
 
 def sweep(directory: Path = SHM_DIR) -> int:
-    """Remove the rings of processes that are gone; how many were removed."""
+    """Remove the rings (and their lease tables) of processes that are gone; how many rings
+    were removed."""
     removed = 0
     try:
         names = os.listdir(directory)
@@ -291,8 +405,9 @@ def sweep(directory: Path = SHM_DIR) -> int:
         if str(_start_time(pid)) != start:
             try:
                 (directory / name).unlink()
-                removed += 1
-                log.info("shm_ring_removed name=%s reason=its process is gone", name)
+                if m.group(4) == "ring":
+                    removed += 1
+                    log.info("shm_ring_removed name=%s reason=its process is gone", name)
             except FileNotFoundError:
                 pass
     return removed

@@ -247,6 +247,10 @@ PyObject *vb_decode_envelope(PyObject *self, PyObject *arg);
 PyObject *vb_encode_envelope(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *vb_shm_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *vb_shm_get(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *vb_shm_lease(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *vb_shm_claim(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *vb_shm_unlease(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+int vb_shm_lease_ready(PyObject *module);
 
 static PyMethodDef methods[] = {
     {"init", vb_init, METH_VARARGS, "init(addresses): the libzmq functions to call."},
@@ -260,10 +264,20 @@ static PyMethodDef methods[] = {
      "shm_put(ring, offset, stamp, data, name): write one slot; its descriptor."},
     {"shm_get", (PyCFunction)(void (*)(void))vb_shm_get, METH_FASTCALL,
      "shm_get(ring, descriptor): a copy of the slot it names, or None if it changed."},
+    {"shm_lease", (PyCFunction)(void (*)(void))vb_shm_lease, METH_FASTCALL,
+     "shm_lease(ring, leases, descriptor, owner): a view of the slot, None, or False."},
+    {"shm_claim", (PyCFunction)(void (*)(void))vb_shm_claim, METH_FASTCALL,
+     "shm_claim(ring, leases, victims, off, end): 0, or the owner of a lease in the way."},
+    {"shm_unlease", (PyCFunction)(void (*)(void))vb_shm_unlease, METH_FASTCALL,
+     "shm_unlease(leases, owner): free a gone reader's entries; how many."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_vbio", NULL, -1, methods,
                                     NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__vbio(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__vbio(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && vb_shm_lease_ready(m) < 0) Py_CLEAR(m);
+    return m;
+}

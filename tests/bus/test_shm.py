@@ -353,11 +353,15 @@ def test_the_sweep_keeps_live_rings_and_removes_those_of_gone_processes(tmp_path
     mine = tmp_path / f"{os.getpid()}-{shm._start_time(os.getpid())}-0000abcd.ring"
     reused = tmp_path / f"{os.getpid()}-1-0000abce.ring"  # our pid, another start time
     gone = tmp_path / "999999999-5-0000abcf.ring"
+    gone_table = tmp_path / "999999999-5-0000abcf.lease"  # its lease table goes with it
+    mine_table = mine.with_suffix(".lease")
     other = tmp_path / "notes.txt"
-    for f in (mine, reused, gone, other):
+    for f in (mine, reused, gone, other, gone_table, mine_table):
         f.write_bytes(b"x")
-    assert shm.sweep(tmp_path) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])
+    assert shm.sweep(tmp_path) == 2  # rings
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [mine.name, mine_table.name, other.name]
+    )
 
 
 _WRITER = textwrap.dedent(
