@@ -265,6 +265,8 @@ def _sub(spec: dict[str, Any]) -> None:
 
         node._accept = traced_accept  # type: ignore[method-assign,assignment]
         node.subscribe("audio.frame")
+        if spec.get("in_place", False):
+            node.read_in_place("audio.frame")
         while time.monotonic() < deadline:
             marks.clear()
             msg = node.poll(0.05)
@@ -313,6 +315,7 @@ def run_hop(
         "timeout_s": 60.0 + n * args.interval_ms / 1000 * (40 if callgrind else 2),
         "profile": args.profile,
         "shm": args.shm,
+        "in_place": args.in_place,
     }
     (ctl / "spec.json").write_text(json.dumps(spec))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -466,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
         "--shm",
         action="store_true",
         help=f"voicebus with shared memory on (shm_min_bytes={SHM_MIN_BYTES})",
+    )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="with --shm: the subscriber reads shared-memory payloads in place (read_in_place)",
     )
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     parser.add_argument("--keep", type=Path, help="keep the runs' files (callgrind) here")
