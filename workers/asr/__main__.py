@@ -65,6 +65,9 @@ def serve(
     """The loop: one ``asr.text`` (and its metrics) per ``vad.segment``, one ``asr.partial``
     per ``vad.partial`` still current (``spec`` holds them between the two)."""
     spec = spec or Speculation()
+    # audio that comes through shared memory is read where the VAD wrote it (one copy fewer):
+    # only len() and np.frombuffer() read it, and a kept partial only keeps its slot from reuse
+    node.read_in_place("vad.partial", "vad.segment")
     for msg in node.events():
         batch = [msg]
         while node.pending():

@@ -23,6 +23,7 @@ from workers.asr.__main__ import serve
 from workers.asr.backends import open_recognizer
 from workers.asr.errors import ModelDirError
 from workers.asr.manifest import MANIFEST
+from workers.asr.recognise import segment_samples
 from workers.asr.settings import AsrSettings
 from workers.asr.speculative import Speculation
 
@@ -252,3 +253,13 @@ def test_without_speculation_the_worker_reads_no_partials() -> None:
     assert set(consumes) == {"vad.segment"} and set(produces) == {"asr.text"}
     consumes, produces = MANIFEST.resolve(AsrSettings())
     assert "vad.partial" in consumes and "asr.partial" in produces
+
+
+def test_a_segment_read_in_place_gives_the_samples_of_its_bytes() -> None:
+    """With shared memory on, the worker gets its audio as a read-only memoryview of the VAD's
+    ring (``node.read_in_place``): the samples are those of the same bytes."""
+    pcm = np.arange(-8000, 8000, 7, dtype="<i2").tobytes()
+    seg = VadSegment(pcm=pcm, segment_id="s", start_ns=0, end_ns=1)
+    view = seg.model_copy()
+    view.__dict__["pcm"] = memoryview(pcm).toreadonly()  # as bus.framing delivers it
+    assert np.array_equal(segment_samples(view), segment_samples(seg))
