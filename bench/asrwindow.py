@@ -11,7 +11,8 @@ that ``bench.understanding_audio`` made, recognised whole by ``WhisperRecognizer
 host.yaml's ASR settings (its ``whisper.hotwords`` included, unless ``--no-hotwords``: the first
 table of ``docs/asr.md`` was taken without them) and each ``window_s``. Per window and noise:
 WER (digits as Whisper writes them count as errors, alike for every window), mean time per
-utterance, and how many transcripts looped and were redone with the full window.
+utterance, and how many transcripts looped and were cut to their loop's first turn or redone
+with the full window.
 ``configs/host.yaml``'s ``window_s`` is the shortest within 0.005 of the full window's WER on
 the tuning split. Saved in ``bench/results/asrwindow.json``.
 """
@@ -56,7 +57,7 @@ def run(
         rec.transcribe(np.zeros(16000, dtype=np.float32))
         for noise in ("clean", "pink10"):
             refs, hyps, spent = [], [], 0.0
-            redone = rec.redone
+            redone, cut = rec.redone, rec.cut
             for f in (f for f in files if f.noise == noise):
                 audio = read_wav(made.folder / f.path).astype(np.float32) / 32768
                 t = time.perf_counter()
@@ -70,6 +71,7 @@ def run(
                 "wer": round(word_error_rate(refs, hyps), 4),
                 "mean_ms": round(1000 * spent / max(1, len(refs)), 1),
                 "redone_full_window": rec.redone - redone,
+                "loops_cut": rec.cut - cut,
             }
             print(f"  window {window or 30:g} s, {noise}: {out[f'{window:g}s/{noise}']}")
         rec.close()

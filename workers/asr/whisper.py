@@ -18,9 +18,11 @@ Whisper pads every input to a 30 s window and encodes all of it, so a one-second
 as much as a long sentence. With ``window_s`` the encoder sees only ``max(window_s, audio + 1 s)``
 (CTranslate2 accepts a shorter input; whisper.cpp calls this ``audio_ctx``): about 0.08 s instead
 of 0.35 s for a short command with tiny.en here. A short window sometimes makes the decoder
-loop ("Alt Alt Alt ..."); a transcript whose compression ratio is above 2.4 (faster-whisper's own
-test for that) is done again with the full window. The ``hotwords`` were chosen with the full
-window (docs/asr.md); both passes get them.
+loop ("Alt Alt Alt ..."), and so does the full one now and then. A transcript whose compression
+ratio is above 2.4 (faster-whisper's own test for that) is cut to the first turn of its loop
+(:mod:`workers.asr.deloop`); only when no phrase of it comes twice in a row is it done again
+with the full window. The ``hotwords`` were chosen with the full window (docs/asr.md); both
+passes get them.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from workers.asr.deloop import first_cycle
 from workers.asr.errors import ModelDirError
 from workers.asr.settings import WhisperModelName
 from workers.asr.transcript import Transcript
@@ -150,7 +153,7 @@ def max_new_tokens(samples: int) -> int:
     """The most tokens a transcript of ``samples`` (16 kHz) may have. Without it a decoder that
     loops writes until Whisper's 448 tokens: 0.75 s of "stop," became "start, start, start ..."
     in 1.7-3 s, where a transcript takes 0.15 s; the loop is still found (its compression
-    ratio) and redone with the full window, now after a few tokens."""
+    ratio), now after a few tokens."""
     return min(_TOKENS_MAX, _TOKENS_MIN + samples * _TOKENS_PER_S // _SAMPLE_RATE)
 
 
@@ -174,7 +177,10 @@ class WhisperRecognizer:
         self._model: Any = _windowed_model(str(model_path(name, cache_dir)), threads)
         self._window_s = window_s
         self.redone = 0
-        """Transcripts redone with the full window because the short one looped."""
+        """Transcripts redone with the full window because the short one looped and no phrase
+        of it came twice in a row."""
+        self.cut = 0
+        """Looping transcripts cut to the first turn of their loop (:mod:`workers.asr.deloop`)."""
         self._multilingual = bool(self._model.model.is_multilingual)
         if not self._multilingual and language not in ("auto", "en"):
             raise ValueError(
@@ -217,10 +223,20 @@ class WhisperRecognizer:
         options["max_new_tokens"] = max(1, min(max_new_tokens(len(audio)), room))
         frames = window_frames(len(audio), self._window_s)
         text, looped = self._decode(audio, frames, options)
-        if looped and frames < _FULL_FRAMES:
-            self.redone += 1
-            log.info("whisper_window_loop frames=%d text=%r: redone with 30 s", frames, text[:60])
-            text, _ = self._decode(audio, _FULL_FRAMES, options)
+        if looped:
+            cut = first_cycle(text)
+            if cut is not None:
+                self.cut += 1
+                log.info("whisper_loop_cut frames=%d text=%r: kept %r", frames, text[:60], cut)
+                text = cut
+            elif frames < _FULL_FRAMES:
+                self.redone += 1
+                log.info(
+                    "whisper_window_loop frames=%d text=%r: redone with 30 s", frames, text[:60]
+                )
+                text, looped = self._decode(audio, _FULL_FRAMES, options)
+                if looped:
+                    text = first_cycle(text) or text
         return Transcript(
             text=text,
             language=language if text else "",
