@@ -139,7 +139,7 @@ class PocketSphinx:
 
         self._decoder = Decoder(samprate=RATE_HZ, loglevel="FATAL")
 
-    def transcribe(self, samples: np.ndarray) -> Any:
+    def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Any:
         from workers.asr.transcript import Transcript
 
         pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()

@@ -89,10 +89,13 @@ def handle(
     bus_ms = max(0.0, msg.age_ms)
     if msg.topic == "vad.partial":
         partial = payload_as(msg, VadPartial)
-        heard = recognise_partial(
+        heard, loop_cut = recognise_partial(
             recognizer, partial, settings.overlap_ms, bus_ms=partial.bus_ms + bus_ms
         )
-        spec.keep(partial, heard)
+        if loop_cut:  # heard at once for a stop word; the segment is recognised with care
+            spec.forget(partial.segment_id)
+        else:
+            spec.keep(partial, heard)
         node.publish("asr.partial", heard, trace=msg.trace)
         return
     segment = payload_as(msg, VadSegment)

@@ -2,12 +2,12 @@
 
 Whisper sometimes repeats a phrase until its token limit: 0.75 s of "stop," came out as
 "start, start, start, ..." and a command as "turn to the right turn to the right turn to ...".
-Decoding again with the full 30 s window (what the recogniser did) took another 0.3-0.5 s and
-looped as often: on the 80 looping clips of the understanding corpora's English audio the redo's
-word error rate was 0.87 (tuning lines) and 1.43 (held-back lines), the loop's first turn's
-0.33 and 0.36 (`bench/results/runlog-2026-12-02.md`). :func:`first_cycle` keeps the words before
-the repetition and one turn of it, or finds nothing (``None``) when no phrase of the text comes
-twice in a row; only then does the caller decode again.
+Decoding again with the full 30 s window takes another 0.3-0.5 s. :func:`first_cycle` keeps the
+words before the repetition and one turn of it, or finds nothing (``None``) when no phrase of
+the text comes twice in a row. The recogniser uses it for a partial transcript (the open
+segment, heard at a pause for a stop word: "start," is then a stop at once) and for a redo that
+loops too; a whole segment is decoded again first, because the first turn of a loop can look
+like a command that was never said (``docs/asr.md``, `bench/results/asrloops.json`).
 """
 
 from __future__ import annotations

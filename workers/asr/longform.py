@@ -94,16 +94,17 @@ def join_texts(left: str, right: str, max_overlap: int = 8) -> str:
 
 
 def transcribe_long(
-    recognizer: Recognizer, samples: np.ndarray, overlap: int = 4800
+    recognizer: Recognizer, samples: np.ndarray, overlap: int = 4800, *, partial: bool = False
 ) -> tuple[Transcript, int]:
     """Transcribe audio of any length with ``recognizer``; returns the transcript and piece count.
 
-    Language, emotion and event come from the first piece that held speech.
+    Language, emotion and event come from the first piece that held speech; ``loop_cut`` is
+    true when any piece's is. ``partial``: as :meth:`Recognizer.transcribe`'s.
     """
     if len(samples) <= recognizer.max_samples:
-        return recognizer.transcribe(samples), 1
+        return recognizer.transcribe(samples, partial=partial), 1
     ranges = split_points(samples, recognizer.max_samples, overlap)
-    pieces = [recognizer.transcribe(samples[a:b]) for a, b in ranges]
+    pieces = [recognizer.transcribe(samples[a:b], partial=partial) for a, b in ranges]
     max_overlap = 1 + overlap * _TOKENS_PER_S // _RATE
     spoken = [p for p in pieces if p.is_speech]
     if not spoken:
@@ -111,4 +112,4 @@ def transcribe_long(
     text = ""
     for piece in spoken:
         text = join_texts(text, piece.text, max_overlap)
-    return replace(spoken[0], text=text), len(pieces)
+    return replace(spoken[0], text=text, loop_cut=any(p.loop_cut for p in pieces)), len(pieces)

@@ -46,7 +46,12 @@ def _run(
     """(transcript, processing seconds, audio seconds) of a segment's PCM."""
     samples = segment_samples(segment)
     started = time.perf_counter()
-    transcript, pieces = transcribe_long(recognizer, samples, SAMPLE_RATE_HZ * overlap_ms // 1000)
+    transcript, pieces = transcribe_long(
+        recognizer,
+        samples,
+        SAMPLE_RATE_HZ * overlap_ms // 1000,
+        partial=isinstance(segment, VadPartial),
+    )
     infer_s = time.perf_counter() - started
     log.debug("recognised segment=%s pieces=%d infer_s=%.3f", segment.segment_id, pieces, infer_s)
     return transcript, infer_s, len(samples) / SAMPLE_RATE_HZ
@@ -75,10 +80,11 @@ def recognise(
 
 def recognise_partial(
     recognizer: Recognizer, partial: VadPartial, overlap_ms: int = 300, *, bus_ms: float = 0.0
-) -> AsrPartial:
-    """Recognise the open segment of a ``vad.partial`` into its ``asr.partial``."""
+) -> tuple[AsrPartial, bool]:
+    """Recognise the open segment of a ``vad.partial`` into its ``asr.partial``, and whether
+    its text is a looping decode's first turn (then it is not reused for the segment)."""
     transcript, infer_s, audio_s = _run(recognizer, partial, overlap_ms)
-    return AsrPartial(
+    heard = AsrPartial(
         text=transcript.text,
         segment_id=partial.segment_id,
         revision=partial.revision,
@@ -94,3 +100,4 @@ def recognise_partial(
         backend=recognizer.name,
         bus_ms=bus_ms,
     )
+    return heard, transcript.loop_cut

@@ -173,7 +173,13 @@ def parse_tags(decoded: str, default_itn: bool = False) -> Transcript:
         elif tag in _ITN_TAGS:
             itn = _ITN_TAGS[tag]
     text = " ".join(_TAG.sub(" ", decoded[pos:]).split())
-    return Transcript(text=text, itn=itn, **fields)
+    return Transcript(
+        text=text,
+        itn=itn,
+        language=fields.get("language", ""),
+        emotion=fields.get("emotion", ""),
+        event=fields.get("event", ""),
+    )
 
 
 class SenseVoice:
@@ -209,7 +215,7 @@ class SenseVoice:
         self._input_len = input_len
         self.max_samples = samples_for_lfr_frames(input_len - PROMPT_FRAMES)
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
+    def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Transcript:
         """Recognise up to ``max_samples`` of 16 kHz float audio."""
         speech = features(samples, self._cmvn)
         if speech.shape[0] == 0:

@@ -24,6 +24,9 @@ class Transcript:
     """SenseVoice audio event tag (Speech, BGM, ...) or empty."""
     itn: bool = False
     """True when the text is inverse-normalised (punctuation, digits)."""
+    loop_cut: bool = False
+    """True when the text is a looping decode's first turn (``workers/asr/deloop.py``), kept
+    instead of decoding again: good enough to hear a stop word in, not to act on as a whole."""
 
     @property
     def is_speech(self) -> bool:
@@ -39,8 +42,12 @@ class Recognizer(Protocol):
     max_samples: int
     """Longest audio one call accepts; longer segments are split by the caller."""
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
-        """Recognise mono float32 audio in [-1, 1] at 16 kHz (at most ``max_samples``)."""
+    def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Transcript:
+        """Recognise mono float32 audio in [-1, 1] at 16 kHz (at most ``max_samples``).
+
+        ``partial``: the audio is an open segment's, recognised at a pause to hear a stop word
+        early; a backend may then answer sooner and less carefully (Whisper keeps a loop's
+        first turn instead of decoding again) and says so in ``loop_cut``."""
         ...
 
     def close(self) -> None:

@@ -19,10 +19,11 @@ as much as a long sentence. With ``window_s`` the encoder sees only ``max(window
 (CTranslate2 accepts a shorter input; whisper.cpp calls this ``audio_ctx``): about 0.08 s instead
 of 0.35 s for a short command with tiny.en here. A short window sometimes makes the decoder
 loop ("Alt Alt Alt ..."), and so does the full one now and then. A transcript whose compression
-ratio is above 2.4 (faster-whisper's own test for that) is cut to the first turn of its loop
-(:mod:`workers.asr.deloop`); only when no phrase of it comes twice in a row is it done again
-with the full window. The ``hotwords`` were chosen with the full window (docs/asr.md); both
-passes get them.
+ratio is above 2.4 (faster-whisper's own test for that) is done again with the full window; a
+partial one (``transcribe(..., partial=True)``: the open segment, for an early stop word) is
+instead cut to the first turn of its loop (:mod:`workers.asr.deloop`) when a phrase of it comes
+twice in a row, and so is a redo that loops too. The ``hotwords`` were chosen with the full
+window (docs/asr.md); both passes get them.
 """
 
 from __future__ import annotations
@@ -199,8 +200,10 @@ class WhisperRecognizer:
         allowed = [(p, lang) for lang, p in probs if lang in self._auto_languages]
         return max(allowed)[1] if allowed else probs[0][0]
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
-        """Recognise up to 30 s of 16 kHz float audio."""
+    def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Transcript:
+        """Recognise up to 30 s of 16 kHz float audio. A decode that loops is done again with
+        the full window, or (``partial``, or when there is no other window) cut to its loop's
+        first turn; a redo that loops too is cut."""
         audio = np.asarray(samples, dtype=np.float32)
         if not self._multilingual:
             language = "en"
@@ -223,25 +226,22 @@ class WhisperRecognizer:
         options["max_new_tokens"] = max(1, min(max_new_tokens(len(audio)), room))
         frames = window_frames(len(audio), self._window_s)
         text, looped = self._decode(audio, frames, options)
-        if looped:
-            cut = first_cycle(text)
-            if cut is not None:
-                self.cut += 1
-                log.info("whisper_loop_cut frames=%d text=%r: kept %r", frames, text[:60], cut)
-                text = cut
-            elif frames < _FULL_FRAMES:
-                self.redone += 1
-                log.info(
-                    "whisper_window_loop frames=%d text=%r: redone with 30 s", frames, text[:60]
-                )
-                text, looped = self._decode(audio, _FULL_FRAMES, options)
-                if looped:
-                    text = first_cycle(text) or text
+        cut = first_cycle(text) if looped and (partial or frames >= _FULL_FRAMES) else None
+        if looped and cut is None and frames < _FULL_FRAMES:
+            self.redone += 1
+            log.info("whisper_window_loop frames=%d text=%r: redone with 30 s", frames, text[:60])
+            text, looped = self._decode(audio, _FULL_FRAMES, options)
+            cut = first_cycle(text) if looped else None
+        if cut is not None:
+            self.cut += 1
+            log.info("whisper_loop_cut frames=%d text=%r: kept %r", frames, text[:60], cut)
+            text = cut
         return Transcript(
             text=text,
             language=language if text else "",
             event="Speech" if text else "",
             itn=True,
+            loop_cut=cut is not None,
         )
 
     def _prompt_tokens(self, options: dict[str, Any]) -> int:

@@ -72,12 +72,13 @@ def test_a_transcript_may_have_only_as_many_tokens_as_its_audio_can_hold():
     # A decoder that loops ("start, start, start ...") wrote until Whisper's 448 tokens: 1.7-3 s
     # for 0.75 s of audio. Capped by the audio's length, the loop is found after a few tokens.
     loop = SimpleNamespace(text=" start," * 20, compression_ratio=9.0)
+    fine = SimpleNamespace(text=" Stop.", compression_ratio=1.1)
     rec, model = _recognizer("en", {})
-    model._segments = [[loop]]
-    assert rec.transcribe(np.zeros(12_000, dtype=np.float32)).text == "start,"  # its first turn
-    (short,) = model.options  # and no second decode
-    assert short["max_new_tokens"] == 16 + 15  # 0.75 s: 31 tokens
-    assert rec.cut == 1 and rec.redone == 0
+    model._segments = [[loop], [fine]]
+    assert rec.transcribe(np.zeros(12_000, dtype=np.float32)).text == "Stop."
+    short, redo = model.options
+    assert short["max_new_tokens"] == redo["max_new_tokens"] == 16 + 15  # 0.75 s: 31 tokens
+    assert redo["frames"] == 3000 and rec.redone == 1
     rec.transcribe(np.zeros(30 * 16_000, dtype=np.float32))
     assert model.options[-1]["max_new_tokens"] == 320  # 30 s: within 448 with a prompt
 
@@ -88,16 +89,22 @@ def test_the_cap_leaves_room_for_a_long_prompt_of_hotwords():
     assert model.options[-1]["max_new_tokens"] == 448 - 408
 
 
-def test_a_loop_is_cut_to_its_first_turn_without_decoding_again_and_a_looping_redo_too():
-    turn = " turn to the right" * 6
+def test_a_partial_loop_is_cut_to_its_first_turn_at_once_and_a_looping_redo_too():
     rec, model = _recognizer("en", {})
-    model._segments = [[SimpleNamespace(text=turn, compression_ratio=5.0)]]
-    assert rec.transcribe(np.zeros(16_000, dtype=np.float32)).text == "turn to the right"
-    assert len(model.options) == 1 and rec.cut == 1
-    odd = SimpleNamespace(text="".join(f" a{i}" for i in range(40)), compression_ratio=9.0)
-    loop = SimpleNamespace(text=" Stop and turn left, stop," * 8, compression_ratio=6.0)
-    model._segments = [[odd], [loop]]  # the redo loops too: it is cut as well
-    assert rec.transcribe(np.zeros(16_000, dtype=np.float32)).text == "Stop and turn left, stop,"
-    assert rec.redone == 1
+    turn = SimpleNamespace(text=" start," * 12, compression_ratio=5.0)
+    model._segments = [[turn]]
+    t = rec.transcribe(np.zeros(12_000, dtype=np.float32), partial=True)
+    assert (t.text, t.loop_cut) == ("start,", True)  # heard at once: a stop word can act
+    assert len(model.options) == 1 and rec.cut == 1 and rec.redone == 0
+    loop = SimpleNamespace(text=" turn to the right" * 6, compression_ratio=5.0)
+    fine = SimpleNamespace(text=" Turn to the right.", compression_ratio=1.1)
+    model._segments = [[loop], [fine]]  # a whole segment is decoded again with care
+    t = rec.transcribe(np.zeros(16_000, dtype=np.float32))
+    assert (t.text, t.loop_cut) == ("Turn to the right.", False) and rec.redone == 1
+    again = SimpleNamespace(text=" Stop and turn left, stop," * 8, compression_ratio=6.0)
+    model._segments = [[loop], [again]]  # the redo loops too: it is cut
+    t = rec.transcribe(np.zeros(16_000, dtype=np.float32))
+    assert (t.text, t.loop_cut) == ("Stop and turn left, stop,", True)
     model._segments = [[SimpleNamespace(text=" turn left, turn left", compression_ratio=1.2)]]
-    assert rec.transcribe(np.zeros(16_000, dtype=np.float32)).text == "turn left, turn left"
+    t = rec.transcribe(np.zeros(16_000, dtype=np.float32), partial=True)
+    assert (t.text, t.loop_cut) == ("turn left, turn left", False)  # no loop: said twice

@@ -172,9 +172,9 @@ class Counting:
         self.inner, self.calls = inner, 0
         self.name, self.max_samples = inner.name, inner.max_samples
 
-    def transcribe(self, samples):
+    def transcribe(self, samples, *, partial=False):
         self.calls += 1
-        return self.inner.transcribe(samples)
+        return self.inner.transcribe(samples, partial=partial)
 
     def close(self) -> None:
         self.inner.close()
