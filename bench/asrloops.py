@@ -6,12 +6,13 @@
 Every English line of ``bench/data/understanding.yaml`` and ``understanding_blind.yaml``, in
 every voice and noise ``bench.understanding_audio`` makes (cached), is recognised whole by
 ``WhisperRecognizer`` with host.yaml's ASR settings (tiny.en, ``window_s``, ``hotwords``). For
-each transcript whose first decode loops (compression ratio above 2.4), the bench keeps three
-texts: the loop itself, its first turn (:func:`workers.asr.deloop.first_cycle`, what the
-recogniser now answers) and a second decode with the full 30 s window (what it answered
-before), timed. Word error rate of each against the line's words, per split: the choice was
-made on the tuning lines (main corpus ``tune``, blind corpus ``-pNN``) and is reported on the
-held-back ones. Saved in ``bench/results/asrloops.json``.
+each transcript whose first decode loops (compression ratio above 2.4), the bench keeps the
+loop itself, its first turn (:func:`workers.asr.deloop.first_cycle`: what a partial transcript
+now answers), a second decode with the full 30 s window, timed, and what the recogniser answers
+for the whole segment (the redo, cut when it loops too). Word error rate of each against the
+line's words, per split: choices were made on the tuning lines (main corpus ``tune``, blind
+corpus ``-pNN``) and are reported on the held-back ones. Saved in
+``bench/results/asrloops.json``.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ def run(quick: bool) -> dict[str, Any]:
         figures[part] = {
             "loops": len(mine),
             "wer_loop": round(word_error_rate(refs, [x["looped"] for x in mine]), 3),
+            "wer_first_turn": round(
+                word_error_rate(refs, [x["first_turn"] or x["redo"] for x in mine]), 3
+            ),
             "wer_redo": round(word_error_rate(refs, [x["redo"] for x in mine]), 3),
             "wer_answer": round(word_error_rate(refs, [x["answer"] for x in mine]), 3),
             "redo_looped_too": sum(x["redo_looped"] for x in mine),

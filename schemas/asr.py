@@ -50,7 +50,9 @@ class AsrPartial(Message):
 
     Speculative: the segment is still open and may go on. The dialog acts on a stop word in it
     at once; the VAD may end the turn sooner when it reads as a complete request. Superseded by
-    a higher ``revision`` of the same segment, and by the segment's ``asr.text``.
+    a higher ``revision`` of the same segment, and by the segment's ``asr.text``. A revision may
+    come twice: a quick transcript first (Whisper's looping decode cut to its first turn, for
+    an early stop word), then a careful one of the same audio, which supersedes it.
     """
 
     text: str

@@ -92,11 +92,13 @@ def handle(
         heard, loop_cut = recognise_partial(
             recognizer, partial, settings.overlap_ms, bus_ms=partial.bus_ms + bus_ms
         )
-        if loop_cut:  # heard at once for a stop word; the segment is recognised with care
-            spec.forget(partial.segment_id)
-        else:
-            spec.keep(partial, heard)
         node.publish("asr.partial", heard, trace=msg.trace)
+        if loop_cut:  # out at once for its stop word; then the careful one, to answer with
+            heard, _ = recognise_partial(
+                recognizer, partial, settings.overlap_ms, bus_ms=heard.bus_ms, careful=True
+            )
+            node.publish("asr.partial", heard, trace=msg.trace)
+        spec.keep(partial, heard)
         return
     segment = payload_as(msg, VadSegment)
     result = spec.take(segment, bus_ms=segment.bus_ms + bus_ms) if settings.speculative else None

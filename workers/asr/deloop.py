@@ -5,9 +5,10 @@ Whisper sometimes repeats a phrase until its token limit: 0.75 s of "stop," came
 Decoding again with the full 30 s window takes another 0.3-0.5 s. :func:`first_cycle` keeps the
 words before the repetition and one turn of it, or finds nothing (``None``) when no phrase of
 the text comes twice in a row. The recogniser uses it for a partial transcript (the open
-segment, heard at a pause for a stop word: "start," is then a stop at once) and for a redo that
-loops too; a whole segment is decoded again first, because the first turn of a loop can look
-like a command that was never said (``docs/asr.md``, `bench/results/asrloops.json`).
+segment, heard at a pause for a stop word: "start," is then a stop at once; a careful
+transcript of the same audio follows it) and for a redo that loops too; a whole segment is
+decoded again first, because the first turn of a loop can look like a command that was never
+said (``docs/asr.md``, `bench/results/asrloops.json`).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def segment_samples(segment: VadSegment | VadPartial) -> np.ndarray:
 
 
 def _run(
-    recognizer: Recognizer, segment: VadSegment | VadPartial, overlap_ms: int
+    recognizer: Recognizer, segment: VadSegment | VadPartial, overlap_ms: int, careful: bool = False
 ) -> tuple[Transcript, float, float]:
     """(transcript, processing seconds, audio seconds) of a segment's PCM."""
     samples = segment_samples(segment)
@@ -50,7 +50,7 @@ def _run(
         recognizer,
         samples,
         SAMPLE_RATE_HZ * overlap_ms // 1000,
-        partial=isinstance(segment, VadPartial),
+        partial=isinstance(segment, VadPartial) and not careful,
     )
     infer_s = time.perf_counter() - started
     log.debug("recognised segment=%s pieces=%d infer_s=%.3f", segment.segment_id, pieces, infer_s)
@@ -79,11 +79,17 @@ def recognise(
 
 
 def recognise_partial(
-    recognizer: Recognizer, partial: VadPartial, overlap_ms: int = 300, *, bus_ms: float = 0.0
+    recognizer: Recognizer,
+    partial: VadPartial,
+    overlap_ms: int = 300,
+    *,
+    bus_ms: float = 0.0,
+    careful: bool = False,
 ) -> tuple[AsrPartial, bool]:
     """Recognise the open segment of a ``vad.partial`` into its ``asr.partial``, and whether
-    its text is a looping decode's first turn (then it is not reused for the segment)."""
-    transcript, infer_s, audio_s = _run(recognizer, partial, overlap_ms)
+    its text is a looping decode's first turn (quick, for a stop word; not to be reused for the
+    segment). ``careful``: recognised as a segment is (a loop decoded again)."""
+    transcript, infer_s, audio_s = _run(recognizer, partial, overlap_ms, careful)
     heard = AsrPartial(
         text=transcript.text,
         segment_id=partial.segment_id,

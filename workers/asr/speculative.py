@@ -66,10 +66,6 @@ class Speculation:
         while len(self._held) > _REMEMBER:
             self._held.popitem(last=False)
 
-    def forget(self, segment_id: str) -> None:
-        """Hold nothing for this segment (its latest partial's transcript is not reusable)."""
-        self._held.pop(segment_id, None)
-
     def take(self, segment: VadSegment, *, bus_ms: float = 0.0) -> AsrText | None:
         """The segment's ``asr.text`` from its partial's transcript, if that holds all its
         speech; the segment's partials are forgotten either way."""

@@ -193,6 +193,7 @@ class WhisperRecognizer:
         self._beam_size = beam_size
         self._hotwords = {k: v.strip() for k, v in (hotwords or {}).items() if v.strip()}
         self._prompt_sizes: dict[str, int] = {}
+        self._looped_last: tuple[int, int, int] | None = None  # the last short decode, if it looped
 
     def detect_language(self, samples: np.ndarray) -> str:
         """The most probable language among ``auto_languages``."""
@@ -225,7 +226,14 @@ class WhisperRecognizer:
         room = _MAX_LENGTH - self._prompt_tokens(options)  # faster-whisper refuses more
         options["max_new_tokens"] = max(1, min(max_new_tokens(len(audio)), room))
         frames = window_frames(len(audio), self._window_s)
-        text, looped = self._decode(audio, frames, options)
+        key = (frames, len(audio), hash(audio.tobytes()))
+        if not partial and frames < _FULL_FRAMES and key == self._looped_last:
+            # the same audio looped a moment ago (its partial, cut): straight to the redo
+            text, looped = "", True
+            self._looped_last = None
+        else:
+            text, looped = self._decode(audio, frames, options)
+            self._looped_last = key if looped else None
         cut = first_cycle(text) if looped and (partial or frames >= _FULL_FRAMES) else None
         if looped and cut is None and frames < _FULL_FRAMES:
             self.redone += 1

@@ -33,6 +33,7 @@ def _recognizer(language: str, hotwords: dict[str, str]) -> tuple[WhisperRecogni
     rec.redone = rec.cut = 0
     rec._hotwords = {k: v for k, v in hotwords.items() if v.strip()}
     rec._prompt_sizes = {}
+    rec._looped_last = None
     return rec, model
 
 
@@ -103,8 +104,19 @@ def test_a_partial_loop_is_cut_to_its_first_turn_at_once_and_a_looping_redo_too(
     assert (t.text, t.loop_cut) == ("Turn to the right.", False) and rec.redone == 1
     again = SimpleNamespace(text=" Stop and turn left, stop," * 8, compression_ratio=6.0)
     model._segments = [[loop], [again]]  # the redo loops too: it is cut
-    t = rec.transcribe(np.zeros(16_000, dtype=np.float32))
+    t = rec.transcribe(np.full(16_000, 0.01, dtype=np.float32))
     assert (t.text, t.loop_cut) == ("Stop and turn left, stop,", True)
     model._segments = [[SimpleNamespace(text=" turn left, turn left", compression_ratio=1.2)]]
     t = rec.transcribe(np.zeros(16_000, dtype=np.float32), partial=True)
     assert (t.text, t.loop_cut) == ("turn left, turn left", False)  # no loop: said twice
+
+
+def test_the_careful_pass_of_a_cut_partial_goes_straight_to_the_full_window():
+    rec, model = _recognizer("en", {})
+    loop = SimpleNamespace(text=" start," * 12, compression_ratio=5.0)
+    fine = SimpleNamespace(text=" Stop, how much charge", compression_ratio=1.1)
+    model._segments = [[loop], [fine]]
+    audio = np.full(12_000, 0.01, dtype=np.float32)
+    assert rec.transcribe(audio, partial=True).text == "start,"  # at once, for the stop word
+    assert rec.transcribe(audio).text == "Stop, how much charge"  # the same audio, with care
+    assert [o["frames"] for o in model.options] == [1600, 3000]  # the short decode not repeated

@@ -263,3 +263,50 @@ def test_a_segment_read_in_place_gives_the_samples_of_its_bytes() -> None:
     view = seg.model_copy()
     view.__dict__["pcm"] = memoryview(pcm).toreadonly()  # as bus.framing delivers it
     assert np.array_equal(segment_samples(view), segment_samples(seg))
+
+
+class _Looping:
+    """A recognizer whose quick pass of a pause loops (cut to "start,"); its careful pass and
+    every segment hear the words."""
+
+    name, max_samples = "looping", 30 * 16000
+
+    def __init__(self) -> None:
+        self.calls: list[bool] = []
+
+    def transcribe(self, samples, *, partial=False):
+        from workers.asr.transcript import Transcript
+
+        self.calls.append(partial)
+        if partial:
+            return Transcript(text="start,", language="en", loop_cut=True)
+        return Transcript(text="Stop, how much charge", language="en")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_pause_that_loops_is_sent_at_once_then_heard_with_care_and_that_answers_the_segment(
+    tmp_path: Path,
+) -> None:
+    from schemas.asr import AsrPartial
+
+    settings = AsrSettings()
+    pcm = np.zeros(12_000, dtype="<i2").tobytes()
+    seg = VadSegment(pcm=pcm, segment_id="s1", start_ns=0, end_ns=1, partial_revision=0)
+    bus = MemoryBus()
+    worker = bus.node("asr", settings.model_dump(mode="json"), manifest=MANIFEST)
+    vad, probe = bus.node("vad"), bus.node("probe")
+    probe.subscribe("asr.*")
+    rec = _Looping()
+    spec = Speculation()
+    vad.publish("vad.partial", partial_from(seg), trace="s1")
+    serve(worker, rec, settings, spec)
+    heard = [m.payload for m in probe]
+    assert [type(h) for h in heard] == [AsrPartial, AsrPartial]
+    assert [h.text for h in heard] == ["start,", "Stop, how much charge"]  # type: ignore[union-attr]
+    vad.publish("vad.segment", seg, trace="s1")
+    serve(worker, rec, settings, spec)
+    (text,) = [m.payload for m in probe]
+    assert isinstance(text, AsrText) and text.speculative and text.text == "Stop, how much charge"
+    assert rec.calls == [True, False]  # the segment itself was not recognised again
