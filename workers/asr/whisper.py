@@ -229,7 +229,7 @@ class WhisperRecognizer:
         key = (frames, len(audio), hash(audio.tobytes()))
         if not partial and frames < _FULL_FRAMES and key == self._looped_last:
             # the same audio looped a moment ago (its partial, cut): straight to the redo
-            text, looped = "", True
+            text, looped = "(its partial's loop)", True
             self._looped_last = None
         else:
             text, looped = self._decode(audio, frames, options)
