@@ -22,7 +22,9 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { HEADER = 16, DESCRIPTOR = 28 };
+#include "vbshm.h"
+
+enum { HEADER = VBSHM_HEADER, DESCRIPTOR = VBSHM_DESCRIPTOR };
 
 static const char MAGIC[4] = {'V', 'B', 'S', '1'};
 
@@ -86,22 +88,29 @@ PyObject *vb_shm_put(PyObject *self, PyObject *const *a, Py_ssize_t nargs) {
     return out;
 }
 
+int vbshm_descriptor(PyObject *obj, uint64_t *off, uint64_t *len, uint64_t *stamp) {
+    Py_buffer desc;
+    if (PyObject_GetBuffer(obj, &desc, PyBUF_SIMPLE) < 0) return 0;
+    const unsigned char *d = desc.buf;
+    int ok = desc.len > DESCRIPTOR && memcmp(d, MAGIC, 4) == 0;
+    if (ok) {
+        *off = get_le(d + 4);
+        *len = get_le(d + 12);
+        *stamp = get_le(d + 20);
+    }
+    PyBuffer_Release(&desc);
+    if (!ok) PyErr_SetString(PyExc_ValueError, "not a shared-memory descriptor");
+    return ok;
+}
+
 PyObject *vb_shm_get(PyObject *self, PyObject *const *a, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "shm_get(ring, descriptor)");
         return NULL;
     }
-    Py_buffer desc;
-    if (PyObject_GetBuffer(a[1], &desc, PyBUF_SIMPLE) < 0) return NULL;
-    const unsigned char *d = desc.buf;
-    if (desc.len <= DESCRIPTOR || memcmp(d, MAGIC, 4) != 0) {
-        PyBuffer_Release(&desc);
-        PyErr_SetString(PyExc_ValueError, "not a shared-memory descriptor");
-        return NULL;
-    }
-    uint64_t off = get_le(d + 4), len = get_le(d + 12), stamp = get_le(d + 20);
-    PyBuffer_Release(&desc);
+    uint64_t off, len, stamp;
+    if (!vbshm_descriptor(a[1], &off, &len, &stamp)) return NULL;
     Py_buffer ring;
     if (PyObject_GetBuffer(a[0], &ring, PyBUF_SIMPLE) < 0) return NULL;
     unsigned char *p;

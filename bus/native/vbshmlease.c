@@ -27,15 +27,9 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { HEADER = 16, DESCRIPTOR = 28, ENTRY_WORDS = 4 };
+#include "vbshm.h"
 
-static const char MAGIC[4] = {'V', 'B', 'S', '1'};
-
-static uint64_t get_le(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
+enum { HEADER = VBSHM_HEADER, ENTRY_WORDS = 4 };
 
 typedef struct {
     PyObject_HEAD
@@ -112,16 +106,8 @@ PyObject *vb_shm_lease(PyObject *self, PyObject *const *a, Py_ssize_t nargs) {
             PyErr_SetString(PyExc_TypeError, "shm_lease(ring, leases, descriptor, owner != 0)");
         return NULL;
     }
-    Py_buffer desc;
-    if (PyObject_GetBuffer(a[2], &desc, PyBUF_SIMPLE) < 0) return NULL;
-    const unsigned char *d = desc.buf;
-    if (desc.len <= DESCRIPTOR || memcmp(d, MAGIC, 4) != 0) {
-        PyBuffer_Release(&desc);
-        PyErr_SetString(PyExc_ValueError, "not a shared-memory descriptor");
-        return NULL;
-    }
-    uint64_t off = get_le(d + 4), len = get_le(d + 12), stamp = get_le(d + 20);
-    PyBuffer_Release(&desc);
+    uint64_t off, len, stamp;
+    if (!vbshm_descriptor(a[2], &off, &len, &stamp)) return NULL;
     ShmView *v = PyObject_New(ShmView, &ShmViewType);
     if (v == NULL) return NULL;
     v->entry = NULL;

@@ -4,10 +4,8 @@ ring left in /dev/shm when a publisher ends or is killed."""
 
 from __future__ import annotations
 
-import mmap
 import os
 import signal
-import struct
 import subprocess
 import sys
 import textwrap
@@ -30,6 +28,7 @@ from bus.nodeconfig import SHM_HOLD_MS, NodeConfig
 from bus.proxy import Proxy
 from bus.taps.tapnode import TapNode
 from schemas import AudioFrame
+from tests.bus.shmlap import lapping_writer
 
 pytestmark = pytest.mark.skipif(not shm.available(), reason="no /dev/shm or bus/native not built")
 REPO = Path(__file__).parents[2]
@@ -364,57 +363,20 @@ def test_the_sweep_keeps_live_rings_and_removes_those_of_gone_processes(tmp_path
     )
 
 
-_WRITER = textwrap.dedent(
-    """
-    import sys
-    from bus import shm
-    ring = shm.ShmRing(0xFEEDBEEF, 1 << 20)
-    print(ring.path, flush=True)
-    i = 0
-    while True:  # one slot size, so the ring wraps every 16 writes and slots are overwritten
-        i += 1
-        d = ring.put(bytes([i % 251]) * 65000)
-        if i == 1:
-            sys.stdout.buffer.write(d.hex().encode() + b"\\n")
-            sys.stdout.flush()
-    """
-)
-
-
 @pytest.mark.slow
 def test_the_seqlock_never_hands_out_a_torn_slot_while_the_writer_laps_the_ring() -> None:
     """On the board (weakly ordered Cortex-A cores) this is the check of vbshm.c's fences."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _WRITER],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert proc.stdout is not None
-    try:
-        proc.stdout.readline()
-        first = bytes.fromhex(proc.stdout.readline().decode().strip())
-        _magic, _off, length, _stamp = shm.DESCRIPTOR.unpack_from(first)
-        name = first[shm.DESCRIPTOR.size :].decode()
-        reader = shm.ShmReader()
-        with open(shm.SHM_DIR / name, "rb") as f:
-            ring = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
-        whole = lost = 0
+    reader = shm.ShmReader()
+    whole = 0
+    with lapping_writer(0xFEEDBEEF) as descriptors:
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            stamp = struct.unpack_from("<Q", ring, 0)[0]  # whatever the slot at 0 holds now
-            if stamp == 0:
-                continue  # being written
-            d = shm.DESCRIPTOR.pack(shm.MAGIC, 0, length, stamp) + name.encode()
+        for d in descriptors:
+            if time.monotonic() > deadline:
+                break
             try:
                 data = reader.read(d)
             except LostError:
-                lost += 1  # overwritten between our look and the copy
-                continue
-            assert data == data[:1] * length, "a torn slot was returned"
+                continue  # overwritten between our look and the copy
+            assert bytes(data) == bytes(data[:1]) * len(data), "a torn slot was returned"
             whole += 1
-        assert whole > 100  # many whole reads while the writer lapped the ring
-    finally:
-        proc.kill()
-        proc.wait()
-        shm.sweep()
+    assert whole > 100  # many whole reads while the writer lapped the ring

@@ -6,7 +6,6 @@ a ring without a lease table, or a full table, is copied out as before."""
 from __future__ import annotations
 
 import gc
-import mmap
 import os
 import signal
 import struct
@@ -26,6 +25,7 @@ from bus.node import Node
 from bus.nodeconfig import NodeConfig
 from bus.proxy import Proxy
 from schemas import AudioFrame
+from tests.bus.shmlap import lapping_writer
 
 pytestmark = pytest.mark.skipif(
     not shm.available() or not hasattr(shm.vbio, "shm_lease"),
@@ -195,60 +195,23 @@ def test_a_node_that_asks_reads_in_place_and_one_that_does_not_gets_bytes(tmp_pa
         proxy.stop()
 
 
-_WRITER = textwrap.dedent(
-    """
-    import sys
-    from bus import shm
-    ring = shm.ShmRing(0xFEEDBEE5, 1 << 20)
-    print(ring.path, flush=True)
-    i = 0
-    while True:  # one slot size, no hold: only the leases keep the writer off a slot
-        i += 1
-        d = ring.put(bytes([i % 251]) * 65000)
-        if i == 1:
-            sys.stdout.buffer.write(d.hex().encode() + b"\\n")
-            sys.stdout.flush()
-    """
-)
-
-
 @pytest.mark.slow
 def test_a_leased_slot_is_never_written_while_the_writer_laps_the_ring() -> None:
     """On the board (weakly ordered Cortex-A cores) this is the check of vbshmlease.c's fences."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _WRITER],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert proc.stdout is not None
-    try:
-        proc.stdout.readline()
-        first = bytes.fromhex(proc.stdout.readline().decode().strip())
-        _magic, _off, length, _stamp = shm.DESCRIPTOR.unpack_from(first)
-        name = first[shm.DESCRIPTOR.size :].decode()
-        reader = shm.ShmReader()
-        with open(shm.SHM_DIR / name, "rb") as f:
-            ring = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
-        held = lost = 0
+    reader = shm.ShmReader()
+    held = 0
+    with lapping_writer(0xFEEDBEE5) as descriptors:
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            stamp = struct.unpack_from("<Q", ring, 0)[0]  # whatever the slot at 0 holds now
-            if stamp == 0:
-                continue
-            d = shm.DESCRIPTOR.pack(shm.MAGIC, 0, length, stamp) + name.encode()
+        for d in descriptors:
+            if time.monotonic() > deadline:
+                break
             try:
                 view = reader.read(d, in_place=True)
             except LostError:
-                lost += 1  # overwritten between our look and the lease
-                continue
+                continue  # overwritten between our look and the lease
             first_byte = view[0]
             time.sleep(0.001)  # the writer laps the ring meanwhile, around this slot
-            assert view == bytes([first_byte]) * length, "a leased slot was written over"
+            assert view == bytes([first_byte]) * len(view), "a leased slot was written over"
             del view
             held += 1
-        assert held > 100
-    finally:
-        proc.kill()
-        proc.wait()
-        shm.sweep()
+    assert held > 100
