@@ -11,8 +11,8 @@ that ``bench.understanding_audio`` made, recognised whole by ``WhisperRecognizer
 host.yaml's ASR settings (its ``whisper.hotwords`` included, unless ``--no-hotwords``: the first
 table of ``docs/asr.md`` was taken without them) and each ``window_s``. Per window and noise:
 WER (digits as Whisper writes them count as errors, alike for every window), mean time per
-utterance, and how many transcripts looped and were cut to their loop's first turn or redone
-with the full window.
+utterance, and how many transcripts looped and were redone with the full window (and cut to
+their loop's first turn when the redo looped too).
 ``configs/host.yaml``'s ``window_s`` is the shortest within 0.005 of the full window's WER on
 the tuning split. Saved in ``bench/results/asrwindow.json``.
 """

@@ -147,7 +147,7 @@ class Bench:
             )
         self.notes.append(
             f"{name}: payloads sent in frame 2 because the ring's next slot was held "
-            f"(written less than shm_hold_ms ago): {'; '.join(parts)}"
+            f"(written less than shm_hold_ms ago, or leased by the reader): {'; '.join(parts)}"
         )
 
     def run_dora(self, tag: str) -> dict[str, Any] | None:

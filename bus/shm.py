@@ -90,16 +90,24 @@ def _start_time(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
-_owner: tuple[int, int] = (0, 0)  # (pid, owner token) of this process as a reader
+_owner = 0  # this process's owner token as a reader; 0 until first asked (and after a fork)
 
 
 def owner_token() -> int:
     """This process's owner token in lease tables: its pid and start time (mod 2**32)."""
     global _owner
-    pid = os.getpid()
-    if _owner[0] != pid:  # computed once per process (again after a fork)
-        _owner = (pid, pid << 32 | (_start_time(pid) or 0) & 0xFFFFFFFF)
-    return _owner[1]
+    if not _owner:  # once per process, not per message
+        pid = os.getpid()
+        _owner = pid << 32 | (_start_time(pid) or 0) & 0xFFFFFFFF
+    return _owner
+
+
+def _forget_owner() -> None:
+    global _owner
+    _owner = 0
+
+
+os.register_at_fork(after_in_child=_forget_owner)
 
 
 def _alive(token: int) -> bool:
@@ -325,7 +333,8 @@ class ShmOut:
     def __init__(self, instance: int, min_bytes: int, ring_bytes: int, hold_ms: int) -> None:
         self.min_bytes = min_bytes
         self.held = 0
-        """Payloads sent in frame 2 because the ring's next slot was held."""
+        """Payloads sent in frame 2 because the ring's next slot was held (written less than
+        ``hold_ms`` ago, or leased by a reader: :attr:`ShmRing.leased`)."""
         self._instance = instance
         self._ring_bytes = ring_bytes
         self._hold_ms = hold_ms
@@ -359,9 +368,11 @@ class ShmOut:
         if now - self._held_logged_ns > 10_000_000_000:  # a burst holds many: one line per 10 s
             self._held_logged_ns = now
             log.info(
-                "shm_ring_held held_total=%d hold_ms=%d (payloads in frame 2 until a slot "
-                "is older than hold_ms; a larger shm_ring_bytes holds a longer burst)",
+                "shm_ring_held held_total=%d leased=%d hold_ms=%d (payloads in frame 2 until "
+                "the next slot is older than hold_ms and no reader holds a view of it; a larger "
+                "shm_ring_bytes holds a longer burst)",
                 self.held,
+                self._ring.leased if self._ring is not None else 0,
                 self._hold_ms,
             )
 

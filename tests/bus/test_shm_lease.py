@@ -42,6 +42,15 @@ def _owners(ring: shm.ShmRing) -> list[int]:
     return [struct.unpack_from("<Q", table, i * 32)[0] for i in range(shm.LEASE_BYTES // 32)]
 
 
+def _leased(ring: shm.ShmRing, byte: bytes) -> tuple[bytes, memoryview]:
+    """A payload of SIZE ``byte``s put into ``ring``: its descriptor and a view leased of it."""
+    d = ring.put(byte * SIZE)
+    assert d is not None
+    view = shm.ShmReader().read(d, in_place=True)
+    assert isinstance(view, memoryview)
+    return d, view
+
+
 @pytest.fixture
 def ring() -> Iterator[shm.ShmRing]:
     r = shm.ShmRing(0x0DDBA11, MiB, hold_ms=0)  # no hold: only leases keep slots
@@ -52,11 +61,8 @@ def ring() -> Iterator[shm.ShmRing]:
 def test_a_view_is_the_slot_itself_read_only_and_its_lease_goes_with_its_last_reference(
     ring: shm.ShmRing,
 ) -> None:
-    reader = shm.ShmReader()
-    d = ring.put(b"a" * SIZE)
-    assert d is not None
-    view = reader.read(d, in_place=True)
-    assert isinstance(view, memoryview) and view.readonly and view == b"a" * SIZE
+    d, view = _leased(ring, b"a")
+    assert view.readonly and view == b"a" * SIZE
     with pytest.raises(TypeError):
         view[0] = 1
     assert _owners(ring).count(shm.owner_token()) == 1
@@ -66,16 +72,13 @@ def test_a_view_is_the_slot_itself_read_only_and_its_lease_goes_with_its_last_re
     assert _owners(ring).count(shm.owner_token()) == 1 and part == b"a" * 10
     del part
     assert _owners(ring).count(shm.owner_token()) == 0
-    assert reader.read(d) == b"a" * SIZE  # a copy, as without in_place
+    assert shm.ShmReader().read(d) == b"a" * SIZE  # a copy, as without in_place
 
 
 def test_the_publisher_writes_around_a_held_view_and_resumes_when_it_is_dropped(
     ring: shm.ShmRing,
 ) -> None:
-    reader = shm.ShmReader()
-    d = ring.put(b"a" * SIZE)
-    assert d is not None
-    view = reader.read(d, in_place=True)
+    _d, view = _leased(ring, b"a")
     written = [ring.put(bytes([i]) * SIZE) for i in range(1, 3 * SLOTS)]
     assert all(w is not None for w in written[: SLOTS - 1])  # the free slots are written
     assert all(w is None for w in written[SLOTS - 1 :])  # the next one is the held view's

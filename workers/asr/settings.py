@@ -68,8 +68,9 @@ class WhisperSettings(BaseModel):
     window_s: float = Field(default=0.0, ge=0.0, le=30.0)
     """Encode only ``max(window_s, audio + 1 s)`` of audio instead of Whisper's fixed 30 s window
     (as whisper.cpp's audio_ctx): several times faster on short commands; a transcript that
-    loops (compression ratio above 2.4) is cut to its loop's first turn, or redone with the full
-    window when no phrase of it comes twice in a row. 0 = always 30 s."""
+    loops (compression ratio above 2.4) is redone with the full window (and cut to its loop's
+    first turn if that loops too); a partial one is cut at once, then redone for its segment
+    (``docs/asr.md``). 0 = always 30 s."""
     hotwords: dict[str, str] = Field(default_factory=dict)
     """Per language (``en``, ``zh``), words the recogniser is biased towards (faster-whisper's
     ``hotwords``, given to the decoder as a prompt): the dialog's command vocabulary, so that

@@ -158,6 +158,11 @@ def max_new_tokens(samples: int) -> int:
     return min(_TOKENS_MAX, _TOKENS_MIN + samples * _TOKENS_PER_S // _SAMPLE_RATE)
 
 
+def _audio_key(audio: np.ndarray, frames: int) -> tuple[int, int, int]:
+    """Which audio a decode was of (to know a cut partial's careful pass)."""
+    return frames, len(audio), hash(audio.tobytes())
+
+
 class WhisperRecognizer:
     """faster-whisper on CPU (int8) with a packaged model."""
 
@@ -178,8 +183,8 @@ class WhisperRecognizer:
         self._model: Any = _windowed_model(str(model_path(name, cache_dir)), threads)
         self._window_s = window_s
         self.redone = 0
-        """Transcripts redone with the full window because the short one looped and no phrase
-        of it came twice in a row."""
+        """Transcripts redone with the full window because the short one looped (a partial's
+        only when no phrase of it came twice in a row)."""
         self.cut = 0
         """Looping transcripts cut to the first turn of their loop (:mod:`workers.asr.deloop`)."""
         self._multilingual = bool(self._model.model.is_multilingual)
@@ -193,7 +198,7 @@ class WhisperRecognizer:
         self._beam_size = beam_size
         self._hotwords = {k: v.strip() for k, v in (hotwords or {}).items() if v.strip()}
         self._prompt_sizes: dict[str, int] = {}
-        self._looped_last: tuple[int, int, int] | None = None  # the last short decode, if it looped
+        self._looped_last: tuple[int, int, int] | None = None  # a cut partial's audio, if last
 
     def detect_language(self, samples: np.ndarray) -> str:
         """The most probable language among ``auto_languages``."""
@@ -226,15 +231,16 @@ class WhisperRecognizer:
         room = _MAX_LENGTH - self._prompt_tokens(options)  # faster-whisper refuses more
         options["max_new_tokens"] = max(1, min(max_new_tokens(len(audio)), room))
         frames = window_frames(len(audio), self._window_s)
-        key = (frames, len(audio), hash(audio.tobytes()))
-        if not partial and frames < _FULL_FRAMES and key == self._looped_last:
-            # the same audio looped a moment ago (its partial, cut): straight to the redo
+        cut_before, self._looped_last = self._looped_last, None  # kept for the next call only
+        if not partial and cut_before is not None and cut_before == _audio_key(audio, frames):
+            # this audio's partial looped and was cut a moment ago: its careful pass, straight
+            # to the redo (the short decode would loop again)
             text, looped = "(its partial's loop)", True
-            self._looped_last = None
         else:
             text, looped = self._decode(audio, frames, options)
-            self._looped_last = key if looped else None
         cut = first_cycle(text) if looped and (partial or frames >= _FULL_FRAMES) else None
+        if partial and cut is not None and frames < _FULL_FRAMES:
+            self._looped_last = _audio_key(audio, frames)
         if looped and cut is None and frames < _FULL_FRAMES:
             self.redone += 1
             log.info("whisper_window_loop frames=%d text=%r: redone with 30 s", frames, text[:60])
