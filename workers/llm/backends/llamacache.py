@@ -1,0 +1,92 @@
+"""llama.cpp's prompt cache for the embedded backend: recent KV states, kept lean and counted whole.
+
+llama-cpp-python's RAM cache (``LlamaRAMCache``) keeps a :class:`llama_cpp.LlamaState` per
+recent prompt and restores the one sharing the longest prefix with a new prompt. Two things of
+that cache are changed here; what it restores is not:
+
+- **A state holds no logits.** ``Llama.save_state`` (0.3.x) copies ``scores`` for every token of
+  the context, up to ``n_batch`` rows of ``n_vocab`` floats: 50.8 MiB for a prompt of 271 tokens
+  with SmolLM2 (49152-token vocabulary), against 6.0 MiB for the KV state itself. With
+  ``logits_all`` off (our setting) llama-cpp-python never writes those rows (sampling reads the
+  context's own logits), so the copy is of zeros. :func:`lean_state` saves the same KV state with
+  a single zero row of ``scores``, which ``load_state`` broadcasts over the rows it resets.
+  Measured on 2026-12-02 (``python -m bench.llmmemory --mix``): see ``docs/llm.md``.
+- **The capacity counts every byte of a state** (``cache_size``): the upstream cache counts only
+  the KV state's bytes, so its 32 MiB held several hidden 50-100 MiB copies of ``scores``.
+
+A state is restored only when it spares at least ``min_tokens`` of prefill
+(:func:`worthwhile_cache`); see :mod:`workers.llm.backends.llamacpp`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from typing import Any
+
+import numpy as np
+
+__all__ = ["lean_state", "state_bytes", "worthwhile_cache"]
+
+log = logging.getLogger(__name__)
+
+
+def state_bytes(state: Any) -> int:
+    """Every byte a cached state holds: the KV state, its logits (``scores``) and its tokens."""
+    return int(state.llama_state_size) + int(state.scores.nbytes) + int(state.input_ids.nbytes)
+
+
+def lean_state(llm: Any) -> Any:
+    """``llm.save_state()`` without the copy of ``scores`` (see the module's docstring).
+
+    The backend installs it as ``llm.save_state``, the method llama-cpp-python's completion
+    calls to fill the cache. Falls back to the library's own ``save_state`` (the class's) when
+    the model computes logits for every token (``logits_all``: then ``scores`` holds real
+    values) or when this version of the library lacks what it uses.
+    """
+    import llama_cpp
+
+    try:
+        ctx = llm._ctx.ctx
+        logits_all = bool(llm._logits_all)
+        seed = llm._seed
+    except AttributeError:  # private API: absent in other versions
+        return type(llm).save_state(llm)
+    if logits_all:
+        return type(llm).save_state(llm)
+    size = int(llama_cpp.llama_state_get_size(ctx))
+    buf = (ctypes.c_uint8 * size)()
+    n = int(llama_cpp.llama_state_get_data(ctx, buf, size))
+    if n > size:
+        raise RuntimeError(f"llama.cpp wrote {n} bytes of state into a buffer of {size}")
+    return llama_cpp.LlamaState(
+        input_ids=llm.input_ids.copy(),
+        scores=np.zeros((1, llm.n_vocab()), dtype=np.single),
+        n_tokens=llm.n_tokens,
+        llama_state=bytes(memoryview(buf)[:n]),
+        llama_state_size=n,
+        seed=seed,
+    )
+
+
+def worthwhile_cache(llm: Any, capacity_mb: int, min_tokens: int) -> Any:
+    """llama.cpp's RAM prompt cache, counted whole, that hands out a state only when it spares
+    ``min_tokens`` of prefill (``llm``'s own context may already hold that prefix)."""
+    from llama_cpp import Llama, LlamaRAMCache
+
+    class WorthwhileCache(LlamaRAMCache):
+        @property
+        def cache_size(self) -> int:
+            return sum(state_bytes(s) for s in self.cache_state.values())
+
+        def __getitem__(self, key: Any) -> Any:
+            state = super().__getitem__(key)
+            tokens = list(key)
+            gain = Llama.longest_token_prefix(
+                state.input_ids.tolist(), tokens
+            ) - Llama.longest_token_prefix(llm.input_ids.tolist(), tokens)
+            if gain < min_tokens:
+                raise KeyError("no cached state spares enough of the prefill")
+            return state
+
+    return WorthwhileCache(capacity_bytes=capacity_mb << 20)
