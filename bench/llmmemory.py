@@ -17,10 +17,11 @@ reading (freed memory glibc keeps).
 ``--mix`` sends what the soak's conversation sends, in turn: a question with the history, an
 intents request held to the dialog's JSON schema (``workers.dialog.understanding``), and a
 question aborted after its first tokens (a barge-in). ``--upstream-cache`` runs the prompt cache
-as llama-cpp-python ships it (its ``save_state``, which copies the logits rows, and its capacity,
-which counts only the KV state) instead of ours (:mod:`workers.llm.backends.llamacache`), for the
-comparison in the same session. Each reading also gives the prompt cache's states and their
-bytes, and the median time of a request since the last reading.
+as llama-cpp-python ships it (its ``save_state`` and ``load_state``, which copy the logits rows,
+and its capacity, which counts only the KV state) instead of ours
+(:mod:`workers.llm.backends.llamacache`), for the comparison in the same session. Each reading
+also gives the prompt cache's states and their bytes, and the median time of a request since
+the last reading.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _upstream_cache(llm: Any) -> None:
     """The prompt cache as llama-cpp-python ships it: its save_state and its capacity count."""
     from llama_cpp import LlamaRAMCache
 
-    del llm.save_state  # the class's own again
+    del llm.save_state, llm.load_state  # the class's own again
     ours = type(llm.cache)
 
     class Upstream(ours):  # type: ignore[misc, valid-type]

@@ -127,6 +127,12 @@ def test_the_prompt_cache_keeps_no_copy_of_the_logits_and_counts_every_byte_it_h
         # more per state here) and its cache counted only the KV state's bytes
         assert all(s.scores.shape[0] == 1 and not s.scores.any() for s in states)
         assert cache.cache_size == sum(state_bytes(s) for s in states) <= 16 << 20
+        # a restore (the first system prompt again, after the others) leaves scores unwritten
+        b._llm.scores[:] = 7.0
+        system = ("system", "You are voice assistant number 0 on a robot car. " * 6)
+        prefill, _ = _prefilled(b, system, ("user", "What is the capital of France? Say it."))
+        assert prefill < 20  # restored from the cache: only the new words were prefilled
+        assert (b._llm.scores == 7.0).all()
     finally:
         b.close()
 

@@ -9,7 +9,10 @@ that cache are changed here; what it restores is not:
   with SmolLM2 (49152-token vocabulary), against 6.0 MiB for the KV state itself. With
   ``logits_all`` off (our setting) llama-cpp-python never writes those rows (sampling reads the
   context's own logits), so the copy is of zeros. :func:`lean_state` saves the same KV state with
-  a single zero row of ``scores``, which ``load_state`` broadcasts over the rows it resets.
+  a single zero row of ``scores``, and :func:`lean_restore` restores it without writing
+  ``scores`` at all (``load_state`` writes zeros over every row the state covers, which makes
+  the model's own ``n_batch`` x ``n_vocab`` array resident, 96 MiB for SmolLM2, and builds a
+  mask of the other rows each time).
   Measured on 2026-12-02 (``python -m bench.llmmemory --mix``): see ``docs/llm.md``.
 - **The capacity counts every byte of a state** (``cache_size``): the upstream cache counts only
   the KV state's bytes, so its 32 MiB held several hidden 50-100 MiB copies of ``scores``.
@@ -26,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["lean_state", "state_bytes", "worthwhile_cache"]
+__all__ = ["lean_restore", "lean_state", "state_bytes", "worthwhile_cache"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,26 @@ def lean_state(llm: Any) -> Any:
         llama_state_size=n,
         seed=seed,
     )
+
+
+def lean_restore(llm: Any, state: Any) -> None:
+    """``llm.load_state(state)`` for a state of :func:`lean_state`, without writing ``scores``
+    (they hold no values with ``logits_all`` off) or copying the KV state first; any other
+    state goes to the library's own ``load_state``."""
+    import llama_cpp
+
+    if state.scores.shape[0] != 1 or getattr(llm, "_logits_all", True):
+        type(llm).load_state(llm, state)
+        return
+    llm.input_ids = state.input_ids.copy()
+    llm.n_tokens = state.n_tokens
+    llm._requires_eval = True  # the logits of the restored context are not live: decode again
+    llm._seed = state.seed
+    data = ctypes.cast(ctypes.c_char_p(state.llama_state), ctypes.POINTER(ctypes.c_uint8))
+    if llama_cpp.llama_state_set_data(llm._ctx.ctx, data, state.llama_state_size) != (
+        state.llama_state_size
+    ):
+        raise RuntimeError("llama.cpp refused the prompt cache's state")
 
 
 def worthwhile_cache(llm: Any, capacity_mb: int, min_tokens: int) -> Any:
