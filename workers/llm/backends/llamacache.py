@@ -33,6 +33,9 @@ __all__ = ["lean_restore", "lean_state", "state_bytes", "worthwhile_cache"]
 
 log = logging.getLogger(__name__)
 
+_WARNED: list[str] = []
+"""The error that made :func:`lean_state` fall back, once logged (not again per request)."""
+
 
 def state_bytes(state: Any) -> int:
     """Every byte a cached state holds: the KV state, its logits (``scores``) and its tokens."""
@@ -50,26 +53,27 @@ def lean_state(llm: Any) -> Any:
     import llama_cpp
 
     try:
+        if llm._logits_all:
+            return type(llm).save_state(llm)
         ctx = llm._ctx.ctx
-        logits_all = bool(llm._logits_all)
-        seed = llm._seed
-    except AttributeError:  # private API: absent in other versions
+        size = int(llama_cpp.llama_state_get_size(ctx))
+        buf = (ctypes.c_uint8 * size)()
+        n = int(llama_cpp.llama_state_get_data(ctx, buf, size))
+        if n > size:
+            raise RuntimeError(f"llama.cpp wrote {n} bytes of state into a buffer of {size}")
+        return llama_cpp.LlamaState(
+            input_ids=llm.input_ids.copy(),
+            scores=np.zeros((1, llm.n_vocab()), dtype=np.single),
+            n_tokens=llm.n_tokens,
+            llama_state=bytes(memoryview(buf)[:n]),
+            llama_state_size=n,
+            seed=llm._seed,
+        )
+    except (AttributeError, TypeError) as exc:  # another version of the library's private API
+        if not _WARNED:
+            _WARNED.append(repr(exc))
+            log.warning("llm_cache_lean_state_unavailable error=%r: saving the library's way", exc)
         return type(llm).save_state(llm)
-    if logits_all:
-        return type(llm).save_state(llm)
-    size = int(llama_cpp.llama_state_get_size(ctx))
-    buf = (ctypes.c_uint8 * size)()
-    n = int(llama_cpp.llama_state_get_data(ctx, buf, size))
-    if n > size:
-        raise RuntimeError(f"llama.cpp wrote {n} bytes of state into a buffer of {size}")
-    return llama_cpp.LlamaState(
-        input_ids=llm.input_ids.copy(),
-        scores=np.zeros((1, llm.n_vocab()), dtype=np.single),
-        n_tokens=llm.n_tokens,
-        llama_state=bytes(memoryview(buf)[:n]),
-        llama_state_size=n,
-        seed=seed,
-    )
 
 
 def lean_restore(llm: Any, state: Any) -> None:
