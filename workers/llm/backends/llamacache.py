@@ -15,7 +15,8 @@ that cache are changed here; what it restores is not:
   mask of the other rows each time).
   Measured on 2026-12-02 (``python -m bench.llmmemory --mix``): see ``docs/llm.md``.
 - **The capacity counts every byte of a state** (``cache_size``): the upstream cache counts only
-  the KV state's bytes, so its 32 MiB held several hidden 50-100 MiB copies of ``scores``.
+  the KV state's bytes, so with ``prompt_cache_mb`` = 32 its two states of about 1000 tokens
+  held 153 MiB in all.
 
 A state is restored only when it spares at least ``min_tokens`` of prefill
 (:func:`worthwhile_cache`); see :mod:`workers.llm.backends.llamacpp`.
