@@ -18,19 +18,20 @@ that cache are changed here; what it restores is not:
   the KV state's bytes, so with ``prompt_cache_mb`` = 32 its two states of about 1000 tokens
   held 153 MiB in all.
 
-A state is restored only when it spares at least ``min_tokens`` of prefill
-(:func:`worthwhile_cache`); see :mod:`workers.llm.backends.llamacpp`.
+A state is restored only when it spares at least ``min_tokens`` of prefill; see
+:mod:`workers.llm.backends.llamacpp`. :func:`install_prompt_cache` puts all of it on a model.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 from typing import Any
 
 import numpy as np
 
-__all__ = ["lean_restore", "lean_state", "state_bytes", "worthwhile_cache"]
+__all__ = ["install_prompt_cache", "lean_restore", "lean_state", "state_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,11 @@ def state_bytes(state: Any) -> int:
 def lean_state(llm: Any) -> Any:
     """``llm.save_state()`` without the copy of ``scores`` (see the module's docstring).
 
-    The backend installs it as ``llm.save_state``, the method llama-cpp-python's completion
-    calls to fill the cache. Falls back to the library's own ``save_state`` (the class's) when
-    the model computes logits for every token (``logits_all``: then ``scores`` holds real
-    values) or when this version of the library lacks what it uses.
+    :func:`install_prompt_cache` installs it as ``llm.save_state``, the method
+    llama-cpp-python's completion calls to fill the cache. Falls back to the library's own
+    ``save_state`` (the class's) when the model computes logits for every token
+    (``logits_all``: then ``scores`` holds real values) or when this version of the library
+    lacks what it uses.
     """
     import llama_cpp
 
@@ -97,7 +99,16 @@ def lean_restore(llm: Any, state: Any) -> None:
         raise RuntimeError("llama.cpp refused the prompt cache's state")
 
 
-def worthwhile_cache(llm: Any, capacity_mb: int, min_tokens: int) -> Any:
+def install_prompt_cache(llm: Any, capacity_mb: int, min_tokens: int) -> None:
+    """Give ``llm`` (a ``llama_cpp.Llama``) the prompt cache: lean states saved and restored
+    through the two methods its completion calls, in a cache counted whole that hands out a
+    state only when it spares ``min_tokens`` of prefill."""
+    llm.save_state = functools.partial(lean_state, llm)
+    llm.load_state = functools.partial(lean_restore, llm)
+    llm.set_cache(_worthwhile_cache(llm, capacity_mb, min_tokens))
+
+
+def _worthwhile_cache(llm: Any, capacity_mb: int, min_tokens: int) -> Any:
     """llama.cpp's RAM prompt cache, counted whole, that hands out a state only when it spares
     ``min_tokens`` of prefill (``llm``'s own context may already hold that prefix)."""
     from llama_cpp import Llama, LlamaRAMCache

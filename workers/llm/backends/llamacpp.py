@@ -27,7 +27,6 @@ copy of the logits, and the cache's capacity counts all of it
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import logging
 import threading
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.llm.backends.base import Backend, Chunk, Prompt
-from workers.llm.backends.llamacache import lean_restore, lean_state, worthwhile_cache
+from workers.llm.backends.llamacache import install_prompt_cache
 from workers.llm.errors import BackendUnavailable, LlmError, ModelNotFound
 from workers.llm.metrics import Perf
 from workers.llm.settings import LlamaCppSettings
@@ -93,13 +92,8 @@ class LlamaCppBackend(Backend):
             verbose=False,
         )
         if settings.prompt_cache_mb:
-            # the completion saves and restores states through these: without copies of logits
-            self._llm.save_state = functools.partial(lean_state, self._llm)  # type: ignore[method-assign]
-            self._llm.load_state = functools.partial(lean_restore, self._llm)  # type: ignore[method-assign]
-            self._llm.set_cache(
-                worthwhile_cache(
-                    self._llm, settings.prompt_cache_mb, settings.prompt_cache_min_tokens
-                )
+            install_prompt_cache(
+                self._llm, settings.prompt_cache_mb, settings.prompt_cache_min_tokens
             )
         self._lock = threading.Lock()
 
