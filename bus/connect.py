@@ -18,10 +18,14 @@ from bus.framing import encode
 from bus.nodeconfig import NodeConfig
 from schemas.system import Ping
 
-__all__ = ["PROBE_PREFIX", "RECONNECT_IVL_MS", "await_handshake", "connect"]
+__all__ = ["PROBE_PREFIX", "RECONNECT_IVL_MS", "SHM_READER", "await_handshake", "connect"]
 
 #: Topic prefix of the start-up probe (not a registered topic; never matches a user glob).
 PROBE_PREFIX = b"_probe."
+#: The subscription by which a SUB socket on an ``ipc://`` endpoint says it reads this machine's
+#: shared-memory rings (``docs/protocol.md`` section 9). Nothing is published on it; the proxy
+#: counts it (``sys.bus``).
+SHM_READER = b"_shm.reader"
 #: A lost connection to the proxy is tried again after this long plus a random jitter of up to as
 #: much, ms (libzmq's default, set here so that it has one source: the supervisor announces a
 #: proxy restart only once every node has had the time to reconnect, supervision.buswatch).
@@ -32,8 +36,19 @@ TCP_HEARTBEAT_MS = 1000
 TCP_DEAD_MS = 3000
 
 
-def connect(ctx: zmq.Context, kind: int, config: NodeConfig, linger_ms: int = 1000) -> zmq.Socket:
-    """A PUB (to the proxy's XSUB side) or SUB (to its XPUB side) socket, connected."""
+def connect(
+    ctx: zmq.Context,
+    kind: int,
+    config: NodeConfig,
+    linger_ms: int = 1000,
+    subscribe: tuple[bytes, ...] = (),
+) -> zmq.Socket:
+    """A PUB (to the proxy's XSUB side) or SUB (to its XPUB side) socket, connected.
+
+    A SUB socket subscribes to the prefixes in ``subscribe``, then, on an ``ipc://`` endpoint,
+    to :data:`SHM_READER`: every reader made here decodes shared-memory payloads
+    (``bus.framing``). In that order, so that the ``sys.bus`` the proxy sends when it sees the
+    marker reaches a socket that asked for it."""
     sock = ctx.socket(kind)
     sock.setsockopt(zmq.LINGER, linger_ms)
     sock.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
@@ -51,6 +66,10 @@ def connect(ctx: zmq.Context, kind: int, config: NodeConfig, linger_ms: int = 10
         sock.setsockopt(zmq.HEARTBEAT_IVL, TCP_HEARTBEAT_MS)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, TCP_DEAD_MS)
     sock.connect(endpoint)
+    for prefix in subscribe:
+        sock.setsockopt(zmq.SUBSCRIBE, prefix)
+    if kind == zmq.SUB and endpoint.startswith("ipc://"):
+        sock.setsockopt(zmq.SUBSCRIBE, SHM_READER)
     return sock
 
 

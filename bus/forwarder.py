@@ -9,7 +9,10 @@ logged (one line per reason per ``_WARN_EVERY_S``) and reported on the bus as th
 the rest of a refused message is read and let go one frame at a time.
 
 Subscriptions (and unsubscriptions) from the XPUB side go to the XSUB side unchanged, so
-publishers filter at the source as with ``zmq_proxy``.
+publishers filter at the source as with ``zmq_proxy``. Those to :data:`bus.connect.SHM_READER`
+are also counted, with the subscriber connections the XPUB socket's monitor reports
+(:mod:`bus.busreaders`), and the proxy publishes on ``sys.bus`` whether every reader reads
+shared memory, whenever that changes.
 
 The loop is C (:mod:`bus.nativeforward`) when ``bus/native`` is built: Python then runs only to
 log a refusal, to publish the counters and to read the control socket. Without it the same
@@ -27,10 +30,13 @@ from dataclasses import dataclass, field
 import zmq
 
 from bus import nativeforward, shm
+from bus.busreaders import ReaderCount
+from bus.connect import SHM_READER
 from bus.errors import ConfigError
 from bus.framecheck import MAX_ENVELOPE_BYTES, MAX_RAW_BYTES
 from bus.framing import encode
-from schemas.system import Metric
+from schemas.base import Message
+from schemas.system import BusReaders, Metric
 
 __all__ = ["PROXY_NAME", "REASONS", "Forwarder", "ProxyStats"]
 
@@ -43,6 +49,7 @@ REASONS = ("envelope_over_limit", "raw_over_limit", "topic_over_limit", "too_man
 #: At most this many messages are forwarded before subscriptions and control are looked at.
 _BATCH = 256
 _WARN_EVERY_S = 5.0
+_MARKS = {b"\x01" + SHM_READER: 1, b"\x00" + SHM_READER: -1}  # (un)subscription -> count
 
 
 @dataclass
@@ -62,8 +69,13 @@ class ProxyStats:
 class Forwarder:
     """Moves traffic between ``front`` (XSUB) and ``back`` (XPUB) until told to TERMINATE.
 
-    ``report_s`` is the period of the proxy's ``sys.metric`` counters; a refusal brings the next
-    report forward to at most ``_REPORT_AFTER_REFUSAL_S`` later.
+    ``report_s`` is the period of the proxy's ``sys.metric`` counters (and of a ``sys.bus``
+    that did not change); a refusal brings the next report forward to at most
+    ``_REPORT_AFTER_REFUSAL_S`` later. ``monitor`` is the XPUB socket's monitor
+    (:data:`bus.busreaders.MONITOR_EVENTS`), started before it was bound; without it nothing is
+    known of the readers and ``sys.bus`` is never published (publishers then keep every payload
+    in its frame). ``back`` must have ``ZMQ_XPUB_VERBOSER`` set, or a reader's subscription to
+    the marker is not seen when another reader has one.
     """
 
     _REPORT_AFTER_REFUSAL_S = 0.5
@@ -74,9 +86,12 @@ class Forwarder:
         back: zmq.Socket,
         report_s: float = 10.0,
         native: bool | None = None,
+        monitor: zmq.Socket | None = None,
     ) -> None:
         """``native``: True requires the C loop, False never uses it, None uses it if built."""
-        self.front, self.back = front, back
+        self.front, self.back, self.monitor = front, back, monitor
+        self.readers = ReaderCount()
+        self._announced: BusReaders | None = None
         self.native: nativeforward.NativeForward | None = None
         if native is not False:
             self.native, why = nativeforward.load()
@@ -87,7 +102,7 @@ class Forwarder:
         self.stats = ProxyStats()
         self.report_s = report_s
         self.instance = secrets.randbits(32) | 1
-        self._seq = 0
+        self._seq: dict[str, int] = {}
         self._next_report = time.monotonic() + report_s
         self._last_warn: dict[str, float] = {}
 
@@ -101,10 +116,12 @@ class Forwarder:
     def _run_native(self, nat: nativeforward.NativeForward, ctl: zmq.Socket) -> None:
         nat.limits.topic = nat.limits.envelope = MAX_ENVELOPE_BYTES
         nat.limits.raw = MAX_RAW_BYTES
+        nat.limits.marker, nat.limits.marker_len = SHM_READER, len(SHM_READER)
         st = nat.stats
+        self._announce()
         while True:
             timeout_ms = max(0, int((self._next_report - time.monotonic()) * 1000)) + 1
-            rc = nat.run(self.front, self.back, ctl, timeout_ms)
+            rc = nat.run(self.front, self.back, ctl, timeout_ms, self.monitor)
             self.stats.forwarded = st.forwarded
             self.stats.subscriptions = st.subscriptions
             for i, reason in enumerate(REASONS):
@@ -116,13 +133,19 @@ class Forwarder:
             if rc == nativeforward.REFUSED:
                 reason = REASONS[st.last_reason]
                 self._refused(reason, nat.last_topic(), st.last_size, st.last_frames)
+            if rc in (nativeforward.READERS, nativeforward.MONITOR):
+                self.readers.marked = st.marked
+                self._announce()
             if time.monotonic() >= self._next_report:
                 self._report()
 
     def _run_python(self, ctl: zmq.Socket) -> None:
         front, back = self.front, self.back
         items = [(front, zmq.POLLIN), (back, zmq.POLLIN), (ctl, zmq.POLLIN)]
+        if self.monitor is not None:
+            items.append((self.monitor, zmq.POLLIN))
         poll, monotonic = zmq.zmq_poll, time.monotonic
+        self._announce()
         while True:
             timeout_ms = int((self._next_report - monotonic()) * 1000) + 1
             for sock, _ in poll(items, timeout_ms if timeout_ms > 0 else 0):
@@ -130,8 +153,11 @@ class Forwarder:
                     self._forward()
                 elif sock is back:
                     self._subscriptions()
-                elif ctl.recv() == b"TERMINATE":
-                    return
+                elif sock is ctl:
+                    if ctl.recv() == b"TERMINATE":
+                        return
+                else:
+                    self._announce()  # the monitor: _announce reads it
             if monotonic() >= self._next_report:
                 self._report()
 
@@ -207,19 +233,36 @@ class Forwarder:
             )
 
     def _subscriptions(self) -> None:
+        marked = self.readers.marked
         for _ in range(_BATCH):
             try:
                 msg = self.back.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
-                return
+                break
             self.front.send_multipart(msg)
             self.stats.subscriptions += 1
+            if len(msg) == 1:
+                self.readers.marked += _MARKS.get(msg[0], 0)
+        if self.readers.marked != marked:
+            self._announce()
+
+    def _announce(self, always: bool = False) -> None:
+        """Publish ``sys.bus`` if what it says changed (or ``always``), the monitor read first."""
+        if self.monitor is None:
+            return
+        self.readers.read_monitor(self.monitor)
+        state = self.readers.state()
+        if always or state != self._announced:
+            self._announced = state
+            self._publish("sys.bus", state)
 
     def _report(self) -> None:
-        """Publish the counters as ``sys.metric`` on the XPUB side (to the proxy's subscribers),
-        and remove the shared-memory rings of publishers that are gone (killed)."""
+        """Publish the counters as ``sys.metric`` and the readers as ``sys.bus`` on the XPUB side
+        (to the proxy's subscribers), and remove the shared-memory rings of publishers that are
+        gone (killed)."""
         self._next_report = time.monotonic() + self.report_s
         shm.sweep()
+        self._announce(always=True)
         counters: list[tuple[str, int, dict[str, str]]] = [
             ("proxy_forwarded_total", self.stats.forwarded, {})
         ]
@@ -232,16 +275,20 @@ class Forwarder:
             for name, n, labels in counters
         ]
         for m in metrics:
-            self._seq += 1
-            frames = encode(
-                "sys.metric",
-                m,
-                source=PROXY_NAME,
-                instance=self.instance,
-                seq=self._seq,
-                ts_ns=time.monotonic_ns(),
-            )
-            try:
-                self.back.send_multipart(frames, zmq.NOBLOCK)
-            except zmq.Again:  # pragma: no cover (XPUB drops rather than blocks)
-                pass
+            self._publish("sys.metric", m)
+
+    def _publish(self, topic: str, payload: Message) -> None:
+        """Send one message of the proxy's own on the XPUB side."""
+        seq = self._seq[topic] = self._seq.get(topic, 0) + 1
+        frames = encode(
+            topic,
+            payload,
+            source=PROXY_NAME,
+            instance=self.instance,
+            seq=seq,
+            ts_ns=time.monotonic_ns(),
+        )
+        try:
+            self.back.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:  # pragma: no cover (XPUB drops rather than blocks)
+            pass

@@ -3,9 +3,10 @@
 ``make -C bus/native`` (run by ``make setup``) builds it. The library is not linked against
 libzmq: it is handed the addresses of the libzmq functions pyzmq itself loaded, found in this
 process's memory map, so the C loop and pyzmq's sockets share one libzmq. The call releases the
-GIL and runs until a timeout, a control message, a refusal or the end of the context, so no
-Python runs per message. :func:`load` returns ``None`` (and says why) when the library or a
-separate libzmq cannot be found; the proxy then forwards in Python.
+GIL and runs until a timeout, a control message, a refusal, a change among the shared-memory
+readers (a subscription to their marker, or a subscriber connected or gone on the monitor) or
+the end of the context, so no Python runs per message. :func:`load` returns ``None`` (and says
+why) when the library or a separate libzmq cannot be found; the proxy then forwards in Python.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["LIBRARY", "NativeForward", "libzmq_path", "load"]
 LIBRARY = Path(__file__).parent / "native" / "build" / "libvbforward.so"
 
 # What vb_forward returns (forward.c)
-TIMEOUT, CONTROL, REFUSED, TERMINATED, FAILED = 0, 1, 2, -2, -1
+TIMEOUT, CONTROL, REFUSED, READERS, MONITOR, TERMINATED, FAILED = 0, 1, 2, 3, 4, -2, -1
 
 _FUNCTIONS = (
     "zmq_msg_init",
@@ -41,9 +42,16 @@ class _Zmq(ctypes.Structure):
 
 
 class Limits(ctypes.Structure):
-    """Largest frame 0, 1 and 2 forwarded, bytes."""
+    """Largest frame 0, 1 and 2 forwarded, bytes; the subscription counted in ``Stats.marked``
+    (:data:`bus.shmreaders.MARKER`, at most 60 bytes; length 0 counts none)."""
 
-    _fields_ = [("topic", ctypes.c_uint64), ("envelope", ctypes.c_uint64), ("raw", ctypes.c_uint64)]
+    _fields_ = [
+        ("topic", ctypes.c_uint64),
+        ("envelope", ctypes.c_uint64),
+        ("raw", ctypes.c_uint64),
+        ("marker_len", ctypes.c_uint32),
+        ("marker", ctypes.c_char * 60),
+    ]
 
 
 class Stats(ctypes.Structure):
@@ -53,6 +61,7 @@ class Stats(ctypes.Structure):
         ("forwarded", ctypes.c_uint64),
         ("refused", ctypes.c_uint64 * 4),
         ("subscriptions", ctypes.c_uint64),
+        ("marked", ctypes.c_int64),
         ("last_reason", ctypes.c_int32),
         ("last_frames", ctypes.c_int32),
         ("last_size", ctypes.c_uint64),
@@ -75,24 +84,33 @@ def libzmq_path() -> str | None:
 
 
 class NativeForward:
-    """``vb_forward`` bound to one XSUB/XPUB/control socket triple."""
+    """``vb_forward`` bound to one XSUB/XPUB/control (and optional monitor) socket set."""
 
     def __init__(self, lib: ctypes.CDLL, zmq_lib: ctypes.CDLL) -> None:
         self._fn = lib.vb_forward
         self._fn.restype = ctypes.c_int
-        self._fn.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_long] + [ctypes.c_void_p] * 2
+        self._fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_long] + [ctypes.c_void_p] * 2
         self._zmq = _Zmq(*(ctypes.cast(getattr(zmq_lib, f), ctypes.c_void_p) for f in _FUNCTIONS))
         self._errno = zmq_lib.zmq_errno
         self.stats = Stats()
         self.limits = Limits()
 
-    def run(self, front: zmq.Socket, back: zmq.Socket, ctl: zmq.Socket, timeout_ms: int) -> int:
-        """Forward for up to ``timeout_ms``; one of TIMEOUT, CONTROL, REFUSED, TERMINATED."""
+    def run(
+        self,
+        front: zmq.Socket,
+        back: zmq.Socket,
+        ctl: zmq.Socket,
+        timeout_ms: int,
+        mon: zmq.Socket | None = None,
+    ) -> int:
+        """Forward for up to ``timeout_ms``; one of TIMEOUT, CONTROL, REFUSED, READERS, MONITOR,
+        TERMINATED."""
         rc: int = self._fn(
             ctypes.byref(self._zmq),
             front.underlying,
             back.underlying,
             ctl.underlying,
+            mon.underlying if mon is not None else None,
             timeout_ms,
             ctypes.byref(self.limits),
             ctypes.byref(self.stats),

@@ -29,6 +29,7 @@ from bus.logbridge import BusLogHandler, configure_logging
 from bus.manifest import Manifest
 from bus.nodeconfig import NodeConfig
 from bus.nodecore import NodeCore
+from bus.shmgate import ShmGate
 from bus.socketio import PubIO, SubIO
 from bus.topics import literal_prefix
 from schemas.registry import Registry, registry
@@ -68,9 +69,16 @@ class Node(NodeCore):
         self._pub = connect(self._ctx, zmq.PUB, config)
         self._sub = connect(self._ctx, zmq.SUB, config)
         self._pub_io = PubIO(self._pub)
+        self._shm_gate: ShmGate | None = None
         if config.shm_min_bytes and shm.available() and _all_ipc(config):
+            # shared memory only while the proxy says every reader reads it (bus.shmgate)
+            self._shm_gate = ShmGate.connect(self._ctx, config)
             self._shm = shm.ShmOut(
-                self.instance, config.shm_min_bytes, config.shm_ring_bytes, config.shm_hold_ms
+                self.instance,
+                config.shm_min_bytes,
+                config.shm_ring_bytes,
+                config.shm_hold_ms,
+                self._shm_gate.open,
             )
         self._sub_io = SubIO(self._sub)
         # the hot calls bound once (no extra Python frame per message)
@@ -156,6 +164,8 @@ class Node(NodeCore):
             self._heartbeat._sock.close(linger=0)
         self._pub.close()
         self._sub.close(linger=0)
+        if self._shm_gate is not None:
+            self._shm_gate.close()
         self._ctx.term()  # waits for what is queued to be sent (LINGER), then the ring can go
         if self._shm is not None:
             self._shm.close()

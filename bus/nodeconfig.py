@@ -22,6 +22,7 @@ __all__ = [
     "ENV_NAME",
     "ENV_NODE",
     "SHM_HOLD_MS",
+    "SHM_MIN_BYTES",
     "SHM_RING_BYTES",
     "CurveClient",
     "NodeConfig",
@@ -33,6 +34,9 @@ ENV_NAME = "VOICEBUS_NAME"
 #: File in the runtime directory with the bus endpoints for nodes started by hand.
 BUS_FILE = "bus.json"
 #: Defaults of the shared-memory settings (here once: the supervisor's bus section uses them).
+#: 64 KiB is where a payload also goes to ZeroMQ without a copy (``bus.socketio``); below it a
+#: copy costs less than either.
+SHM_MIN_BYTES = 65536
 SHM_RING_BYTES = 32 * 1024 * 1024
 SHM_HOLD_MS = 100
 
@@ -77,10 +81,10 @@ class NodeConfig(BaseModel):
     """How long to wait for the bus to answer the start-up handshake, s."""
     hwm: int = Field(default=100_000, ge=1)
     """ZeroMQ high-water mark (messages queued per socket before dropping)."""
-    shm_min_bytes: int = Field(default=0, ge=0)
+    shm_min_bytes: int = Field(default=SHM_MIN_BYTES, ge=0)
     """On an ipc:// bus, raw fields of at least this many bytes travel through shared memory
-    (``docs/protocol.md`` section 9), bytes; 0 (the default) keeps every payload in its ZeroMQ
-    frame. Opt-in because every reader of the bus must then read section 9's rings."""
+    (``docs/protocol.md`` section 9) while the proxy says every reader reads its rings
+    (``sys.bus``), bytes; 0 keeps every payload in its ZeroMQ frame."""
     shm_ring_bytes: int = Field(default=SHM_RING_BYTES, ge=1024 * 1024)
     """Size of a publisher's shared-memory ring (made at its first large payload; a payload
     over a quarter of it travels in frame 2), bytes."""

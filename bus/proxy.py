@@ -32,6 +32,7 @@ import zmq
 import zmq.auth.thread
 
 from bus import curve
+from bus.busreaders import MONITOR_EVENTS
 from bus.errors import ConfigError
 from bus.forwarder import Forwarder, ProxyStats
 from bus.framecheck import MAX_RAW_BYTES
@@ -75,6 +76,7 @@ class Proxy:
         self._ctx = zmq.Context()
         self._auth: zmq.auth.thread.ThreadAuthenticator | None = None
         self._sockets: list[zmq.Socket] = []
+        self._monitor: zmq.Socket | None = None
         try:
             if server_secret is not None:
                 self._auth = zmq.auth.thread.ThreadAuthenticator(self._ctx)
@@ -87,7 +89,9 @@ class Proxy:
             self._control = self._ctx.socket(zmq.PAIR)
             self._sockets.append(self._control)
             self._control.bind(self._control_addr)
-            self._forwarder = Forwarder(self._frontend, self._backend, report_s, native)
+            self._forwarder = Forwarder(
+                self._frontend, self._backend, report_s, native, self._monitor
+            )
         except BaseException:
             self._release()
             raise
@@ -103,6 +107,12 @@ class Proxy:
         if self._keys is not None:
             sock.curve_server = True
             sock.curve_publickey, sock.curve_secretkey = self._keys
+        if kind == zmq.XPUB:
+            # every (un)subscription passed on, so each reader's SHM_READER is counted; the
+            # monitor started before binding, so no connection is made unseen (bus.busreaders)
+            sock.setsockopt(zmq.XPUB_VERBOSER, 1)
+            self._monitor = sock.get_monitor_socket(MONITOR_EVENTS)
+            self._sockets.append(self._monitor)
         for ep in endpoints:
             try:
                 sock.bind(ep)

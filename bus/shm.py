@@ -39,6 +39,7 @@ import struct
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -325,13 +326,26 @@ class ShmOut:
     """A publisher's way into shared memory: its ring, made at the first payload that needs it.
 
     ``descriptor(data)`` returns frame 2 for ``data`` written into the ring, or ``None`` when
-    ``data`` is smaller than ``min_bytes``, larger than a quarter of the ring, its next slot is
-    held (written less than ``hold_ms`` ago: counted in :attr:`held`), or the ring cannot be
-    made (the reason is logged once); then the payload travels in frame 2 as usual.
+    ``data`` is smaller than ``min_bytes``, ``gate`` says no (not every reader of the bus reads
+    rings: :mod:`bus.shmgate`; counted in :attr:`gated`), ``data`` is larger than a quarter of
+    the ring, its next slot is held (written less than ``hold_ms`` ago: counted in
+    :attr:`held`), or the ring cannot be made (the reason is logged once); then the payload
+    travels in frame 2 as usual. Without ``gate`` (a test's) every reader is taken to read rings.
     """
 
-    def __init__(self, instance: int, min_bytes: int, ring_bytes: int, hold_ms: int) -> None:
+    def __init__(
+        self,
+        instance: int,
+        min_bytes: int,
+        ring_bytes: int,
+        hold_ms: int,
+        gate: Callable[[], bool] | None = None,
+    ) -> None:
         self.min_bytes = min_bytes
+        self.gated = 0
+        """Payloads sent in frame 2 because the proxy had not said that every reader reads
+        shared memory."""
+        self._gate = gate
         self.held = 0
         """Payloads sent in frame 2 because the ring's next slot was held (written less than
         ``hold_ms`` ago, or leased by a reader: :attr:`ShmRing.leased`)."""
@@ -344,6 +358,9 @@ class ShmOut:
 
     def descriptor(self, data: bytes) -> bytes | None:
         if len(data) < self.min_bytes or self._failed:
+            return None
+        if self._gate is not None and not self._gate():
+            self.gated += 1
             return None
         if self._ring is None:
             try:

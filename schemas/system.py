@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from schemas.base import Message
 from schemas.registry import registry
 
-__all__ = ["Heartbeat", "LifecycleEvent", "LogRecord", "Metric", "Ping"]
+__all__ = ["BusReaders", "Heartbeat", "LifecycleEvent", "LogRecord", "Metric", "Ping"]
 
 
 class Heartbeat(Message):
@@ -93,6 +93,26 @@ class LifecycleEvent(Message):
     bus was down. 0 when it ended at the moment of the event (added in 1.1)."""
 
 
+class BusReaders(Message):
+    """Who reads the bus, as its proxy counts them (topic ``sys.bus``, from ``bus-proxy``).
+
+    The proxy publishes it when a count changes and with its counters (every 10 s). Publishers
+    on the proxy's machine send raw fields through shared memory only while the last one they
+    received says ``shm`` (``docs/protocol.md`` section 9)."""
+
+    shm: bool
+    """True when every subscriber connection is on an ``ipc://`` endpoint and has said that it
+    reads this machine's shared-memory rings (by subscribing to ``_shm.reader``); False as soon
+    as one has not."""
+    readers: int
+    """Subscriber connections to the proxy's XPUB side now, ipc and tcp."""
+    shm_readers: int
+    """Subscriptions to ``_shm.reader`` now: connections that read the rings."""
+    remote_readers: int
+    """Subscriber connections on ``tcp://`` endpoints now (another machine may be behind them,
+    which cannot read this one's rings)."""
+
+
 class Ping(Message):
     """Start-up probe a node publishes to itself on ``_probe.<instance>`` until it comes back."""
 
@@ -104,3 +124,4 @@ registry.register("sys.heartbeat", Heartbeat, core=True)
 registry.register("sys.log", LogRecord, core=True)
 registry.register("sys.metric", Metric, core=True)
 registry.register("sys.lifecycle", LifecycleEvent, core=True)
+registry.register("sys.bus", BusReaders, core=True)

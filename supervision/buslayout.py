@@ -17,7 +17,7 @@ from typing import Any
 import zmq.auth
 
 from bus import curve
-from bus.nodeconfig import SHM_HOLD_MS, SHM_RING_BYTES, CurveClient, NodeConfig
+from bus.nodeconfig import SHM_HOLD_MS, SHM_MIN_BYTES, SHM_RING_BYTES, CurveClient, NodeConfig
 from bus.runtime import ENV_RUNTIME_DIR, default_runtime_dir
 from supervision.config import BusSection, CurveKeys, resolve_path
 from supervision.errors import ConfigError
@@ -52,7 +52,7 @@ class BusLayout:
     pub_endpoint: str
     sub_endpoint: str
     curve: CurveKeys | None = None
-    shm_min_bytes: int = 0
+    shm_min_bytes: int = SHM_MIN_BYTES
     shm_ring_bytes: int = SHM_RING_BYTES
     shm_hold_ms: int = SHM_HOLD_MS
 
@@ -95,6 +95,7 @@ class BusLayout:
             f"tcp://{host}:{section.pub_port}",
             f"tcp://{host}:{section.sub_port}",
             keys,
+            shm_min_bytes=0,  # shared memory is one machine's
         )
 
     @property

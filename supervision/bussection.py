@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bus.nodeconfig import SHM_HOLD_MS, SHM_RING_BYTES
+from bus.nodeconfig import SHM_HOLD_MS, SHM_MIN_BYTES, SHM_RING_BYTES
 
 __all__ = ["BusSection", "CurveKeys"]
 
@@ -48,11 +48,11 @@ class BusSection(_Model):
     """tcp: port subscribers connect to (the proxy's XPUB side)."""
     curve: CurveKeys | None = None
     """tcp: the CURVE keys; required in tcp mode (unauthenticated tcp is refused)."""
-    shm_min_bytes: int = Field(default=0, ge=0)
+    shm_min_bytes: int = Field(default=SHM_MIN_BYTES, ge=0)
     """ipc: raw fields of at least this many bytes travel through shared memory
-    (``docs/protocol.md`` section 9; 65536 is the size from which it pays), bytes. 0 (the
-    default) keeps every payload in its ZeroMQ frame: turn it on only when every reader of the
-    bus, outside ones included, reads section 9's rings."""
+    (``docs/protocol.md`` section 9) while the proxy says that every reader of the bus reads
+    its rings (``sys.bus``; a reader that does not, an outside one on ``tcp://`` included, turns
+    it off for as long as it is connected), bytes. 0 keeps every payload in its ZeroMQ frame."""
     shm_ring_bytes: int = Field(default=SHM_RING_BYTES, ge=1024 * 1024)
     """ipc, with ``shm_min_bytes``: size of each publisher's ring in ``/dev/shm``, bytes."""
     shm_hold_ms: int = Field(default=SHM_HOLD_MS, ge=0, le=60_000)
@@ -75,7 +75,7 @@ class BusSection(_Model):
             )
         if self.mode == "tcp" and self.pub_port == self.sub_port:
             raise ValueError("pub_port and sub_port must differ")
-        if self.shm_min_bytes and self.mode != "ipc":
+        if "shm_min_bytes" in self.model_fields_set and self.shm_min_bytes and self.mode != "ipc":
             raise ValueError(
                 "shm_min_bytes needs an ipc bus (shared memory is one board's); remove it or "
                 "set mode: ipc"

@@ -4,7 +4,10 @@
  * Messages go from the XSUB socket (publishers) to the XPUB socket (subscribers) without a
  * copy (zmq_msg_send hands each frame's buffer on) and without Python on the per-message path;
  * a message with a frame over its limit, or with more than 3 frames, is dropped whole and
- * counted, and the loop returns so that Python can log it. Subscriptions go the other way.
+ * counted, and the loop returns so that Python can log it. Subscriptions go the other way; a
+ * subscription to the shared-memory readers' marker (struct vb_limits) is counted as well, and
+ * the loop returns so that Python can tell the publishers (bus.shmreaders). A message on the
+ * XPUB socket's monitor (a subscriber connected or gone) also returns, for Python to read.
  *
  * libzmq is not linked: the caller passes the addresses of the libzmq functions that pyzmq
  * itself uses (struct vb_zmq), so the sockets and this loop share one libzmq, whichever pyzmq
@@ -42,11 +45,13 @@ struct vb_zmq {
     int (*errno_)(void);
 };
 
-/* Limits of frames 0 (topic), 1 (envelope) and 2 (raw), bytes. */
+/* Limits of frames 0 (topic), 1 (envelope) and 2 (raw), bytes; the readers' marker. */
 struct vb_limits {
     uint64_t topic;
     uint64_t envelope;
     uint64_t raw;
+    uint32_t marker_len; /* 0: no marker is counted */
+    char marker[60];
 };
 
 /* Reasons, in the order of bus.forwarder.REASONS. */
@@ -56,6 +61,7 @@ struct vb_stats {
     uint64_t forwarded;
     uint64_t refused[VB_REASONS];
     uint64_t subscriptions;
+    int64_t marked; /* subscriptions to the marker, less unsubscriptions from it */
     /* the last refusal, for the log line */
     int32_t last_reason;
     int32_t last_frames;
@@ -65,7 +71,15 @@ struct vb_stats {
 };
 
 /* What vb_forward returns. */
-enum { VB_TIMEOUT = 0, VB_CONTROL = 1, VB_REFUSED = 2, VB_TERMINATED = -2, VB_FAILED = -1 };
+enum {
+    VB_TIMEOUT = 0,
+    VB_CONTROL = 1,
+    VB_REFUSED = 2,
+    VB_READERS = 3,
+    VB_MONITOR = 4,
+    VB_TERMINATED = -2,
+    VB_FAILED = -1
+};
 
 enum { BATCH = 256 };
 
@@ -151,15 +165,34 @@ static int forward_one(const struct vb_zmq *z, void *front, void *back,
     return 0;
 }
 
-/* Subscriptions (single frames) from back to front, as many as wait, at most BATCH. */
-static int subscriptions(const struct vb_zmq *z, void *front, void *back, struct vb_stats *st) {
+/* 1 for a subscription to the marker, -1 for an unsubscription from it, else 0. */
+static int marker(const struct vb_zmq *z, vb_msg *m, const struct vb_limits *lim) {
+    size_t n = z->msg_size(m);
+    const unsigned char *d = z->msg_data(m);
+    if (lim->marker_len == 0 || n != 1 + (size_t)lim->marker_len || d[0] > 1) return 0;
+    if (memcmp(d + 1, lim->marker, lim->marker_len) != 0) return 0;
+    return d[0] == 1 ? 1 : -1;
+}
+
+/*
+ * Subscriptions (single frames) from back to front, as many as wait, at most BATCH: 0, or 1 when
+ * one of them was to or from the marker (st->marked changed), or an error (<0).
+ */
+static int subscriptions(const struct vb_zmq *z, void *front, void *back,
+                         const struct vb_limits *lim, struct vb_stats *st) {
+    int changed = 0;
     for (int k = 0; k < BATCH; k++) {
         vb_msg m;
         z->msg_init(&m);
         if (z->msg_recv(&m, back, VB_DONTWAIT) < 0) {
             int err = z->errno_();
             z->msg_close(&m);
-            return err == EAGAIN ? 0 : failure(z);
+            return err == EAGAIN ? changed : failure(z);
+        }
+        int mark = marker(z, &m, lim);
+        if (mark != 0) {
+            st->marked += mark;
+            changed = 1;
         }
         int flags = z->msg_more(&m) ? VB_SNDMORE : 0;
         if (z->msg_send(&m, front, flags) < 0) {
@@ -168,30 +201,36 @@ static int subscriptions(const struct vb_zmq *z, void *front, void *back, struct
         }
         st->subscriptions++;
     }
-    return 0;
+    return changed;
 }
 
 /*
  * Forward until timeout_ms have passed (VB_TIMEOUT), a message is waiting on ctl (VB_CONTROL:
- * the caller reads it), a message was refused (VB_REFUSED: st->last_* say which), or the
- * context ends (VB_TERMINATED); VB_FAILED on another error (z->errno_() says which).
+ * the caller reads it) or on mon (VB_MONITOR; mon may be NULL), a message was refused
+ * (VB_REFUSED: st->last_* say which), the marker's count changed (VB_READERS: st->marked), or
+ * the context ends (VB_TERMINATED); VB_FAILED on another error (z->errno_() says which).
  */
-int vb_forward(const struct vb_zmq *z, void *front, void *back, void *ctl, long timeout_ms,
-               const struct vb_limits *lim, struct vb_stats *st) {
-    vb_pollitem items[3] = {
-        {front, 0, VB_POLLIN, 0}, {back, 0, VB_POLLIN, 0}, {ctl, 0, VB_POLLIN, 0}};
+int vb_forward(const struct vb_zmq *z, void *front, void *back, void *ctl, void *mon,
+               long timeout_ms, const struct vb_limits *lim, struct vb_stats *st) {
+    vb_pollitem items[4] = {{front, 0, VB_POLLIN, 0},
+                            {back, 0, VB_POLLIN, 0},
+                            {ctl, 0, VB_POLLIN, 0},
+                            {mon, 0, VB_POLLIN, 0}};
+    int n_items = mon != NULL ? 4 : 3;
     int64_t deadline = now_ms() + timeout_ms;
     for (;;) {
         int64_t left = deadline - now_ms();
         if (left < 0) return VB_TIMEOUT;
-        if (z->poll(items, 3, (long)left) < 0) {
+        if (z->poll(items, n_items, (long)left) < 0) {
             if (z->errno_() == EINTR) continue;
             return failure(z);
         }
         if (items[2].revents & VB_POLLIN) return VB_CONTROL;
+        if (n_items == 4 && (items[3].revents & VB_POLLIN)) return VB_MONITOR;
         if (items[1].revents & VB_POLLIN) {
-            int rc = subscriptions(z, front, back, st);
+            int rc = subscriptions(z, front, back, lim, st);
             if (rc < 0) return rc;
+            if (rc == 1) return VB_READERS;
         }
         if (items[0].revents & VB_POLLIN) {
             for (int k = 0; k < BATCH; k++) {

@@ -61,7 +61,7 @@ class Rig:
             if not self.sub.poll(100):
                 continue
             frames = self.sub.recv_multipart()
-            if frames[0] == b"sys.metric":
+            if frames[0] in (b"sys.metric", b"sys.bus"):  # the proxy's own
                 continue
             got.append(frames)
             if frames[0] == b"asr.text" and msgpack.unpackb(frames[1])["p"]["text"] == text:

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bus import shm
+from bus.connect import SHM_READER
 from bus.errors import FrameError, LostError
 from bus.framing import SHM_PROTOCOL_VERSION, decode, encode
 from bus.memory import MemoryBus
@@ -79,6 +80,7 @@ def test_a_large_payload_goes_through_shared_memory_and_arrives_whole(bus: Bus) 
     wire = ctx.socket(zmq.SUB)  # what actually travels through the proxy
     wire.connect(bus.sub)
     wire.setsockopt(zmq.SUBSCRIBE, b"audio.")
+    wire.setsockopt(zmq.SUBSCRIBE, SHM_READER)  # it reads no ring but must not turn them off
     pcm = bytes(range(256)) * (4 * 4096)  # 4 MiB
     with (
         Node(bus.config("big-pub"), signals=False) as pub,

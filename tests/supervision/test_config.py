@@ -59,22 +59,26 @@ def test_tcp_with_missing_key_files_is_refused_at_start(tmp_path: Path) -> None:
         BusLayout.from_config(cfg.bus)
 
 
-def test_shared_memory_is_off_unless_the_bus_section_turns_it_on(
+def test_shared_memory_is_on_from_64_kib_on_ipc_unless_the_bus_section_turns_it_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from bus.nodeconfig import SHM_MIN_BYTES
     from supervision.buslayout import BusLayout
 
     monkeypatch.setenv("VOICEBUS_RUNTIME_DIR", str(tmp_path))
     default = BusLayout.from_config(parse_config({}).bus)
-    assert default.node_config("w", 500).shm_min_bytes == 0
-    assert default.bus_file_data(500)["shm_min_bytes"] == 0
-    on = BusLayout.from_config(parse_config({"bus": {"shm_min_bytes": 65536}}).bus)
-    assert on.node_config("w", 500).shm_min_bytes == 65536
-    assert on.bus_file_data(500)["shm_min_bytes"] == 65536
+    assert SHM_MIN_BYTES == 65536
+    assert default.node_config("w", 500).shm_min_bytes == SHM_MIN_BYTES
+    assert default.bus_file_data(500)["shm_min_bytes"] == SHM_MIN_BYTES
+    off = BusLayout.from_config(parse_config({"bus": {"shm_min_bytes": 0}}).bus)
+    assert off.node_config("w", 500).shm_min_bytes == 0
+    assert off.bus_file_data(500)["shm_min_bytes"] == 0
+    curve = {"server_secret": "a", "server_public": "b", "clients_dir": "c", "client_secret": "d"}
     assert "shm_min_bytes needs an ipc bus" in bad(
-        {"bus": {"mode": "tcp", "shm_min_bytes": 65536, "curve": {
-            "server_secret": "a", "server_public": "b", "clients_dir": "c", "client_secret": "d"}}}
-    )  # fmt: skip
+        {"bus": {"mode": "tcp", "shm_min_bytes": 65536, "curve": curve}}
+    )
+    tcp = parse_config({"bus": {"mode": "tcp", "curve": curve}}).bus  # the default is no error
+    assert tcp.shm_min_bytes == SHM_MIN_BYTES
 
 
 def test_the_shared_memory_hold_reaches_every_node_and_is_validated(
