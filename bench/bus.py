@@ -11,18 +11,20 @@ processes:
 - ``pyzmq-raw``: pyzmq PUB -> the voicebus proxy (``python -m bus.proxy``, ipc://) -> SUB, frames
   ``[topic, 16-byte header, payload]``, no envelope, no schema;
 - ``voicebus``: ``bus.Node`` publishing ``audio.frame`` models (pydantic, msgpack envelope, the
-  payload in the raw frame) through the same proxy, decoded and validated by a ``bus.Node``;
+  payload in the raw frame) through the same proxy, decoded and validated by a ``bus.Node``,
+  with the bus's defaults: payloads of 64 KiB and more through the publisher's shared-memory
+  ring while the proxy says every reader reads it (``sys.bus``; every reader here is a
+  voicebus node), copied out of the ring by the subscriber;
 - ``voicebus+2taps``: the same while ``python -m bus.taps.tap '*'`` (printing to /dev/null) and
   ``python -m bus.taps.metrics`` are attached to the bus;
 - ``pyzmq-direct`` (full run only): raw pyzmq straight from PUB to SUB, no proxy: the floor
   of one ipc hop, to show what the proxy's second hop costs;
-- ``voicebus-shm`` (full run only): ``voicebus`` with shared memory turned on
-  (``shm_min_bytes=65536``, opt-in: the bus section's ``shm_min_bytes``), so 64 KiB and 1 MiB
-  payloads travel through the publisher's ring, and the subscriber reading them in place
-  (``node.read_in_place``: a view of the ring, one copy in all): what the shared-memory path
-  buys;
-- ``voicebus-shm-copy`` (full run only): the same, the subscriber copying each payload out of
-  the ring into ``bytes`` (two copies; the default of a reader that does not ask);
+- ``voicebus-shm`` (full run only): ``voicebus`` with the subscriber reading shared-memory
+  payloads in place (``node.read_in_place``: a view of the ring, one copy in all), as the asr
+  worker reads its segments;
+- ``voicebus-frames`` (full run only): ``voicebus`` with shared memory off (``shm_min_bytes``
+  0): every payload in its ZeroMQ frame, as while a reader that does not read rings is
+  connected, and as before issue 16;
 - ``dora-rs``: two dora-rs Python nodes (``dora run``; pyarrow arrays, the timestamp in the
   metadata), when ``dora-rs`` and ``dora-rs-cli`` are installed.
 

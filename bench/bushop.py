@@ -18,8 +18,9 @@ one message every ``--interval-ms`` (paced, as audio is). Each step is stamped w
 its thread. Raw pyzmq has t0, t2 (header packed), t3, s1, s2, s4. The table gives the median
 and p90 of each step over the messages after the warm-up.
 
-``--shm`` turns the bus's opt-in shared memory on (``shm_min_bytes`` = 65536, section 9 of
-``docs/protocol.md``): a payload of 64 KiB or more goes through the publisher's ring. Each side
+``--shm`` leaves shared memory on (``shm_min_bytes`` = 65536, the bus's default, section 9 of
+``docs/protocol.md``): a payload of 64 KiB or more goes through the publisher's ring. Without it
+``shm_min_bytes`` is 0 and every payload travels in its frame. Each side
 also counts its page faults per message (``getrusage`` minor faults of the whole process between
 one message and the next, every thread included): a figure independent of the machine's load.
 
@@ -52,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.busnodes import SHM_MIN_BYTES
+from bus.nodeconfig import SHM_MIN_BYTES
 
 __all__ = ["main"]
 
@@ -468,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shm",
         action="store_true",
-        help=f"voicebus with shared memory on (shm_min_bytes={SHM_MIN_BYTES})",
+        help=f"voicebus with shared memory on (shm_min_bytes={SHM_MIN_BYTES}; else 0)",
     )
     parser.add_argument(
         "--in-place",

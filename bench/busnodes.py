@@ -4,9 +4,12 @@
 
 ROLE is ``<system>-pub`` or ``<system>-sub`` with system ``zmq`` (raw pyzmq, no envelope;
 through the proxy, or straight from PUB to SUB when SPEC has a ``direct_endpoint``),
-``voicebus`` (``bus.Node`` publishing ``audio.frame`` models; SPEC's ``shm`` true turns shared
-memory on, ``shm_ring_bytes`` and ``shm_hold_ms`` set those bus keys, and the publisher writes
-``ctl/shm_held.json``: per phase, the payloads sent in frame 2 because the ring was held) or
+``voicebus`` (``bus.Node`` publishing ``audio.frame`` models with the bus's defaults; SPEC's
+``shm_min_bytes``, ``shm_ring_bytes`` and ``shm_hold_ms`` set those bus keys, ``in_place`` has
+the subscriber read shared-memory payloads in place, and the publisher writes
+``ctl/shm_held.json``: per phase, the payloads sent in frame 2 because the ring was held, and
+``ctl/shm_gated.json``, those sent in frame 2 because the proxy had not said that every reader
+reads shared memory) or
 ``dora`` (dora-rs Python nodes, started by ``dora run``). Only the standard library is imported
 at the top so the dora nodes run in any interpreter that has ``dora-rs``.
 
@@ -36,8 +39,6 @@ WARMUP = -2
 DONE = -1
 #: A phase is over when nothing arrived for this long, s.
 IDLE_S = 0.3
-#: ``voicebus-shm``: raw fields from this size through shared memory (the bus's opt-in), bytes.
-SHM_MIN_BYTES = 65_536
 HEADER = struct.Struct("<qii")  # send ns, phase, index (raw pyzmq)
 
 
@@ -200,8 +201,7 @@ def _node(spec: dict[str, Any], name: str) -> Any:
         name=name,
         pub_endpoint=spec["pub_endpoint"],
         sub_endpoint=spec["sub_endpoint"],
-        shm_min_bytes=SHM_MIN_BYTES if spec.get("shm", False) else 0,
-        **{k: spec[k] for k in ("shm_hold_ms", "shm_ring_bytes") if k in spec},
+        **{k: spec[k] for k in ("shm_min_bytes", "shm_hold_ms", "shm_ring_bytes") if k in spec},
     )
     return Node(cfg, signals=False)
 
@@ -214,18 +214,22 @@ def voicebus_pub(spec: dict[str, Any]) -> None:
     payloads = {s: bytes(s) for s in _sizes(spec)}
     shm = node._shm
     held: dict[int, int] = {}  # phase -> payloads sent in frame 2 because the ring was held
+    gated: dict[int, int] = {}  # phase -> ... because the proxy had not said every reader reads
 
     def send(phase: int, index: int, size: int) -> None:
         t = time.monotonic_ns()
         frame = AudioFrame(pcm=payloads[size], index=index, capture_ns=t, source=str(phase))
-        before = shm.held if shm is not None else 0
+        before = (shm.held, shm.gated) if shm is not None else (0, 0)
         node.publish("audio.frame", frame)
-        if shm is not None and shm.held != before:
+        if shm is not None and shm.held != before[0]:
             held[phase] = held.get(phase, 0) + 1
+        if shm is not None and shm.gated != before[1] and phase >= 0:
+            gated[phase] = gated.get(phase, 0) + 1
 
     run_pub(spec, send)
     if shm is not None:
         (Path(spec["ctl"]) / "shm_held.json").write_text(json.dumps(held))
+        (Path(spec["ctl"]) / "shm_gated.json").write_text(json.dumps(gated))
     time.sleep(0.2)
     node.close()
 

@@ -55,6 +55,12 @@ def rows_for(
             "burst_sent": item["burst_n"] * len(results),
             "burst_lost": item["burst_n"] * len(done) - received if done else None,
             "rounds": len(done),
+            # each round's own p50 (None for a failed round), in round order: rounds are
+            # interleaved, so round k of two systems ran minutes apart at most
+            "round_p50_us": [
+                _round(_pct(r.get("lat_us", {}).get(str(2 * k), []), 0.50)) if r else None
+                for r in results
+            ],
         }
         if note:
             row["note"] = note
@@ -93,6 +99,17 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
         r = by.get((system, size))
         return r["p50_us"] if r else None
 
+    def per_round(system: str, other: str, size: int, factor: float = 1.0) -> str:
+        """'; in a of n rounds' where ``system``'s p50 was at most ``factor`` x ``other``'s of
+        the same round ('' without per-round figures)."""
+        a = (by.get((system, size)) or {}).get("round_p50_us") or []
+        b = (by.get((other, size)) or {}).get("round_p50_us") or []
+        pairs = [(x, y) for x, y in zip(a, b, strict=False) if x is not None and y is not None]
+        if not pairs:
+            return ""
+        held = sum(x <= factor * y for x, y in pairs)
+        return f"; in {held} of {len(pairs)} rounds"
+
     for size in SIZES:
         vb50, raw50, dora = p50("voicebus", size), p50("pyzmq-raw", size), p50("dora-rs", size)
         if vb50 is None:
@@ -102,10 +119,14 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
             ratio = vb50 / raw50
             parts.append(
                 f"{ratio:.2f}x raw pyzmq ({raw50} us; target <= 1.1x: "
-                f"{'met' if ratio <= 1.1 else 'NOT met'})"
+                f"{'met' if ratio <= 1.1 else 'NOT met'}"
+                f"{per_round('voicebus', 'pyzmq-raw', size, 1.1)})"
             )
         if dora:
-            parts.append(f"dora-rs {dora} us (target below: {'met' if vb50 < dora else 'NOT met'})")
+            parts.append(
+                f"dora-rs {dora} us (target below: {'met' if vb50 < dora else 'NOT met'}"
+                f"{per_round('voicebus', 'dora-rs', size)})"
+            )
         p99 = by[("voicebus", size)]["p99_us"]
         if size <= 640 and p99 is not None:
             parts.append(f"p99 {p99} us (target <= 1000: {'met' if p99 <= 1000 else 'NOT met'})")
@@ -113,9 +134,10 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
         shm50 = p50("voicebus-shm", size)
         if shm50 is not None and dora and size > 640:
             lines.append(
-                f"voicebus-shm {size} B (shared memory, opt-in, read in place): p50 {shm50} us; "
-                f"dora-rs {dora} us "
-                f"(target below: {'met' if shm50 < dora else 'NOT met'})"
+                f"voicebus-shm {size} B (shared memory read in place, as the asr worker does): "
+                f"p50 {shm50} us; dora-rs {dora} us "
+                f"(target below: {'met' if shm50 < dora else 'NOT met'}"
+                f"{per_round('voicebus-shm', 'dora-rs', size)})"
             )
     vb, raw = by.get(("voicebus", 640)), by.get(("pyzmq-raw", 640))
     if vb and raw and vb["msgs_per_s"] and raw["msgs_per_s"]:
@@ -132,13 +154,13 @@ def verdict(rows: list[dict[str, Any]]) -> list[str]:
             f"straight PUB -> SUB {raw_d['p50_us']} us (+{raw['p50_us'] - raw_d['p50_us']:.0f} us)"
         )
     for size in (65536, 1048576):
-        on, off = p50("voicebus-shm", size), p50("voicebus", size)
-        copy = p50("voicebus-shm-copy", size)
+        on, off = p50("voicebus", size), p50("voicebus-frames", size)
+        in_place = p50("voicebus-shm", size)
         if on and off:
             lines.append(
-                f"shared memory at {size} B: p50 {on} us with it (shm_min_bytes=65536, read in "
-                f"place), {off} us without (the default)"
-                + (f", {copy} us with it copied out of the ring" if copy else "")
+                f"shared memory at {size} B: p50 {on} us with it (the default, copied out of the "
+                f"ring), {off} us without (shm_min_bytes=0: in frames)"
+                + (f", {in_place} us read in place" if in_place else "")
             )
     taps = by.get(("voicebus+2taps", 640))
     if vb and taps and vb["p50_us"] and taps["p50_us"]:

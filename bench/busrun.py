@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.busnodes import SHM_MIN_BYTES
+from bus.nodeconfig import SHM_MIN_BYTES
 
 __all__ = ["FULL", "QUICK", "QUICK_SYSTEMS", "REPO", "SIZES", "SYSTEMS", "Bench"]
 
@@ -37,11 +37,12 @@ SYSTEMS = (
     "dora-rs",
     "pyzmq-direct",
     "voicebus-shm",
-    "voicebus-shm-copy",
+    "voicebus-frames",
 )
 #: The systems of a quick run (the full run adds pyzmq-direct, the proxy-less floor,
-#: voicebus-shm, voicebus with its opt-in shared memory turned on and read in place, and
-#: voicebus-shm-copy, the same with the subscriber copying payloads out: what each buys).
+#: voicebus-shm, voicebus with the subscriber reading shared memory in place, as the asr worker
+#: does, and voicebus-frames, voicebus with shared memory off: every payload in its frame, as
+#: while a reader that does not read rings is connected).
 QUICK_SYSTEMS = SYSTEMS[:4]
 
 
@@ -82,7 +83,7 @@ class Bench:
         name: str,
         *,
         direct: bool = False,
-        shm: bool = False,
+        shm: bool | None = None,
         extra: dict[str, Any] | None = None,
     ) -> tuple[Path, dict[str, Any]]:
         ctl = self.dir / name
@@ -96,7 +97,8 @@ class Bench:
             "run_timeout_s": 60.0 if self.quick else 300.0,
             "phase_timeout_s": 5.0 if self.quick else 20.0,
             "direct_endpoint": f"ipc://{ctl}/direct" if direct else "",
-            "shm": shm,
+            # shared memory: the bus's default (None), on from SHM_MIN_BYTES (True) or off (False)
+            **({} if shm is None else {"shm_min_bytes": SHM_MIN_BYTES if shm else 0}),
             # bus keys for the nodes (shm_ring_bytes, shm_hold_ms: bench.busring) and in_place
             # (the subscriber reads shared-memory payloads in place)
             **(extra or {}),
@@ -111,7 +113,7 @@ class Bench:
         role: str,
         *,
         direct: bool = False,
-        shm: bool = False,
+        shm: bool | None = None,
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Run ``<role>-sub`` and ``<role>-pub``; the subscriber's measurements."""
@@ -131,6 +133,12 @@ class Bench:
         held = Path(spec["ctl"]) / "shm_held.json"
         if held.exists():
             self._note_held(name, json.loads(held.read_text()))
+        gated = Path(spec["ctl"]) / "shm_gated.json"
+        if gated.exists() and (counts := json.loads(gated.read_text())):
+            self.notes.append(
+                f"{name}: payloads sent in frame 2 because the proxy had not said that every "
+                f"reader reads shared memory (sys.bus), per phase: {counts}"
+            )
         out = Path(spec["out"])
         return json.loads(out.read_text()) if out.exists() else None
 
@@ -218,9 +226,9 @@ class Bench:
         if system == "voicebus":
             return self.run_pair(tag, "voicebus")
         if system == "voicebus-shm":
-            return self.run_pair(tag, "voicebus", shm=True, extra={"in_place": True})
-        if system == "voicebus-shm-copy":
-            return self.run_pair(tag, "voicebus", shm=True)
+            return self.run_pair(tag, "voicebus", extra={"in_place": True})
+        if system == "voicebus-frames":
+            return self.run_pair(tag, "voicebus", shm=False)
         if system == "voicebus+2taps":
             taps = self.start_taps()
             try:

@@ -5,7 +5,9 @@
     for msg in node.events():                 # ends on SIGTERM / Ctrl-C
         node.publish("asr.text", recognise(msg.payload), trace=msg.trace)
 
-The node connects a PUB socket to the proxy's XSUB side and a SUB socket to its XPUB side, then
+The node connects a PUB socket to the proxy's XSUB side and a SUB socket to its XPUB side (and,
+on an ipc bus, one more SUB socket for the proxy's ``sys.bus``: whether it may send shared
+memory now, :mod:`bus.shmgate`), then
 checks the path end to end by publishing a probe to itself until it comes back (so nothing
 published after the constructor returns is lost to a half-made connection). A manifest's
 subscriptions are made before that probe, so they have reached the proxy when it returns.

@@ -1,6 +1,7 @@
 """Large payloads through shared memory on one board: a ring per publisher, a descriptor on the bus.
 
-A node on an ``ipc://`` bus that publishes a raw field of at least ``shm_min_bytes`` writes it
+A node on an ``ipc://`` bus that publishes a raw field of at least ``shm_min_bytes`` (64 KiB by
+default), while the proxy says that every reader reads rings (:mod:`bus.shmgate`), writes it
 into its ring, a file in :data:`SHM_DIR` (``/dev/shm/voicebus-<uid>``, mode 0700) mapped in
 memory, and sends a descriptor in frame 2 instead of the bytes (the envelope says ``shm``
 instead of ``raw``, ``docs/protocol.md`` section 9). A reader maps the ring once and copies the

@@ -32,7 +32,11 @@ def _row(topic: str) -> str:
         producers.append("supervisor")
     if topic in IMPLICIT_PRODUCES:
         producers = ["every node"]
+    if topic == "sys.bus":  # the proxy's own, read by every node that may send shared memory
+        producers = ["proxy"]
     readers = [e.name for e in catalogue.in_tree() if _reads(e.manifest, topic)]
+    if topic == "sys.bus":
+        readers.append("every node (shared memory)")
     if _reads(catalogue.SUPERVISOR, topic):
         readers.append("supervisor")
     readers += [f"{e.name} (example)" for e in catalogue.examples() if _reads(e.manifest, topic)]

@@ -19,7 +19,7 @@ import psutil
 from bus.framing import Envelope
 from bus.taps.tapnode import Received
 from schemas.dialog import TurnMetrics
-from schemas.system import Heartbeat, LifecycleEvent
+from schemas.system import BusReaders, Heartbeat, LifecycleEvent
 
 __all__ = ["BusObserver", "ProcessSampler", "TopicStats", "WorkerInfo", "percentile"]
 
@@ -90,6 +90,8 @@ class BusObserver:
         self.workers: dict[str, WorkerInfo] = {}
         #: The last few finished turns (``dialog.turn``), newest last.
         self.turns: deque[TurnMetrics] = deque(maxlen=5)
+        #: The proxy's last word on who reads the bus (``sys.bus``), if heard.
+        self.bus: BusReaders | None = None
 
     def observe(self, item: Received, msg: Envelope | Exception, gap: int = 0) -> None:
         """Account for one received frame set (``msg`` is its decoding or the error)."""
@@ -111,6 +113,8 @@ class BusObserver:
             self._lifecycle(msg.payload, item.recv_ns)
         elif isinstance(msg.payload, TurnMetrics):
             self.turns.append(msg.payload)
+        elif isinstance(msg.payload, BusReaders):
+            self.bus = msg.payload
 
     def _worker(self, name: str) -> WorkerInfo:
         info = self.workers.get(name)

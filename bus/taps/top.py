@@ -13,7 +13,8 @@ by tap") and malformed frames. Per worker (from sys.heartbeat and sys.lifecycle)
 exited / gave_up), pid, CPU % and resident memory (psutil, same machine), restarts, and seconds
 since its last heartbeat. A worker appears once this tap has heard from it: for the full list
 of configured workers use 'python supervisor.py status'. The header shows what this tap itself
-lost because it was too slow (never anyone else's messages). Below, the last few turns
+lost because it was too slow (never anyone else's messages), and the proxy's last ``sys.bus``:
+whether shared memory is on, and how many readers read rings. Below, the last few turns
 (``dialog.turn``) with their stages: segment closed, the pause's speculative transcript, the
 transcript, first token, first clause, first audio and its TTS, end to end, the STOP in the
 ring, and the turn's bus time over all its hops.
@@ -66,6 +67,7 @@ def snapshot(
         "topics": [clean(r) for r in obs.topic_rows()],
         "workers": [clean(r) for r in obs.worker_rows(sampler)],
         "turns": [t.model_dump() for t in obs.turns],
+        "bus": obs.bus.model_dump() if obs.bus is not None else None,
     }
 
 
@@ -79,6 +81,13 @@ def render(snap: dict[str, Any]) -> str:
     ]
     if tap["last_error"]:
         lines.append(f"  last malformed frame: {tap['last_error']}")
+    bus = snap.get("bus")
+    if bus is not None:
+        lines.append(
+            f"bus: shared memory {'on' if bus['shm'] else 'OFF'}  readers {bus['readers']}  "
+            f"read rings {bus['shm_readers']}  on tcp {bus['remote_readers']}"
+            + ("" if bus["shm"] else "  (a reader that does not read rings gets frames)")
+        )
     lines.append("")
     lines.append(
         f"{'TOPIC':<22} {'MSG/S':>8} {'KB/S':>9} {'AGE p50':>9} {'AGE p99':>9} "
@@ -177,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)
     topics = list(args.topics)
     if "*" not in topics and "sys.*" not in topics:
-        topics += ["sys.heartbeat", "sys.lifecycle"]  # worker rows need them
+        topics += ["sys.heartbeat", "sys.lifecycle", "sys.bus"]  # worker rows and the bus line
 
     def run() -> int:
         tap, _stop = connect(args, topics, publisher=False)

@@ -15,6 +15,7 @@ from bus.taps.observe import BusObserver, ProcessSampler, percentile
 from bus.taps.tapnode import Received, TapStats
 from bus.taps.top import render, snapshot
 from schemas import AsrText, Heartbeat, LifecycleEvent, TurnMetrics
+from schemas.system import BusReaders
 from tests.bus.conftest import ProxyProc
 from tests.bus.taps.tapsupport import received, start
 
@@ -71,6 +72,19 @@ def test_render_shows_both_tables() -> None:
     assert "lost by tap 4" in text
     assert "asr.text" in text and "AGE p99" in text
     assert "asr" in text.split("WORKER")[1] and "ready" in text
+
+
+def test_the_proxys_word_on_shared_memory_is_shown() -> None:
+    obs = BusObserver()
+    assert "shared memory" not in render(snapshot(obs, TapStats()))  # not heard: no line
+    off = BusReaders(shm=False, readers=6, shm_readers=5, remote_readers=0)
+    _feed(obs, received("sys.bus", off))
+    snap = snapshot(obs, TapStats())
+    assert snap["bus"] == off.model_dump()
+    line = next(x for x in render(snap).splitlines() if x.startswith("bus:"))
+    assert "shared memory OFF  readers 6  read rings 5  on tcp 0" in line
+    _feed(obs, received("sys.bus", off.model_copy(update={"shm": True, "readers": 5})))
+    assert "bus: shared memory on  readers 5" in render(snapshot(obs, TapStats()))
 
 
 def test_the_last_turns_latency_breakdown_is_shown() -> None:
