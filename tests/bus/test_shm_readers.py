@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -121,7 +122,7 @@ def test_a_default_publisher_uses_shared_memory_only_while_no_plain_reader_is_co
     proxy: tuple[Proxy, str, str], ctx: zmq.Context
 ) -> None:
     _, pub_ep, sub_ep = proxy
-    cfg = {"pub_endpoint": pub_ep, "sub_endpoint": sub_ep}
+    cfg: dict[str, Any] = {"pub_endpoint": pub_ep, "sub_endpoint": sub_ep}
     wire = ctx.socket(zmq.SUB)  # sees what travels; says it reads rings, so turns nothing off
     wire.connect(sub_ep)
     wire.setsockopt(zmq.SUBSCRIBE, b"audio.")
@@ -165,7 +166,8 @@ def test_a_default_publisher_uses_shared_memory_only_while_no_plain_reader_is_co
             for frames in (w, p):
                 env = msgpack.unpackb(frames[1])
                 assert env["raw"] == "pcm" and "shm" not in env and tuple(env["v"]) == (1, 0)
-            assert decode(p).payload.pcm == _frame(sent).pcm  # type: ignore[attr-defined]
+            plain_frame = decode(p).payload
+            assert isinstance(plain_frame, AudioFrame) and plain_frame.pcm == _frame(sent).pcm
         assert pub._shm.gated == 20
         plain.close(linger=0)
         _until(gate.open)
