@@ -55,8 +55,13 @@ class Rig:
         return Gateway(ep, self.settings)
 
     def signal_rt(self, sig: int) -> None:
+        """Send ``sig`` to the car app; for SIGSTOP, return once every thread of it has stopped
+        (``kill`` returns before that, and under qemu a thread may run on for a while: a
+        command submitted meanwhile would be read by an app the test takes for frozen)."""
         assert self.rt is not None
         os.kill(self.rt.pid, sig)
+        if sig == signal.SIGSTOP:
+            _wait_stopped(self.rt.pid)
 
     def run(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -102,3 +107,20 @@ class Rig:
             self.rt.wait(timeout=5)
         self.gw.close()
         self.gw.ep.close()
+
+
+def _wait_stopped(pid: int, timeout_s: float = 5.0) -> None:
+    """Wait until every thread of ``pid`` is in state T (stopped), per ``/proc``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        states = []
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            try:
+                states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+            except (OSError, IndexError):
+                continue  # a thread that ended meanwhile
+        if states and all(st in ("T", "t") for st in states):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the car app (pid {pid}) did not stop: thread states {states}")
+        time.sleep(0.001)
