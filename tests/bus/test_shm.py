@@ -25,7 +25,7 @@ from bus.errors import FrameError, LostError
 from bus.framing import SHM_PROTOCOL_VERSION, decode, encode
 from bus.memory import MemoryBus
 from bus.node import Node
-from bus.nodeconfig import SHM_HOLD_MS, NodeConfig
+from bus.nodeconfig import SHM_HOLD_MS, SHM_MIN_BYTES, NodeConfig
 from bus.proxy import Proxy
 from bus.taps.tapnode import TapNode
 from schemas import AudioFrame
@@ -41,7 +41,7 @@ def _rings(pid: int) -> list[Path]:
 
 
 #: The threshold a bus that turns shared memory on uses (docs/protocol.md section 9), bytes.
-SHM_ON = 65_536
+SHM_ON = SHM_MIN_BYTES
 
 
 class Bus:
@@ -53,7 +53,7 @@ class Bus:
         self.proxy.start()
 
     def config(self, name: str, **kw: object) -> NodeConfig:
-        kw.setdefault("shm_min_bytes", SHM_ON)  # the default, given here so the tests say it
+        kw.setdefault("shm_min_bytes", SHM_ON)  # the default, given so the tests say it
         return NodeConfig(name=name, pub_endpoint=self.pub, sub_endpoint=self.sub, **kw)  # type: ignore[arg-type]
 
 
@@ -303,7 +303,7 @@ _PUBLISHER = textwrap.dedent(
     """
     import sys
     from bus.node import Node
-    from bus.nodeconfig import SHM_HOLD_MS, NodeConfig
+    from bus.nodeconfig import SHM_HOLD_MS, SHM_MIN_BYTES, NodeConfig
     from schemas import AudioFrame
     node = Node(NodeConfig(name="doomed", pub_endpoint=sys.argv[1], sub_endpoint=sys.argv[2],
                            shm_min_bytes=65536, shm_hold_ms=int(sys.argv[3])),
