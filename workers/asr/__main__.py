@@ -22,13 +22,20 @@ import time
 import numpy as np
 
 from bus import BusNode, Envelope, payload_as
+from schemas.asr import AsrPartial
 from schemas.vad import VadPartial, VadSegment
 from workers.asr.backends import open_recognizer
 from workers.asr.errors import AudioFormatError, ModelDirError, RuntimeUnavailable
 from workers.asr.manifest import MANIFEST
-from workers.asr.recognise import SAMPLE_RATE_HZ, recognise, recognise_partial
+from workers.asr.recognise import (
+    SAMPLE_RATE_HZ,
+    recognise,
+    recognise_partial,
+    segment_samples,
+)
 from workers.asr.settings import AsrSettings
 from workers.asr.speculative import Speculation
+from workers.asr.stopcheck import StopChecked
 from workers.asr.transcript import Recognizer
 from workers.runner import run_worker
 
@@ -89,15 +96,19 @@ def handle(
     bus_ms = max(0.0, msg.age_ms)
     if msg.topic == "vad.partial":
         partial = payload_as(msg, VadPartial)
+        # with a stop check, the main recogniser's transcript goes out first, the check's after
+        main = recognizer.main if isinstance(recognizer, StopChecked) else recognizer
         heard, loop_cut = recognise_partial(
-            recognizer, partial, settings.overlap_ms, bus_ms=partial.bus_ms + bus_ms
+            main, partial, settings.overlap_ms, bus_ms=partial.bus_ms + bus_ms
         )
         node.publish("asr.partial", heard, trace=msg.trace)
         if loop_cut:  # out at once for its stop word; then the careful one, to answer with
             heard, _ = recognise_partial(
-                recognizer, partial, settings.overlap_ms, bus_ms=heard.bus_ms, careful=True
+                main, partial, settings.overlap_ms, bus_ms=heard.bus_ms, careful=True
             )
             node.publish("asr.partial", heard, trace=msg.trace)
+        if isinstance(recognizer, StopChecked):  # after the main transcript is out
+            heard = _second_opinion(recognizer, partial, heard, node, msg)
         spec.keep(partial, heard)
         return
     segment = payload_as(msg, VadSegment)
@@ -118,6 +129,33 @@ def handle(
             speculative=str(result.speculative).lower(),
             **labels,
         )
+
+
+def _second_opinion(
+    recognizer: StopChecked, partial: VadPartial, heard: AsrPartial, node: BusNode, msg: Envelope
+) -> AsrPartial:
+    """Ask the stop check about a partial whose main transcript ``heard`` is already out; when
+    it hears a stop word, publish its transcript as the same revision again (the dialog sends
+    STOP) and return it (the segment is then answered with it)."""
+    if not recognizer.due(segment_samples(partial), heard.text):
+        return heard
+    started = time.perf_counter()
+    second = recognizer.recheck(segment_samples(partial), heard.text, partial=True)
+    if second is None:
+        return heard
+    checked = heard.model_copy(
+        update={
+            "text": second.text,
+            "language": second.language,
+            "emotion": second.emotion,
+            "event": second.event,
+            "itn": second.itn,
+            "infer_ms": heard.infer_ms + 1000.0 * (time.perf_counter() - started),
+            "backend": recognizer.check.name,
+        }
+    )
+    node.publish("asr.partial", checked, trace=msg.trace)
+    return checked
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from __future__ import annotations
 from workers.asr.modeldir import RuntimeName, validate_model_dir
 from workers.asr.runtimes import EncoderRuntime, OnnxRuntime, RknnLiteRuntime
 from workers.asr.sensevoice import SenseVoice
-from workers.asr.settings import AsrSettings
+from workers.asr.settings import AsrSettings, WhisperModelName
+from workers.asr.stopcheck import StopChecked
 from workers.asr.transcript import Recognizer
 from workers.asr.whisper import WhisperRecognizer
 
@@ -13,19 +14,36 @@ __all__ = ["open_recognizer"]
 
 
 def open_recognizer(settings: AsrSettings) -> Recognizer:
-    """Load the model of ``settings.backend``; files are checked before anything is loaded."""
+    """Load the model of ``settings.backend`` (and the ``stop_check`` model, when set); files
+    are checked before anything is loaded."""
+    main = _open_main(settings)
+    if settings.stop_check is None:
+        return main
+    try:
+        check = _whisper(settings, settings.stop_check.model)
+    except BaseException:
+        main.close()
+        raise
+    return StopChecked(main, check, settings.stop_check.max_audio_s, settings.stop_check.max_words)
+
+
+def _whisper(settings: AsrSettings, model: WhisperModelName) -> WhisperRecognizer:
+    w = settings.whisper
+    return WhisperRecognizer(
+        model,
+        language=settings.language,
+        threads=w.threads,
+        auto_languages=w.auto_languages,
+        cache_dir=w.cache_dir,
+        beam_size=w.beam_size,
+        window_s=w.window_s,
+        hotwords=w.hotwords,
+    )
+
+
+def _open_main(settings: AsrSettings) -> Recognizer:
     if settings.backend == "whisper":
-        w = settings.whisper
-        return WhisperRecognizer(
-            w.model,
-            language=settings.language,
-            threads=w.threads,
-            auto_languages=w.auto_languages,
-            cache_dir=w.cache_dir,
-            beam_size=w.beam_size,
-            window_s=w.window_s,
-            hotwords=w.hotwords,
-        )
+        return _whisper(settings, settings.whisper.model)
     sv = settings.sensevoice
     assert sv.model_dir is not None  # checked by AsrSettings
     runtime_name: RuntimeName = (

@@ -19,6 +19,7 @@ __all__ = [
     "Backend",
     "CoreMask",
     "SenseVoiceSettings",
+    "StopCheckSettings",
     "WhisperModelName",
     "WhisperSettings",
 ]
@@ -78,6 +79,23 @@ class WhisperSettings(BaseModel):
     Empty: no bias. SenseVoice takes none (the dialog repairs near-misses instead)."""
 
 
+class StopCheckSettings(BaseModel):
+    """A second Whisper model that listens again for a stop word in short audio in which the
+    main recogniser heard none (``workers/asr/stopcheck.py``, ``docs/asr.md``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    model: WhisperModelName = "base"
+    """The check's packaged Whisper model (a different one from the main model: the point is
+    errors it does not share)."""
+    max_audio_s: float = Field(default=2.5, gt=0.0, le=30.0)
+    """Audio longer than this, s, is left to the main recogniser alone (a stop command is
+    short)."""
+    max_words: int = Field(default=4, ge=1)
+    """The check's transcript counts only when it has at most this many words (a stop command
+    is a few words; a longer one with "stop" in it was more often a mishearing)."""
+
+
 class AsrSettings(BaseModel):
     """Which recogniser runs, and how."""
 
@@ -99,6 +117,9 @@ class AsrSettings(BaseModel):
     """Settings of the SenseVoice backends."""
     whisper: WhisperSettings = WhisperSettings()
     """Settings of the Whisper backend."""
+    stop_check: StopCheckSettings | None = None
+    """A second recogniser for stop words in short audio (None: none). It runs with the
+    ``whisper`` section's threads, window, hotwords and language, whatever the backend."""
 
     @model_validator(mode="after")
     def _model_dir_given(self) -> AsrSettings:
@@ -106,5 +127,23 @@ class AsrSettings(BaseModel):
             raise ValueError(
                 f"backend {self.backend} needs sensevoice.model_dir: the directory holding "
                 "the SenseVoiceSmall-RKNN2 files (see docs/asr.md)."
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_differs(self) -> AsrSettings:
+        check = self.stop_check
+        if check is None:
+            return self
+        if self.backend == "whisper" and check.model == self.whisper.model:
+            raise ValueError(
+                f"stop_check.model is {check.model}, the main model too: a second opinion from "
+                "the same model repeats its errors; choose the other packaged model "
+                "(base or tiny.en)."
+            )
+        if check.model == "tiny.en" and self.language not in ("en", "auto"):
+            raise ValueError(
+                f"stop_check.model tiny.en is English-only but language is {self.language!r}; "
+                "use base."
             )
         return self

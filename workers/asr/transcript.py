@@ -27,6 +27,9 @@ class Transcript:
     loop_cut: bool = False
     """True when the text is a looping decode's first turn (``workers/asr/deloop.py``), kept
     instead of decoding again: good enough to hear a stop word in, not to act on as a whole."""
+    checked_from: str = ""
+    """When a second recogniser heard a stop word the main one did not
+    (``workers/asr/stopcheck.py``): the main recogniser's text, which this one replaces."""
 
     @property
     def is_speech(self) -> bool:

@@ -1,0 +1,218 @@
+"""STOP recall with and without the second opinion on short audio (``asr.stop_check``).
+
+    python -m bench.stopcheck            # the three understanding corpora, every English file
+    python -m bench.stopcheck --quick    # 3 lines per corpus and split: it works
+
+Every English line of ``bench/data/understanding.yaml``, ``understanding_blind.yaml`` and
+``understanding_blind2.yaml``, in every voice and noise ``bench.understanding_audio`` makes
+(cached), cut as the VAD would cut it (as ``bench.understanding`` does), is recognised by the
+main recogniser of ``configs/host.yaml`` and, when ``StopChecked.recheck`` would ask it (audio
+of at most ``max_audio_s``, no stop word in the main transcript), by its ``stop_check`` model:
+the worker's own classes (``workers.asr.backends.open_recognizer``), with host.yaml's settings.
+
+For each corpus and split: STOP recall on the lines that want the car stopped (category
+``stop``) and false STOPs on the lines without a stop word (a STOP there is a false command in
+``bench.understanding``), by the main recogniser alone and with the check; the files the check
+was asked about and its time. The check's rule (``max_audio_s``, ``max_words``) was chosen on
+the tuning split (main corpus ``tune``, blind ``-pNN``, blind2 ``-rNN``/``tune``); report the
+held-back split. What the dialog does with a transcript is left out: a STOP is sent for
+``workers.asr.stopcheck.heard_stop`` (the dialog's own matcher and sound-alikes). Saved in
+``bench/results/stopcheck.json`` and ``stopcheck.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+CORPORA = ("understanding.yaml", "understanding_blind.yaml", "understanding_blind2.yaml")
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Every file's two transcripts, and the figures."""
+    from bench.understanding import HostSettings, _segment
+    from bench.understanding_audio import build_audio
+    from bench.understanding_corpus import load_corpus
+    from workers.asr.backends import open_recognizer
+    from workers.asr.stopcheck import StopChecked, heard_stop
+
+    host = HostSettings()
+    if host.asr.stop_check is None:
+        raise SystemExit("configs/host.yaml sets no asr.stop_check: nothing to measure.")
+    rec = open_recognizer(host.asr)
+    assert isinstance(rec, StopChecked)
+    silence = np.zeros(16000, dtype=np.float32)
+    rec.main.transcribe(silence)
+    rec.check.transcribe(silence)  # both warmed up, as the worker does
+    files: list[dict[str, Any]] = []
+    try:
+        for name in CORPORA:
+            corpus = load_corpus(REPO / "bench" / "data" / name)
+            lines = [ln for ln in corpus.lines if ln.lang == "en"]
+            if quick:
+                lines = [ln for ln in lines if ln.split == "tune"][:3] + [
+                    ln for ln in lines if ln.split == "held"
+                ][:3]
+            by_id = {ln.id: ln for ln in lines}
+            manifest = build_audio(corpus, lines=lines)
+            for f in (f for f in manifest.files if f.line_id in by_id):
+                line = by_id[f.line_id]
+                seg = _segment(f, manifest.folder, host.vad)
+                audio = np.frombuffer(seg.pcm, dtype="<i2").astype(np.float32) / 32768.0
+                t0 = time.perf_counter()
+                main = rec.main.transcribe(audio).text
+                t1 = time.perf_counter()
+                due = rec.due(audio, main)
+                second = rec.recheck(audio, main) if due else None
+                t2 = time.perf_counter()
+                files.append(
+                    {
+                        "corpus": name,
+                        "path": f.path,
+                        "split": line.split,
+                        "wants_stop": line.wants_stop,
+                        "stop_word": line.stop_word,
+                        "reference": line.reference,
+                        "audio_s": round(len(audio) / 16000, 3),
+                        "main": main,
+                        "main_ms": round(1000 * (t1 - t0), 1),
+                        "checked": due,
+                        "check_ms": round(1000 * (t2 - t1), 1) if due else None,
+                        "check_stop": second.text if second is not None else None,
+                        "stop_main": heard_stop(main),
+                        "stop_with_check": heard_stop(main) or second is not None,
+                    }
+                )
+            print(f"  {name}: {len(files)} files so far", flush=True)
+    finally:
+        rec.close()
+    return {"files": files, "figures": figures(files)}
+
+
+def figures(files: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per corpus and split, and over all corpora per split."""
+    out: dict[str, Any] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for f in files:
+        groups.setdefault(f"{f['corpus']}/{f['split']}", []).append(f)
+        groups.setdefault(f"all/{f['split']}", []).append(f)
+    for key, fs in sorted(groups.items()):
+        stops = [f for f in fs if f["wants_stop"]]
+        clean = [f for f in fs if not f["stop_word"]]
+        checked = [f for f in fs if f["checked"]]
+        out[key] = {
+            "stop_files": len(stops),
+            "recall_main": sum(f["stop_main"] for f in stops),
+            "recall_with_check": sum(f["stop_with_check"] for f in stops),
+            "no_stop_word_files": len(clean),
+            "false_stops_main": sum(f["stop_main"] for f in clean),
+            "false_stops_with_check": sum(f["stop_with_check"] for f in clean),
+            "files": len(fs),
+            "checked": len(checked),
+            "check_ms_p50": _q(checked, 0.5),
+            "check_ms_p90": _q(checked, 0.9),
+            "main_ms_p50": statistics.median([f["main_ms"] for f in fs]) if fs else None,
+            "added_false_stops": [
+                f"{f['reference']} -> {f['check_stop']!r}"
+                for f in clean
+                if f["stop_with_check"] and not f["stop_main"]
+            ],
+            "still_missed": [
+                f"{f['reference']} ({f['path'].split('__', 1)[1][:-4]}): {f['main']!r}"
+                for f in stops
+                if not f["stop_with_check"]
+            ],
+        }
+    return out
+
+
+def _q(fs: list[dict[str, Any]], q: float) -> float | None:
+    xs = sorted(f["check_ms"] for f in fs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{n}/{d} ({100 * n / d:.1f} %)" if d else "-"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The figures as the results page."""
+    host = result["host"]
+    rows = [
+        "# STOP recall with the second opinion on short audio (`python -m bench.stopcheck`)",
+        "",
+        f"Run {result['started']}, {host['machine']}, {host['cpus']} CPUs, load "
+        f"{host['loadavg_at_start']} before, {host['loadavg_at_end']} after, "
+        f"{host['wall_s']} s. Settings: host.yaml's asr (`{result['settings']}`). Choose on "
+        "`tune`, report `held`.",
+        "",
+        "| corpus / split | STOP recall, main alone | with the check | false STOPs, main alone "
+        "| with the check | files checked | check ms p50 / p90 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    figs = result["figures"]
+    for key, g in figs.items():
+        rows.append(
+            f"| {key} | {_pct(g['recall_main'], g['stop_files'])} | "
+            f"{_pct(g['recall_with_check'], g['stop_files'])} | "
+            f"{_pct(g['false_stops_main'], g['no_stop_word_files'])} | "
+            f"{_pct(g['false_stops_with_check'], g['no_stop_word_files'])} | "
+            f"{g['checked']} of {g['files']} | {g['check_ms_p50']} / {g['check_ms_p90']} |"
+        )
+    for split in ("tune", "held"):
+        g = figs.get(f"all/{split}")
+        if not g:
+            continue
+        rows += ["", f"## {split}: STOPs the check added on lines without a stop word", ""]
+        rows += [f"- {x}" for x in g["added_false_stops"]] or ["- none"]
+        rows += ["", f"## {split}: stop lines still missed", ""]
+        rows += [f"- {x}" for x in g["still_missed"]] or ["- none"]
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line."""
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.stopcheck", description=__doc__.splitlines()[0]
+    )
+    ap.add_argument("--quick", action="store_true", help="a few lines: the bench works")
+    args = ap.parse_args(argv)
+    from bench.understanding import HostSettings
+
+    load0 = os.getloadavg()
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    t0 = time.monotonic()
+    result = run(args.quick)
+    result.update(
+        bench="stopcheck",
+        started=started,
+        quick=args.quick,
+        settings=json.dumps(HostSettings().asr.model_dump(mode="json")["stop_check"]),
+        host={
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "loadavg_at_start": [round(x, 2) for x in load0],
+            "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+            "wall_s": round(time.monotonic() - t0, 1),
+        },
+    )
+    name = "stopcheck_quick" if args.quick else "stopcheck"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,178 @@
+"""The second opinion on short audio: a stop word only the check recogniser heard is honoured."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from workers.asr.settings import AsrSettings
+from workers.asr.stopcheck import StopChecked, heard_stop
+from workers.asr.transcript import Transcript
+
+RATE = 16000
+
+
+@dataclass
+class Scripted:
+    """A recogniser that answers with the texts it was given, in turn, and records its calls."""
+
+    texts: list[str]
+    name: str = "scripted"
+    max_samples: int = 30 * RATE
+    calls: list[tuple[int, bool]] = field(default_factory=list)
+    closed: bool = False
+    loops: bool = False  # a partial's transcript is a loop's first turn
+
+    def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Transcript:
+        self.calls.append((len(samples), partial))
+        text = self.texts.pop(0)
+        return Transcript(text=text, language="en" if text else "", loop_cut=partial and self.loops)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def audio(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * RATE), dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    ("text", "stop"),
+    [
+        ("Halt!", True),
+        ("start moving", True),  # a lone sound-alike: the dialog reads it as a stop
+        ("don't move", True),
+        ("停车", True),
+        ("start the story", False),
+        ("up, please", False),
+        ("", False),
+    ],
+)
+def test_heard_stop_is_what_the_dialog_stops_for(text: str, stop: bool) -> None:
+    assert heard_stop(text) is stop
+
+
+def test_a_stop_word_only_the_check_heard_answers_with_the_checks_transcript(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    main, check = (
+        Scripted(["up, please"], "whisper-tiny.en"),
+        Scripted(["Halt, please."], "b", loops=True),
+    )
+    rec = StopChecked(main, check, max_audio_s=2.5)
+    with caplog.at_level(logging.INFO, logger="workers.asr.stopcheck"):
+        out = rec.transcribe(audio(1.2), partial=True)
+    assert (out.text, out.checked_from) == ("Halt, please.", "up, please")
+    assert out.loop_cut  # the check's own transcript, its flags included
+    assert main.calls == check.calls == [(int(1.2 * RATE), True)]
+    assert (rec.checked, rec.stops, rec.name) == (1, 1, "whisper-tiny.en")
+    assert "'up, please'" in caplog.text and "'Halt, please.'" in caplog.text
+
+
+def test_without_a_stop_word_in_the_check_the_main_transcript_stands() -> None:
+    main, check = Scripted(["turn left"]), Scripted(["turn left."])
+    rec = StopChecked(main, check, max_audio_s=2.5)
+    out = rec.transcribe(audio(1.0))
+    assert (out.text, out.checked_from) == ("turn left", "")
+    assert (rec.checked, rec.stops) == (1, 0)
+
+
+def test_the_check_is_not_asked_when_the_main_heard_a_stop_or_the_audio_is_long() -> None:
+    main, check = Scripted(["stop the car", "start moving", "what's the weather"]), Scripted([])
+    rec = StopChecked(main, check, max_audio_s=2.5)
+    assert rec.transcribe(audio(1.0)).text == "stop the car"
+    assert rec.transcribe(audio(1.0)).text == "start moving"
+    assert rec.transcribe(audio(2.6)).text == "what's the weather"
+    assert check.calls == [] and rec.checked == 0
+
+
+def test_at_exactly_max_audio_s_the_check_is_asked() -> None:
+    main, check = Scripted(["pulse,"]), Scripted(["Halt!"])
+    assert StopChecked(main, check, max_audio_s=2.5).transcribe(audio(2.5)).text == "Halt!"
+
+
+def test_closing_closes_both() -> None:
+    main, check = Scripted([]), Scripted([])
+    StopChecked(main, check, 1.0).close()
+    assert main.closed and check.closed
+
+
+def test_the_settings_refuse_a_check_by_the_main_model_or_an_english_check_of_chinese() -> None:
+    ok = AsrSettings.model_validate(
+        {"language": "en", "whisper": {"model": "tiny.en"}, "stop_check": {"model": "base"}}
+    )
+    assert ok.stop_check is not None and ok.stop_check.max_audio_s == 2.5
+    assert AsrSettings().stop_check is None
+    with pytest.raises(ValidationError, match="the main model too"):
+        AsrSettings.model_validate({"whisper": {"model": "base"}, "stop_check": {}})
+    with pytest.raises(ValidationError, match="English-only"):
+        AsrSettings.model_validate({"language": "zh", "stop_check": {"model": "tiny.en"}})
+    with pytest.raises(ValidationError, match="max_audio_s"):
+        AsrSettings.model_validate(
+            {"whisper": {"model": "tiny.en"}, "stop_check": {"max_audio_s": 0}}
+        )
+    with pytest.raises(ValidationError, match="extra"):
+        AsrSettings.model_validate({"whisper": {"model": "tiny.en"}, "stop_check": {"modle": 1}})
+
+
+def test_a_check_transcript_of_more_than_max_words_is_not_a_stop() -> None:
+    main, check = Scripted(["I stopped by the shop"]), Scripted(["I stop by the shop"])
+    rec = StopChecked(main, check, max_audio_s=2.5, max_words=4)
+    assert rec.transcribe(audio(2.0)).text == "I stopped by the shop"
+    assert (rec.checked, rec.stops) == (1, 0)
+    with pytest.raises(ValueError, match="max_words"):
+        StopChecked(main, check, 2.5, max_words=0)
+
+
+# --- in the worker: the main transcript of a pause goes out first, the check's after ---------
+
+
+def _worker_run(main_texts: list[str], check_texts: list[str]) -> tuple[list, Scripted]:
+    from bus import MemoryBus
+    from schemas.vad import VadSegment
+    from tests.workers.asr.test_asr_worker import partial_from
+    from workers.asr.__main__ import serve
+    from workers.asr.manifest import MANIFEST
+    from workers.asr.speculative import Speculation
+
+    settings = AsrSettings.model_validate(
+        {"language": "en", "whisper": {"model": "tiny.en"}, "stop_check": {}}
+    )
+    pcm = np.zeros(int(1.5 * RATE), dtype="<i2").tobytes()
+    seg = VadSegment(pcm=pcm, segment_id="s1", start_ns=0, end_ns=1, partial_revision=0)
+    bus = MemoryBus()
+    worker = bus.node("asr", settings.model_dump(mode="json"), manifest=MANIFEST)
+    vad, probe = bus.node("vad"), bus.node("probe")
+    probe.subscribe("asr.*")
+    main, check = Scripted(main_texts, "whisper-tiny.en"), Scripted(check_texts, "whisper-base")
+    rec = StopChecked(main, check, max_audio_s=2.5)
+    spec = Speculation()
+    vad.publish("vad.partial", partial_from(seg), trace="s1")
+    serve(worker, rec, settings, spec)
+    vad.publish("vad.segment", seg, trace="s1")
+    serve(worker, rec, settings, spec)
+    return [(m.topic, m.payload) for m in probe], check
+
+
+def test_the_worker_publishes_the_pauses_main_transcript_then_the_checks_stop() -> None:
+    got, check = _worker_run(["up, please"], ["Halt, please."])
+    assert [(t, p.text, p.backend) for t, p in got] == [
+        ("asr.partial", "up, please", "whisper-tiny.en"),
+        ("asr.partial", "Halt, please.", "whisper-base"),  # the dialog sends STOP on it
+        ("asr.text", "Halt, please.", "whisper-base"),  # the segment, answered with it
+    ]
+    assert got[1][1].revision == got[0][1].revision == 0 and got[2][1].speculative
+    assert len(check.calls) == 1
+
+
+def test_the_worker_publishes_nothing_more_when_the_check_hears_no_stop() -> None:
+    got, check = _worker_run(["turn left"], ["turn left."])
+    assert [(t, p.text) for t, p in got] == [
+        ("asr.partial", "turn left"),
+        ("asr.text", "turn left"),
+    ]
+    assert len(check.calls) == 1
