@@ -52,7 +52,9 @@ class AsrPartial(Message):
     at once; the VAD may end the turn sooner when it reads as a complete request. Superseded by
     a higher ``revision`` of the same segment, and by the segment's ``asr.text``. A revision may
     come twice: a quick transcript first (Whisper's looping decode cut to its first turn, for
-    an early stop word), then a careful one of the same audio, which supersedes it.
+    an early stop word), then a careful one of the same audio, which supersedes it. With the asr
+    worker's ``stop_check``, a second recogniser's transcript of the same revision may follow,
+    when it heard a stop word the first did not (``backend`` names it); it supersedes too.
     """
 
     text: str
