@@ -22,9 +22,9 @@ import time
 import numpy as np
 
 from bus import BusNode, Envelope, payload_as
-from schemas.asr import AsrPartial
 from schemas.vad import VadPartial, VadSegment
 from workers.asr.backends import open_recognizer
+from workers.asr.background import BackgroundCheck, Checked
 from workers.asr.errors import AudioFormatError, ModelDirError, RuntimeUnavailable
 from workers.asr.manifest import MANIFEST
 from workers.asr.recognise import (
@@ -70,27 +70,49 @@ def serve(
     spec: Speculation | None = None,
 ) -> None:
     """The loop: one ``asr.text`` (and its metrics) per ``vad.segment``, one ``asr.partial``
-    per ``vad.partial`` still current (``spec`` holds them between the two)."""
+    per ``vad.partial`` still current (``spec`` holds them between the two); with a stop check,
+    a second ``asr.partial`` when the check of a pause hears a stop word (the check runs in a
+    thread: :mod:`workers.asr.background`)."""
     spec = spec or Speculation()
+    checks = BackgroundCheck(recognizer) if isinstance(recognizer, StopChecked) else None
     # audio that comes through shared memory is read where the VAD wrote it (one copy fewer):
     # only len() and np.frombuffer() read it, and a kept partial only keeps its slot from reuse
     node.read_in_place("vad.partial", "vad.segment")
-    for msg in node.events():
-        batch = [msg]
-        while node.pending():
-            more = node.poll(0)
-            if more is None:
-                break
-            batch.append(more)
-        for m in spec.worklist(batch):
+    try:
+        for event in node.events(watch=[checks.wake] if checks is not None else []):
+            if not isinstance(event, Envelope):  # a check is done
+                assert checks is not None
+                checks.wake.clear()  # first: a check that ends from now on wakes us again
+                _publish_checks(node, spec, checks.finished())
+                continue
+            batch = [event]
+            while node.pending():
+                more = node.poll(0)
+                if more is None:
+                    break
+                batch.append(more)
+            for m in spec.worklist(batch):
+                try:
+                    handle(node, recognizer, settings, spec, m, checks)
+                except AudioFormatError as exc:
+                    log.error("segment_refused reason=%s", exc)
+            if checks is not None:
+                _publish_checks(node, spec, checks.finished())
+    finally:
+        if checks is not None:
             try:
-                handle(node, recognizer, settings, spec, m)
-            except AudioFormatError as exc:
-                log.error("segment_refused reason=%s", exc)
+                _publish_checks(node, spec, checks.finished(wait=True))
+            finally:
+                checks.close()
 
 
 def handle(
-    node: BusNode, recognizer: Recognizer, settings: AsrSettings, spec: Speculation, msg: Envelope
+    node: BusNode,
+    recognizer: Recognizer,
+    settings: AsrSettings,
+    spec: Speculation,
+    msg: Envelope,
+    checks: BackgroundCheck | None = None,
 ) -> None:
     """Recognise one partial or segment (or reuse its partial's transcript); publish it."""
     bus_ms = max(0.0, msg.age_ms)
@@ -107,9 +129,11 @@ def handle(
                 main, partial, settings.overlap_ms, bus_ms=heard.bus_ms, careful=True
             )
             node.publish("asr.partial", heard, trace=msg.trace)
-        if isinstance(recognizer, StopChecked):  # after the main transcript is out
-            heard = _second_opinion(recognizer, partial, heard, node, msg)
         spec.keep(partial, heard)
+        if checks is not None:  # after the main transcript is out, in its thread
+            samples = segment_samples(partial)  # a copy: the thread may keep it
+            if checks.recognizer.due(samples, heard.text):
+                checks.start(partial, samples, heard, msg.trace)
         return
     segment = payload_as(msg, VadSegment)
     result = spec.take(segment, bus_ms=segment.bus_ms + bus_ms) if settings.speculative else None
@@ -131,31 +155,26 @@ def handle(
         )
 
 
-def _second_opinion(
-    recognizer: StopChecked, partial: VadPartial, heard: AsrPartial, node: BusNode, msg: Envelope
-) -> AsrPartial:
-    """Ask the stop check about a partial whose main transcript ``heard`` is already out; when
-    it hears a stop word, publish its transcript as the same revision again (the dialog sends
-    STOP) and return it (the segment is then answered with it)."""
-    if not recognizer.due(segment_samples(partial), heard.text):
-        return heard
-    started = time.perf_counter()
-    second = recognizer.recheck(segment_samples(partial), heard.text, partial=True)
-    if second is None:
-        return heard
-    checked = heard.model_copy(
-        update={
-            "text": second.text,
-            "language": second.language,
-            "emotion": second.emotion,
-            "event": second.event,
-            "itn": second.itn,
-            "infer_ms": heard.infer_ms + 1000.0 * (time.perf_counter() - started),
-            "backend": recognizer.check.name,
-        }
-    )
-    node.publish("asr.partial", checked, trace=msg.trace)
-    return checked
+def _publish_checks(node: BusNode, spec: Speculation, done: list[Checked]) -> None:
+    """For each finished check that heard a stop word: its transcript published as the same
+    revision again (the dialog sends STOP) and, if its segment is still open, kept to answer
+    the segment with."""
+    for c in done:
+        if c.stop is None:
+            continue
+        checked = c.heard.model_copy(
+            update={
+                "text": c.stop.text,
+                "language": c.stop.language,
+                "emotion": c.stop.emotion,
+                "event": c.stop.event,
+                "itn": c.stop.itn,
+                "infer_ms": c.check_ms,
+                "backend": c.backend or c.heard.backend,
+            }
+        )
+        node.publish("asr.partial", checked, trace=c.trace)
+        spec.amend(c.partial, checked)
 
 
 if __name__ == "__main__":

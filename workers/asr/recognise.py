@@ -57,6 +57,12 @@ def _run(
     return transcript, infer_s, len(samples) / SAMPLE_RATE_HZ
 
 
+def _backend(recognizer: Recognizer, transcript: Transcript) -> str:
+    """The name of the recogniser whose text this is: a stop check's when it answered."""
+    check = getattr(recognizer, "check", None)
+    return str(check.name) if transcript.checked_from and check is not None else recognizer.name
+
+
 def recognise(
     recognizer: Recognizer, segment: VadSegment, overlap_ms: int = 300, *, bus_ms: float = 0.0
 ) -> AsrText:
@@ -73,7 +79,7 @@ def recognise(
         infer_ms=1000.0 * infer_s,
         rtf=infer_s / audio_s if audio_s > 0 else 0.0,
         speech_end_ns=segment.speech_end_ns,
-        backend=recognizer.name,
+        backend=_backend(recognizer, transcript),
         bus_ms=bus_ms,
     )
 
@@ -103,7 +109,7 @@ def recognise_partial(
         speech_end_ns=partial.speech_end_ns,
         audio_s=audio_s,
         infer_ms=1000.0 * infer_s,
-        backend=recognizer.name,
+        backend=_backend(recognizer, transcript),
         bus_ms=bus_ms,
     )
     return heard, transcript.loop_cut

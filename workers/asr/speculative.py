@@ -66,6 +66,13 @@ class Speculation:
         while len(self._held) > _REMEMBER:
             self._held.popitem(last=False)
 
+    def amend(self, partial: VadPartial, transcript: AsrPartial) -> None:
+        """Answer ``partial``'s segment with ``transcript`` instead, if that partial is still the
+        one held for it (its segment not closed, no newer partial)."""
+        held = self._held.get(partial.segment_id)
+        if held is not None and (held.part, held.revision) == (partial.part, partial.revision):
+            self._held[partial.segment_id] = _Held(partial.part, partial.revision, transcript)
+
     def take(self, segment: VadSegment, *, bus_ms: float = 0.0) -> AsrText | None:
         """The segment's ``asr.text`` from its partial's transcript, if that holds all its
         speech; the segment's partials are forgotten either way."""

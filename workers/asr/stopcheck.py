@@ -55,8 +55,9 @@ class StopChecked:
     word (a :class:`~workers.asr.transcript.Recognizer` itself).
 
     :meth:`transcribe` asks both in turn and answers with one transcript (a segment, the
-    benches); the worker instead publishes the main transcript of a partial at once and then
-    asks :meth:`recheck`, so the check never delays a turn (``workers/asr/__main__.py``)."""
+    benches); the worker instead publishes the main transcript of a partial at once and asks
+    :meth:`recheck` in a thread (:mod:`workers.asr.background`), so no transcript waits for
+    the check."""
 
     def __init__(
         self, main: Recognizer, check: Recognizer, max_audio_s: float, max_words: int = 4

@@ -176,3 +176,54 @@ def test_the_worker_publishes_nothing_more_when_the_check_hears_no_stop() -> Non
         ("asr.text", "turn left"),
     ]
     assert len(check.calls) == 1
+
+
+def test_a_segment_that_closes_while_the_check_runs_is_answered_at_once() -> None:
+    """The check runs in its own thread: the segment does not wait for it, and the check's stop
+    partial follows the ``asr.text`` (the dialog sends STOP on it all the same)."""
+    import threading
+
+    from bus import MemoryBus
+    from schemas.vad import VadSegment
+    from tests.workers.asr.test_asr_worker import partial_from
+    from workers.asr.__main__ import serve
+    from workers.asr.manifest import MANIFEST
+    from workers.asr.speculative import Speculation
+
+    answered = threading.Event()
+
+    class Spec(Speculation):
+        def take(self, segment, *, bus_ms=0.0):  # type: ignore[no-untyped-def]
+            try:
+                return super().take(segment, bus_ms=bus_ms)
+            finally:
+                answered.set()
+
+    class SlowCheck(Scripted):
+        def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Transcript:
+            assert answered.wait(10), "the segment waited for the check"
+            return super().transcribe(samples, partial=partial)
+
+    settings = AsrSettings.model_validate(
+        {"language": "en", "whisper": {"model": "tiny.en"}, "stop_check": {}}
+    )
+    pcm = np.zeros(int(1.5 * RATE), dtype="<i2").tobytes()
+    seg = VadSegment(pcm=pcm, segment_id="s1", start_ns=0, end_ns=1, partial_revision=0)
+    bus = MemoryBus()
+    worker = bus.node("asr", settings.model_dump(mode="json"), manifest=MANIFEST)
+    vad, probe = bus.node("vad"), bus.node("probe")
+    probe.subscribe("asr.*")
+
+    class Main(Scripted):
+        def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Transcript:
+            vad.publish("vad.segment", seg, trace="s1")  # the segment closes meanwhile
+            return super().transcribe(samples, partial=partial)
+
+    rec = StopChecked(Main(["up, please"]), SlowCheck(["Halt, please."], "whisper-base"), 2.5)
+    vad.publish("vad.partial", partial_from(seg), trace="s1")
+    serve(worker, rec, settings, Spec())
+    assert [(m.topic, m.payload.text) for m in probe] == [
+        ("asr.partial", "up, please"),
+        ("asr.text", "up, please"),
+        ("asr.partial", "Halt, please."),
+    ]
