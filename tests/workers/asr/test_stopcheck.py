@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pytest
@@ -131,13 +132,30 @@ def test_a_check_transcript_of_more_than_max_words_is_not_a_stop() -> None:
 # --- in the worker: the main transcript of a pause goes out first, the check's after ---------
 
 
-def _worker_run(main_texts: list[str], check_texts: list[str]) -> tuple[list, Scripted]:
+@dataclass
+class Rig:
+    """The asr worker's node on a memory bus, a VAD that feeds it, a probe on ``asr.*``, and a
+    1.5 s segment (revision 0 of its partial)."""
+
+    settings: AsrSettings
+    segment: Any
+    worker: Any
+    vad: Any
+    probe: Any
+
+    def pause(self) -> Any:
+        from tests.workers.asr.test_asr_worker import partial_from
+
+        return partial_from(self.segment)
+
+    def heard(self) -> list[tuple[str, Any]]:
+        return [(m.topic, m.payload) for m in self.probe]
+
+
+def _rig() -> Rig:
     from bus import MemoryBus
     from schemas.vad import VadSegment
-    from tests.workers.asr.test_asr_worker import partial_from
-    from workers.asr.__main__ import serve
     from workers.asr.manifest import MANIFEST
-    from workers.asr.speculative import Speculation
 
     settings = AsrSettings.model_validate(
         {"language": "en", "whisper": {"model": "tiny.en"}, "stop_check": {}}
@@ -148,14 +166,22 @@ def _worker_run(main_texts: list[str], check_texts: list[str]) -> tuple[list, Sc
     worker = bus.node("asr", settings.model_dump(mode="json"), manifest=MANIFEST)
     vad, probe = bus.node("vad"), bus.node("probe")
     probe.subscribe("asr.*")
+    return Rig(settings, seg, worker, vad, probe)
+
+
+def _worker_run(main_texts: list[str], check_texts: list[str]) -> tuple[list, Scripted]:
+    from workers.asr.__main__ import serve
+    from workers.asr.speculative import Speculation
+
+    rig = _rig()
     main, check = Scripted(main_texts, "whisper-tiny.en"), Scripted(check_texts, "whisper-base")
     rec = StopChecked(main, check, max_audio_s=2.5)
     spec = Speculation()
-    vad.publish("vad.partial", partial_from(seg), trace="s1")
-    serve(worker, rec, settings, spec)
-    vad.publish("vad.segment", seg, trace="s1")
-    serve(worker, rec, settings, spec)
-    return [(m.topic, m.payload) for m in probe], check
+    rig.vad.publish("vad.partial", rig.pause(), trace="s1")
+    serve(rig.worker, rec, rig.settings, spec)
+    rig.vad.publish("vad.segment", rig.segment, trace="s1")
+    serve(rig.worker, rec, rig.settings, spec)
+    return rig.heard(), check
 
 
 def test_the_worker_publishes_the_pauses_main_transcript_then_the_checks_stop() -> None:
@@ -183,12 +209,9 @@ def test_a_segment_that_closes_while_the_check_runs_is_answered_at_once() -> Non
     partial follows the ``asr.text`` (the dialog sends STOP on it all the same)."""
     import threading
 
-    from bus import MemoryBus
     from schemas.asr import AsrText
     from schemas.vad import VadSegment
-    from tests.workers.asr.test_asr_worker import partial_from
     from workers.asr.__main__ import serve
-    from workers.asr.manifest import MANIFEST
     from workers.asr.speculative import Speculation
 
     answered = threading.Event()
@@ -205,25 +228,17 @@ def test_a_segment_that_closes_while_the_check_runs_is_answered_at_once() -> Non
             assert answered.wait(10), "the segment waited for the check"
             return super().transcribe(samples, partial=partial)
 
-    settings = AsrSettings.model_validate(
-        {"language": "en", "whisper": {"model": "tiny.en"}, "stop_check": {}}
-    )
-    pcm = np.zeros(int(1.5 * RATE), dtype="<i2").tobytes()
-    seg = VadSegment(pcm=pcm, segment_id="s1", start_ns=0, end_ns=1, partial_revision=0)
-    bus = MemoryBus()
-    worker = bus.node("asr", settings.model_dump(mode="json"), manifest=MANIFEST)
-    vad, probe = bus.node("vad"), bus.node("probe")
-    probe.subscribe("asr.*")
+    rig = _rig()
 
     class Main(Scripted):
         def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Transcript:
-            vad.publish("vad.segment", seg, trace="s1")  # the segment closes meanwhile
+            rig.vad.publish("vad.segment", rig.segment, trace="s1")  # it closes meanwhile
             return super().transcribe(samples, partial=partial)
 
     rec = StopChecked(Main(["up, please"]), SlowCheck(["Halt, please."], "whisper-base"), 2.5)
-    vad.publish("vad.partial", partial_from(seg), trace="s1")
-    serve(worker, rec, settings, Spec())
-    assert [(m.topic, getattr(m.payload, "text", None)) for m in probe] == [
+    rig.vad.publish("vad.partial", rig.pause(), trace="s1")
+    serve(rig.worker, rec, rig.settings, Spec())
+    assert [(t, getattr(p, "text", None)) for t, p in rig.heard()] == [
         ("asr.partial", "up, please"),
         ("asr.text", "up, please"),
         ("asr.partial", "Halt, please."),
