@@ -160,6 +160,10 @@ def _publish_checks(node: BusNode, spec: Speculation, done: list[Checked]) -> No
     revision again (the dialog sends STOP) and, if its segment is still open, kept to answer
     the segment with."""
     for c in done:
+        heard = "true" if c.stop is not None else "false"
+        node.metric(
+            "asr_stop_check_ms", c.check_ms, "sample", trace=c.trace, backend=c.backend, stop=heard
+        )
         if c.stop is None:
             continue
         checked = c.heard.model_copy(

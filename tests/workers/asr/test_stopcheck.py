@@ -174,6 +174,7 @@ def _worker_run(main_texts: list[str], check_texts: list[str]) -> tuple[list, Sc
     from workers.asr.speculative import Speculation
 
     rig = _rig()
+    rig.probe.subscribe("sys.metric")
     main, check = Scripted(main_texts, "whisper-tiny.en"), Scripted(check_texts, "whisper-base")
     rec = StopChecked(main, check, max_audio_s=2.5)
     spec = Speculation()
@@ -181,11 +182,16 @@ def _worker_run(main_texts: list[str], check_texts: list[str]) -> tuple[list, Sc
     serve(rig.worker, rec, rig.settings, spec)
     rig.vad.publish("vad.segment", rig.segment, trace="s1")
     serve(rig.worker, rec, rig.settings, spec)
-    return rig.heard(), check
+    return [
+        (t, p) for t, p in rig.heard() if t != "sys.metric" or p.name.startswith("asr_stop")
+    ], check
 
 
 def test_the_worker_publishes_the_pauses_main_transcript_then_the_checks_stop() -> None:
     got, check = _worker_run(["up, please"], ["Halt, please."])
+    (metric,) = [p for t, p in got if t == "sys.metric"]  # the check's time, with its verdict
+    assert (metric.labels["stop"], metric.labels["backend"]) == ("true", "whisper-base")
+    got = [(t, p) for t, p in got if t != "sys.metric"]
     assert [(t, p.text, p.backend) for t, p in got] == [
         ("asr.partial", "up, please", "whisper-tiny.en"),
         ("asr.partial", "Halt, please.", "whisper-base"),  # the dialog sends STOP on it
@@ -197,6 +203,8 @@ def test_the_worker_publishes_the_pauses_main_transcript_then_the_checks_stop() 
 
 def test_the_worker_publishes_nothing_more_when_the_check_hears_no_stop() -> None:
     got, check = _worker_run(["turn left"], ["turn left."])
+    assert [p.labels["stop"] for t, p in got if t == "sys.metric"] == ["false"]
+    got = [(t, p) for t, p in got if t != "sys.metric"]
     assert [(t, p.text) for t, p in got] == [
         ("asr.partial", "turn left"),
         ("asr.text", "turn left"),
