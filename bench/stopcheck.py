@@ -72,7 +72,7 @@ def run(quick: bool) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 main = rec.main.transcribe(audio).text
                 t1 = time.perf_counter()
-                due = rec.due(audio, main)
+                due = rec.due(len(audio), main)
                 second = rec.recheck(audio, main) if due else None
                 t2 = time.perf_counter()
                 files.append(

@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from bus import BusNode, Envelope, payload_as
+from schemas.asr import AsrPartial, AsrText
 from schemas.vad import VadPartial, VadSegment
 from workers.asr.backends import open_recognizer
 from workers.asr.background import BackgroundCheck, Checked
@@ -130,15 +131,18 @@ def handle(
             )
             node.publish("asr.partial", heard, trace=msg.trace)
         spec.keep(partial, heard)
-        if checks is not None:  # after the main transcript is out, in its thread
-            samples = segment_samples(partial)  # a copy: the thread may keep it
-            if checks.recognizer.due(samples, heard.text):
-                checks.start(partial, samples, heard, msg.trace)
+        if checks is not None and checks.recognizer.due(len(partial.pcm) // 2, heard.text):
+            # after the main transcript is out, in its thread (the samples: a copy it may keep)
+            checks.start(partial, segment_samples(partial), heard, msg.trace)
         return
     segment = payload_as(msg, VadSegment)
     result = spec.take(segment, bus_ms=segment.bus_ms + bus_ms) if settings.speculative else None
     if result is None:
-        result = recognise(recognizer, segment, settings.overlap_ms, bus_ms=segment.bus_ms + bus_ms)
+        main = recognizer.main if isinstance(recognizer, StopChecked) else recognizer
+        result = recognise(main, segment, settings.overlap_ms, bus_ms=segment.bus_ms + bus_ms)
+        if checks is not None and checks.recognizer.due(len(segment.pcm) // 2, result.text):
+            # the check model is only ever used by the check's thread
+            checks.start(None, segment_samples(segment), _as_partial(segment, result), msg.trace)
     node.publish("asr.text", result, trace=msg.trace)
     labels = {"backend": result.backend}
     node.metric("asr_rtf", result.rtf, "sample", trace=msg.trace, **labels)
@@ -155,10 +159,24 @@ def handle(
         )
 
 
+def _as_partial(segment: VadSegment, text: AsrText) -> AsrPartial:
+    """A segment's transcript as the ``asr.partial`` its check's stop would be published as."""
+    return AsrPartial(
+        text=text.text,
+        segment_id=segment.segment_id,
+        revision=max(0, segment.partial_revision),
+        part=segment.part,
+        language=text.language,
+        speech_end_ns=segment.speech_end_ns,
+        audio_s=text.audio_s,
+        backend=text.backend,
+    )
+
+
 def _publish_checks(node: BusNode, spec: Speculation, done: list[Checked]) -> None:
-    """For each finished check that heard a stop word: its transcript published as the same
-    revision again (the dialog sends STOP) and, if its segment is still open, kept to answer
-    the segment with."""
+    """For each finished check, its time; for one that heard a stop word, its transcript
+    published as the same revision again (the dialog sends STOP) and, if it was a pause's and its
+    segment is still open, kept to answer the segment with."""
     for c in done:
         heard = "true" if c.stop is not None else "false"
         node.metric(
@@ -174,11 +192,12 @@ def _publish_checks(node: BusNode, spec: Speculation, done: list[Checked]) -> No
                 "event": c.stop.event,
                 "itn": c.stop.itn,
                 "infer_ms": c.check_ms,
-                "backend": c.backend or c.heard.backend,
+                "backend": c.backend,
             }
         )
         node.publish("asr.partial", checked, trace=c.trace)
-        spec.amend(c.partial, checked)
+        if c.partial is not None:
+            spec.amend(c.partial, checked)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ __all__ = ["BackgroundCheck", "Checked"]
 class Checked:
     """A finished check of one pause."""
 
-    partial: VadPartial
+    partial: VadPartial | None
+    """The pause checked; None for a segment recognised whole."""
     heard: AsrPartial
     """The main recogniser's transcript of it (already published)."""
     trace: str
@@ -39,7 +40,7 @@ class Checked:
     """The check's transcript when it heard a stop word, else None."""
     check_ms: float
     """How long the check took, ms."""
-    backend: str = ""
+    backend: str
     """The check recogniser's name."""
 
 
@@ -51,15 +52,16 @@ class BackgroundCheck:
         self.wake = Wakeup()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr-stop-check")
         self._jobs: deque[tuple[Future[tuple[Transcript | None, float]], Checked]] = deque()
+        self._name = recognizer.check.name
 
     def start(
-        self, partial: VadPartial, samples: np.ndarray, heard: AsrPartial, trace: str
+        self, partial: VadPartial | None, samples: np.ndarray, heard: AsrPartial, trace: str
     ) -> None:
         """Check ``samples`` (the pause's audio, a copy the thread may keep) whose main
         transcript ``heard`` is out; :meth:`finished` gives the result once ``wake`` is set."""
         future = self._pool.submit(self._run, samples, heard.text)
         future.add_done_callback(lambda _: self.wake.set())
-        self._jobs.append((future, Checked(partial, heard, trace, None, 0.0)))
+        self._jobs.append((future, Checked(partial, heard, trace, None, 0.0, self._name)))
 
     def _run(self, samples: np.ndarray, first: str) -> tuple[Transcript | None, float]:
         started = time.perf_counter()
@@ -73,15 +75,8 @@ class BackgroundCheck:
         while self._jobs and (wait or self._jobs[0][0].done()):
             future, job = self._jobs.popleft()
             stop, ms = future.result()
-            out.append(
-                Checked(job.partial, job.heard, job.trace, stop, ms, self.recognizer.check.name)
-            )
+            out.append(Checked(job.partial, job.heard, job.trace, stop, ms, job.backend))
         return out
-
-    @property
-    def running(self) -> int:
-        """Checks started and not yet taken by :meth:`finished`."""
-        return len(self._jobs)
 
     def close(self) -> None:
         """Wait for a check still running, then release the thread and the descriptor."""

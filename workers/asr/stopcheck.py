@@ -14,13 +14,13 @@ So a :class:`StopChecked` recogniser asks its main recogniser first and, only wh
 - the main transcript holds no stop word (:func:`heard_stop`: a stop form, or a lone sound-alike
   of one that the dialog reads as a stop, :mod:`text.stopsounds`),
 
-asks the check recogniser too. When the check hears a stop word, its transcript is the answer
-(the dialog then sends STOP); otherwise the main one is, unchanged. The check never removes a
-stop word and never adds a command: a transcript replaced by the check's holds a stop word, and
-the dialog's grammar reads a stop as a stop whatever else it holds. What it costs is one more
-decode of short audio whose main transcript has no stop word (about 0.2 s with Whisper base on
-this machine's two cores), and a STOP the speaker did not say when the check hallucinates one:
-safe, counted by ``python -m bench.understanding`` as a tolerated STOP.
+asks the check recogniser too. When the check hears a stop word in at most ``max_words`` words,
+its transcript is the answer (the dialog then sends STOP); otherwise the main one is, unchanged.
+The check never removes a stop word and never adds a motion: what it adds is a STOP. What it
+costs is one more decode of short audio whose main transcript has no stop word (Whisper base,
+p50 0.24 s on this machine's two cores, ``bench/results/stopcheck.md``), and a STOP the speaker
+did not say when the check hallucinates one: it never moves the car, but on a line without a
+stop word ``python -m bench.understanding`` counts it as a false command.
 """
 
 from __future__ import annotations
@@ -83,9 +83,10 @@ class StopChecked:
         second = self.recheck(samples, first.text, partial=partial)
         return first if second is None else second
 
-    def due(self, samples: np.ndarray, first: str) -> bool:
-        """Whether the check is asked about ``samples``, whose main transcript is ``first``."""
-        return len(samples) <= self._max_check and not heard_stop(first)
+    def due(self, samples: int, first: str) -> bool:
+        """Whether the check is asked about ``samples`` samples of audio whose main transcript
+        is ``first``."""
+        return samples <= self._max_check and not heard_stop(first)
 
     def recheck(
         self, samples: np.ndarray, first: str, *, partial: bool = False
@@ -93,7 +94,7 @@ class StopChecked:
         """The check's transcript of ``samples`` when it hears a stop word in at most
         ``max_words`` words and the main transcript ``first`` held none; else None (also when
         the check is not due: long audio, or a stop already heard)."""
-        if not self.due(samples, first):
+        if not self.due(len(samples), first):
             return None
         self.checked += 1
         second = self.check.transcribe(samples, partial=partial)

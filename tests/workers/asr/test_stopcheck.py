@@ -251,3 +251,19 @@ def test_a_segment_that_closes_while_the_check_runs_is_answered_at_once() -> Non
         ("asr.text", "up, please"),
         ("asr.partial", "Halt, please."),
     ]
+
+
+def test_a_segment_recognised_whole_is_checked_in_the_thread_too() -> None:
+    """No partial of its speech: the main transcript answers the segment at once, and a stop
+    only the check heard follows as an ``asr.partial`` (the check model is used by one thread)."""
+    from workers.asr.__main__ import serve
+
+    rig = _rig()
+    main, check = Scripted(["pulse,"], "whisper-tiny.en"), Scripted(["Halt!"], "whisper-base")
+    rig.vad.publish("vad.segment", rig.segment, trace="s1")
+    serve(rig.worker, StopChecked(main, check, 2.5), rig.settings)
+    assert [(t, p.text, p.backend) for t, p in rig.heard()] == [
+        ("asr.text", "pulse,", "whisper-tiny.en"),
+        ("asr.partial", "Halt!", "whisper-base"),
+    ]
+    assert check.calls == [(int(1.5 * RATE), True)]
