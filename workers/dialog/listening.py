@@ -91,6 +91,29 @@ def barge_in(m: TurnManager, now_ns: int, out: list[Out]) -> None:
         m.close(t, now_ns, out)
 
 
+def take_back(m: TurnManager, t: Turn, text: str, now_ns: int, out: list[Out]) -> None:
+    """A STOP heard in an utterance whose turn its first transcript already started (the asr's
+    stop check, ``docs/asr.md``, answers after the segment when it closed during the check):
+    the car was stopped; what the misheard words started is taken back. Its reply is cut (the
+    speaker stops its audio, the LLM its generation) and the turn is reported as the STOP it
+    was (outcome ``command``, the stop transcript as what was said); the misheard exchange is
+    not kept in the history. A turn already over keeps its record; its audio still playing is
+    stopped."""
+    _claim_stop(m, t)
+    live = t.stage in ("llm", "speaking")
+    log.info("stop_after_turn turn=%s stage=%s heard=%r was=%r", t.turn_id, t.stage, text,
+             t.user_text)  # fmt: skip
+    if t.turn_id in m.playing or live:
+        out.append(Out("speaker.stop", SpeakerStop(reason="stop", turn_id=t.turn_id), t.turn_id))
+        m.playing.discard(t.turn_id)
+    if not live:
+        return
+    if t.stage == "llm" and t.request_id:
+        out.append(Out("llm.abort", LlmAbort(request_id=t.request_id, reason="stop"), t.turn_id))
+    t.user_text = text  # the turn is the STOP now (outcome command, from _claim_stop)
+    m.close(t, now_ns, out)
+
+
 def _heard(segment_id: str, said: str) -> str:
     """The transcript's words as the dialog reads them (:func:`stopping.heard_words`: a sentence
     the recogniser wrote twice once; "start moving" as the stop it sounds like)."""
@@ -122,7 +145,10 @@ def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: l
     text = _heard(p.segment_id, p.text)
     if not text:
         return
+    late = p.segment_id in m.turns and p.segment_id not in m.stopped
     stopped = stop_if_asked(m, p.segment_id, text, now_ns, out, p.speech_end_ns)
+    if stopped and late:  # the recogniser's second opinion heard a stop after the first's turn
+        take_back(m, m.turns[p.segment_id], text, now_ns, out)
     m.partials[p.segment_id] = Partial(
         text, p.speech_end_ns, now_ns, p.language, paused=p.paused, part=p.part
     )

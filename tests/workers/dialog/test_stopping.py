@@ -95,6 +95,55 @@ def test_stop_in_the_middle_of_a_turn_and_while_the_assistant_speaks():
     assert stops(h) == ["stop"]
 
 
+def test_a_stop_heard_after_the_turn_started_takes_back_its_reply():
+    # The asr's stop check answers after the segment when it closed during the check: the
+    # turn was started from the first transcript ("halt immediately" as "all the media").
+    h = make(wake="always")
+    h.utterance("s1", "all the media.")
+    (req,) = h.out("llm.request")
+    h.send("llm.delta", LlmDelta(request_id=req.request_id, index=0, text="The media is"), "s1")
+    h.clear()
+    partial(h, "s1", "halt immediately", revision=1)
+    assert h.seen[0][0] == "rtos.command" and stops(h) == ["stop"]
+    assert [s.turn_id for s in h.out("speaker.stop")] == ["s1"]
+    assert [a.request_id for a in h.out("llm.abort")] == [req.request_id]
+    (turn,) = h.out("dialog.turn")
+    assert turn.outcome == "command" and turn.user_text == "halt immediately"
+    h.clear()
+    h.send("llm.delta", LlmDelta(request_id=req.request_id, index=1, text=" big. It is."), "s1")
+    assert h.out("tts.request") == []  # nothing of the cut reply is spoken after the STOP
+    assert all("media" not in x.content for x in h.mgr.history.messages)
+    assert not h.mgr.assistant_talking()
+
+
+def test_a_stop_heard_after_a_command_turn_stops_its_speech_and_keeps_its_record():
+    h = make(wake="always")
+    h.utterance("s1", "Pull back three feet.")
+    assert [c.kind for c in h.out("rtos.command")] == ["drive"]
+    h.clear()
+    partial(h, "s1", "hold back, brake,", revision=1)  # a false STOP: safe
+    assert stops(h) == ["stop"] and h.out("llm.request") == []
+    assert [s.turn_id for s in h.out("speaker.stop")] == ["s1"]
+    (turn,) = h.out("dialog.turn")
+    assert turn.outcome == "command"
+    h.clear()
+    partial(h, "s1", "hold back, brake,", revision=1)  # again: nothing more
+    assert h.seen == []
+
+
+def test_a_stop_heard_after_the_turn_ended_only_stops_the_car():
+    h = make(wake="always")
+    h.utterance("s1", "all the media.")
+    (req,) = h.out("llm.request")
+    h.llm_says(req.request_id, "It is big.")
+    h.tts_plays()
+    assert h.out("dialog.turn")
+    h.clear()
+    partial(h, "s1", "halt immediately", revision=1)
+    assert stops(h) == ["stop"]
+    assert h.out("speaker.stop") == [] and h.out("dialog.turn") == []
+
+
 def test_a_stop_drops_the_rest_of_a_plan_in_progress():
     h = make(wake="always")
     h.utterance("s1", "move forward one meter, then turn left")
