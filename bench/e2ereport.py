@@ -12,7 +12,9 @@ scripted line opened each turn) and to the reference loop's turn, over every rou
 - STOP: on lines with a stop word, end of speech -> STOP written to the ring (the gateway's
   stamp) p50/p90/max, and how many of them stopped the car;
 - the bus's share of each turn, in percent: its time on the bus over all its hops / end to end
-  (target below 1 %).
+  (target below 1 %), and the median of each of its stamps (``TurnMetrics.bus_detail_ms``: the
+  dialog's receive age of the transcript, first token and first audio, and what the workers
+  before it stamped), so the hop that costs it shows.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def summarise(lines: list[dict[str, Any]], per_round: list[dict[str, Any]]) -> d
                 for k in STAGES:
                     if m.get(k, 0) > 0:
                         r.setdefault(k, []).append(m[k])
+                for k, v in (m.get("bus_detail_ms") or {}).items():
+                    r.setdefault(f"{_BUS}{k}", []).append(v)
             if m.get("stop_ms", 0) > 0:
                 rows[i].setdefault("stop_ms", []).append(m["stop_ms"])
         for t in rnd["reference"]:
@@ -84,6 +88,10 @@ def summarise(lines: list[dict[str, Any]], per_round: list[dict[str, Any]]) -> d
     for name in SETS:
         idx = [i for i, x in enumerate(lines) if _set_of(x) == name and x["id"] != "wake"]
         pool = {k: [v for i in idx for v in rows[i].get(k, [])] for k in _KEYS}
+        detail = sorted({k for i in idx for k in rows[i] if k.startswith(_BUS)})
+        bus_detail = {
+            k[len(_BUS) :]: _q([v for i in idx for v in rows[i].get(k, [])], 0.5, 3) for k in detail
+        }
         stop_lines = [i for i in idx if has_stop_word(lines[i]["text"])]
         sets[name] = {
             "lines": len(idx),
@@ -97,6 +105,7 @@ def summarise(lines: list[dict[str, Any]], per_round: list[dict[str, Any]]) -> d
                     "p50": _q(pool["vb_bus_share"], 0.5, 3),
                     "max": _q(pool["vb_bus_share"], 1.0, 3),
                 },
+                "bus_detail_ms_p50": bus_detail,
             },
             "reference": {
                 "end_to_end_ms": _stats(pool["ref_e2e"]),
@@ -117,6 +126,8 @@ def summarise(lines: list[dict[str, Any]], per_round: list[dict[str, Any]]) -> d
     ]  # fmt: skip
     return {"sets": sets, "per_line": per_line, "rounds": len(per_round)}
 
+
+_BUS = "bus:"  # a row's key for a TurnMetrics.bus_detail_ms entry
 
 _KEYS = ("vb_e2e", "vb_closed", "vb_after", "vb_bus_share", "vb_speculative", "ref_e2e",
          "ref_closed", "ref_after", *STAGES)  # fmt: skip
@@ -144,6 +155,8 @@ def table(summary: dict[str, Any]) -> str:
             f"{name:8} voicebus   speculative {vb['speculative_share']}, bus share p50 "
             f"{vb['bus_share_pct']['p50']} % max {vb['bus_share_pct']['max']} %"
         )
+        if vb.get("bus_detail_ms_p50"):
+            out.append(f"{name:8} voicebus   bus ms p50 by stamp: {vb['bus_detail_ms_p50']}")
         st = s["stop"]
         if st["lines"]:
             out.append(

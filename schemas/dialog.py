@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from schemas.base import Message
 from schemas.registry import registry
 
@@ -34,7 +36,7 @@ class TurnMetrics(Message):
     """What the assistant answered."""
     outcome: Literal["answered", "command", "ignored", "aborted", "error"] = "answered"
     """How the turn ended."""
-    schema_version: ClassVar[tuple[int, int]] = (1, 1)
+    schema_version: ClassVar[tuple[int, int]] = (1, 2)
 
     vad_close_ms: float = 0.0
     """End of speech -> segment closed (the VAD's decision)."""
@@ -65,6 +67,13 @@ class TurnMetrics(Message):
     received it."""
     bus_hops: int = 0
     """How many hops ``bus_ms`` adds up."""
+    bus_detail_ms: dict[str, float] = Field(default_factory=dict)
+    """``bus_ms`` by where it was stamped, ms (added in 1.2). ``<topic>``: the receive age at
+    the dialog of the turn's first message of that topic (``asr.text``, ``llm.delta``,
+    ``tts.audio``); ``<topic>.upstream``: what the workers before it stamped, carried in that
+    message (for ``asr.text`` the closing audio frame at the VAD plus the segment, or the
+    pause, at the ASR; for ``llm.delta`` the request at the LLM; for ``tts.audio`` the
+    sentence at the TTS). The values add up to ``bus_ms``."""
 
 
 registry.register("dialog.state", DialogState, core=True)

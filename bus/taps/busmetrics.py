@@ -37,7 +37,11 @@ TURN_BUCKETS_S = (
 )  # fmt: skip
 #: Worker states exported as ``worker_state{state=...}``.
 STATES = ("starting", "ready", "stopping", "silent", "exited", "hung", "restarting", "gave_up")
-_TURN_STAGES = [f for f in TurnMetrics.model_fields if f.endswith("_ms")]
+_TURN_STAGES = [
+    name
+    for name, f in TurnMetrics.model_fields.items()
+    if name.endswith("_ms") and f.annotation is float  # bus_detail_ms is a map: not a stage
+]
 _BAD_NAME = re.compile(r"[^a-zA-Z0-9_]")
 
 #: (name, kind, row key, help) of the per-topic families.

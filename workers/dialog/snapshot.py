@@ -38,7 +38,8 @@ __all__ = [
 def timeline_from(d: dict[str, Any]) -> Timeline:
     """A :class:`Timeline` from ``asdict`` (its bus hops included)."""
     bus = d["bus"]
-    return Timeline(**{**d, "bus": BusHops(ms=dict(bus["ms"]), hops=dict(bus["hops"]))})
+    hops = BusHops(ms=dict(bus["ms"]), hops=dict(bus["hops"]), detail=dict(bus.get("detail", {})))
+    return Timeline(**{**d, "bus": hops})  # "detail": absent from a snapshot before it
 
 
 def _intent_state(i: IntentLike) -> dict[str, Any]:

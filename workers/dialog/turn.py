@@ -40,6 +40,9 @@ class BusHops:
 
     ms: dict[str, float] = field(default_factory=dict)
     hops: dict[str, int] = field(default_factory=dict)
+    detail: dict[str, float] = field(default_factory=dict)
+    """The same split into the dialog's receive age and the workers' before it
+    (``TurnMetrics.bus_detail_ms``)."""
 
     def add(
         self, name: str, received_ms: float, upstream_ms: float = 0.0, upstream_hops: int = 0
@@ -50,6 +53,9 @@ class BusHops:
             return  # the first message of a kind is the one on the critical path
         self.ms[name] = max(0.0, received_ms) + max(0.0, upstream_ms)
         self.hops[name] = 1 + upstream_hops
+        self.detail[name] = max(0.0, received_ms)
+        if upstream_hops:
+            self.detail[f"{name}.upstream"] = max(0.0, upstream_ms)
 
     @property
     def total_ms(self) -> float:
@@ -99,6 +105,7 @@ class Timeline:
             stop_ms=_ms(self.stop_speech_end_ns or self.speech_end_ns, self.stop_ring_ns),
             bus_ms=self.bus.total_ms,
             bus_hops=self.bus.count,
+            bus_detail_ms={k: round(v, 3) for k, v in self.bus.detail.items()},
             **fields,  # type: ignore[arg-type]
         )
 

@@ -362,3 +362,9 @@ def test_the_turn_s_bus_time_adds_every_hop_stamped_by_the_worker_that_received_
     # frame, segment, transcript, request, first token, first sentence, first audio
     assert turn.bus_hops == 7
     assert turn.bus_ms == pytest.approx(1.0 + 2 + 0.5 + 2 + 0.25 + 2)
+    # and by where it was stamped: the dialog's receive ages and what came with each message
+    assert turn.bus_detail_ms == pytest.approx({
+        "asr.text": 2.0, "asr.text.upstream": 1.0, "llm.delta": 2.0, "llm.delta.upstream": 0.5,
+        "tts.audio": 2.0, "tts.audio.upstream": 0.25,
+    })  # fmt: skip
+    assert sum(turn.bus_detail_ms.values()) == pytest.approx(turn.bus_ms)

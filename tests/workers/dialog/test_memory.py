@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bus import Out
 from schemas.asr import AsrPartial, AsrText
 from schemas.llm import LlmAbort, LlmDelta, LlmRequest
@@ -361,4 +363,5 @@ def test_a_restored_turn_keeps_its_timeline_and_bus_hops(tmp_path: Path):
     h.utterance("s2", "what is your name")  # cuts s1 short: s1's metrics are published
     s1 = next(t for t in h.out("dialog.turn") if t.turn_id == "s1")
     assert s1.outcome == "aborted" and s1.bus_hops >= 2 and s1.bus_ms > 0
+    assert sum(s1.bus_detail_ms.values()) == pytest.approx(s1.bus_ms)
     assert s1.llm_ttft_ms > 0
