@@ -47,8 +47,12 @@ when it stops cleanly, so a clean stop forgets). No variable: no memory (a dialo
 **When**: before the messages of a change are published (the manager saves at the end of each
 ``handle``/``tick``), so a kill at any moment leaves the state before or after the change, never
 half of it: the file is written whole to a temporary file and renamed over the old one. A change
-of anything but the telemetry and the window's last activity is written at once; those two at
-most once per :data:`LAZY_S`.
+of anything but the telemetry, the window's last activity and the turns' deadlines is written at
+once; those three at most once per :data:`LAZY_S`. A deadline moves with every token of a reply
+(the wait for the next one): written at once, it was a file written per token, and each message
+that came meanwhile waited about a millisecond behind it (``bench.e2e``'s bus share). A
+restored deadline is at most :data:`LAZY_S` early, and a reply being streamed is asked for again
+at the restart anyway.
 
 **Staleness**: every time in the state is ``CLOCK_MONOTONIC`` (``time.monotonic_ns``), one clock
 for every process of a boot (not across boots, and not across boards). The file carries the boot
@@ -62,7 +66,6 @@ import contextlib
 import json
 import logging
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +83,7 @@ from workers.dialog.snapshot import (
     stopped_from,
     stopped_state,
     timeline_from,
+    timeline_state,
     turn_from,
     turn_state,
 )
@@ -130,13 +134,16 @@ class Memory:
         keep = {m.turn.turn_id} if m.turn is not None else set()
         keep |= {*m.playing, *m.delivery.live(), *m.car.turn_ids()}
         keep &= set(m.turns)
+        turns = [turn_state(m.turns[tid]) for tid in m.turns if tid in keep]
+        # every token of a reply moves its turn's deadline: kept lazily, not a write a token
+        deadlines = {t["turn_id"]: t.pop("deadline_ns") for t in turns}
         core = {
             "awake": m.window.awake,
             "history": [msg.model_dump() for msg in m.history.messages],
-            "turns": [turn_state(m.turns[tid]) for tid in m.turns if tid in keep],
+            "turns": turns,
             "current": m.turn.turn_id if m.turn is not None and m.turn.turn_id in keep else None,
             "pending": {
-                seg: {"timeline": asdict(tl), "deadline_ns": dl}
+                seg: {"timeline": timeline_state(tl), "deadline_ns": dl}
                 for seg, (tl, dl) in m.pending.items()
             },
             "playing": sorted(m.playing),
@@ -152,6 +159,7 @@ class Memory:
             "window_last_s": now_s - m.window.window_s + left if left != float("inf") else now_s,
             "telemetry": m.telemetry.model_dump() if m.telemetry is not None else None,
             "partials": {seg: partial_state(x) for seg, x in m.partials.items()},
+            "deadlines": deadlines,
         }
         return core, lazy
 
@@ -231,8 +239,13 @@ class Memory:
         tlm = doc["telemetry"]
         telemetry = RtosTelemetry.model_validate(tlm) if tlm is not None else None
         clause = m.s.first_clause_chars
+        deadlines = doc.get("deadlines", {})  # a file from before it: in each turn
         turns = {
-            d["turn_id"]: turn_from(d, max_chars=m.s.sentence_max_chars, first_clause_chars=clause)
+            d["turn_id"]: turn_from(
+                {**d, "deadline_ns": int(deadlines.get(d["turn_id"], d.get("deadline_ns", 0)))},
+                max_chars=m.s.sentence_max_chars,
+                first_clause_chars=clause,
+            )
             for d in doc["turns"]
         }
         pending = {

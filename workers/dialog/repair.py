@@ -87,13 +87,21 @@ for _word in sorted(lx.REPAIR_TARGETS_EN):
     _TARGET_KEYS[sound_key(_word)] += (_word,)
 
 
+@lru_cache(maxsize=4096)
 def _closest(key: str) -> str | None:
-    """The one command word within the allowed edits of ``key`` (the nearest), else None."""
+    """The one command word within the allowed edits of ``key`` (the nearest), else None.
+
+    Cached (the vocabulary is fixed; a word met once is met again), and a target whose length
+    differs by more than the allowed edits is not measured (it cannot be within them): every
+    word of every transcript comes here, and measuring all of them cost about 10 ms a
+    transcript, on the turn's path."""
     limit = _allowed(key)
     if limit == 0:
         return None
     best, found = limit + 1, set()
     for target_key, words in _TARGET_KEYS.items():
+        if abs(len(target_key) - len(key)) > limit:
+            continue  # at least that many edits: farther than allowed, never the answer
         d = _distance(key, target_key)
         if d < best:
             best, found = d, set(words)

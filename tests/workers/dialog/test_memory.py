@@ -365,3 +365,48 @@ def test_a_restored_turn_keeps_its_timeline_and_bus_hops(tmp_path: Path):
     assert s1.outcome == "aborted" and s1.bus_hops >= 2 and s1.bus_ms > 0
     assert sum(s1.bus_detail_ms.values()) == pytest.approx(s1.bus_ms)
     assert s1.llm_ttft_ms > 0
+
+
+def test_a_token_that_only_moves_the_turn_s_deadline_is_not_a_write_but_the_deadline_is_kept(
+    tmp_path: Path,
+):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.utterance("s1", "tell me a story")
+    h.send("llm.delta", LlmDelta(request_id="s1", index=0, text="Once "), "s1")  # first token
+    memory = h.mgr.memory
+    assert memory is not None
+    writes: list[int] = []
+    real = memory._write
+
+    def counted(core: dict, lazy: dict, now_ns: int) -> None:
+        writes.append(now_ns)
+        real(core, lazy, now_ns)
+
+    memory._write = counted  # type: ignore[method-assign]
+    for i, word in enumerate(["upon", "a", "time", "there"], 1):  # 50 ms apart: within LAZY_S
+        h.now_ns += 50_000_000
+        h.send("llm.delta", LlmDelta(request_id="s1", index=i, text=word + " "), "s1")
+    assert writes == []  # each token moved the deadline only
+    h.now_ns += 1_100_000_000  # past LAZY_S: the next token writes the deadline
+    h.send("llm.delta", LlmDelta(request_id="s1", index=5, text="was "), "s1")
+    assert len(writes) == 1
+    doc = json.loads(state.read_text())
+    assert doc["deadlines"]["s1"] == h.mgr.turns["s1"].deadline_ns
+    assert "deadline_ns" not in doc["turns"][0]
+    h2 = with_memory(state, wake="always", at_ns=h.now_ns)
+    assert h2.mgr.turns["s1"].request_id == "s1+"  # restored, its stream asked for again
+
+
+def test_a_state_file_with_the_deadline_in_each_turn_is_still_read(tmp_path: Path):
+    state = tmp_path / "dialog.json"
+    h = with_memory(state, wake="always")
+    h.utterance("s1", "tell me a story")
+    h.send("llm.delta", LlmDelta(request_id="s1", index=0, text="Once "), "s1")
+    doc = json.loads(state.read_text())
+    for t in doc["turns"]:  # as the file was before the deadlines were kept apart
+        t["deadline_ns"] = doc["deadlines"].pop(t["turn_id"])
+    del doc["deadlines"]
+    state.write_text(json.dumps(doc))
+    h2 = with_memory(state, wake="always", at_ns=h.now_ns)
+    assert h2.mgr.turns["s1"].request_id == "s1+"  # not discarded: restored and asked again

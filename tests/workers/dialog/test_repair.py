@@ -108,3 +108,43 @@ def test_a_repair_never_invents_removes_or_changes_a_number_chinese(text):
 def test_a_repaired_command_carries_exactly_the_amount_that_was_heard(heard, distance_m):
     assert parse_command(heard) is None
     assert parse_command(repair(heard).text) == [{"kind": "drive", "distance_m": distance_m}]
+
+
+def _closest_unpruned(key: str) -> str | None:
+    """The nearest-target search measured against every target (what ``_closest`` prunes)."""
+    from workers.dialog.repair import _TARGET_KEYS, _allowed, _distance
+
+    limit = _allowed(key)
+    if limit == 0:
+        return None
+    best, found = limit + 1, set()
+    for target_key, words in _TARGET_KEYS.items():
+        d = _distance(key, target_key)
+        if d < best:
+            best, found = d, set(words)
+        elif d == best:
+            found |= set(words)
+    return next(iter(found)) if best <= limit and len(found) == 1 else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    target=st.sampled_from(sorted(lx.REPAIR_TARGETS_EN)),
+    edits=st.lists(
+        st.tuples(st.sampled_from("ids"), st.integers(0, 12), st.sampled_from("abdefiklmnorstuvw")),
+        max_size=3,
+    ),
+)
+def test_the_pruned_cached_search_finds_what_measuring_every_target_finds(target, edits):
+    from workers.dialog.repair import _closest, sound_key
+
+    key = list(sound_key(target))
+    for op, at, ch in edits:
+        at = min(at, len(key))
+        if op == "i":
+            key.insert(at, ch)
+        elif key and at < len(key):
+            key[at : at + 1] = [] if op == "d" else [ch]
+    k = "".join(key)
+    assert _closest(k) == _closest_unpruned(k)
+    assert _closest(k) == _closest_unpruned(k)  # and again, from the cache
