@@ -12,9 +12,8 @@ scripted line opened each turn) and to the reference loop's turn, over every rou
 - STOP: on lines with a stop word, end of speech -> STOP written to the ring (the gateway's
   stamp) p50/p90/max, and how many of them stopped the car;
 - the bus's share of each turn, in percent: its time on the bus over all its hops / end to end
-  (target below 1 %), and the median of each of its stamps (``TurnMetrics.bus_detail_ms``: the
-  dialog's receive age of the transcript, first token and first audio, and what the workers
-  before it stamped), so the hop that costs it shows.
+  (target below 1 %), and the median of each hop (``TurnMetrics.bus_detail_ms``: each
+  message's receive age where it was received), so the hop that costs it shows.
 """
 
 from __future__ import annotations

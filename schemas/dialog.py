@@ -9,7 +9,13 @@ from pydantic import Field
 from schemas.base import Message
 from schemas.registry import registry
 
-__all__ = ["DialogState", "TurnMetrics"]
+__all__ = ["HOP_FRAME", "HOP_SEGMENT", "DialogState", "TurnMetrics"]
+
+#: ``TurnMetrics.bus_detail_ms`` keys of the two hops before the transcript, which the dialog
+#: does not receive itself: the audio frame that ended the speech (at the VAD) and the segment
+#: (at the ASR). The other keys are the topics the dialog receives or sends.
+HOP_FRAME = "audio.frame"
+HOP_SEGMENT = "vad.segment"
 
 
 class DialogState(Message):
@@ -68,12 +74,12 @@ class TurnMetrics(Message):
     bus_hops: int = 0
     """How many hops ``bus_ms`` adds up."""
     bus_detail_ms: dict[str, float] = Field(default_factory=dict)
-    """``bus_ms`` by where it was stamped, ms (added in 1.2). ``<topic>``: the receive age at
-    the dialog of the turn's first message of that topic (``asr.text``, ``llm.delta``,
-    ``tts.audio``); ``<topic>.upstream``: what the workers before it stamped, carried in that
-    message (for ``asr.text`` the closing audio frame at the VAD plus the segment, or the
-    pause, at the ASR; for ``llm.delta`` the request at the LLM; for ``tts.audio`` the
-    sentence at the TTS). The values add up to ``bus_ms``."""
+    """``bus_ms`` by hop, ms (added in 1.2): message -> its receive age where it was received.
+    ``audio.frame`` (the frame that ended the speech, at the VAD), ``vad.segment`` (at the
+    ASR), ``asr.text`` (at the dialog), ``llm.request`` (at the LLM), ``llm.delta`` (the first
+    token, at the dialog), ``tts.request`` (the first piece, at the TTS), ``tts.audio`` (its
+    audio, at the dialog); only the hops of this turn's path. The values add up to
+    ``bus_ms``."""
 
 
 registry.register("dialog.state", DialogState, core=True)

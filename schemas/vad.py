@@ -25,6 +25,10 @@ class VadState(Message):
     """Monotonic time (ns) at which the VAD decided; ``decided_ns - at_ns`` is its latency."""
     dropped: bool = False
     """On speech ended: the speech was shorter than the minimum length and no segment follows."""
+    bus_ms: float = 0.0
+    """The VAD's receive age of the audio frame on which this was decided, ms (added in 1.1):
+    the same stamp as its segment's ``bus_ms``, for the dialog's ``bus_detail_ms``."""
+    schema_version: ClassVar[tuple[int, int]] = (1, 1)
 
 
 class VadSegment(Message):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from bus import Envelope, Out
 from schemas.asr import AsrPartial, AsrText
+from schemas.dialog import HOP_FRAME, HOP_SEGMENT
 from schemas.llm import LlmAbort, LlmDelta
 from schemas.speaker import SpeakerStop
 from schemas.system import LifecycleEvent
@@ -68,7 +69,7 @@ def on_vad(m: TurnManager, p: VadState, msg: Envelope, now_ns: int, out: list[Ou
         if not m.assistant_talking():
             m.restore_state(out)
         return
-    tl = Timeline(speech_end_ns=p.at_ns, closed_ns=p.decided_ns or now_ns)
+    tl = Timeline(speech_end_ns=p.at_ns, closed_ns=p.decided_ns or now_ns, frame_bus_ms=p.bus_ms)
     m.pending[p.segment_id] = (tl, now_ns + int(m.s.asr_timeout_s * 1e9))
     if m.window.awake and not m.assistant_talking():
         m.set_state("thinking", p.segment_id, "", out)
@@ -178,7 +179,8 @@ def on_asr(m: TurnManager, p: AsrText, msg: Envelope | None, now_ns: int, out: l
     if partial is not None and partial.speech_end_ns == p.speech_end_ns:
         tl.partial_ns = partial.at_ns
     if msg is not None:
-        tl.bus.add("asr.text", msg.age_ms, p.bus_ms, upstream_hops=2)
+        frame = min(max(0.0, tl.frame_bus_ms), max(0.0, p.bus_ms))  # the VAD's share of it
+        tl.bus.add("asr.text", msg.age_ms, {HOP_FRAME: frame, HOP_SEGMENT: p.bus_ms - frame})
     trace = p.segment_id
     if not text:
         early.abandon(m, out, reason="no speech")

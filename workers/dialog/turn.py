@@ -41,21 +41,20 @@ class BusHops:
     ms: dict[str, float] = field(default_factory=dict)
     hops: dict[str, int] = field(default_factory=dict)
     detail: dict[str, float] = field(default_factory=dict)
-    """The same split into the dialog's receive age and the workers' before it
+    """The same by message, each its receive age where it was received
     (``TurnMetrics.bus_detail_ms``)."""
 
-    def add(
-        self, name: str, received_ms: float, upstream_ms: float = 0.0, upstream_hops: int = 0
-    ) -> None:
-        """The first ``name`` message took ``received_ms`` to reach the dialog and carries the
-        ``upstream_ms`` the workers before it measured over ``upstream_hops`` hops."""
+    def add(self, name: str, received_ms: float, upstream: dict[str, float] | None = None) -> None:
+        """The first ``name`` message took ``received_ms`` to reach the dialog and carries what
+        the workers before it measured, ``upstream``: message -> its receive age there (one
+        hop each; their sum is what the message's ``bus_ms`` carries)."""
         if name in self.ms:
             return  # the first message of a kind is the one on the critical path
-        self.ms[name] = max(0.0, received_ms) + max(0.0, upstream_ms)
-        self.hops[name] = 1 + upstream_hops
+        before = {k: max(0.0, v) for k, v in (upstream or {}).items()}
+        self.ms[name] = max(0.0, received_ms) + sum(before.values())
+        self.hops[name] = 1 + len(before)
+        self.detail.update(before)
         self.detail[name] = max(0.0, received_ms)
-        if upstream_hops:
-            self.detail[f"{name}.upstream"] = max(0.0, upstream_ms)
 
     @property
     def total_ms(self) -> float:
@@ -87,6 +86,9 @@ class Timeline:
     """The gateway wrote this utterance's STOP to the ring (its ack's stamp)."""
     stop_speech_end_ns: int = 0
     """End of the speech whose transcript held the stop word (0: the utterance's end)."""
+    frame_bus_ms: float = 0.0
+    """The VAD's receive age of the audio frame on which the speech's end was decided (its
+    ``vad.state``), ms: the first hop of the transcript's ``bus_ms``."""
     bus: BusHops = field(default_factory=BusHops)
 
     def metrics(self, turn_id: str, **fields: object) -> TurnMetrics:

@@ -149,6 +149,7 @@ class VadPipeline:
                             at_ns=e.at_ns,
                             decided_ns=now,
                             dropped=e.dropped,
+                            bus_ms=self._age_ms,
                         ),
                         e.segment_id,
                     )

@@ -348,7 +348,10 @@ def test_the_turn_s_bus_time_adds_every_hop_stamped_by_the_worker_that_received_
     h = make(wake="always")
     h.travel_s = 0.002  # each message the dialog receives: 2 ms on the bus
     h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
-    h.send("vad.state", VadState(speaking=False, segment_id="s1", at_ns=h.now_ns), "s1")
+    # the VAD received the frame that ended the speech after 0.375 ms
+    h.send(
+        "vad.state", VadState(speaking=False, segment_id="s1", at_ns=h.now_ns, bus_ms=0.375), "s1"
+    )
     # the VAD and the ASR measured 1 ms for the frame and the segment they received
     h.send("asr.text", AsrText(text="hello", segment_id="s1", bus_ms=1.0), "s1")
     # the LLM received the request after 0.5 ms
@@ -362,9 +365,9 @@ def test_the_turn_s_bus_time_adds_every_hop_stamped_by_the_worker_that_received_
     # frame, segment, transcript, request, first token, first sentence, first audio
     assert turn.bus_hops == 7
     assert turn.bus_ms == pytest.approx(1.0 + 2 + 0.5 + 2 + 0.25 + 2)
-    # and by where it was stamped: the dialog's receive ages and what came with each message
+    # and hop by hop, each message's receive age where it was received
     assert turn.bus_detail_ms == pytest.approx({
-        "asr.text": 2.0, "asr.text.upstream": 1.0, "llm.delta": 2.0, "llm.delta.upstream": 0.5,
-        "tts.audio": 2.0, "tts.audio.upstream": 0.25,
+        "audio.frame": 0.375, "vad.segment": 0.625, "asr.text": 2.0, "llm.request": 0.5,
+        "llm.delta": 2.0, "tts.request": 0.25, "tts.audio": 2.0,
     })  # fmt: skip
     assert sum(turn.bus_detail_ms.values()) == pytest.approx(turn.bus_ms)
