@@ -155,7 +155,7 @@ def table(summary: dict[str, Any]) -> str:
             f"{vb['bus_share_pct']['p50']} % max {vb['bus_share_pct']['max']} %"
         )
         if vb.get("bus_detail_ms_p50"):
-            out.append(f"{name:8} voicebus   bus ms p50 by stamp: {vb['bus_detail_ms_p50']}")
+            out.append(f"{name:8} voicebus   bus ms p50 by hop: {vb['bus_detail_ms_p50']}")
         st = s["stop"]
         if st["lines"]:
             out.append(

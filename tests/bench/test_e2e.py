@@ -13,7 +13,7 @@ def test_rows_per_set_and_system_and_the_stop_and_bus_figures():
     ]
     turn = {"outcome": "answered", "vad_close_ms": 400.0, "end_to_end_ms": 650.0, "bus_ms": 3.25,
             "speculative": True, "llm_ttft_ms": 50.0,
-            "bus_detail_ms": {"asr.text": 0.5, "asr.text.upstream": 2.75}}  # fmt: skip
+            "bus_detail_ms": {"asr.text": 0.5, "vad.segment": 2.75}}  # fmt: skip
     stop = {"outcome": "command", "vad_close_ms": 410.0, "end_to_end_ms": 450.0, "bus_ms": 2.0,
             "stop_ms": 260.0}  # fmt: skip
     rnd = {
@@ -35,11 +35,11 @@ def test_rows_per_set_and_system_and_the_stop_and_bus_figures():
     assert script["voicebus"]["end_to_end_ms"] == {"n": 2, "p50": 650.0, "p90": 650.0, "max": 650.0}
     assert script["reference"]["after_close_ms"]["p50"] == 1220.0
     assert script["voicebus"]["bus_share_pct"]["p50"] == 0.5
-    assert script["voicebus"]["bus_detail_ms_p50"] == {"asr.text": 0.5, "asr.text.upstream": 2.75}
+    assert script["voicebus"]["bus_detail_ms_p50"] == {"asr.text": 0.5, "vad.segment": 2.75}
     assert corpus["voicebus"]["bus_detail_ms_p50"] == {}  # its turn carried none (older runs)
     assert corpus["lines"] == 1  # the wake line is not counted
     ring = {"n": 2, "p50": 260.0, "p90": 260.0, "max": 260.0}
     assert corpus["stop"] == {"lines": 1, "stopped": 2, "tries": 2, "ring_ms": ring}
     text = table(s)
     assert "segment_closed" in text and "after_close" in text and "2 of 2 stop-word lines" in text
-    assert "'asr.text.upstream': 2.75" in text
+    assert "'vad.segment': 2.75" in text

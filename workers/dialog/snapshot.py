@@ -44,16 +44,16 @@ def timeline_state(tl: Timeline) -> dict[str, Any]:
     every turn it keeps after every message, and ``asdict``'s deep copy cost about a millisecond
     a message there (a message waits that long behind it)."""
     out: dict[str, Any] = {name: getattr(tl, name) for name in _TIMES}
-    b = tl.bus
-    out["bus"] = {"ms": dict(b.ms), "hops": dict(b.hops), "detail": dict(b.detail)}
+    out["bus"] = {"hop_ms": dict(tl.bus.ms)}
     return out
 
 
 def timeline_from(d: dict[str, Any]) -> Timeline:
     """A :class:`Timeline` from :func:`timeline_state` (its bus hops included)."""
     bus = d["bus"]
-    hops = BusHops(ms=dict(bus["ms"]), hops=dict(bus["hops"]), detail=dict(bus.get("detail", {})))
-    return Timeline(**{**d, "bus": hops})  # "detail": absent from a snapshot before it
+    # a snapshot from before the hops were kept one by one: its sums by message received
+    hop_ms = bus["hop_ms"] if "hop_ms" in bus else bus["ms"]
+    return Timeline(**{**d, "bus": BusHops(ms={str(k): float(v) for k, v in hop_ms.items()})})
 
 
 def _intent_state(i: IntentLike) -> dict[str, Any]:

@@ -36,12 +36,10 @@ def _ms(a: int, b: int) -> float:
 
 @dataclass
 class BusHops:
-    """Time on the bus of a turn's critical path, by message received (ms, and hops)."""
+    """Time on the bus of a turn's critical path, hop by hop."""
 
     ms: dict[str, float] = field(default_factory=dict)
-    hops: dict[str, int] = field(default_factory=dict)
-    detail: dict[str, float] = field(default_factory=dict)
-    """The same by message, each its receive age where it was received
+    """Message -> its receive age where it was received, ms, one hop each
     (``TurnMetrics.bus_detail_ms``)."""
 
     def add(self, name: str, received_ms: float, upstream: dict[str, float] | None = None) -> None:
@@ -50,11 +48,8 @@ class BusHops:
         hop each; their sum is what the message's ``bus_ms`` carries)."""
         if name in self.ms:
             return  # the first message of a kind is the one on the critical path
-        before = {k: max(0.0, v) for k, v in (upstream or {}).items()}
-        self.ms[name] = max(0.0, received_ms) + sum(before.values())
-        self.hops[name] = 1 + len(before)
-        self.detail.update(before)
-        self.detail[name] = max(0.0, received_ms)
+        self.ms.update({k: max(0.0, v) for k, v in (upstream or {}).items()})
+        self.ms[name] = max(0.0, received_ms)
 
     @property
     def total_ms(self) -> float:
@@ -64,7 +59,7 @@ class BusHops:
     @property
     def count(self) -> int:
         """Hops measured."""
-        return sum(self.hops.values())
+        return len(self.ms)
 
 
 @dataclass
@@ -107,7 +102,7 @@ class Timeline:
             stop_ms=_ms(self.stop_speech_end_ns or self.speech_end_ns, self.stop_ring_ns),
             bus_ms=self.bus.total_ms,
             bus_hops=self.bus.count,
-            bus_detail_ms={k: round(v, 3) for k, v in self.bus.detail.items()},
+            bus_detail_ms={k: round(v, 3) for k, v in self.bus.ms.items()},
             **fields,  # type: ignore[arg-type]
         )
 

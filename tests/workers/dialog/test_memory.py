@@ -398,15 +398,21 @@ def test_a_token_that_only_moves_the_turn_s_deadline_is_not_a_write_but_the_dead
     assert h2.mgr.turns["s1"].request_id == "s1+"  # restored, its stream asked for again
 
 
-def test_a_state_file_with_the_deadline_in_each_turn_is_still_read(tmp_path: Path):
+def test_a_state_file_of_the_layout_before_is_still_read(tmp_path: Path):
     state = tmp_path / "dialog.json"
     h = with_memory(state, wake="always")
+    h.travel_s = 0.002
     h.utterance("s1", "tell me a story")
     h.send("llm.delta", LlmDelta(request_id="s1", index=0, text="Once "), "s1")
     doc = json.loads(state.read_text())
-    for t in doc["turns"]:  # as the file was before the deadlines were kept apart
+    for t in doc["turns"]:  # as the file was: the deadline in each turn, bus sums by message
         t["deadline_ns"] = doc["deadlines"].pop(t["turn_id"])
+        hops = t["timeline"]["bus"].pop("hop_ms")
+        t["timeline"]["bus"] = {"ms": {"asr.text": sum(hops.values())}, "hops": {"asr.text": 4}}
     del doc["deadlines"]
     state.write_text(json.dumps(doc))
     h2 = with_memory(state, wake="always", at_ns=h.now_ns)
-    assert h2.mgr.turns["s1"].request_id == "s1+"  # not discarded: restored and asked again
+    t = h2.mgr.turns["s1"]
+    assert t.request_id == "s1+"  # not discarded: restored and asked again
+    before = h.mgr.turns["s1"].timeline.bus.total_ms
+    assert before > 0 and t.timeline.bus.total_ms == pytest.approx(before)
