@@ -6,14 +6,18 @@
 Every English line of ``bench/data/understanding.yaml``, ``understanding_blind.yaml`` and
 ``understanding_blind2.yaml``, in every voice and noise ``bench.understanding_audio`` makes
 (cached), cut as the VAD would cut it (as ``bench.understanding`` does), is recognised by the
-main recogniser of ``configs/host.yaml`` and, when ``StopChecked.recheck`` would ask it (audio
-of at most ``max_audio_s``, no stop word in the main transcript), by its ``stop_check`` model:
-the worker's own classes (``workers.asr.backends.open_recognizer``), with host.yaml's settings.
+main recogniser of ``configs/host.yaml`` and, when ``StopChecked.recheck`` would ask again (audio
+of at most ``max_audio_s``, no stop word in the main transcript), by both of its steps, each on
+its own: the main model's other hypotheses (``alternatives``, when set) and the ``stop_check``
+model: the worker's own classes (``workers.asr.backends.open_recognizer``), with host.yaml's
+settings. So the same run gives the check model alone and both steps (the worker reads the
+hypotheses first and asks the check model only when they hold no stop word).
 
 For each corpus and split: STOP recall on the lines that want the car stopped (category
 ``stop``) and false STOPs on the lines without a stop word (a STOP there is a false command in
-``bench.understanding``), by the main recogniser alone and with the check; the files the check
-was asked about and its time. The check's rule (``max_audio_s``, ``max_words``) was chosen on
+``bench.understanding``), by the main recogniser alone, with the check model, and with the
+hypotheses and the check model; the files asked about again and the time of each step. The
+rules (``max_audio_s``, ``max_words``; ``alternatives``, ``alternatives_margin``) were chosen on
 the tuning split (main corpus ``tune``, blind ``-pNN``, blind2 ``-rNN``/``tune``); report the
 held-back split. What the dialog does with a transcript is left out: a STOP is sent for
 ``workers.asr.stopcheck.heard_stop`` (the dialog's own matcher and sound-alikes). Saved in
@@ -73,8 +77,10 @@ def run(quick: bool) -> dict[str, Any]:
                 main = rec.main.transcribe(audio).text
                 t1 = time.perf_counter()
                 due = rec.due(len(audio), main)
-                second = rec.recheck(audio, main) if due else None
+                alt = rec.in_alternatives(audio, main) if due else None
                 t2 = time.perf_counter()
+                second = rec.by_check(audio, main) if due else None
+                t3 = time.perf_counter()
                 files.append(
                     {
                         "corpus": name,
@@ -87,10 +93,13 @@ def run(quick: bool) -> dict[str, Any]:
                         "main": main,
                         "main_ms": round(1000 * (t1 - t0), 1),
                         "checked": due,
-                        "check_ms": round(1000 * (t2 - t1), 1) if due else None,
+                        "alternatives_ms": round(1000 * (t2 - t1), 1) if due else None,
+                        "check_ms": round(1000 * (t3 - t2), 1) if due else None,
+                        "alternatives_stop": alt.text if alt is not None else None,
                         "check_stop": second.text if second is not None else None,
                         "stop_main": heard_stop(main),
                         "stop_with_check": heard_stop(main) or second is not None,
+                        "stop_with_both": heard_stop(main) or alt is not None or second is not None,
                     }
                 )
             print(f"  {name}: {len(files)} files so far", flush=True)
@@ -114,31 +123,52 @@ def figures(files: list[dict[str, Any]]) -> dict[str, Any]:
             "stop_files": len(stops),
             "recall_main": sum(f["stop_main"] for f in stops),
             "recall_with_check": sum(f["stop_with_check"] for f in stops),
+            "recall_with_both": sum(f.get("stop_with_both", False) for f in stops),
             "no_stop_word_files": len(clean),
             "false_stops_main": sum(f["stop_main"] for f in clean),
             "false_stops_with_check": sum(f["stop_with_check"] for f in clean),
+            "false_stops_with_both": sum(f.get("stop_with_both", False) for f in clean),
             "files": len(fs),
             "checked": len(checked),
             "check_ms_p50": _q(checked, 0.5),
             "check_ms_p90": _q(checked, 0.9),
+            "alternatives_ms_p50": _q(checked, 0.5, "alternatives_ms"),
+            "alternatives_ms_p90": _q(checked, 0.9, "alternatives_ms"),
+            "worker_ms_p50": _q(checked, 0.5, "worker_ms"),
+            "worker_ms_p90": _q(checked, 0.9, "worker_ms"),
             "main_ms_p50": statistics.median([f["main_ms"] for f in fs]) if fs else None,
             "added_false_stops": [
-                f"{f['reference']} -> {f['check_stop']!r}"
+                f"{f['reference']} -> {f.get('alternatives_stop') or f['check_stop']!r}"
                 for f in clean
-                if f["stop_with_check"] and not f["stop_main"]
+                if f.get("stop_with_both", f["stop_with_check"]) and not f["stop_main"]
             ],
             "still_missed": [
                 f"{f['reference']} ({f['path'].split('__', 1)[1][:-4]}): {f['main']!r}"
                 for f in stops
-                if not f["stop_with_check"]
+                if not f.get("stop_with_both", f["stop_with_check"])
+            ],
+            "recovered_by_alternatives_only": [
+                f"{f['reference']} ({f['path'].split('__', 1)[1][:-4]}): "
+                f"{f['main']!r} -> {f['alternatives_stop']!r}"
+                for f in stops
+                if f.get("alternatives_stop") and not f["stop_with_check"]
             ],
         }
     return out
 
 
-def _q(fs: list[dict[str, Any]], q: float) -> float | None:
-    xs = sorted(f["check_ms"] for f in fs)
+def _q(fs: list[dict[str, Any]], q: float, key: str = "check_ms") -> float | None:
+    xs = sorted(x for x in (_ms(f, key) for f in fs) if x is not None)
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
+
+
+def _ms(f: dict[str, Any], key: str) -> float | None:
+    """A step's time; ``worker_ms``: what the worker spends (the check model only when the
+    hypotheses held no stop word)."""
+    if key != "worker_ms":
+        return f.get(key)
+    alt = f.get("alternatives_ms") or 0.0
+    return round(alt + (0.0 if f.get("alternatives_stop") else f["check_ms"] or 0.0), 1)
 
 
 def _pct(n: int, d: int) -> str:
@@ -156,24 +186,31 @@ def markdown(result: dict[str, Any]) -> str:
         f"{host['wall_s']} s. Settings: host.yaml's asr (`{result['settings']}`). Choose on "
         "`tune`, report `held`.",
         "",
-        "| corpus / split | STOP recall, main alone | with the check | false STOPs, main alone "
-        "| with the check | files checked | check ms p50 / p90 |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| corpus / split | STOP recall, main alone | with the check model | with hypotheses "
+        "and check | false STOPs, main alone | with the check model | with hypotheses and "
+        "check | files asked again | ms p50 / p90: hypotheses, check model, the worker's |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     figs = result["figures"]
     for key, g in figs.items():
         rows.append(
             f"| {key} | {_pct(g['recall_main'], g['stop_files'])} | "
             f"{_pct(g['recall_with_check'], g['stop_files'])} | "
+            f"{_pct(g['recall_with_both'], g['stop_files'])} | "
             f"{_pct(g['false_stops_main'], g['no_stop_word_files'])} | "
             f"{_pct(g['false_stops_with_check'], g['no_stop_word_files'])} | "
-            f"{g['checked']} of {g['files']} | {g['check_ms_p50']} / {g['check_ms_p90']} |"
+            f"{_pct(g['false_stops_with_both'], g['no_stop_word_files'])} | "
+            f"{g['checked']} of {g['files']} | {g['alternatives_ms_p50']} / "
+            f"{g['alternatives_ms_p90']}, {g['check_ms_p50']} / {g['check_ms_p90']}, "
+            f"{g['worker_ms_p50']} / {g['worker_ms_p90']} |"
         )
     for split in ("tune", "held"):
         g = figs.get(f"all/{split}")
         if not g:
             continue
-        rows += ["", f"## {split}: STOPs the check added on lines without a stop word", ""]
+        rows += ["", f"## {split}: stop lines only the hypotheses recovered", ""]
+        rows += [f"- {x}" for x in g["recovered_by_alternatives_only"]] or ["- none"]
+        rows += ["", f"## {split}: STOPs the two steps added on lines without a stop word", ""]
         rows += [f"- {x}" for x in g["added_false_stops"]] or ["- none"]
         rows += ["", f"## {split}: stop lines still missed", ""]
         rows += [f"- {x}" for x in g["still_missed"]] or ["- none"]

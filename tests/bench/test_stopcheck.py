@@ -34,3 +34,27 @@ def test_recall_and_false_stops_are_counted_apart_per_split_and_over_all() -> No
     host = {"machine": "x", "cpus": 2, "loadavg_at_start": [0], "loadavg_at_end": [0], "wall_s": 1}
     page = markdown({"figures": figures(files), "host": host, "started": "t", "settings": "{}"})
     assert "| all/held | 1/3 (33.3 %) | 2/3 (66.7 %) |" in page
+
+
+def test_the_hypotheses_step_counts_with_the_check_and_its_time_as_the_worker_spends_it() -> None:
+    def f(wants: bool, word: bool, alt: str | None, check: str | None) -> dict:
+        d = _file("held", wants, word, False, check)
+        d.update(alternatives_ms=80.0, alternatives_stop=alt,
+                 stop_with_both=alt is not None or check is not None)  # fmt: skip
+        return d
+
+    files = [
+        f(True, True, "freeze,", None),  # only the hypotheses: the check model not needed
+        f(True, True, "freeze,", "Freeze!"),  # both
+        f(True, True, None, "Halt!"),  # only the check model
+        f(False, False, "turn right, stop", None),  # a STOP the hypotheses added
+        f(False, False, None, None),
+    ]
+    g = figures(files)["all/held"]
+    assert (g["recall_with_check"], g["recall_with_both"]) == (2, 3)
+    assert (g["false_stops_with_check"], g["false_stops_with_both"]) == (0, 1)
+    assert g["recovered_by_alternatives_only"] == ["ref (piper-ls1.2__clean): 'm' -> 'freeze,'"]
+    assert g["added_false_stops"] == ["ref -> 'turn right, stop'"] and g["still_missed"] == []
+    # the worker asks the check model only when the hypotheses held no stop word
+    # (80 + 240 where they held none): 80, 80, 320, 80, 320
+    assert (g["alternatives_ms_p50"], g["worker_ms_p50"], g["worker_ms_p90"]) == (80.0, 80.0, 320.0)

@@ -24,7 +24,10 @@ def open_recognizer(settings: AsrSettings) -> Recognizer:
     except BaseException:
         main.close()
         raise
-    return StopChecked(main, check, settings.stop_check.max_audio_s, settings.stop_check.max_words)
+    sc = settings.stop_check
+    return StopChecked(
+        main, check, sc.max_audio_s, sc.max_words, sc.alternatives, sc.alternatives_margin
+    )
 
 
 def _whisper(settings: AsrSettings, model: WhisperModelName) -> WhisperRecognizer:

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class Checked:
     check_ms: float
     """How long the check took, ms."""
     backend: str
-    """The check recogniser's name."""
+    """Who heard the stop (:attr:`Transcript.checked_by`), else the check recogniser's name."""
 
 
 class BackgroundCheck:
@@ -59,13 +60,18 @@ class BackgroundCheck:
     ) -> None:
         """Check ``samples`` (the pause's audio, a copy the thread may keep) whose main
         transcript ``heard`` is out; :meth:`finished` gives the result once ``wake`` is set."""
-        future = self._pool.submit(self._run, samples, heard.text)
+        # the main model's encoding of this audio, taken here (the loop decodes on) for its
+        # other hypotheses
+        encoding = self.recognizer.encoding(samples)
+        future = self._pool.submit(self._run, samples, heard.text, encoding)
         future.add_done_callback(lambda _: self.wake.set())
         self._jobs.append((future, Checked(partial, heard, trace, None, 0.0, self._name)))
 
-    def _run(self, samples: np.ndarray, first: str) -> tuple[Transcript | None, float]:
+    def _run(
+        self, samples: np.ndarray, first: str, encoding: Any
+    ) -> tuple[Transcript | None, float]:
         started = time.perf_counter()
-        stop = self.recognizer.recheck(samples, first, partial=True)
+        stop = self.recognizer.recheck(samples, first, partial=True, encoding=encoding)
         return stop, 1000.0 * (time.perf_counter() - started)
 
     def finished(self, *, wait: bool = False) -> list[Checked]:
@@ -75,7 +81,8 @@ class BackgroundCheck:
         while self._jobs and (wait or self._jobs[0][0].done()):
             future, job = self._jobs.popleft()
             stop, ms = future.result()
-            out.append(Checked(job.partial, job.heard, job.trace, stop, ms, job.backend))
+            backend = stop.checked_by if stop is not None and stop.checked_by else job.backend
+            out.append(Checked(job.partial, job.heard, job.trace, stop, ms, backend))
         return out
 
     def close(self) -> None:

@@ -58,9 +58,8 @@ def _run(
 
 
 def _backend(recognizer: Recognizer, transcript: Transcript) -> str:
-    """The name of the recogniser whose text this is: a stop check's when it answered."""
-    check = getattr(recognizer, "check", None)
-    return str(check.name) if transcript.checked_from and check is not None else recognizer.name
+    """The name of the recogniser whose text this is: the stop check's when it answered."""
+    return transcript.checked_by or recognizer.name
 
 
 def recognise(

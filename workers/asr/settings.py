@@ -79,6 +79,11 @@ class WhisperSettings(BaseModel):
     Empty: no bias. SenseVoice takes none (the dialog repairs near-misses instead)."""
 
 
+ALTERNATIVES_BEAM = 5
+"""The beam of the main Whisper model's other hypotheses for the stop check
+(``WhisperRecognizer.alternatives``; faster-whisper's default beam_size)."""
+
+
 class StopCheckSettings(BaseModel):
     """A second Whisper model that listens again for a stop word in short audio in which the
     main recogniser heard none (``workers/asr/stopcheck.py``, ``docs/asr.md``)."""
@@ -94,6 +99,13 @@ class StopCheckSettings(BaseModel):
     max_words: int = Field(default=4, ge=1)
     """The check's transcript counts only when it has at most this many words (a stop command
     is a few words; a longer one with "stop" in it was more often a mishearing)."""
+    alternatives: int = Field(default=0, ge=0, le=ALTERNATIVES_BEAM)
+    """Before the check model is asked, read this many of the main Whisper model's best
+    hypotheses (a beam search on the encoding it already made) for a stop word; 0: none, and
+    none with a main recogniser that has no hypotheses to give (SenseVoice)."""
+    alternatives_margin: float = Field(default=1.0, gt=0.0)
+    """A hypothesis counts only when its score (mean log-probability per token) is within this
+    of the best one's."""
 
 
 class AsrSettings(BaseModel):

@@ -14,8 +14,12 @@ So a :class:`StopChecked` recogniser asks its main recogniser first and, only wh
 - the main transcript holds no stop word (:func:`heard_stop`: a stop form, or a lone sound-alike
   of one that the dialog reads as a stop, :mod:`text.stopsounds`),
 
-asks the check recogniser too. When the check hears a stop word in at most ``max_words`` words,
-its transcript is the answer (the dialog then sends STOP); otherwise the main one is, unchanged.
+asks again, in two steps. First (``alternatives``: when the main recogniser can give them,
+:class:`~workers.asr.transcript.Alternatives`) the main model's own best few hypotheses of a
+beam search on the encoding it already made: the greedy transcript of "Freeze!" in babble was
+"and breathe." where the beam's second was "freeze,". Then the check recogniser. When either
+hears a stop word in at most ``max_words`` words, that transcript is the answer (the dialog then
+sends STOP); otherwise the main one is, unchanged.
 The check never removes a stop word and never adds a motion: what it adds is a STOP. What it
 costs is one more decode of short audio whose main transcript has no stop word (Whisper base,
 p50 0.24 s on this machine's two cores, ``bench/results/stopcheck.md``), and a STOP the speaker
@@ -28,12 +32,13 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from text.stopsounds import restore_stop
 from text.stopwords import has_stop_word
-from workers.asr.transcript import Recognizer, Transcript
+from workers.asr.transcript import Alternatives, Recognizer, Transcript
 
 __all__ = ["StopChecked", "heard_stop"]
 
@@ -60,22 +65,38 @@ class StopChecked:
     the check."""
 
     def __init__(
-        self, main: Recognizer, check: Recognizer, max_audio_s: float, max_words: int = 4
+        self,
+        main: Recognizer,
+        check: Recognizer,
+        max_audio_s: float,
+        max_words: int = 4,
+        alternatives: int = 0,
+        alternatives_margin: float = 1.0,
     ) -> None:
         if max_audio_s <= 0:
             raise ValueError(f"stop_check.max_audio_s must be above 0, not {max_audio_s}")
         if max_words < 1:
             raise ValueError(f"stop_check.max_words must be at least 1, not {max_words}")
+        if alternatives < 0 or alternatives_margin <= 0:
+            raise ValueError(
+                f"stop_check.alternatives must be at least 0 (it is {alternatives}) and "
+                f"alternatives_margin above 0 (it is {alternatives_margin})"
+            )
         self.main = main
         self.check = check
         self.name = main.name
         self.max_samples = main.max_samples
         self._max_check = int(max_audio_s * _SAMPLE_RATE)
         self._max_words = max_words
+        self._alternatives = alternatives if isinstance(main, Alternatives) else 0
+        self._margin = alternatives_margin
         self.checked = 0
-        """Transcripts the check recogniser was asked about."""
+        """Transcripts asked about again."""
         self.stops = 0
-        """Of those, the ones in which only the check heard a stop word (answered with its)."""
+        """Of those, the ones in which only the check recogniser heard a stop word."""
+        self.alternative_stops = 0
+        """Of those, the ones in which a stop word was in one of the main model's other
+        hypotheses (the check model was then not asked)."""
 
     def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Transcript:
         """The main transcript, or the check's when only the check hears a stop word."""
@@ -88,17 +109,67 @@ class StopChecked:
         is ``first``."""
         return samples <= self._max_check and not heard_stop(first)
 
+    def encoding(self, samples: np.ndarray) -> Any:
+        """What the main recogniser's last decode of ``samples`` left for :meth:`recheck` to
+        read its other hypotheses from (None without ``alternatives``). Call it from the thread
+        that decoded, right after the decode."""
+        if not self._alternatives:
+            return None
+        assert isinstance(self.main, Alternatives)
+        return self.main.encoding(samples)
+
     def recheck(
-        self, samples: np.ndarray, first: str, *, partial: bool = False
+        self, samples: np.ndarray, first: str, *, partial: bool = False, encoding: Any = None
     ) -> Transcript | None:
-        """The check's transcript of ``samples`` when it hears a stop word in at most
-        ``max_words`` words and the main transcript ``first`` held none; else None (also when
-        the check is not due: long audio, or a stop already heard)."""
+        """A transcript of ``samples`` with a stop word in at most ``max_words`` words, when
+        the main transcript ``first`` held none: one of the main model's other hypotheses
+        (``encoding``: :meth:`encoding`'s, taken now when not given), else the check's; None
+        when neither holds one, or when the check is not due (long audio, a stop heard)."""
         if not self.due(len(samples), first):
             return None
         self.checked += 1
+        heard = self.in_alternatives(samples, first, encoding)
+        return heard if heard is not None else self.by_check(samples, first, partial=partial)
+
+    def in_alternatives(
+        self, samples: np.ndarray, first: str, encoding: Any = None
+    ) -> Transcript | None:
+        """The first of the main model's best ``alternatives`` hypotheses, within
+        ``alternatives_margin`` of the best one's score, that holds a stop word in at most
+        ``max_words`` words; else None (also without alternatives, or when the main model
+        decoded other audio since and ``encoding`` was not given)."""
+        if not self._alternatives:
+            return None
+        assert isinstance(self.main, Alternatives)
+        if encoding is None:
+            encoding = self.main.encoding(samples)
+            if encoding is None:
+                log.debug("asr_stop_alternatives skipped: the main model decoded other audio")
+                return None
+        hypotheses = self.main.alternatives(encoding)[: self._alternatives]
+        best = hypotheses[0][1] if hypotheses else 0.0
+        for heard, score in hypotheses:
+            if best - score <= self._margin and self._is_stop(heard.text):
+                self.alternative_stops += 1
+                log.info(
+                    "asr_stop_check main=%s heard %r, its hypothesis %r (score %.2f, best "
+                    "%.2f): a stop word",
+                    self.main.name,
+                    first,
+                    heard.text,
+                    score,
+                    best,
+                )
+                return replace(heard, checked_from=first, checked_by=f"{self.main.name}-nbest")
+        return None
+
+    def by_check(
+        self, samples: np.ndarray, first: str, *, partial: bool = False
+    ) -> Transcript | None:
+        """The check recogniser's transcript of ``samples`` when it holds a stop word in at
+        most ``max_words`` words; else None."""
         second = self.check.transcribe(samples, partial=partial)
-        if not heard_stop(second.text) or len(_WORD.findall(second.text)) > self._max_words:
+        if not self._is_stop(second.text):
             return None
         self.stops += 1
         log.info(
@@ -108,7 +179,10 @@ class StopChecked:
             self.check.name,
             second.text,
         )
-        return replace(second, checked_from=first)
+        return replace(second, checked_from=first, checked_by=self.check.name)
+
+    def _is_stop(self, text: str) -> bool:
+        return heard_stop(text) and len(_WORD.findall(text)) <= self._max_words
 
     def close(self) -> None:
         """Release both models."""

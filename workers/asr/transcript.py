@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Recognizer", "Transcript"]
+__all__ = ["Alternatives", "Recognizer", "Transcript"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ class Transcript:
     checked_from: str = ""
     """When a second recogniser heard a stop word the main one did not
     (``workers/asr/stopcheck.py``): the main recogniser's text, which this one replaces."""
+    checked_by: str = ""
+    """Then, who heard it: the check recogniser's name, or the main one's with ``-nbest`` when
+    one of its own other hypotheses held the stop word."""
 
     @property
     def is_speech(self) -> bool:
@@ -55,4 +58,22 @@ class Recognizer(Protocol):
 
     def close(self) -> None:
         """Release the model (idempotent)."""
+        ...
+
+
+@runtime_checkable
+class Alternatives(Protocol):
+    """A recogniser that can give its best few transcripts of audio it has just recognised,
+    without encoding it again (Whisper: :class:`~workers.asr.whisper.WhisperRecognizer`)."""
+
+    name: str
+
+    def encoding(self, samples: np.ndarray) -> Any:
+        """What the last :meth:`Recognizer.transcribe` of ``samples`` left to decode them
+        again, or None (another audio was decoded since)."""
+        ...
+
+    def alternatives(self, encoding: Any) -> list[tuple[Transcript, float]]:
+        """The best transcripts of that audio, best first, each with its score (a mean
+        log-probability per token: higher is likelier)."""
         ...

@@ -24,6 +24,10 @@ partial one (``transcribe(..., partial=True)``: the open segment, for an early s
 instead cut to the first turn of its loop (:mod:`workers.asr.deloop`) when a phrase of it comes
 twice in a row, and so is a redo that loops too. The ``hotwords`` were chosen with the full
 window (docs/asr.md); both passes get them.
+
+:meth:`WhisperRecognizer.alternatives` gives the best few transcripts of a beam search on the
+encoding the last decode already made (no second encoding), with their scores: the stop check
+reads them for a stop word the greedy transcript lost (:mod:`workers.asr.stopcheck`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +46,17 @@ import numpy as np
 
 from workers.asr.deloop import first_cycle
 from workers.asr.errors import ModelDirError
-from workers.asr.settings import WhisperModelName
+from workers.asr.settings import ALTERNATIVES_BEAM, WhisperModelName
 from workers.asr.transcript import Transcript
 
-__all__ = ["ZH_PROMPT", "WhisperModelName", "WhisperRecognizer", "default_cache_dir", "model_path"]
+__all__ = [
+    "ZH_PROMPT",
+    "Encoding",
+    "WhisperModelName",
+    "WhisperRecognizer",
+    "default_cache_dir",
+    "model_path",
+]
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +137,13 @@ def _windowed_model(path: str, threads: int) -> Any:
 
     class WindowedModel(WhisperModel):
         frames = _FULL_FRAMES
+        encoded: Any = None  # the encoder's output of the last encode
 
         def encode(self, features: np.ndarray) -> Any:
             if features.shape[-1] > self.frames:
                 features = features[..., : self.frames]
-            return super().encode(features)
+            self.encoded = super().encode(features)
+            return self.encoded
 
     return WindowedModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
 
@@ -161,6 +175,21 @@ def max_new_tokens(samples: int) -> int:
 def _audio_key(audio: np.ndarray, frames: int) -> tuple[int, int, int]:
     """Which audio a decode was of (to know a cut partial's careful pass)."""
     return frames, len(audio), hash(audio.tobytes())
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """What the last decode of some audio left to decode it again: the encoder's output and
+    the decoder's settings. It holds the output, not a copy: it stays valid whatever the model
+    decodes next."""
+
+    audio: np.ndarray
+    """The audio encoded (float32, 16 kHz)."""
+    output: Any
+    """The encoder's output (a CTranslate2 StorageView)."""
+    language: str
+    options: Mapping[str, Any]
+    """The decode's options (hotwords, initial prompt, max_new_tokens, ...)."""
 
 
 class WhisperRecognizer:
@@ -199,6 +228,8 @@ class WhisperRecognizer:
         self._hotwords = {k: v.strip() for k, v in (hotwords or {}).items() if v.strip()}
         self._prompt_sizes: dict[str, int] = {}
         self._looped_last: tuple[int, int, int] | None = None  # a cut partial's audio, if last
+        self._encoding: Encoding | None = None  # the last decode's, for alternatives()
+        self._tokenizers: dict[str, Any] = {}
 
     def detect_language(self, samples: np.ndarray) -> str:
         """The most probable language among ``auto_languages``."""
@@ -271,10 +302,76 @@ class WhisperRecognizer:
     def _decode(self, audio: np.ndarray, frames: int, options: dict[str, Any]) -> tuple[str, bool]:
         """(text, whether it loops) with the encoder seeing ``frames`` mel frames."""
         self._model.frames = frames
+        self._model.encoded = None
         segments = list(self._model.transcribe(audio, **options)[0])
         text = "".join(s.text for s in segments).strip()
+        # one window (30 s at most): its encoder output is the whole audio's
+        encoded = self._model.encoded
+        self._encoding = (
+            Encoding(audio, encoded, options["language"], dict(options))
+            if encoded is not None
+            else None
+        )
         return text, any(s.compression_ratio > _LOOP_RATIO for s in segments)
+
+    def encoding(self, samples: np.ndarray) -> Encoding | None:
+        """The last decode's encoding, if it was of ``samples``; else None. Cheap: call it from
+        the thread that decoded, right after :meth:`transcribe`, and keep what it gives."""
+        last = self._encoding
+        if last is None or len(last.audio) != len(samples):
+            return None
+        same = last.audio is samples or np.array_equal(last.audio, samples)
+        return last if same else None
+
+    def alternatives(self, encoding: Encoding) -> list[tuple[Transcript, float]]:
+        """The best :data:`ALTERNATIVES_BEAM` transcripts of a beam search on ``encoding``
+        (another decode of audio already encoded: no second encoding), best first, each with
+        its score: the mean log-probability of its tokens (CTranslate2's length-normalised
+        score, faster-whisper's ``length_penalty`` 1). Safe from another thread."""
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        opts = encoding.options
+        tokenizer = self._tokenizers.get(encoding.language)
+        if tokenizer is None:
+            tokenizer = Tokenizer(
+                self._model.hf_tokenizer,
+                self._multilingual,
+                task="transcribe",
+                language=encoding.language,
+            )
+            self._tokenizers[encoding.language] = tokenizer
+        initial = str(opts.get("initial_prompt") or "").strip()
+        prompt = self._model.get_prompt(
+            tokenizer,
+            tokenizer.encode(" " + initial) if initial else [],
+            without_timestamps=True,
+            hotwords=opts.get("hotwords"),
+        )
+        result = self._model.model.generate(
+            encoding.output,
+            [prompt],
+            beam_size=ALTERNATIVES_BEAM,
+            num_hypotheses=ALTERNATIVES_BEAM,
+            return_scores=True,
+            max_length=min(_MAX_LENGTH, len(prompt) + int(opts["max_new_tokens"])),
+            repetition_penalty=float(opts.get("repetition_penalty", 1.0)),
+            suppress_blank=True,
+            suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1]) or []),
+        )[0]
+        out = []
+        for ids, score in zip(result.sequences_ids, result.scores, strict=True):
+            text = tokenizer.decode([t for t in ids if t < tokenizer.eot]).strip()
+            heard = Transcript(
+                text=text,
+                language=encoding.language if text else "",
+                event="Speech" if text else "",
+                itn=True,
+            )
+            out.append((heard, float(score)))
+        return out
 
     def close(self) -> None:
         """Drop the model."""
         self._model = None
+        self._encoding = None

@@ -116,3 +116,28 @@ def test_a_short_window_hears_what_the_full_one_hears_and_a_loop_is_redone_or_cu
     assert rec.transcribe(np.zeros(8000, np.float32), partial=True).text == "Alt"  # cut at once
     assert calls == [800, 3000, 800] and rec.cut == 1
     rec.close()
+
+
+@pytest.mark.slow
+def test_alternatives_decode_the_last_encoding_again_best_first(tmp_path: Path) -> None:
+    import numpy as np
+
+    from workers.asr.recognise import segment_samples
+    from workers.asr.settings import ALTERNATIVES_BEAM
+    from workers.asr.whisper import WhisperRecognizer
+
+    rec = WhisperRecognizer("tiny.en", language="en", window_s=16.0, hotwords={"en": "stop, halt"})
+    ref = "Stop the car."
+    samples = segment_samples(segment_from_wav(espeak_wav(ref, "en-us", tmp_path / "s.wav")))
+    greedy = rec.transcribe(samples).text
+    enc = rec.encoding(samples.copy())  # the same audio, another array: found
+    assert enc is not None
+    hyps = rec.alternatives(enc)
+    scores = [s for _, s in hyps]
+    assert len(hyps) == ALTERNATIVES_BEAM and scores == sorted(scores, reverse=True)
+    assert all(s < 0 for s in scores) and all(h.language == "en" for h, _ in hyps)
+    assert word_error_rate([ref], [hyps[0][0].text]) <= 0.3, (greedy, hyps)
+    rec.transcribe(np.zeros(8000, np.float32))
+    assert rec.encoding(samples) is None  # the model has decoded other audio since
+    assert rec.alternatives(enc)[0][0].text == hyps[0][0].text  # what was taken stays valid
+    rec.close()

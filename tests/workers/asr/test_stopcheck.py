@@ -118,6 +118,9 @@ def test_the_settings_refuse_a_check_by_the_main_model_or_an_english_check_of_ch
         )
     with pytest.raises(ValidationError, match="extra"):
         AsrSettings.model_validate({"whisper": {"model": "tiny.en"}, "stop_check": {"modle": 1}})
+    for bad in ({"alternatives": 6}, {"alternatives": -1}, {"alternatives_margin": 0}):
+        with pytest.raises(ValidationError, match="alternatives"):
+            AsrSettings.model_validate({"whisper": {"model": "tiny.en"}, "stop_check": bad})
 
 
 def test_a_check_transcript_of_more_than_max_words_is_not_a_stop() -> None:
@@ -267,3 +270,123 @@ def test_a_segment_recognised_whole_is_checked_in_the_thread_too() -> None:
         ("asr.partial", "Halt!", "whisper-base"),
     ]
     assert check.calls == [(int(1.5 * RATE), True)]
+
+
+# --- the main model's other hypotheses, before the check model -----------------------------
+
+
+@dataclass
+class WithAlternatives(Scripted):
+    """A main recogniser with hypotheses to give: ``hypotheses`` (text, score) for every audio
+    it decoded last; ``encoding`` gives that audio back only for the same samples."""
+
+    hypotheses: list[tuple[str, float]] = field(default_factory=list)
+    last: np.ndarray | None = None
+    asked: list[Any] = field(default_factory=list)
+
+    def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Transcript:
+        self.last = samples
+        return super().transcribe(samples, partial=partial)
+
+    def encoding(self, samples: np.ndarray) -> Any:
+        same = self.last is not None and np.array_equal(self.last, samples)
+        return ("enc", len(samples)) if same else None
+
+    def alternatives(self, encoding: Any) -> list[tuple[Transcript, float]]:
+        self.asked.append(encoding)
+        return [(Transcript(text=t, language="en"), s) for t, s in self.hypotheses]
+
+
+def _alt(hypotheses: list[tuple[str, float]], check: list[str], **kw: Any) -> StopChecked:
+    main = WithAlternatives(["and breathe."], "whisper-tiny.en", hypotheses=hypotheses)
+    return StopChecked(main, Scripted(check, "whisper-base"), 2.5, alternatives=3, **kw)
+
+
+def test_a_stop_word_in_another_hypothesis_answers_and_the_check_model_is_not_asked() -> None:
+    rec = _alt([("and breathe.", -0.6), ("freeze,", -0.9), ("and breed", -1.0)], [])
+    out = rec.transcribe(audio(1.0), partial=True)
+    assert (out.text, out.checked_from, out.checked_by) == (
+        "freeze,",
+        "and breathe.",
+        "whisper-tiny.en-nbest",
+    )
+    assert rec.check.calls == []  # type: ignore[attr-defined]
+    assert (rec.checked, rec.alternative_stops, rec.stops) == (1, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("hypotheses", "why"),
+    [
+        ([("and breathe.", -0.6), ("freeze,", -1.7)], "more than the margin below the best"),
+        ([("a", -0.1), ("b", -0.2), ("c", -0.3), ("freeze,", -0.4)], "not among the first 3"),
+        ([("and breathe.", -0.6), ("I stop by the shop now", -0.7)], "more than max_words"),
+        ([("and breathe.", -0.6), ("take a break from it", -0.7)], "a sound-alike in a sentence"),
+    ],
+)
+def test_a_hypothesis_far_from_the_best_or_not_a_stop_command_leaves_it_to_the_check(
+    hypotheses: list[tuple[str, float]], why: str
+) -> None:
+    rec = _alt(hypotheses, ["and breathe."])
+    out = rec.transcribe(audio(1.0))
+    assert (out.text, out.checked_from) == ("and breathe.", ""), why
+    assert len(rec.check.calls) == 1 and rec.alternative_stops == 0  # type: ignore[attr-defined]
+
+
+def test_the_check_model_still_answers_when_no_hypothesis_holds_a_stop() -> None:
+    rec = _alt([("up, please", -0.5), ("up please", -0.6)], ["Halt, please."])
+    out = rec.transcribe(audio(1.0))
+    assert (out.text, out.checked_by) == ("Halt, please.", "whisper-base")
+    assert (rec.alternative_stops, rec.stops) == (0, 1)
+
+
+def test_hypotheses_of_other_audio_are_never_read() -> None:
+    rec = _alt([("freeze,", -0.1)], ["three"])
+    rec.main.transcribe(audio(1.0))
+    # the main model has since decoded another piece of audio: no encoding of this one
+    assert rec.encoding(audio(0.5)) is None
+    assert rec.recheck(audio(0.5), "and breathe.") is None
+    assert rec.main.asked == []  # type: ignore[attr-defined]
+    # given the encoding taken right after the decode, the hypotheses are read
+    enc = rec.encoding(audio(1.0))
+    out = rec.recheck(audio(1.0), "and breathe.", encoding=enc)
+    assert out is not None and out.text == "freeze," and rec.main.asked == [enc]  # type: ignore[attr-defined]
+
+
+def test_without_alternatives_in_the_settings_or_the_main_model_only_the_check_is_asked() -> None:
+    main = WithAlternatives(["and breathe."], hypotheses=[("freeze,", -0.1)])
+    rec = StopChecked(main, Scripted(["three"]), 2.5)  # alternatives 0, the default
+    assert rec.transcribe(audio(1.0)).text == "and breathe." and main.asked == []
+    assert rec.encoding(audio(1.0)) is None
+    plain = StopChecked(Scripted(["and breathe."]), Scripted(["three"]), 2.5, alternatives=3)
+    assert plain.transcribe(audio(1.0)).text == "and breathe."  # nothing to read: no error
+    with pytest.raises(ValueError, match="alternatives"):
+        StopChecked(main, Scripted([]), 2.5, alternatives=-1)
+    with pytest.raises(ValueError, match="alternatives_margin"):
+        StopChecked(main, Scripted([]), 2.5, alternatives=3, alternatives_margin=0)
+
+
+def test_the_worker_publishes_a_stop_from_another_hypothesis_with_its_source() -> None:
+    from workers.asr.__main__ import serve
+    from workers.asr.speculative import Speculation
+
+    rig = _rig()
+    rig.probe.subscribe("sys.metric")
+    main = WithAlternatives(
+        ["and breathe."], "whisper-tiny.en", hypotheses=[("and breathe.", -0.6), ("freeze,", -0.9)]
+    )
+    check = Scripted([], "whisper-base")
+    rec = StopChecked(main, check, max_audio_s=2.5, alternatives=3)
+    spec = Speculation()
+    rig.vad.publish("vad.partial", rig.pause(), trace="s1")
+    serve(rig.worker, rec, rig.settings, spec)
+    rig.vad.publish("vad.segment", rig.segment, trace="s1")
+    serve(rig.worker, rec, rig.settings, spec)
+    got = [(t, p) for t, p in rig.heard() if t != "sys.metric" or p.name.startswith("asr_stop")]
+    (metric,) = [p for t, p in got if t == "sys.metric"]
+    assert (metric.labels["stop"], metric.labels["backend"]) == ("true", "whisper-tiny.en-nbest")
+    assert [(t, p.text, p.backend) for t, p in got if t != "sys.metric"] == [
+        ("asr.partial", "and breathe.", "whisper-tiny.en"),
+        ("asr.partial", "freeze,", "whisper-tiny.en-nbest"),
+        ("asr.text", "freeze,", "whisper-tiny.en-nbest"),
+    ]
+    assert check.calls == [] and len(main.asked) == 1
