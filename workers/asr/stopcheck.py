@@ -17,14 +17,15 @@ So a :class:`StopChecked` recogniser asks its main recogniser first and, only wh
 asks again, in two steps. First (``alternatives``: when the main recogniser can give them,
 :class:`~workers.asr.transcript.Alternatives`) the main model's own best few hypotheses of a
 beam search on the encoding it already made: the greedy transcript of "Freeze!" in babble was
-"and breathe." where the beam's second was "freeze,". Then the check recogniser. When either
-hears a stop word in at most ``max_words`` words, that transcript is the answer (the dialog then
-sends STOP); otherwise the main one is, unchanged.
-The check never removes a stop word and never adds a motion: what it adds is a STOP. What it
-costs is one more decode of short audio whose main transcript has no stop word (Whisper base,
-p50 0.24 s on this machine's two cores, ``bench/results/stopcheck.md``), and a STOP the speaker
-did not say when the check hallucinates one: it never moves the car, but on a line without a
-stop word ``python -m bench.understanding`` counts it as a false command.
+"and breathe." where a beam search also held "breeze." and "freeze,". Then the check
+recogniser. When either hears a stop word in at most ``max_words`` words, that transcript is
+the answer (the dialog then sends STOP); otherwise the main one is, unchanged. The check never
+removes a stop word and never adds a motion: what it adds is a STOP. What it costs is, for
+short audio whose main transcript has no stop word, a beam search of the main model and one
+more decode by the check model (p50 0.10 s and 0.31 s on this machine's two cores,
+``bench/results/stopcheck.md``), and a STOP the speaker did not say when the check
+hallucinates one: it never moves the car, but on a line without a stop word
+``python -m bench.understanding`` counts it as a false command.
 """
 
 from __future__ import annotations
