@@ -94,10 +94,12 @@ class HostSettings:
 
     def asr_for(self, lang: str) -> AsrSettings:
         """The ASR settings for ``lang``: the config's, or Whisper base for Chinese when the
-        config's model is English-only."""
+        config's model is English-only (then without the config's stop check, whose model is
+        base too: the settings refuse a check by the main model)."""
         if lang == "zh" and (self.asr.whisper.model == "tiny.en" or self.asr.language == "en"):
-            whisper = self.asr.whisper.model_copy(update={"model": "base"})
-            return self.asr.model_copy(update={"language": "zh", "whisper": whisper})
+            whisper = self.asr.whisper.model_dump() | {"model": "base"}
+            update = {"language": "zh", "whisper": whisper, "stop_check": None}
+            return AsrSettings.model_validate(self.asr.model_dump() | update)
         return self.asr
 
 

@@ -341,6 +341,8 @@ def test_host_settings_recognise_chinese_with_whisper_base_when_the_config_is_en
     host = HostSettings()
     zh = host.asr_for("zh")
     assert (zh.whisper.model, zh.language) == ("base", "zh")
+    # host.yaml's stop check is by base: for Chinese it would be the main model checking itself
+    assert host.asr.stop_check is not None and zh.stop_check is None
     assert host.asr_for("en") == host.asr
 
 
