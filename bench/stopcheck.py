@@ -119,56 +119,57 @@ def figures(files: list[dict[str, Any]]) -> dict[str, Any]:
         stops = [f for f in fs if f["wants_stop"]]
         clean = [f for f in fs if not f["stop_word"]]
         checked = [f for f in fs if f["checked"]]
+        check_ms = [f["check_ms"] for f in checked]
+        alternatives_ms = [f["alternatives_ms"] for f in checked]
+        worker_ms = [_worker_ms(f) for f in checked]
         out[key] = {
             "stop_files": len(stops),
             "recall_main": sum(f["stop_main"] for f in stops),
             "recall_with_check": sum(f["stop_with_check"] for f in stops),
-            "recall_with_both": sum(f.get("stop_with_both", False) for f in stops),
+            "recall_with_both": sum(f["stop_with_both"] for f in stops),
             "no_stop_word_files": len(clean),
             "false_stops_main": sum(f["stop_main"] for f in clean),
             "false_stops_with_check": sum(f["stop_with_check"] for f in clean),
-            "false_stops_with_both": sum(f.get("stop_with_both", False) for f in clean),
+            "false_stops_with_both": sum(f["stop_with_both"] for f in clean),
             "files": len(fs),
             "checked": len(checked),
-            "check_ms_p50": _q(checked, 0.5),
-            "check_ms_p90": _q(checked, 0.9),
-            "alternatives_ms_p50": _q(checked, 0.5, "alternatives_ms"),
-            "alternatives_ms_p90": _q(checked, 0.9, "alternatives_ms"),
-            "worker_ms_p50": _q(checked, 0.5, "worker_ms"),
-            "worker_ms_p90": _q(checked, 0.9, "worker_ms"),
+            "check_ms_p50": _q(check_ms, 0.5),
+            "check_ms_p90": _q(check_ms, 0.9),
+            "alternatives_ms_p50": _q(alternatives_ms, 0.5),
+            "alternatives_ms_p90": _q(alternatives_ms, 0.9),
+            "worker_ms_p50": _q(worker_ms, 0.5),
+            "worker_ms_p90": _q(worker_ms, 0.9),
             "main_ms_p50": statistics.median([f["main_ms"] for f in fs]) if fs else None,
             "added_false_stops": [
-                f"{f['reference']} -> {f.get('alternatives_stop') or f['check_stop']!r}"
+                f"{f['reference']} -> {f['alternatives_stop'] or f['check_stop']!r}"
                 for f in clean
-                if f.get("stop_with_both", f["stop_with_check"]) and not f["stop_main"]
+                if f["stop_with_both"] and not f["stop_main"]
             ],
             "still_missed": [
                 f"{f['reference']} ({f['path'].split('__', 1)[1][:-4]}): {f['main']!r}"
                 for f in stops
-                if not f.get("stop_with_both", f["stop_with_check"])
+                if not f["stop_with_both"]
             ],
             "recovered_by_alternatives_only": [
                 f"{f['reference']} ({f['path'].split('__', 1)[1][:-4]}): "
                 f"{f['main']!r} -> {f['alternatives_stop']!r}"
                 for f in stops
-                if f.get("alternatives_stop") and not f["stop_with_check"]
+                if f["alternatives_stop"] and not f["stop_with_check"]
             ],
         }
     return out
 
 
-def _q(fs: list[dict[str, Any]], q: float, key: str = "check_ms") -> float | None:
-    xs = sorted(x for x in (_ms(f, key) for f in fs) if x is not None)
+def _q(values: list[float], q: float) -> float | None:
+    xs = sorted(values)
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
 
 
-def _ms(f: dict[str, Any], key: str) -> float | None:
-    """A step's time; ``worker_ms``: what the worker spends (the check model only when the
-    hypotheses held no stop word)."""
-    if key != "worker_ms":
-        return f.get(key)
-    alt = f.get("alternatives_ms") or 0.0
-    return round(alt + (0.0 if f.get("alternatives_stop") else f["check_ms"] or 0.0), 1)
+def _worker_ms(f: dict[str, Any]) -> float:
+    """What the worker spends on a file asked about again: the hypotheses, and the check model
+    only when they held no stop word."""
+    check = 0.0 if f["alternatives_stop"] else f["check_ms"]
+    return round(f["alternatives_ms"] + check, 1)
 
 
 def _pct(n: int, d: int) -> str:

@@ -11,6 +11,8 @@ def _file(split: str, wants: bool, word: bool, main: bool, check: str | None) ->
         "wants_stop": wants, "stop_word": word, "reference": "ref", "audio_s": 1.0, "main": "m",
         "main_ms": 150.0, "checked": not main, "check_ms": None if main else 240.0,
         "check_stop": check, "stop_main": main, "stop_with_check": main or check is not None,
+        "alternatives_ms": None if main else 80.0, "alternatives_stop": None,
+        "stop_with_both": main or check is not None,
     }  # fmt: skip
 
 

@@ -81,7 +81,7 @@ class BackgroundCheck:
         while self._jobs and (wait or self._jobs[0][0].done()):
             future, job = self._jobs.popleft()
             stop, ms = future.result()
-            backend = stop.checked_by if stop is not None and stop.checked_by else job.backend
+            backend = stop.checked_by if stop is not None else job.backend
             out.append(Checked(job.partial, job.heard, job.trace, stop, ms, backend))
         return out
 
