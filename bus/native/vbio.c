@@ -126,11 +126,15 @@ static PyObject *vb_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         }
         memcpy(z.msg_data(&m), view.buf, (size_t)view.len);
         PyBuffer_Release(&view);
-        if (z.msg_send(&m, sock, (i + 1 < n ? VB_SNDMORE : 0) | VB_DONTWAIT) < 0) {
+        while (z.msg_send(&m, sock, (i + 1 < n ? VB_SNDMORE : 0) | VB_DONTWAIT) < 0) {
             int err = z.errno_();
+            /* a signal (the supervisor's SIGTERM) interrupted it: the frame was not taken, so
+               it is sent again once the handlers have run, as pyzmq does; a handler that
+               raises ends the send with its exception */
+            if (err == EINTR && PyErr_CheckSignals() == 0) continue;
             z.msg_close(&m);
             Py_DECREF(seq);
-            return PyLong_FromLong(err);
+            return err == EINTR ? NULL : PyLong_FromLong(err);
         }
     }
     Py_DECREF(seq);
