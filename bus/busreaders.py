@@ -25,10 +25,34 @@ from zmq.utils.monitor import recv_monitor_message
 
 from schemas.system import BusReaders
 
-__all__ = ["MONITOR_EVENTS", "ReaderCount"]
+__all__ = ["MONITOR_EVENTS", "PROXY_NAME", "ReaderCount", "monitor"]
+
+#: The name the proxy publishes under (``src`` of ``sys.bus`` and of its metrics): publishers
+#: believe ``sys.bus`` only from it.
+PROXY_NAME = "bus-proxy"
 
 #: The monitor events the count needs.
 MONITOR_EVENTS = zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
+
+
+def monitor(sock: zmq.Socket) -> zmq.Socket:
+    """A PAIR socket that receives ``sock``'s :data:`MONITOR_EVENTS`, its queue unbounded.
+
+    libzmq sends each event with a blocking send on its own PAIR socket (``monitor_event`` in
+    ``src/socket_base.cpp``), from the I/O thread that accepted or lost the connection. With
+    pyzmq's ``get_monitor_socket`` the queue holds the default high-water marks' 2000 events: a
+    burst of more connections than that would stall the proxy's I/O thread, and with it every
+    message it forwards, until the loop had read the queue. Events are never dropped either
+    way; with a receive high-water mark of 0 on this end of the inproc pipe (libzmq then makes
+    the pipe unbounded) they are not held up either.
+    """
+    addr = f"inproc://voicebus-monitor-{id(sock):x}"
+    sock.monitor(addr, MONITOR_EVENTS)
+    mon = sock.context.socket(zmq.PAIR)
+    mon.setsockopt(zmq.RCVHWM, 0)
+    mon.setsockopt(zmq.LINGER, 0)
+    mon.connect(addr)
+    return mon
 
 
 class ReaderCount:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import zmq
 
 from bus import nativeforward, shm
-from bus.busreaders import ReaderCount
+from bus.busreaders import PROXY_NAME, ReaderCount
 from bus.connect import SHM_READER
 from bus.errors import ConfigError
 from bus.framecheck import MAX_ENVELOPE_BYTES, MAX_RAW_BYTES
@@ -38,12 +38,10 @@ from bus.framing import encode
 from schemas.base import Message
 from schemas.system import BusReaders, Metric
 
-__all__ = ["PROXY_NAME", "REASONS", "Forwarder", "ProxyStats"]
+__all__ = ["REASONS", "Forwarder", "ProxyStats"]
 
 log = logging.getLogger(__name__)
 
-#: ``src`` of what the proxy publishes itself, and ``worker`` of its metrics.
-PROXY_NAME = "bus-proxy"
 #: Why a message is refused, as counted in ``proxy_refused_total{reason=...}``.
 REASONS = ("envelope_over_limit", "raw_over_limit", "topic_over_limit", "too_many_frames")
 #: At most this many messages are forwarded before subscriptions and control are looked at.

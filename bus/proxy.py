@@ -32,7 +32,7 @@ import zmq
 import zmq.auth.thread
 
 from bus import curve
-from bus.busreaders import MONITOR_EVENTS
+from bus.busreaders import monitor
 from bus.errors import ConfigError
 from bus.forwarder import Forwarder, ProxyStats
 from bus.framecheck import MAX_RAW_BYTES
@@ -111,7 +111,7 @@ class Proxy:
             # every (un)subscription passed on, so each reader's SHM_READER is counted; the
             # monitor started before binding, so no connection is made unseen (bus.busreaders)
             sock.setsockopt(zmq.XPUB_VERBOSER, 1)
-            self._monitor = sock.get_monitor_socket(MONITOR_EVENTS)
+            self._monitor = monitor(sock)
             self._sockets.append(self._monitor)
         for ep in endpoints:
             try:

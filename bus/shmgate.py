@@ -19,9 +19,9 @@ import time
 
 import zmq
 
+from bus.busreaders import PROXY_NAME
 from bus.connect import connect as _connect
 from bus.errors import FrameError
-from bus.forwarder import PROXY_NAME
 from bus.framing import decode
 from bus.nodeconfig import NodeConfig
 from schemas.system import BusReaders

@@ -12,8 +12,8 @@ import pytest
 import zmq
 
 from bus import nativeforward
+from bus.busreaders import PROXY_NAME
 from bus.errors import ConfigError
-from bus.forwarder import PROXY_NAME
 from bus.framecheck import MAX_ENVELOPE_BYTES, MAX_RAW_BYTES
 from bus.framing import decode, encode
 from bus.node import Node

@@ -5,6 +5,7 @@ that does not read rings (or sits on tcp) gets every payload in its frame while 
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,9 +16,8 @@ import pytest
 import zmq
 
 from bus import nativeforward, shm
-from bus.busreaders import ReaderCount
+from bus.busreaders import PROXY_NAME, ReaderCount, monitor
 from bus.connect import SHM_READER
-from bus.forwarder import PROXY_NAME
 from bus.framing import decode, encode
 from bus.node import Node
 from bus.nodeconfig import SHM_MIN_BYTES, NodeConfig
@@ -97,6 +97,47 @@ def test_the_proxy_says_shared_memory_only_while_every_reader_reads_it(
     _until(lambda: watcher.says(shm=False, readers=2, shm_readers=1))
     second.sock.close(linger=0)
     _until(lambda: watcher.says(shm=True, readers=1, shm_readers=1))
+
+
+def test_the_monitor_queue_never_stalls_the_sockets_io_thread(tmp_path: Path) -> None:
+    """libzmq sends monitor events with a blocking send from the I/O thread: with pyzmq's
+    default monitor queue (2000 events) a burst of connections nobody has read yet blocked that
+    thread, and with it every connection and message of the socket, until the queue was read."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 8192:
+        pytest.skip(f"needs 8192 open files, the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 8192), hard))
+    server, clients = zmq.Context(), zmq.Context()
+    clients.set(zmq.MAX_SOCKETS, 4096)
+    try:
+        xpub = server.socket(zmq.XPUB)
+        mon = monitor(xpub)
+        assert mon.getsockopt(zmq.RCVHWM) == 0
+        endpoint = f"ipc://{tmp_path}/sub"
+        xpub.bind(endpoint)
+        n = 1100  # 2200 events (accepted, then disconnected), none read while they come
+        subs = [clients.socket(zmq.SUB) for _ in range(n)]
+        for s in subs:
+            s.connect(endpoint)
+        time.sleep(1.0)
+        for s in subs:
+            s.close(linger=0)
+        late = clients.socket(zmq.SUB)  # accepted only if the I/O thread is not blocked
+        late.connect(endpoint)
+        late.setsockopt(zmq.SUBSCRIBE, b"")
+        deadline = time.monotonic() + 20.0
+        got = False
+        while not got and time.monotonic() < deadline:
+            xpub.send(b"hello")
+            got = late.poll(100) != 0
+        assert got, "the XPUB socket stopped serving while its monitor queue was full"
+        events = ReaderCount()
+        events.read_monitor(mon)
+        assert events.state().readers == 1  # every accepted and disconnected event was kept
+    finally:
+        server.destroy(linger=0)
+        clients.destroy(linger=0)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_a_reader_on_tcp_counts_against_shared_memory_whatever_it_subscribes() -> None:
