@@ -44,7 +44,19 @@ _TRAIL_EN = frozenset(
      "at", "in", "on", "into", "um", "uh", "er", "erm", "like", "please", "can", "could", "would",
      "will", "should", "do", "let's", "my", "your"]
 )  # fmt: skip
+#: Words that ask for what comes next even where the recogniser wrote a full stop or a question
+#: mark after them ("Can you tell me?", "I think."): a clause that takes a complement, said
+#: before the complement. Matched on the transcript's last words.
+_FRAMES_EN = frozenset(
+    [("i", "think"), ("i", "guess"), ("i", "mean"), ("i", "want"), ("i", "need"),
+     ("i'd", "like"), ("would", "like"), ("i", "wonder"), ("wondering",), ("tell", "me"),
+     ("show", "me"), ("remind", "me"), ("let", "me"), ("how", "about"), ("what", "about")]
+)  # fmt: skip
 _TRAIL_ZH = (
+    "我觉得",
+    "我想",
+    "告诉我",
+    "请问",
     "然后",
     "和",
     "还有",
@@ -65,8 +77,9 @@ _WORDS = re.compile(r"[a-z']+")
 
 @lru_cache(maxsize=8192)
 def classify(text: str, lang: str = "") -> Reading:
-    """``trailing`` (ends with a comma, a conjunction, an article, a preposition, a filler),
-    ``complete`` (ends with terminal punctuation) or ``open`` (neither)."""
+    """``trailing`` (ends with a comma, a conjunction, an article, a preposition, a filler, or
+    a clause that asks for its complement: "tell me", "I think", 我觉得), ``complete`` (ends
+    with terminal punctuation) or ``open`` (neither)."""
     t = text.strip()
     if not t or t.endswith(_TRAIL_MARKS):
         return "trailing"
@@ -75,6 +88,8 @@ def classify(text: str, lang: str = "") -> Reading:
     words = _WORDS.findall(t.lower().replace("\u2019", "'"))
     if words and words[-1] in _TRAIL_EN and not t.endswith(_TERMINAL):
         return "trailing"
+    if tuple(words[-2:]) in _FRAMES_EN or tuple(words[-1:]) in _FRAMES_EN:
+        return "trailing"  # whatever the punctuation: "Can you tell me?" goes on
     if t.endswith(_TERMINAL):
         return "complete"
     return "open"

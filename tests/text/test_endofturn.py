@@ -49,3 +49,14 @@ def test_the_trailing_marks_are_taken_off_and_nothing_else() -> None:
     assert without_trailing_mark("what's your name, ") == "what's your name"
     assert without_trailing_mark("好的，") == "好的" and without_trailing_mark("so...") == "so"
     assert without_trailing_mark("Stop.") == "Stop." and without_trailing_mark(",") == ","
+
+
+def test_a_clause_that_asks_for_its_complement_trails_off_whatever_its_punctuation() -> None:
+    # the recogniser writes "Can you tell me?" and "I think." at a hesitation before the rest
+    for said in ("Can you tell me?", "I think.", "I guess", "Hmm, I want.", "I'd like.",
+                 "I was wondering.", "How about.", "Let me.", "我觉得。", "请问"):  # fmt: skip
+        assert classify(said) == "trailing", said
+    for done in ("I think so.", "What do you think?", "Tell me a joke.", "Let me see.",
+                 "Show me the way.", "I want to go home.", "Turn right."):  # fmt: skip
+        assert classify(done) == "complete", done
+    assert EndOfTurn(400, 400, 1000).wait_ms("Can you tell me?") == 1000
