@@ -45,9 +45,10 @@ def test_the_pause_asks_the_llm_and_nothing_is_said_until_the_segment_closes_the
 def test_words_that_went_on_abort_the_early_request_and_ask_again():
     h = make(wake="always")
     start(h)
-    pause(h, "s1", "Tell me")
-    pause(h, "s1", "Tell me a story.", revision=1)  # a newer pause replaces the first request
-    h.send("asr.text", AsrText(text="Tell me a story about a cat.", segment_id="s1"), "s1")
+    pause(h, "s1", "Tell me a story")
+    pause(h, "s1", "Tell me a story about a cat.", revision=1)  # a newer pause replaces it
+    text = "Tell me a story about a cat and a dog."
+    h.send("asr.text", AsrText(text=text, segment_id="s1"), "s1")
     reqs = [r.request_id for r in h.out("llm.request")]
     aborts = [a.request_id for a in h.out("llm.abort")]
     assert reqs == ["s1~0", "s1~1", "s1"] and aborts == ["s1~0", "s1~1"]
@@ -102,6 +103,8 @@ def test_words_that_trail_off_are_not_asked_early():
     h = make(wake="always")
     pause(h, "s1", "Tell me about the,")
     pause(h, "s1", "Tell me about the weather and", revision=1)
+    assert h.out("llm.request") == []
+    pause(h, "s2", "Can you tell me?")  # a clause that asks for what follows, punctuated
     assert h.out("llm.request") == []
     pause(h, "s1", "Tell me about the weather.", revision=2)
     assert [r.request_id for r in h.out("llm.request")] == ["s1~2"]
