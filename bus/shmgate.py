@@ -41,7 +41,6 @@ class ShmGate:
     connected to the proxy's XPUB side and subscribed to :data:`TOPIC` (:meth:`connect`)."""
 
     def __init__(self, sock: zmq.Socket) -> None:
-        self._sock = sock
         self._io = SubIO(sock)
         self._open = False
         self.last: BusReaders | None = None
@@ -86,4 +85,4 @@ class ShmGate:
 
     def close(self) -> None:
         """Close the socket."""
-        self._sock.close(linger=0)
+        self._io.sock.close(linger=0)

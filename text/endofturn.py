@@ -1,7 +1,8 @@
 """End of turn from words: how long to wait after what was said so far before the turn is over.
 
 A speaker who trails off ("drive forward, and ...", "turn left, um", 然后) is not done; one whose
-words end a request (a full stop, a question mark) probably is. :func:`classify` reads a
+words end a request (a full stop, a question mark) probably is, unless they end with a clause
+that asks for what follows ("can you tell me?", "I think."). :func:`classify` reads a
 transcript so far as ``trailing``, ``complete`` or ``open`` and :class:`EndOfTurn` maps that to a
 wait in ms. The VAD applies it to the transcript of each pause (``vad.partial`` ->
 ``asr.partial``), so the segment closes sooner or later than its fixed hangover;
