@@ -18,7 +18,7 @@ from schemas.rtos import CarIntent, RtosAck, RtosCommand, RtosLink, RtosTelemetr
 from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import Heartbeat, LifecycleEvent, LogRecord, Metric, Ping
 from schemas.tts import TtsAudio, TtsRequest
-from schemas.vad import VadPartial, VadSegment, VadState
+from schemas.vad import VadPartial, VadResumed, VadSegment, VadState
 
 __all__ = [
     "AsrPartial",
@@ -49,6 +49,7 @@ __all__ = [
     "TtsRequest",
     "TurnMetrics",
     "VadPartial",
+    "VadResumed",
     "VadSegment",
     "VadState",
     "asr",

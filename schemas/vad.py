@@ -9,7 +9,7 @@ from pydantic import Field
 from schemas.base import Message
 from schemas.registry import registry
 
-__all__ = ["VadPartial", "VadSegment", "VadState"]
+__all__ = ["VadPartial", "VadResumed", "VadSegment", "VadState"]
 
 
 class VadState(Message):
@@ -110,6 +110,27 @@ class VadPartial(Message):
     """Time on the bus of the ``audio.frame`` that decided it (its receive age), ms."""
 
 
+class VadResumed(Message):
+    """Speech went on in an open segment after a pause whose ``vad.partial`` is out (topic
+    ``vad.resumed``): that partial's transcript is no longer all of the segment. Published the
+    moment the VAD decides (the frame that made it speech again); at most one per pause. The
+    dialog drops an LLM request it sent early about that pause (:mod:`workers.dialog.early`),
+    so the cores go to the transcript of what the user says next; the segment stays open, and a
+    later ``vad.partial`` (higher ``revision``) or its ``vad.segment`` follows."""
+
+    segment_id: str
+    """Id of the open segment (the turn's trace id)."""
+    revision: int
+    """Revision of the pause's ``vad.partial`` that the speech went on after."""
+    part: int = 0
+    """Part of the segment (a long monologue is split at ``max_length``)."""
+    at_ns: int
+    """Monotonic time (ns) of the audio frame that decided the speech went on (its start)."""
+    decided_ns: int = 0
+    """Monotonic time (ns) at which the VAD published it."""
+
+
 registry.register("vad.state", VadState, core=True)
 registry.register("vad.segment", VadSegment, core=True)
 registry.register("vad.partial", VadPartial, core=True)
+registry.register("vad.resumed", VadResumed, core=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workers.asr.modeldir import RuntimeName, validate_model_dir
+from workers.asr.priority import build_niced
 from workers.asr.runtimes import EncoderRuntime, OnnxRuntime, RknnLiteRuntime
 from workers.asr.sensevoice import SenseVoice
 from workers.asr.settings import AsrSettings, WhisperModelName
@@ -19,14 +20,20 @@ def open_recognizer(settings: AsrSettings) -> Recognizer:
     main = _open_main(settings)
     if settings.stop_check is None:
         return main
-    try:
-        check = _whisper(settings, settings.stop_check.model)
+    sc = settings.stop_check
+    try:  # built in a thread of lower priority: the model's threads inherit it
+        check = build_niced(sc.nice, lambda: _whisper(settings, sc.model))
     except BaseException:
         main.close()
         raise
-    sc = settings.stop_check
     return StopChecked(
-        main, check, sc.max_audio_s, sc.max_words, sc.alternatives, sc.alternatives_margin
+        main,
+        check,
+        sc.max_audio_s,
+        sc.max_words,
+        sc.alternatives,
+        sc.alternatives_margin,
+        nice=sc.nice,
     )
 
 

@@ -6,7 +6,9 @@ second Whisper model: CTranslate2 runs without the GIL) runs while the loop goes
 segment that closes a moment later is answered from its partial's transcript at once (it used
 to wait in the queue behind the check: 93 ms at the median, 287 ms at p90 in
 ``bench/results/e2e_1730.json``). When the check is done it sets a :class:`bus.Wakeup` and the
-loop, the only thread that touches the bus, publishes what it heard.
+loop, the only thread that touches the bus, publishes what it heard. The check's threads run
+at a lower priority (``stop_check.nice``, :mod:`workers.asr.priority`): on two cores the check
+of one pause gives way to the decode of the next.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from bus import Wakeup
 from schemas.asr import AsrPartial
 from schemas.vad import VadPartial
+from workers.asr.priority import nice_this_thread
 from workers.asr.stopcheck import StopChecked
 from workers.asr.transcript import Transcript
 
@@ -51,7 +54,12 @@ class BackgroundCheck:
     def __init__(self, recognizer: StopChecked) -> None:
         self.recognizer = recognizer
         self.wake = Wakeup()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr-stop-check")
+        self._pool = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="asr-stop-check",
+            initializer=nice_this_thread,  # the check gives way to the transcripts
+            initargs=(recognizer.nice,),
+        )
         self._jobs: deque[tuple[Future[tuple[Transcript | None, float]], Checked]] = deque()
         self._name = recognizer.check.name
 

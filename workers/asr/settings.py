@@ -106,6 +106,10 @@ class StopCheckSettings(BaseModel):
     alternatives_margin: float = Field(default=1.0, gt=0.0)
     """A hypothesis counts only when its score (mean log-probability per token) is within this
     of the best one's."""
+    nice: int = Field(default=10, ge=0, le=19)
+    """How much lower the check's CPU priority is than the transcripts' (added to the nice
+    value of its threads, ``workers/asr/priority.py``): it gives way to the decode of the next
+    pause, which may hold the stop word itself; 0: the same priority."""
 
 
 class AsrSettings(BaseModel):

@@ -73,6 +73,8 @@ class StopChecked:
         max_words: int = 4,
         alternatives: int = 0,
         alternatives_margin: float = 1.0,
+        *,
+        nice: int = 0,
     ) -> None:
         if max_audio_s <= 0:
             raise ValueError(f"stop_check.max_audio_s must be above 0, not {max_audio_s}")
@@ -91,6 +93,9 @@ class StopChecked:
         self._max_words = max_words
         self._alternatives = alternatives if isinstance(main, Alternatives) else 0
         self._margin = alternatives_margin
+        self.nice = nice
+        """How much lower the priority of the threads that run the check is (``check`` was
+        built at it: :func:`workers.asr.priority.build_niced`)."""
         self.checked = 0
         """Transcripts asked about again."""
         self.stops = 0

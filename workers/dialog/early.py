@@ -13,6 +13,11 @@ held. When the segment's transcript (``asr.text``) comes:
 - other words (the user went on), or a newer pause: the early request is aborted
   (``llm.abort``) and forgotten; the turn asks again as usual.
 
+It is aborted sooner when the VAD says the speech went on after that pause (``vad.resumed``):
+its transcript can no longer be the segment's, and on two cores the generation it would go on
+with takes the CPU from the transcript of what the user says next (a stop word among it:
+"No no no, | stop!" waited about 950 ms for its STOP, ``bench/results/e2e_1906.json``).
+
 The user never hears an answer to something they did not finish saying; the cost of a wrong
 guess is one aborted generation.
 """
@@ -26,12 +31,13 @@ from typing import TYPE_CHECKING
 from bus import Envelope, Out
 from schemas.asr import AsrPartial
 from schemas.llm import LlmAbort, LlmDelta, LlmReply
+from schemas.vad import VadResumed
 
 if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
     from workers.dialog.turn import Turn
 
-__all__ = ["Early", "abandon", "adopt", "hold", "start"]
+__all__ = ["Early", "abandon", "adopt", "hold", "resumed", "start"]
 
 log = logging.getLogger("workers.dialog.early")
 
@@ -81,6 +87,16 @@ def adopt(m: TurnManager, t: Turn, heard: str, out: list[Out]) -> Early | None:
         return None
     t.request_id = e.request_id
     return e
+
+
+def resumed(m: TurnManager, p: VadResumed, out: list[Out]) -> None:
+    """The speech went on after pause ``p.revision``: abort the early request about it (or an
+    older pause of the segment); one about a later pause, or another segment, is kept."""
+    e = m.early
+    if e is None or e.segment_id != p.segment_id or e.revision > p.revision:
+        return
+    log.info("early_dropped segment=%s heard=%r: the speech went on", e.segment_id, e.heard)
+    abandon(m, out, reason="speech resumed")
 
 
 def abandon(m: TurnManager, out: list[Out], *, reason: str) -> None:

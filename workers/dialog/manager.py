@@ -43,7 +43,7 @@ from schemas.rtos import RtosAck, RtosTelemetry
 from schemas.speaker import SpeakerReport
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio, TtsRequest
-from schemas.vad import VadState
+from schemas.vad import VadResumed, VadState
 from text.endofturn import without_trailing_mark
 from text.history import History, copies_earlier
 from workers.dialog import answering, early, listening
@@ -131,6 +131,8 @@ class TurnManager:
             self.recovery.on_closed(self, p, now_ns, out)
         elif isinstance(p, AsrPartial):
             listening.on_partial(self, p, msg, now_ns, out)
+        elif isinstance(p, VadResumed):
+            early.resumed(self, p, out)
         elif isinstance(p, AsrText):
             listening.on_asr(self, p, msg, now_ns, out)
         elif isinstance(p, LlmDelta | LlmReply) and early.hold(self, p, msg):

@@ -3,7 +3,8 @@
 It reads ``rtos.ack`` and ``rtos.telemetry`` from the gateway but not ``rtos.link``; it reads
 ``sys.lifecycle`` (from the supervisor) to fail a pending turn at once when the ASR or LLM worker
 dies, and ``tts.audio``/``speaker.report`` to time and close its turns. ``asr.partial`` (the
-transcript of a pause) is read only with ``partial_transcripts`` (the default).
+transcript of a pause) and ``vad.resumed`` (the speech went on after one: an early request about
+it is aborted) are read only with ``partial_transcripts`` (the default).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from schemas.rtos import RtosAck, RtosCommand, RtosTelemetry
 from schemas.speaker import SpeakerReport, SpeakerStop
 from schemas.system import LifecycleEvent
 from schemas.tts import TtsAudio, TtsRequest
-from schemas.vad import VadState
+from schemas.vad import VadResumed, VadState
 from workers.dialog.settings import DialogSettings
 
 Topics = dict[str, type[Message]]
@@ -26,6 +27,7 @@ CONSUMES: Topics = {
     "vad.state": VadState,
     "asr.text": AsrText,
     "asr.partial": AsrPartial,
+    "vad.resumed": VadResumed,
     "llm.delta": LlmDelta,
     "llm.reply": LlmReply,
     "llm.wait": LlmWait,
@@ -40,7 +42,7 @@ CONSUMES: Topics = {
 def _topics(s: DialogSettings) -> tuple[Topics, Topics]:
     consumes = dict(CONSUMES)
     if not s.partial_transcripts:
-        del consumes["asr.partial"]
+        del consumes["asr.partial"], consumes["vad.resumed"]
     return consumes, dict(PRODUCES)
 
 

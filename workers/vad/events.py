@@ -1,8 +1,8 @@
 """What the segmenter decides, frame by frame (plain data; times are monotonic ns of the audio).
 
 :class:`SpeechStarted` and :class:`SpeechEnded` become ``vad.state``, :class:`SegmentClosed`
-becomes ``vad.segment``, :class:`PartialReady` becomes ``vad.partial``
-(:mod:`workers.vad.pipeline`).
+becomes ``vad.segment``, :class:`PartialReady` becomes ``vad.partial``, :class:`SpeechResumed`
+becomes ``vad.resumed`` (:mod:`workers.vad.pipeline`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Event", "PartialReady", "SegmentClosed", "SpeechEnded", "SpeechStarted"]
+__all__ = [
+    "Event",
+    "PartialReady",
+    "SegmentClosed",
+    "SpeechEnded",
+    "SpeechResumed",
+    "SpeechStarted",
+]
 
 
 @dataclass(frozen=True)
@@ -68,4 +75,16 @@ class PartialReady:
     decided_at_ns: int
 
 
-Event = SpeechStarted | SpeechEnded | SegmentClosed | PartialReady
+@dataclass(frozen=True)
+class SpeechResumed:
+    """Speech went on at ``at_ns`` after the pause whose partial was ``revision``; decided by
+    the frame ending at ``decided_at_ns``."""
+
+    segment_id: str
+    revision: int
+    part: int
+    at_ns: int
+    decided_at_ns: int
+
+
+Event = SpeechStarted | SpeechEnded | SegmentClosed | PartialReady | SpeechResumed

@@ -1,6 +1,7 @@
 """The VAD worker's logic without the bus: audio frames in, ``vad.state``/``vad.segment`` out.
 
-With ``partial_after_ms`` it also publishes ``vad.partial`` (the open segment at a pause) and,
+With ``partial_after_ms`` it also publishes ``vad.partial`` (the open segment at a pause) and
+``vad.resumed`` (the speech went on after such a pause) and,
 with ``end_of_turn``, takes the transcript of that pause back (:meth:`VadPipeline.on_transcript`,
 ``asr.partial``) to close the segment after the wait the words call for
 (:class:`text.endofturn.EndOfTurn`) rather than after the full hangover.
@@ -21,7 +22,7 @@ from audio.framer import Framer
 from bus import Out
 from schemas.asr import AsrPartial
 from schemas.audio import AudioFrame
-from schemas.vad import VadPartial, VadSegment, VadState
+from schemas.vad import VadPartial, VadResumed, VadSegment, VadState
 from text.endofturn import EndOfTurn
 from text.turnend import command_reading
 from workers.vad.classifier import FrameClassifier
@@ -31,6 +32,7 @@ from workers.vad.segmenter import (
     SegmentClosed,
     Segmenter,
     SpeechEnded,
+    SpeechResumed,
     SpeechStarted,
 )
 from workers.vad.settings import VadSettings
@@ -175,6 +177,15 @@ class VadPipeline:
                         e.segment_id,
                     )
                 )
+            elif isinstance(e, SpeechResumed):
+                resumed = VadResumed(
+                    segment_id=e.segment_id,
+                    revision=e.revision,
+                    part=e.part,
+                    at_ns=e.at_ns,
+                    decided_ns=now,
+                )
+                out.append(Out("vad.resumed", resumed, e.segment_id))
             elif isinstance(e, PartialReady):
                 out.append(
                     Out(

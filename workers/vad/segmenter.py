@@ -14,7 +14,9 @@ it returns the events that frame decided, in order:
   frame of its last ``split_search_ms`` and continues as the next ``part`` of the same segment id;
 - :class:`PartialReady`, the open segment so far, once the speech has paused for
   ``partial_after_ms`` (at most one per pause, and only after ``min_speech_ms`` of speech) and,
-  with ``partial_every_ms``, after every so many ms of speech; each has the next ``revision``.
+  with ``partial_every_ms``, after every so many ms of speech; each has the next ``revision``,
+- :class:`SpeechResumed` when the speech goes on after a pause whose partial was taken (that
+  partial no longer holds all of the segment; the dialog drops what it asked early about it).
 
 The silence that ends speech is ``hangover_ms`` unless :meth:`Segmenter.set_wait` shortens it for
 the current pause (the transcript of its partial reads as a complete request): the wait applies
@@ -35,7 +37,14 @@ from typing import Literal
 
 import numpy as np
 
-from workers.vad.events import Event, PartialReady, SegmentClosed, SpeechEnded, SpeechStarted
+from workers.vad.events import (
+    Event,
+    PartialReady,
+    SegmentClosed,
+    SpeechEnded,
+    SpeechResumed,
+    SpeechStarted,
+)
 from workers.vad.settings import SegmenterParams
 
 __all__ = [
@@ -45,6 +54,7 @@ __all__ = [
     "Segmenter",
     "SegmenterParams",
     "SpeechEnded",
+    "SpeechResumed",
     "SpeechStarted",
     "frame_level_db",
 ]
@@ -168,7 +178,15 @@ class Segmenter:
         self._frames.append(frame)
         self._since_partial += 1
         window = self._frames[-self.p.start_window :]
+        events: list[Event] = []
         if frame.voiced and sum(f.voiced for f in window) >= self.p.continue_voiced:
+            if self._pause_revision >= 0:  # the pause's partial is out: it is not all of it now
+                events.append(
+                    SpeechResumed(
+                        self._segment_id, self._pause_revision, self._part, frame.start_ns,
+                        frame.end_ns,
+                    )
+                )  # fmt: skip
             self._last_voiced_end_ns = frame.end_ns
             self._unvoiced_run = 0
             self._wait_frames = self._hang_frames  # a new pause waits the hangover until told
@@ -177,7 +195,6 @@ class Segmenter:
             self._unvoiced_run += 1
         if self._unvoiced_run >= self._wait_frames:
             return self._end_by_silence(frame)
-        events: list[Event] = []
         speech_ms = (self._last_voiced_end_ns - self._part_speech_start_ns) / 1e6
         if (
             self._partial_frames

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 
 from schemas.asr import AsrPartial, AsrText
-from schemas.llm import LlmDelta, LlmReply
-from schemas.vad import VadState
+from schemas.llm import LlmAbort, LlmDelta, LlmReply
+from schemas.vad import VadResumed, VadState
 from tests.workers.dialog.harness import make
 
 
@@ -56,6 +56,37 @@ def test_words_that_went_on_abort_the_early_request_and_ask_again():
     assert spoken(h) == []  # the aborted request's output is never spoken
     h.llm_says("s1", "A cat sat down.")
     assert spoken(h) == ["A cat sat down."]
+
+
+def test_speech_that_goes_on_after_the_pause_aborts_its_early_request_at_once():
+    h = make(wake="always")
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
+    pause(h, "s1", "No no no.")
+    pause(h, "s2", "What time is it?")  # another segment's request is not touched
+    h.send("vad.resumed", VadResumed(segment_id="s1", revision=0, at_ns=h.now_ns), "s1")
+    assert [a.request_id for a in h.out("llm.abort")] == ["s1~0"]
+    assert [a.reason for a in h.out("llm.abort")] == ["newer pause"]  # s2's replaced s1's
+    h = make(wake="always")
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
+    pause(h, "s1", "No no no.")
+    h.send("vad.resumed", VadResumed(segment_id="s1", revision=0, at_ns=h.now_ns), "s1")
+    ((abort, trace),) = [(p, tr) for t, p, tr in h.seen if isinstance(p, LlmAbort)]
+    assert (abort.request_id, abort.reason, trace) == ("s1~0", "speech resumed", "s1")
+    h.send("llm.delta", LlmDelta(request_id="s1~0", index=0, text="No? "), "")
+    pause(h, "s1", "No no no, stop!", revision=1)  # STOP; never asked of the LLM
+    h.send("asr.text", AsrText(text="No no no, stop!", segment_id="s1", speculative=True), "s1")
+    assert [c.kind for c in h.out("rtos.command")] == ["stop"]
+    assert [r.request_id for r in h.out("llm.request")] == ["s1~0"] and "No?" not in spoken(h)
+
+
+def test_a_resumption_older_than_the_pause_asked_about_keeps_its_request():
+    h = make(wake="always")
+    pause(h, "s1", "Tell me a story.", revision=1)
+    h.send("vad.resumed", VadResumed(segment_id="s1", revision=0, at_ns=h.now_ns), "s1")
+    h.send("vad.resumed", VadResumed(segment_id="s9", revision=1, at_ns=h.now_ns), "s9")
+    assert h.out("llm.abort") == []
+    h.send("asr.text", AsrText(text="Tell me a story.", segment_id="s1", speculative=True), "s1")
+    assert [r.request_id for r in h.out("llm.request")] == ["s1~1"]  # taken over
 
 
 def test_no_early_request_for_commands_device_questions_or_when_asleep():

@@ -166,6 +166,30 @@ def test_the_pause_partial_and_its_transcript_close_the_segment_after_the_words_
     assert closing_wait(x, eot, "Turn left and") == 900
 
 
+def test_speech_that_goes_on_after_a_pause_is_published_before_the_next_partial(
+    utterance,
+) -> None:
+    from schemas.vad import VadPartial, VadResumed
+
+    x, _, _ = utterance
+    pipe = VadPipeline(VadSettings(hangover_ms=900, partial_after_ms=120))
+    out = [o for f in frames_of(x) for o in pipe.feed(f)]
+    seq = [o.payload for o in out if isinstance(o.payload, VadPartial | VadResumed)]
+    parts = [p for p in seq if isinstance(p, VadPartial)]
+    assert len(parts) >= 2  # "Turn left | and slow down": espeak pauses at the word gap
+    # each partial but the last is followed by its resumption, which comes before the next one
+    expected: list[tuple[str, int]] = []
+    for p in parts[:-1]:
+        expected += [("partial", p.revision), ("resumed", p.revision)]
+    expected.append(("partial", parts[-1].revision))
+    assert [("partial" if isinstance(p, VadPartial) else "resumed", p.revision) for p in seq] == (
+        expected
+    )
+    resumed = [(o.topic, o.trace, o.payload) for o in out if isinstance(o.payload, VadResumed)]
+    assert all(t == "vad.resumed" and tr == r.segment_id for t, tr, r in resumed)
+    assert all(r.at_ns > parts[0].speech_end_ns for _, _, r in resumed)
+
+
 def closing_wait(x: np.ndarray, eot: EndOfTurnSettings, text: str) -> int:
     """The silence that closed the one segment of ``x`` when every pause reads ``text``, ms."""
     from schemas.asr import AsrPartial
@@ -198,8 +222,10 @@ def test_the_manifest_names_the_partial_topics_only_when_the_settings_use_them()
 
     consumes, produces = MANIFEST.resolve(VadSettings(partial_after_ms=0))
     assert "asr.partial" not in consumes and "vad.partial" not in produces
+    assert "vad.resumed" not in produces
     consumes, produces = MANIFEST.resolve(VadSettings())  # partials by default, no words' wait
     assert "asr.partial" not in consumes and "vad.partial" in produces
+    assert "vad.resumed" in produces
     s = VadSettings(hangover_ms=1000, partial_after_ms=120, end_of_turn=EndOfTurnSettings())
     consumes, produces = MANIFEST.resolve(s)
     assert "asr.partial" in consumes and "vad.partial" in produces

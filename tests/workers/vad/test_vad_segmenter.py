@@ -13,6 +13,7 @@ from workers.vad.segmenter import (
     Segmenter,
     SegmenterParams,
     SpeechEnded,
+    SpeechResumed,
     SpeechStarted,
 )
 
@@ -214,6 +215,33 @@ def test_speech_that_resumes_after_a_partial_makes_the_next_pause_a_new_revision
     assert parts[1].speech_end_ns == 30 * FRAME_NS
     (closed,) = [e for _, e in events if isinstance(e, SegmentClosed)]
     assert closed.partial_revision == 1
+
+
+def test_speech_that_goes_on_after_a_pause_partial_is_announced_once_when_it_counts_again():
+    events = run("0" * 5 + "1" * 10 + "0" * 5 + "1" * 10 + "0" * 20, PP)
+    kinds = [type(e).__name__ for _, e in events]
+    assert kinds == [
+        "SpeechStarted",
+        "PartialReady",
+        "SpeechResumed",
+        "PartialReady",
+        "SpeechEnded",
+        "SegmentClosed",
+    ]
+    ((i, resumed),) = [(i, e) for i, e in events if isinstance(e, SpeechResumed)]
+    first = next(e for _, e in events if isinstance(e, PartialReady))
+    # the second voiced frame (continue_voiced 2 of the window) makes it speech again
+    assert i == 21 and resumed.at_ns == 21 * FRAME_NS and resumed.decided_at_ns == 22 * FRAME_NS
+    assert (resumed.segment_id, resumed.revision, resumed.part) == (first.segment_id, 0, 0)
+
+
+def test_no_resumption_without_a_pause_partial_or_for_a_lone_noise_hit():
+    # a pause too short for a partial (40 ms < 60 ms), then more speech: nothing to take back
+    events = run("0" * 5 + "1" * 10 + "00" + "1" * 10 + "0" * 20, PP)
+    assert not any(isinstance(e, SpeechResumed) for _, e in events)
+    # one voiced frame in the pause does not make speech again (continue_voiced of the window)
+    events = run("0" * 5 + "1" * 10 + "0000" + "1" + "0" * 20, PP)
+    assert not any(isinstance(e, SpeechResumed) for _, e in events)
 
 
 def test_no_partial_for_speech_shorter_than_the_minimum():
