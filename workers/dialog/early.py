@@ -13,10 +13,12 @@ held. When the segment's transcript (``asr.text``) comes:
 - other words (the user went on), or a newer pause: the early request is aborted
   (``llm.abort``) and forgotten; the turn asks again as usual.
 
-It is aborted sooner when the VAD says the speech went on after that pause (``vad.resumed``):
-its transcript can no longer be the segment's, and on two cores the generation it would go on
-with takes the CPU from the transcript of what the user says next (a stop word among it:
-"No no no, | stop!" waited about 950 ms for its STOP, ``bench/results/e2e_1906.json``).
+It is aborted sooner when the VAD says the speech went on after that pause (``vad.resumed``),
+and not sent at all when that came before the pause's transcript (the user said the next word
+while the ASR decoded): its transcript can no longer be the segment's, and on two cores the
+generation it would go on with takes the CPU from the transcript of what the user says next (a
+stop word among it: "No no no, | stop!" waited about 950 ms for its STOP,
+``bench/results/e2e_1906.json``).
 
 The user never hears an answer to something they did not finish saying; the cost of a wrong
 guess is one aborted generation.
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from workers.dialog.manager import TurnManager
     from workers.dialog.turn import Turn
 
-__all__ = ["Early", "abandon", "adopt", "hold", "resumed", "start"]
+__all__ = ["Early", "abandon", "adopt", "hold", "resumed", "start", "superseded"]
 
 log = logging.getLogger("workers.dialog.early")
 
@@ -89,14 +91,29 @@ def adopt(m: TurnManager, t: Turn, heard: str, out: list[Out]) -> Early | None:
     return e
 
 
+_KEEP_SEGMENTS = 8
+"""Segments whose latest resumption is remembered."""
+
+
 def resumed(m: TurnManager, p: VadResumed, out: list[Out]) -> None:
     """The speech went on after pause ``p.revision``: abort the early request about it (or an
-    older pause of the segment); one about a later pause, or another segment, is kept."""
+    older pause of the segment); one about a later pause, or another segment, is kept. It is
+    remembered, as the pause's transcript often comes after it (the user said the next word
+    while the ASR decoded): :func:`superseded`."""
+    m.resumed[p.segment_id] = max(p.revision, m.resumed.pop(p.segment_id, -1))
+    while len(m.resumed) > _KEEP_SEGMENTS:
+        m.resumed.pop(next(iter(m.resumed)))
     e = m.early
     if e is None or e.segment_id != p.segment_id or e.revision > p.revision:
         return
     log.info("early_dropped segment=%s heard=%r: the speech went on", e.segment_id, e.heard)
     abandon(m, out, reason="speech resumed")
+
+
+def superseded(m: TurnManager, p: AsrPartial) -> bool:
+    """Whether the speech went on after the pause ``p`` is the transcript of (it is then not
+    asked early: its words cannot be the segment's)."""
+    return m.resumed.get(p.segment_id, -1) >= p.revision
 
 
 def abandon(m: TurnManager, out: list[Out], *, reason: str) -> None:

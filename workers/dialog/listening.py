@@ -157,6 +157,8 @@ def on_partial(m: TurnManager, p: AsrPartial, msg: Envelope, now_ns: int, out: l
         m.partials.pop(next(iter(m.partials)))
     if not (m.s.early_answers and p.paused) or p.segment_id in m.turns:
         return
+    if early.superseded(m, p):  # the user went on while it was decoded: not all of it
+        return
     kind, question, _ = route(m, text)
     if kind != "chat" or (stopped and m.assistant_talking()):
         early.abandon(m, out, reason="not for the LLM")

@@ -98,6 +98,9 @@ class TurnManager:
         """Segment id -> its latest speculative transcript (``asr.partial``)."""
         self.early: Early | None = None
         """A request asked with the transcript of a pause, before its segment closed."""
+        self.resumed: dict[str, int] = {}
+        """Segment id -> the latest pause its speech went on after (``vad.resumed``): a pause's
+        transcript that comes after that is never asked early."""
         self._shown: tuple[str, bool, str] = ("", True, "")
 
     # --- entry points --------------------------------------------------------------------

@@ -79,6 +79,20 @@ def test_speech_that_goes_on_after_the_pause_aborts_its_early_request_at_once():
     assert [r.request_id for r in h.out("llm.request")] == ["s1~0"] and "No?" not in spoken(h)
 
 
+def test_a_pause_transcript_that_comes_after_the_speech_went_on_is_not_asked_early():
+    h = make(wake="always")
+    h.send("vad.state", VadState(speaking=True, segment_id="s1", at_ns=h.now_ns), "s1")
+    # the user said "stop" while the ASR decoded the pause after "No no no"
+    h.send("vad.resumed", VadResumed(segment_id="s1", revision=0, at_ns=h.now_ns), "s1")
+    pause(h, "s1", "No no no.")
+    assert h.out("llm.request") == [] and h.out("llm.abort") == []
+    pause(h, "s1", "No no no, what time is it?", revision=1)  # the next pause is asked
+    assert [r.request_id for r in h.out("llm.request")] == ["s1~1"]
+    h.send("vad.resumed", VadResumed(segment_id="s2", revision=0, at_ns=h.now_ns), "s2")
+    pause(h, "s2", "Stop!")  # a stop word in such a pause still stops the car at once
+    assert [c.kind for c in h.out("rtos.command")] == ["stop"]
+
+
 def test_a_resumption_older_than_the_pause_asked_about_keeps_its_request():
     h = make(wake="always")
     pause(h, "s1", "Tell me a story.", revision=1)
