@@ -14,8 +14,10 @@ What the loop promises:
   the deadline is checked before every message, so a flood of messages does not delay it. Late
   ticks are not made up in a burst: after a stall the schedule restarts from now.
 - A **message** is not held back by the tick: the loop waits for the next message or the next
-  deadline, whichever comes first. Each message carries its receive time (``recv_ns``) and
-  ``age_ms`` (receive time minus publish time, same board, monotonic clock).
+  deadline, whichever comes first. Each message carries its receive time (``recv_ns``),
+  ``age_ms`` (receive time minus publish time, same board, monotonic clock) and the part of it
+  on the bus, ``bus_ms`` (until the loop last found nothing to receive: the rest,
+  ``queued_ms``, it waited while the worker was busy).
 - A **watched descriptor** (an ``int`` or an object with ``fileno()``) yields :class:`Readable`
   while it is readable: read or drain it in the handler (level-triggered, like ``poll(2)``).
   :class:`Wakeup` is such a descriptor that another thread sets (an audio callback, a generation
@@ -176,6 +178,11 @@ class EventLoop(Generic[E]):
         node._watch(fds)
         try:
             pending = True  # a message may be waiting: try to receive before waiting
+            # the queue was found empty and no handler ran since: a wait that ends now ends
+            # that emptiness (Envelope.empty_ns; after a handler, a message may have come
+            # while it ran, and the wait returns at once)
+            empty = False
+            node.empty_ns = 0  # not known before the loop's first empty receive
             while not stopped():
                 now = clock()
                 node.loop_tick_ns = now
@@ -183,6 +190,7 @@ class EventLoop(Generic[E]):
                     due = self._next_ns
                     nxt = due + self._period_ns
                     self._next_ns = nxt if nxt > now else now + self._period_ns
+                    empty = False
                     yield Tick(now, due)
                     continue
                 if fds or not pending:
@@ -192,7 +200,10 @@ class EventLoop(Generic[E]):
                     if woke is None:
                         return  # in-memory node: nothing left to do
                     pending, ready = woke
+                    if empty and wait_ns:
+                        node.empty_ns = clock()  # it stayed empty until the wait ended
                     for fd in ready:
+                        empty = False
                         yield readable[fd]
                     if not pending:
                         continue
@@ -201,10 +212,13 @@ class EventLoop(Generic[E]):
                 frames = recv()
                 if frames is None:
                     pending = False
+                    empty = True
+                    node.empty_ns = now
                     continue
                 msg = accept(frames, now)
                 if msg is None or (skip_own and msg.source == name):
                     continue
+                empty = False
                 yield msg
         finally:
             node._unwatch(fds)

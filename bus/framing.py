@@ -76,12 +76,33 @@ class Envelope:
     extra: dict[str, Any] = field(default_factory=dict)
     recv_ns: int = 0
     """When this node received it (its monotonic clock), ns; 0 if not received by a node."""
+    empty_ns: int = 0
+    """The last moment before it was received at which the node found nothing left to
+    receive (the end of a wait, or an empty queue), ns; 0 if not known."""
 
     @property
     def age_ms(self) -> float:
-        """Receive time minus publish time, ms: the time on the bus (meaningful on one board,
-        where both stamps come from the same monotonic clock); 0.0 if not received by a node."""
+        """Receive time minus publish time, ms: its time on the bus and, when the receiver was
+        busy, its wait for the receiver (meaningful on one board, where both stamps come from
+        the same monotonic clock); 0.0 if not received by a node."""
         return (self.recv_ns - self.ts_ns) / 1e6 if self.recv_ns else 0.0
+
+    @property
+    def bus_ms(self) -> float:
+        """The part of :attr:`age_ms` on the bus, ms: from publish to the moment the receiver
+        last found its queue empty (or to the receipt, if that came first), so the time the
+        frame then waited while the receiver finished other work is not counted (that is
+        :attr:`queued_ms`). A lower bound: a frame published while the receiver was busy
+        counts 0, its transit hidden in that work. Without ``empty_ns``: :attr:`age_ms`."""
+        if not self.recv_ns:
+            return 0.0
+        until = min(self.recv_ns, self.empty_ns) if self.empty_ns else self.recv_ns
+        return max(0.0, (until - self.ts_ns) / 1e6)
+
+    @property
+    def queued_ms(self) -> float:
+        """The part of :attr:`age_ms` spent waiting for a busy receiver, ms."""
+        return max(0.0, self.age_ms - self.bus_ms)
 
     @property
     def typed(self) -> bool:

@@ -88,6 +88,8 @@ class NodeCore(Transport):
         self._pub_lock = threading.Lock()
         self._last_warn: dict[str, float] = {}
         self.loop_tick_ns = self.started_ns
+        self.empty_ns = 0
+        """When the loop last found nothing to receive (``Envelope.empty_ns``), ns."""
         # topic -> model of what this node may publish: the manifest's produces, or (without
         # one) a cache of the registry's answers
         self._models: dict[str, type[Message]] = {}
@@ -236,11 +238,12 @@ class NodeCore(Transport):
                 if msg is not None:
                     return msg
                 continue
-            now = clock()
+            now = self.empty_ns = clock()
             if deadline is not None and now >= deadline:
                 return None
             if self._wait(-1 if deadline is None else deadline - now, ()) is None:
                 return None
+            self.empty_ns = clock()  # nothing came until the wait ended
 
     @overload
     def events(
@@ -294,6 +297,7 @@ class NodeCore(Transport):
         if not self._match(msg.topic):
             return None
         msg.recv_ns = recv_ns
+        msg.empty_ns = self.empty_ns
         self.stats.received += 1
         self._observe(msg.source, msg.instance, msg.topic, msg.seq)
         return msg

@@ -42,7 +42,8 @@ class AsrText(Message):
     recognised before the segment closed and published at the close without a second pass."""
     bus_ms: float = 0.0
     """Time this turn spent on the bus before this message: the segment's ``bus_ms`` plus the
-    segment's receive age at the ASR, ms."""
+    segment's time on the bus to the ASR (``Envelope.bus_ms``: not the time it then waited while
+    the ASR was busy), ms."""
 
 
 class AsrPartial(Message):
@@ -84,7 +85,8 @@ class AsrPartial(Message):
     backend: str = ""
     """Which ASR backend produced the text."""
     bus_ms: float = 0.0
-    """The partial's ``bus_ms`` plus the partial's receive age at the ASR, ms."""
+    """The partial's ``bus_ms`` plus the partial's time on the bus to the ASR
+    (``Envelope.bus_ms``), ms."""
 
 
 registry.register("asr.text", AsrText, core=True)

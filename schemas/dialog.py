@@ -68,13 +68,15 @@ class TurnMetrics(Message):
     partial) -> STOP written to the ring (the gateway's stamp), when a stop word in this
     utterance stopped the car; 0 otherwise."""
     bus_ms: float = 0.0
-    """The turn's time on the bus: the receive age of every hop on its critical path, from the
-    audio frame that closed the segment to the first audio, each stamped by the worker that
-    received it."""
+    """The turn's time on the bus: the time on the bus of every hop on its critical path, from
+    the audio frame that closed the segment to the first audio, each stamped by the worker that
+    received it (``Envelope.bus_ms``: publish -> the receiver last found its queue empty; a
+    frame's wait while its receiver was busy is that worker's time, not the bus's)."""
     bus_hops: int = 0
     """How many hops ``bus_ms`` adds up."""
     bus_detail_ms: dict[str, float] = Field(default_factory=dict)
-    """``bus_ms`` by hop, ms (added in 1.2): message -> its receive age where it was received.
+    """``bus_ms`` by hop, ms (added in 1.2): message -> its time on the bus to where it was
+    received.
     ``audio.frame`` (the frame that ended the speech, at the VAD), ``vad.segment`` (at the
     ASR), ``asr.text`` (at the dialog), ``llm.request`` (at the LLM), ``llm.delta`` (the first
     token, at the dialog), ``tts.request`` (the first piece, at the TTS), ``tts.audio`` (its

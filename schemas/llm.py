@@ -76,7 +76,7 @@ class LlmDelta(Message):
     thinking: bool = False
     """True for text inside ``<think>...</think>`` (never spoken)."""
     bus_ms: float = 0.0
-    """Time on the bus of the ``llm.request`` this answers (its receive age at the LLM), ms."""
+    """Time on the bus of the ``llm.request`` this answers (``Envelope.bus_ms`` at the LLM), ms."""
 
 
 class LlmAbort(Message):

@@ -49,7 +49,7 @@ class TtsAudio(Message):
     backend: str = ""
     """Which TTS backend produced the audio."""
     bus_ms: float = 0.0
-    """Time on the bus of the ``tts.request`` this answers (its receive age at the TTS), ms."""
+    """Time on the bus of the ``tts.request`` this answers (``Envelope.bus_ms`` at the TTS), ms."""
 
 
 registry.register("tts.request", TtsRequest, core=True)

@@ -26,7 +26,7 @@ class VadState(Message):
     dropped: bool = False
     """On speech ended: the speech was shorter than the minimum length and no segment follows."""
     bus_ms: float = 0.0
-    """The VAD's receive age of the audio frame on which this was decided, ms (added in 1.1):
+    """The time on the bus of the audio frame on which this was decided, ms (added in 1.1):
     the same stamp as its segment's ``bus_ms``, for the dialog's ``bus_detail_ms``."""
     schema_version: ClassVar[tuple[int, int]] = (1, 1)
 
@@ -66,7 +66,8 @@ class VadSegment(Message):
     """Revision of the ``vad.partial`` of this segment that holds all of its speech (same
     speech span), whose transcript may stand for this segment's; -1 when there is none."""
     bus_ms: float = 0.0
-    """Time on the bus of the ``audio.frame`` that decided the close (its receive age), ms."""
+    """Time on the bus of the ``audio.frame`` that decided the close (``Envelope.bus_ms`` at
+    the VAD), ms."""
 
 
 class VadPartial(Message):
@@ -107,7 +108,7 @@ class VadPartial(Message):
     decided_ns: int = 0
     """Monotonic time (ns) at which the VAD published it."""
     bus_ms: float = 0.0
-    """Time on the bus of the ``audio.frame`` that decided it (its receive age), ms."""
+    """Time on the bus of the ``audio.frame`` that decided it (``Envelope.bus_ms``), ms."""
 
 
 class VadResumed(Message):

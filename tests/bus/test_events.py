@@ -32,6 +32,49 @@ def test_a_message_arrives_as_its_envelope_with_its_receive_time_and_age() -> No
     assert msg.age_ms == 2.5
 
 
+def test_a_message_that_waited_for_a_busy_worker_counts_only_its_time_before_as_bus_time():
+    clock = Clock()
+    sent: list[str] = []
+
+    def sleep(ns: int, fds: object) -> tuple[()] | None:
+        if len(sent) != 1:  # before the tick: idle; after both: the loop ends
+            clock.now_ns += ns
+            return None if sent else ()
+        clock.now_ns += ns - 2 * MS  # idle; 2 ms before the wait ends, a message is sent
+        peer.publish("asr.text", _text(2))
+        sent.append("while idle")
+        clock.now_ns += 2 * MS
+        return ()
+
+    bus = MemoryBus(clock=clock, sleep=sleep)
+    peer, worker = bus.node("asr"), bus.node("worker")
+    worker.subscribe("asr.text")
+    got = []
+    for event in worker.events(tick_s=1.0):
+        if isinstance(event, Tick) and not sent:
+            peer.publish("asr.text", _text(1))  # sent while the worker handles its tick
+            sent.append("while busy")
+            clock.now_ns += 50 * MS
+        elif isinstance(event, Envelope):
+            got.append(event)
+    busy, idle = got
+    assert busy.age_ms == 50.0 and busy.bus_ms == 0.0 and busy.queued_ms == 50.0
+    assert idle.age_ms == 2.0 and idle.bus_ms == 2.0 and idle.queued_ms == 0.0
+
+
+def test_bus_time_is_the_age_until_the_receiver_last_found_its_queue_empty() -> None:
+    e = Envelope("t", "a", 1, 1, ts_ns=100 * MS, trace="", payload={})
+    assert (e.age_ms, e.bus_ms, e.queued_ms) == (0.0, 0.0, 0.0)  # not received
+    e.recv_ns = 130 * MS
+    assert (e.age_ms, e.bus_ms, e.queued_ms) == (30.0, 30.0, 0.0)  # no empty_ns: all of it
+    e.empty_ns = 110 * MS  # in transit until 110, then it waited 20 ms for the worker
+    assert (e.bus_ms, e.queued_ms) == (10.0, 20.0)
+    e.empty_ns = 90 * MS  # the worker was busy since before it was sent
+    assert (e.bus_ms, e.queued_ms) == (0.0, 30.0)
+    e.empty_ns = 140 * MS  # (a later empty moment cannot count more than the age)
+    assert (e.bus_ms, e.queued_ms) == (30.0, 0.0)
+
+
 def test_an_envelope_not_received_by_a_node_has_age_zero() -> None:
     from bus.framing import decode, encode
 

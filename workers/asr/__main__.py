@@ -116,7 +116,7 @@ def handle(
     checks: BackgroundCheck | None = None,
 ) -> None:
     """Recognise one partial or segment (or reuse its partial's transcript); publish it."""
-    bus_ms = max(0.0, msg.age_ms)
+    bus_ms = msg.bus_ms
     if msg.topic == "vad.partial":
         partial = payload_as(msg, VadPartial)
         # with a stop check, the main recogniser's transcript goes out first, the check's after

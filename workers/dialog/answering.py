@@ -128,7 +128,7 @@ def on_delta(m: TurnManager, p: LlmDelta, msg: Envelope, now_ns: int, out: list[
         return
     if not t.timeline.first_token_ns:
         t.timeline.first_token_ns = now_ns
-        t.timeline.bus.add("llm.delta", msg.age_ms, {"llm.request": p.bus_ms})
+        t.timeline.bus.add("llm.delta", msg.bus_ms, {"llm.request": p.bus_ms})
     t.deadline_ns = now_ns + int(m.s.llm_stall_timeout_s * 1e9)
     if t.asked is not None:
         return  # an intents answer (JSON) is acted on, never spoken
@@ -258,7 +258,7 @@ def on_audio(m: TurnManager, p: TtsAudio, msg: Envelope, now_ns: int, out: list[
         return
     if not t.timeline.first_audio_ns and p.pcm:
         t.timeline.first_audio_ns = now_ns
-        t.timeline.bus.add("tts.audio", msg.age_ms, {"tts.request": p.bus_ms})
+        t.timeline.bus.add("tts.audio", msg.bus_ms, {"tts.request": p.bus_ms})
     if p.final and t.stage == "speaking" and p.index == t.speech.sent - 1:
         m.close(t, now_ns, out)
 

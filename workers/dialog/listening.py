@@ -182,7 +182,7 @@ def on_asr(m: TurnManager, p: AsrText, msg: Envelope | None, now_ns: int, out: l
         tl.partial_ns = partial.at_ns
     if msg is not None:
         frame = min(max(0.0, tl.frame_bus_ms), max(0.0, p.bus_ms))  # the VAD's share of it
-        tl.bus.add("asr.text", msg.age_ms, {HOP_FRAME: frame, HOP_SEGMENT: p.bus_ms - frame})
+        tl.bus.add("asr.text", msg.bus_ms, {HOP_FRAME: frame, HOP_SEGMENT: p.bus_ms - frame})
     trace = p.segment_id
     if not text:
         early.abandon(m, out, reason="no speech")

@@ -5,7 +5,8 @@ speech ended), ``closed_ns`` is the VAD's decision, ``stop_ring_ns`` the gateway
 STOP written to the ring; the others are when the dialog received or sent each message.
 
 The bus share of a turn is added up hop by hop along its critical path, each hop's time on the
-bus stamped by the worker that received it (``Envelope.age_ms``, same board): the audio frame
+bus stamped by the worker that received it (``Envelope.bus_ms``, same board: not the time it
+waited while that worker was busy): the audio frame
 that closed the segment and the segment itself (carried in ``asr.text.bus_ms`` by the VAD and
 the ASR), the transcript (received here), the request (``llm.delta.bus_ms``, stamped by the
 LLM worker), the first token (here), the first sentence (``tts.audio.bus_ms``, stamped by the

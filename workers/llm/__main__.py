@@ -54,7 +54,7 @@ def serve(node: BusNode, service: LlmService, *, until: Callable[[], bool] | Non
             if isinstance(event, Envelope):
                 if isinstance(event.payload, Message):
                     node.publish_many(
-                        service.handle(event.topic, event.payload, event.trace, event.age_ms)
+                        service.handle(event.topic, event.payload, event.trace, event.bus_ms)
                     )
             else:
                 wake.clear()  # first, so that output queued from now on wakes us again

@@ -47,7 +47,7 @@ def serve(node: BusNode, synth: Synthesizer) -> None:
     for msg in node.events():
         _take(queue, msg)
         if isinstance(msg.payload, TtsRequest):
-            ages[(msg.payload.turn_id, msg.payload.index)] = max(0.0, msg.age_ms)
+            ages[(msg.payload.turn_id, msg.payload.index)] = msg.bus_ms
             while len(ages) > _REMEMBER:  # those of cancelled sentences are never popped
                 ages.pop(next(iter(ages)))
         while len(queue) and not node.pending():

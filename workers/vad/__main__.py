@@ -34,7 +34,7 @@ def run(node: BusNode) -> None:
         if isinstance(msg.payload, AsrPartial):  # the transcript of a pause (end_of_turn)
             node.publish_many(pipeline.on_transcript(msg.payload))
             continue
-        node.publish_many(pipeline.feed(payload_as(msg, AudioFrame), msg.age_ms))
+        node.publish_many(pipeline.feed(payload_as(msg, AudioFrame), msg.bus_ms))
         if pipeline.frames_lost != reported_lost:
             reported_lost = pipeline.frames_lost
             node.metric("vad.frames_lost", reported_lost, kind="counter")

@@ -365,7 +365,7 @@ def test_the_turn_s_bus_time_adds_every_hop_stamped_by_the_worker_that_received_
     # frame, segment, transcript, request, first token, first sentence, first audio
     assert turn.bus_hops == 7
     assert turn.bus_ms == pytest.approx(1.0 + 2 + 0.5 + 2 + 0.25 + 2)
-    # and hop by hop, each message's receive age where it was received
+    # and hop by hop, each message's time on the bus to where it was received
     assert turn.bus_detail_ms == pytest.approx({
         "audio.frame": 0.375, "vad.segment": 0.625, "asr.text": 2.0, "llm.request": 0.5,
         "llm.delta": 2.0, "tts.request": 0.25, "tts.audio": 2.0,
