@@ -178,9 +178,10 @@ class EventLoop(Generic[E]):
         node._watch(fds)
         try:
             pending = True  # a message may be waiting: try to receive before waiting
-            # the queue was found empty and no handler ran since: a wait that ends now ends
-            # that emptiness (Envelope.empty_ns; after a handler, a message may have come
-            # while it ran, and the wait returns at once)
+            # The queue was found empty and no handler ran since: a wait that ends with a
+            # message ends that emptiness (Envelope.empty_ns). After a handler the queue is
+            # looked at again before any wait: a message that came while it ran is received
+            # as one that waited for the worker.
             empty = False
             node.empty_ns = 0  # not known before the loop's first empty receive
             while not stopped():
@@ -192,6 +193,7 @@ class EventLoop(Generic[E]):
                     self._next_ns = nxt if nxt > now else now + self._period_ns
                     empty = False
                     yield Tick(now, due)
+                    pending = True
                     continue
                 if fds or not pending:
                     next_ns = self._next_ns
@@ -200,11 +202,14 @@ class EventLoop(Generic[E]):
                     if woke is None:
                         return  # in-memory node: nothing left to do
                     pending, ready = woke
-                    if empty and wait_ns:
-                        node.empty_ns = clock()  # it stayed empty until the wait ended
-                    for fd in ready:
+                    if not pending or (empty and wait_ns):
+                        node.empty_ns = clock()  # empty until now
+                        empty = True
+                    if ready:
                         empty = False
-                        yield readable[fd]
+                        for fd in ready:
+                            yield readable[fd]
+                        pending = True
                     if not pending:
                         continue
                     if ready or wait_ns:

@@ -62,6 +62,37 @@ def test_a_message_that_waited_for_a_busy_worker_counts_only_its_time_before_as_
     assert idle.age_ms == 2.0 and idle.bus_ms == 2.0 and idle.queued_ms == 0.0
 
 
+def test_a_message_that_comes_while_the_loop_waits_after_a_tick_is_all_bus_time():
+    clock = Clock()
+    ticks: list[Tick] = []
+    sent: list[int] = []
+
+    def sleep(ns: int, fds: object) -> tuple[()] | None:
+        if not ticks:  # until the first tick: idle
+            clock.now_ns += ns
+            return ()
+        if sent:
+            return None  # the test is over
+        clock.now_ns += 3 * MS  # 3 ms after the tick's handler, a message is sent
+        peer.publish("asr.text", _text(1))
+        sent.append(1)
+        clock.now_ns += 2 * MS  # and received 2 ms later
+        return ()
+
+    bus = MemoryBus(clock=clock, sleep=sleep)
+    peer, worker = bus.node("asr"), bus.node("worker")
+    worker.subscribe("asr.text")
+    got = []
+    for event in worker.events(tick_s=1.0):
+        if isinstance(event, Tick):
+            ticks.append(event)
+            clock.now_ns += 10 * MS  # the tick's work
+        elif isinstance(event, Envelope):
+            got.append(event)
+    (msg,) = got
+    assert (msg.age_ms, msg.bus_ms, msg.queued_ms) == (2.0, 2.0, 0.0)
+
+
 def test_bus_time_is_the_age_until_the_receiver_last_found_its_queue_empty() -> None:
     e = Envelope("t", "a", 1, 1, ts_ns=100 * MS, trace="", payload={})
     assert (e.age_ms, e.bus_ms, e.queued_ms) == (0.0, 0.0, 0.0)  # not received
