@@ -133,3 +133,39 @@ def test_pending_says_whether_a_message_waits(proxy: ProxyProc) -> None:
             assert worker.pending() == 1
             assert worker.poll(1.0) is not None
             assert worker.pending() == 0
+
+
+def test_a_message_sent_while_the_worker_was_busy_is_queued_time_not_bus_time(
+    proxy: ProxyProc,
+) -> None:
+    """Over a real proxy, with a watched descriptor as the ASR's loop has: a message sent while
+    the worker handles another waits for it (``queued_ms``), which is not bus time."""
+    with Node(proxy.config("src"), signals=False) as src:
+        with Node(proxy.config("worker"), signals=False) as worker:
+            worker.subscribe("asr.text")
+            _connected(src, worker)
+            wake = Wakeup()
+            got: list[Envelope] = []
+            try:
+                threading.Timer(0.05, lambda: src.publish("asr.text", _text(1))).start()
+                for event in worker.events(watch=[wake]):
+                    if isinstance(event, Readable):
+                        wake.clear()
+                        continue
+                    assert isinstance(event, Envelope)
+                    got.append(event)
+                    if len(got) == 1:  # busy 0.3 s; meanwhile a message and the descriptor
+                        threading.Timer(0.1, lambda: src.publish("asr.text", _text(2))).start()
+                        threading.Timer(0.15, wake.set).start()
+                        time.sleep(0.3)
+                    elif len(got) == 2:
+                        threading.Timer(0.1, lambda: src.publish("asr.text", _text(3))).start()
+                    else:
+                        break
+            finally:
+                wake.close()
+            idle, busy, later = got
+            # (the wait's end and the receipt: two clock readings a few microseconds apart)
+            assert idle.age_ms > 0 and idle.bus_ms >= 0.9 * idle.age_ms
+            assert busy.age_ms > 150 and busy.queued_ms > 150 and busy.bus_ms < 20
+            assert later.age_ms > 0 and later.bus_ms >= 0.9 * later.age_ms  # idle again
