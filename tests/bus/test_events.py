@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,15 @@ def test_a_message_arrives_as_its_envelope_with_its_receive_time_and_age() -> No
     assert msg.age_ms == 2.5
 
 
+def _asr_and_worker(clock: Clock, sleep: object) -> tuple[Any, Any]:
+    """An ``asr`` node and a ``worker`` subscribed to its transcripts, on a memory bus whose
+    idle loops ``sleep``."""
+    bus = MemoryBus(clock=clock, sleep=sleep)  # type: ignore[arg-type]
+    peer, worker = bus.node("asr"), bus.node("worker")
+    worker.subscribe("asr.text")
+    return peer, worker
+
+
 def test_a_message_that_waited_for_a_busy_worker_counts_only_its_time_before_as_bus_time():
     clock = Clock()
     sent: list[str] = []
@@ -46,9 +56,7 @@ def test_a_message_that_waited_for_a_busy_worker_counts_only_its_time_before_as_
         clock.now_ns += 2 * MS
         return ()
 
-    bus = MemoryBus(clock=clock, sleep=sleep)
-    peer, worker = bus.node("asr"), bus.node("worker")
-    worker.subscribe("asr.text")
+    peer, worker = _asr_and_worker(clock, sleep)
     got = []
     for event in worker.events(tick_s=1.0):
         if isinstance(event, Tick) and not sent:
@@ -79,9 +87,7 @@ def test_a_message_that_comes_while_the_loop_waits_after_a_tick_is_all_bus_time(
         clock.now_ns += 2 * MS  # and received 2 ms later
         return ()
 
-    bus = MemoryBus(clock=clock, sleep=sleep)
-    peer, worker = bus.node("asr"), bus.node("worker")
-    worker.subscribe("asr.text")
+    peer, worker = _asr_and_worker(clock, sleep)
     got = []
     for event in worker.events(tick_s=1.0):
         if isinstance(event, Tick):
