@@ -7,7 +7,7 @@ their OpenMP teams by those workers on the first decode. :func:`build_niced` bui
 that way; :func:`nice_this_thread` raises the value of the thread that calls the model (its
 feature extraction runs there).
 
-Why: on two cores the check of a pause (Whisper base, about 0.3 s of CPU) ran beside the
+Why: on two cores the check of a pause (a second Whisper model) ran beside the
 decode of the next pause, in which the user may have just said "stop"; at equal priority they
 shared the cores and the STOP waited (``bench/results/e2e_1906.json``). At nice 10 a thread
 weighs about a tenth of one at 0 (the kernel's weights 110 and 1024), so the check takes what
@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["build_niced", "nice_of", "nice_this_thread"]
+__all__ = ["build_niced", "nice_this_thread"]
 
 T = TypeVar("T")
 
@@ -33,11 +33,6 @@ def nice_this_thread(nice: int) -> None:
         return
     tid = threading.get_native_id()
     os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-
-
-def nice_of(tid: int) -> int:
-    """The nice value of thread ``tid`` of this process."""
-    return os.getpriority(os.PRIO_PROCESS, tid)
 
 
 def build_niced(nice: int, build: Callable[[], T]) -> T:

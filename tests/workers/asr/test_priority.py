@@ -11,10 +11,14 @@ import pytest
 from schemas.asr import AsrPartial
 from tests.workers.asr.test_stopcheck import Scripted
 from workers.asr.background import BackgroundCheck
-from workers.asr.priority import build_niced, nice_of, nice_this_thread
+from workers.asr.priority import build_niced, nice_this_thread
 from workers.asr.stopcheck import StopChecked
 
 RATE = 16000
+
+
+def nice_of(tid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, tid)
 
 
 def here() -> int:
