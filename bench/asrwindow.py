@@ -57,7 +57,7 @@ def run(
         rec.transcribe(np.zeros(16000, dtype=np.float32))
         for noise in ("clean", "pink10"):
             refs, hyps, spent = [], [], 0.0
-            redone, cut = rec.redone, rec.cut
+            redone, cut, penalised = rec.redone, rec.cut, rec.penalised
             for f in (f for f in files if f.noise == noise):
                 audio = read_wav(made.folder / f.path).astype(np.float32) / 32768
                 t = time.perf_counter()
@@ -70,6 +70,7 @@ def run(
                 "files": len(refs),
                 "wer": round(word_error_rate(refs, hyps), 4),
                 "mean_ms": round(1000 * spent / max(1, len(refs)), 1),
+                "decoded_again_with_penalty": rec.penalised - penalised,
                 "redone_full_window": rec.redone - redone,
                 "loops_cut": rec.cut - cut,
             }

@@ -48,6 +48,7 @@ def _whisper(settings: AsrSettings, model: WhisperModelName) -> WhisperRecognize
         beam_size=w.beam_size,
         window_s=w.window_s,
         hotwords=w.hotwords,
+        loop_penalty=w.loop_penalty,
     )
 
 

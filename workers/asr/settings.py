@@ -69,9 +69,15 @@ class WhisperSettings(BaseModel):
     window_s: float = Field(default=0.0, ge=0.0, le=30.0)
     """Encode only ``max(window_s, audio + 1 s)`` of audio instead of Whisper's fixed 30 s window
     (as whisper.cpp's audio_ctx): several times faster on short commands; a transcript that
-    loops (compression ratio above 2.4) is redone with the full window (and cut to its loop's
-    first turn if that loops too); a partial one is cut at once, then redone for its segment
-    (``docs/asr.md``). 0 = always 30 s."""
+    loops (compression ratio above 2.4) is decoded again (``loop_penalty``; and cut to its
+    loop's first turn if that loops too); a partial one is cut at once, then decoded again for
+    its segment (``docs/asr.md``). 0 = always 30 s."""
+    loop_penalty: float = Field(default=1.3, ge=1.0, le=3.0)
+    """How a short window's looping transcript is decoded again: from the same encoding, by the
+    decoder alone with this repetition penalty (about 40 ms), then, if that loops too, with the
+    full 30 s window (300-450 ms). 1 = straight to the full window (as before the fifteenth
+    session). A decode that already has this penalty (Chinese: 1.3) goes to the full window.
+    Chosen on the tuning split of ``python -m bench.asrloops`` (``docs/asr.md``)."""
     hotwords: dict[str, str] = Field(default_factory=dict)
     """Per language (``en``, ``zh``), words the recogniser is biased towards (faster-whisper's
     ``hotwords``, given to the decoder as a prompt): the dialog's command vocabulary, so that

@@ -19,11 +19,13 @@ as much as a long sentence. With ``window_s`` the encoder sees only ``max(window
 (CTranslate2 accepts a shorter input; whisper.cpp calls this ``audio_ctx``): about 0.08 s instead
 of 0.35 s for a short command with tiny.en here. A short window sometimes makes the decoder
 loop ("Alt Alt Alt ..."), and so does the full one now and then. A transcript whose compression
-ratio is above 2.4 (faster-whisper's own test for that) is done again with the full window; a
-partial one (``transcribe(..., partial=True)``: the open segment, for an early stop word) is
-instead cut to the first turn of its loop (:mod:`workers.asr.deloop`) when a phrase of it comes
-twice in a row, and so is a redo that loops too. The ``hotwords`` were chosen with the full
-window (docs/asr.md); both passes get them.
+ratio is above 2.4 (faster-whisper's own test for that) is decoded again from the same
+encoding with a repetition penalty (``loop_penalty``: the decoder alone, about 40 ms), and, if
+that loops too, with the full window (300-450 ms); a partial one (``transcribe(...,
+partial=True)``: the open segment, for an early stop word) is first cut to the first turn of its
+loop (:mod:`workers.asr.deloop`) when a phrase of it comes twice in a row, and so is a redo that
+loops too. The ``hotwords`` were chosen with the full window (docs/asr.md); every pass gets
+them.
 
 :meth:`WhisperRecognizer.alternatives` gives the best few transcripts of a beam search on the
 encoding the last decode already made (no second encoding), with their scores: the stop check
@@ -37,6 +39,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +73,12 @@ _FULL_FRAMES = 3000
 _WINDOW_MARGIN_S = 1.0
 #: faster-whisper's compression_ratio_threshold: above it the text repeats itself.
 _LOOP_RATIO = 2.4
+
+
+def _compression_ratio(text: str) -> float:
+    """faster-whisper's measure of how much a text repeats itself (above 2.4: a loop)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
 def default_cache_dir() -> Path:
@@ -190,6 +199,8 @@ class Encoding:
     language: str
     options: Mapping[str, Any]
     """The decode's options (hotwords, initial prompt, max_new_tokens, ...)."""
+    frames: int = _FULL_FRAMES
+    """Mel frames the encoder saw (the window)."""
 
 
 class WhisperRecognizer:
@@ -205,15 +216,20 @@ class WhisperRecognizer:
         beam_size: int = 1,
         window_s: float = 0.0,
         hotwords: Mapping[str, str] | None = None,
+        loop_penalty: float = 1.3,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.name = f"whisper-{name}"
         self.max_samples = 30 * _SAMPLE_RATE
         self._model: Any = _windowed_model(str(model_path(name, cache_dir)), threads)
         self._window_s = window_s
+        self._loop_penalty = loop_penalty
+        self.penalised = 0
+        """Short-window transcripts that looped, decoded again with ``loop_penalty``."""
         self.redone = 0
-        """Transcripts redone with the full window because the short one looped (a partial's
-        only when no phrase of it came twice in a row)."""
+        """Transcripts redone with the full window because the short one looped (and so did
+        its penalised decode, if any; a partial's only when no phrase of it came twice in a
+        row)."""
         self.cut = 0
         """Looping transcripts cut to the first turn of their loop (:mod:`workers.asr.deloop`)."""
         self._multilingual = bool(self._model.model.is_multilingual)
@@ -273,9 +289,7 @@ class WhisperRecognizer:
         if partial and cut is not None and frames < _FULL_FRAMES:
             self._looped_last = _audio_key(audio, frames)
         if looped and cut is None and frames < _FULL_FRAMES:
-            self.redone += 1
-            log.info("whisper_window_loop frames=%d text=%r: redone with 30 s", frames, text[:60])
-            text, looped = self._decode(audio, _FULL_FRAMES, options)
+            text, looped = self._redo(audio, frames, options, text)
             cut = first_cycle(text) if looped else None
         if cut is not None:
             self.cut += 1
@@ -288,6 +302,34 @@ class WhisperRecognizer:
             itn=True,
             loop_cut=cut is not None,
         )
+
+    def _redo(
+        self, audio: np.ndarray, frames: int, options: dict[str, Any], looped_text: str
+    ) -> tuple[str, bool]:
+        """A looping short-window decode done again: with the penalty from its encoding, then
+        (if that loops too, or there is no encoding to reuse) with the full window."""
+        enc = self.encoding(audio)
+        if (
+            self._loop_penalty > float(options.get("repetition_penalty", 1.0))
+            and enc is not None
+            and enc.frames == frames
+        ):
+            self.penalised += 1
+            text = self.decode_again(enc, self._loop_penalty)
+            looped = _compression_ratio(text) > _LOOP_RATIO
+            log.info(
+                "whisper_window_loop frames=%d text=%r: decoded again with repetition penalty "
+                "%.2f: %r%s", frames, looped_text[:60], self._loop_penalty, text[:60],
+                ", loops too: redone with 30 s" if looped else "",
+            )  # fmt: skip
+            if not looped:
+                return text, False
+        else:
+            log.info(
+                "whisper_window_loop frames=%d text=%r: redone with 30 s", frames, looped_text[:60]
+            )
+        self.redone += 1
+        return self._decode(audio, _FULL_FRAMES, options)
 
     def _prompt_tokens(self, options: dict[str, Any]) -> int:
         """Tokens of the decoder's prompt, at most (a character per token without a tokenizer)."""
@@ -308,7 +350,7 @@ class WhisperRecognizer:
         # one window (30 s at most): its encoder output is the whole audio's
         encoded = self._model.encoded
         self._encoding = (
-            Encoding(audio, encoded, options["language"], dict(options))
+            Encoding(audio, encoded, options["language"], dict(options), frames=frames)
             if encoded is not None
             else None
         )
@@ -328,6 +370,27 @@ class WhisperRecognizer:
         (another decode of audio already encoded: no second encoding), best first, each with
         its score: the mean log-probability of its tokens (CTranslate2's length-normalised
         score, faster-whisper's ``length_penalty`` 1). Safe from another thread."""
+        out = []
+        for text, score in self._generate(encoding, ALTERNATIVES_BEAM, None):
+            heard = Transcript(
+                text=text,
+                language=encoding.language if text else "",
+                event="Speech" if text else "",
+                itn=True,
+            )
+            out.append((heard, score))
+        return out
+
+    def decode_again(self, encoding: Encoding, repetition_penalty: float) -> str:
+        """The greedy transcript of ``encoding`` with ``repetition_penalty`` (the decoder
+        alone: no second encoding); the decode's other options as they were."""
+        return self._generate(encoding, 1, repetition_penalty)[0][0]
+
+    def _generate(
+        self, encoding: Encoding, beam: int, repetition_penalty: float | None
+    ) -> list[tuple[str, float]]:
+        """(text, score) of the best ``beam`` hypotheses of a decode of ``encoding`` with its
+        options (a penalty of None: the options' own)."""
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
@@ -348,28 +411,23 @@ class WhisperRecognizer:
             without_timestamps=True,
             hotwords=opts.get("hotwords"),
         )
+        if repetition_penalty is None:
+            repetition_penalty = float(opts.get("repetition_penalty", 1.0))
         result = self._model.model.generate(
             encoding.output,
             [prompt],
-            beam_size=ALTERNATIVES_BEAM,
-            num_hypotheses=ALTERNATIVES_BEAM,
+            beam_size=beam,
+            num_hypotheses=beam,
             return_scores=True,
             max_length=min(_MAX_LENGTH, len(prompt) + int(opts["max_new_tokens"])),
-            repetition_penalty=float(opts.get("repetition_penalty", 1.0)),
+            repetition_penalty=repetition_penalty,
             suppress_blank=True,
             suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1]) or []),
         )[0]
-        out = []
-        for ids, score in zip(result.sequences_ids, result.scores, strict=True):
-            text = tokenizer.decode([t for t in ids if t < tokenizer.eot]).strip()
-            heard = Transcript(
-                text=text,
-                language=encoding.language if text else "",
-                event="Speech" if text else "",
-                itn=True,
-            )
-            out.append((heard, float(score)))
-        return out
+        return [
+            (tokenizer.decode([t for t in ids if t < tokenizer.eot]).strip(), float(score))
+            for ids, score in zip(result.sequences_ids, result.scores, strict=True)
+        ]
 
     def close(self) -> None:
         """Drop the model."""
