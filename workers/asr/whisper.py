@@ -254,8 +254,9 @@ class WhisperRecognizer:
         return max(allowed)[1] if allowed else probs[0][0]
 
     def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Transcript:
-        """Recognise up to 30 s of 16 kHz float audio. A decode that loops is done again with
-        the full window, or (``partial``, or when there is no other window) cut to its loop's
+        """Recognise up to 30 s of 16 kHz float audio. A short window's decode that loops is
+        decoded again (with ``loop_penalty`` from its encoding, then if need be with the full
+        window), or first (``partial``, or when there is no other window) cut to its loop's
         first turn; a redo that loops too is cut."""
         audio = np.asarray(samples, dtype=np.float32)
         if not self._multilingual:
