@@ -25,7 +25,8 @@ that loops too, with the full window (300-450 ms); a partial one (``transcribe(.
 partial=True)``: the open segment, for an early stop word) is first cut to the first turn of its
 loop (:mod:`workers.asr.deloop`) when a phrase of it comes twice in a row, and so is a redo that
 loops too. The ``hotwords`` were chosen with the full window (docs/asr.md); every pass gets
-them.
+them. A transcript that writes the initial prompt back (Chinese speech Whisper base cannot
+make out often comes out as the prompt itself) has it taken out (:mod:`workers.asr.echo`).
 
 :meth:`WhisperRecognizer.alternatives` gives the best few transcripts of a beam search on the
 encoding the last decode already made (no second encoding), with their scores: the stop check
@@ -48,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from workers.asr.deloop import first_cycle
+from workers.asr.echo import strip_prompt_echo
 from workers.asr.errors import ModelDirError
 from workers.asr.settings import ALTERNATIVES_BEAM, WhisperModelName
 from workers.asr.transcript import Transcript
@@ -232,6 +234,9 @@ class WhisperRecognizer:
         row)."""
         self.cut = 0
         """Looping transcripts cut to the first turn of their loop (:mod:`workers.asr.deloop`)."""
+        self.echoes = 0
+        """Transcripts that wrote the decoder's prompt back, with it taken out
+        (:mod:`workers.asr.echo`)."""
         self._multilingual = bool(self._model.model.is_multilingual)
         if not self._multilingual and language not in ("auto", "en"):
             raise ValueError(
@@ -296,6 +301,13 @@ class WhisperRecognizer:
             self.cut += 1
             log.info("whisper_loop_cut frames=%d text=%r: kept %r", frames, text[:60], cut)
             text = cut
+        # the initial prompt only: the hotwords are commands people say ("drive forward")
+        clean = strip_prompt_echo(text, [str(options.get("initial_prompt") or "")])
+        if clean != text:
+            self.echoes += 1
+            log.info("whisper_prompt_echo text=%r: the decoder's prompt taken out, kept %r",
+                     text[:60], clean)  # fmt: skip
+            text = clean
         return Transcript(
             text=text,
             language=language if text else "",

@@ -30,7 +30,7 @@ def _recognizer(language: str, hotwords: dict[str, str]) -> tuple[WhisperRecogni
     rec._auto_languages = ("zh", "en")
     rec._beam_size = 1
     rec._window_s = 16.0
-    rec.redone = rec.cut = rec.penalised = 0
+    rec.redone = rec.cut = rec.penalised = rec.echoes = 0
     rec._loop_penalty = 1.3
     rec._encoding = None
     rec._hotwords = {k: v for k, v in hotwords.items() if v.strip()}

@@ -38,7 +38,7 @@ def _recognizer(fake: _Fake, *, penalty: float = 1.3, language: str = "en") -> W
     rec._looped_last = None
     rec._encoding = None
     rec._loop_penalty = penalty
-    rec.redone = rec.cut = rec.penalised = 0
+    rec.redone = rec.cut = rec.penalised = rec.echoes = 0
 
     def decode(audio: np.ndarray, frames: int, options: dict[str, Any]) -> tuple[str, bool]:
         fake.calls.append(frames)
