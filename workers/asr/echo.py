@@ -2,9 +2,9 @@
 
 Whisper base is given a simplified-Chinese initial prompt (``ZH_PROMPT``, "以下是普通话的句子。",
 "what follows are sentences in Mandarin"). On speech it cannot make out it often writes the
-prompt itself back as the transcript: 14 of the 273
-Chinese audio files of the three understanding corpora came out as "以下是普通话的句子。", its tail
-"普通话的句子。", or a sound and then the prompt ("以义, 以下是普通话的句子。")
+prompt itself back as the transcript: 14 of the 273 Chinese audio files of the three
+understanding corpora came out as "以下是普通话的句子。", its tail "普通话的句子。", or a sound
+and then the prompt ("以义, 以下是普通话的句子。")
 (`bench/results/understanding*_penalty.json`). Passed on, the dialog would ask the LLM about a
 sentence nobody said. :func:`strip_prompt_echo` takes the prompt out; what the speaker said
 around it stays, and an echo alone leaves nothing (no speech, as for silence).
