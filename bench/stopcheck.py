@@ -58,6 +58,9 @@ def run(quick: bool) -> dict[str, Any]:
     silence = np.zeros(16000, dtype=np.float32)
     rec.main.transcribe(silence)
     rec.check.transcribe(silence)  # both warmed up, as the worker does
+    threshold = host.asr.stop_check.spotter_threshold or 1.0
+    if rec.spotter is not None:
+        rec.spotter.score(silence)
     files: list[dict[str, Any]] = []
     try:
         for name in CORPORA:
@@ -81,6 +84,10 @@ def run(quick: bool) -> dict[str, Any]:
                 t2 = time.perf_counter()
                 second = rec.by_check(audio, main) if due else None
                 t3 = time.perf_counter()
+                spot = rec.spotter.score(audio) if due and rec.spotter is not None else None
+                t4 = time.perf_counter()
+                spotted = spot is not None and spot >= threshold
+                both = heard_stop(main) or alt is not None or second is not None
                 files.append(
                     {
                         "corpus": name,
@@ -99,7 +106,10 @@ def run(quick: bool) -> dict[str, Any]:
                         "check_stop": second.text if second is not None else None,
                         "stop_main": heard_stop(main),
                         "stop_with_check": heard_stop(main) or second is not None,
-                        "stop_with_both": heard_stop(main) or alt is not None or second is not None,
+                        "stop_with_both": both,
+                        "spotter_p": None if spot is None else round(spot, 6),
+                        "spotter_ms": round(1000 * (t4 - t3), 1) if spot is not None else None,
+                        "stop_with_all": both or spotted,
                     }
                 )
             print(f"  {name}: {len(files)} files so far", flush=True)
@@ -131,6 +141,20 @@ def figures(files: list[dict[str, Any]]) -> dict[str, Any]:
             "false_stops_main": sum(f["stop_main"] for f in clean),
             "false_stops_with_check": sum(f["stop_with_check"] for f in clean),
             "false_stops_with_both": sum(f["stop_with_both"] for f in clean),
+            "recall_with_all": sum(f["stop_with_all"] for f in stops),
+            "false_stops_with_all": sum(f["stop_with_all"] for f in clean),
+            "spotter_ms_p50": _q([f["spotter_ms"] for f in checked if f["spotter_ms"]], 0.5),
+            "spotter_ms_p90": _q([f["spotter_ms"] for f in checked if f["spotter_ms"]], 0.9),
+            "recovered_by_spotter": [
+                f"{f['reference']} ({f['path'].split('__', 1)[1][:-4]}): {f['main']!r}"
+                for f in stops
+                if f["stop_with_all"] and not f["stop_with_both"]
+            ],
+            "false_stops_by_spotter": [
+                f"{f['reference']} ({f['path'].split('__', 1)[1][:-4]}): p={f['spotter_p']}"
+                for f in clean
+                if f["stop_with_all"] and not f["stop_with_both"]
+            ],
             "files": len(fs),
             "checked": len(checked),
             "check_ms_p50": _q(check_ms, 0.5),
@@ -205,10 +229,29 @@ def markdown(result: dict[str, Any]) -> str:
             f"{g['alternatives_ms_p90']}, {g['check_ms_p50']} / {g['check_ms_p90']}, "
             f"{g['worker_ms_p50']} / {g['worker_ms_p90']} |"
         )
+    rows += [
+        "",
+        "With the stop-word spotter too (`spotter_threshold`: asked first in the worker; here "
+        "scored on every file asked again, after the other steps, so its time is its own):",
+        "",
+        "| corpus / split | STOP recall, all steps | false STOPs, all steps "
+        "| spotter ms p50 / p90 |",
+        "| --- | --- | --- | --- |",
+    ]
+    for key, g in figs.items():
+        rows.append(
+            f"| {key} | {_pct(g['recall_with_all'], g['stop_files'])} | "
+            f"{_pct(g['false_stops_with_all'], g['no_stop_word_files'])} | "
+            f"{g['spotter_ms_p50']} / {g['spotter_ms_p90']} |"
+        )
     for split in ("tune", "held"):
         g = figs.get(f"all/{split}")
         if not g:
             continue
+        rows += ["", f"## {split}: stop lines only the spotter recovered", ""]
+        rows += [f"- {x}" for x in g["recovered_by_spotter"]] or ["- none"]
+        rows += ["", f"## {split}: STOPs only the spotter added on lines without a stop word", ""]
+        rows += [f"- {x}" for x in g["false_stops_by_spotter"]] or ["- none"]
         rows += ["", f"## {split}: stop lines only the hypotheses recovered", ""]
         rows += [f"- {x}" for x in g["recovered_by_alternatives_only"]] or ["- none"]
         rows += ["", f"## {split}: STOPs the two steps added on lines without a stop word", ""]

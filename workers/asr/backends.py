@@ -7,6 +7,7 @@ from workers.asr.priority import build_niced
 from workers.asr.runtimes import EncoderRuntime, OnnxRuntime, RknnLiteRuntime
 from workers.asr.sensevoice import SenseVoice
 from workers.asr.settings import AsrSettings, WhisperModelName
+from workers.asr.spotter import StopSpotter
 from workers.asr.stopcheck import StopChecked
 from workers.asr.transcript import Recognizer
 from workers.asr.whisper import WhisperRecognizer
@@ -22,6 +23,7 @@ def open_recognizer(settings: AsrSettings) -> Recognizer:
         return main
     sc = settings.stop_check
     try:  # built in a thread of lower priority: the model's threads inherit it
+        spotter = None if sc.spotter_threshold is None else StopSpotter()
         check = build_niced(sc.nice, lambda: _whisper(settings, sc.model))
     except BaseException:
         main.close()
@@ -34,6 +36,8 @@ def open_recognizer(settings: AsrSettings) -> Recognizer:
         sc.alternatives,
         sc.alternatives_margin,
         nice=sc.nice,
+        spotter=spotter,
+        spotter_threshold=sc.spotter_threshold or 1.0,
     )
 
 

@@ -112,6 +112,10 @@ class StopCheckSettings(BaseModel):
     alternatives_margin: float = Field(default=1.0, gt=0.0)
     """A hypothesis counts only when its score (mean log-probability per token) is within this
     of the best one's."""
+    spotter_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
+    """Before the other steps, ask the stop-word spotter (``workers/asr/spotter.py``: a small
+    keyword model on the sound) and send STOP when its probability is at least this; None: no
+    spotter. host.yaml's 0.9999 was chosen on the understanding corpora's tuning split."""
     nice: int = Field(default=10, ge=0, le=19)
     """How much lower the check's CPU priority is than the transcripts' (added to the nice
     value of its threads, ``workers/asr/priority.py``): it gives way to the decode of the next

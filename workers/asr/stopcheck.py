@@ -14,7 +14,10 @@ So a :class:`StopChecked` recogniser asks its main recogniser first and, only wh
 - the main transcript holds no stop word (:func:`heard_stop`: a stop form, or a lone sound-alike
   of one that the dialog reads as a stop, :mod:`text.stopsounds`),
 
-asks again, in two steps. First (``alternatives``: when the main recogniser can give them,
+asks again, in up to three steps. First (``spotter``, when set) a small keyword model on the
+sound itself (:class:`~workers.asr.spotter.StopSpotter`, about 25 ms): when its probability that
+a stop word just ended is at least ``spotter_threshold``, the answer is the transcript "stop".
+Then (``alternatives``: when the main recogniser can give them,
 :class:`~workers.asr.transcript.Alternatives`) the main model's own best few hypotheses of a
 beam search on the encoding it already made: the greedy transcript of "Freeze!" in babble was
 "and breathe." where a beam search also held "breeze." and "freeze,". Then the check
@@ -33,7 +36,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -41,7 +44,19 @@ from text.stopsounds import restore_stop
 from text.stopwords import has_stop_word
 from workers.asr.transcript import Alternatives, Recognizer, Transcript
 
-__all__ = ["StopChecked", "heard_stop"]
+
+class Spotter(Protocol):
+    """What :class:`StopChecked` asks of a keyword spotter
+    (:class:`~workers.asr.spotter.StopSpotter`)."""
+
+    name: str
+
+    def score(self, samples: np.ndarray) -> float:
+        """The probability that ``samples`` (float, 16 kHz) hold a stop word."""
+        ...
+
+
+__all__ = ["Spotter", "StopChecked", "heard_stop"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +90,8 @@ class StopChecked:
         alternatives_margin: float = 1.0,
         *,
         nice: int = 0,
+        spotter: Spotter | None = None,
+        spotter_threshold: float = 1.0,
     ) -> None:
         if max_audio_s <= 0:
             raise ValueError(f"stop_check.max_audio_s must be above 0, not {max_audio_s}")
@@ -96,6 +113,8 @@ class StopChecked:
         self.nice = nice
         """How much lower the priority of the threads that run the check is (``check`` was
         built at it: :func:`workers.asr.priority.build_niced`)."""
+        self.spotter = spotter
+        self._spotter_threshold = spotter_threshold
         self.checked = 0
         """Transcripts asked about again."""
         self.stops = 0
@@ -103,6 +122,8 @@ class StopChecked:
         self.alternative_stops = 0
         """Of those, the ones in which a stop word was in one of the main model's other
         hypotheses (the check model was then not asked)."""
+        self.spotter_stops = 0
+        """Of those, the ones in which the spotter heard a stop word (no other step asked)."""
 
     def transcribe(self, samples: np.ndarray, *, partial: bool = False) -> Transcript:
         """The main transcript, or the check's when only the check hears a stop word."""
@@ -134,8 +155,27 @@ class StopChecked:
         if not self.due(len(samples), first):
             return None
         self.checked += 1
-        heard = self.in_alternatives(samples, first, encoding)
+        heard = self.by_spotter(samples, first)
+        if heard is None:
+            heard = self.in_alternatives(samples, first, encoding)
         return heard if heard is not None else self.by_check(samples, first, partial=partial)
+
+    def by_spotter(self, samples: np.ndarray, first: str) -> Transcript | None:
+        """The transcript "stop" when the spotter's probability that ``samples`` hold a stop
+        word is at least ``spotter_threshold``; else None (also without a spotter)."""
+        if self.spotter is None:
+            return None
+        p = self.spotter.score(samples)
+        if p < self._spotter_threshold:
+            return None
+        self.spotter_stops += 1
+        log.info(
+            "asr_stop_check main=%s heard %r, the spotter a stop word (p=%.6f)",
+            self.main.name,
+            first,
+            p,
+        )
+        return Transcript("stop", language="en", checked_from=first, checked_by=self.spotter.name)
 
     def in_alternatives(
         self, samples: np.ndarray, first: str, encoding: Any = None
