@@ -183,6 +183,13 @@ class Speech:
             for v in ("piper-ls0.85", "piper-ls1.2", "espeak-165")
         ]
 
+    def fresh_piper(self) -> None:
+        """A new piper session: its seeded noise starts again from the seed."""
+        from piper import PiperVoice
+
+        model, config = self.speakers._seeded_piper()
+        self.piper = PiperVoice.load(str(model), config_path=str(config))
+
     def say(self, voice: tuple[str, Any], text: str) -> np.ndarray:
         from piper.config import SynthesisConfig
 
@@ -383,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.spotter_train", description=__doc__)
     ap.add_argument("--no-save", action="store_true", help="print the table, keep the head")
     ap.add_argument("--folder", type=Path, default=Path("/tmp/voicebus-spotter"))
+    ap.add_argument("--out", type=Path, help="where to write the head (default: the shipped one)")
     args = ap.parse_args(argv)
     from workers.asr.spotter import HEAD_PATH, StopSpotter
 
@@ -394,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     written, docs = negatives(held)
     first = [(w, h, a) for w, h, a in positives(held)] + [("", t, "") for t in written]
     clips = synthesise(speech, spotter, first, len(speech.voices), 2)
+    speech.fresh_piper()  # the probe spoke the docs' sentences in a second session
     clips += synthesise(speech, spotter, [("", t, "") for t in docs], 4, 1)
     synthetic = labelled(clips)
     print(
@@ -424,8 +433,9 @@ def main(argv: list[str] | None = None) -> int:
             2,
         )
         mu, sd, p = final
+        out = args.out or HEAD_PATH
         np.savez(
-            HEAD_PATH,
+            out,
             mu=mu.astype(np.float32),
             sd=sd.astype(np.float32),
             W1=p[0].astype(np.float32),
@@ -433,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             W2=p[2].astype(np.float32),
             b2=np.float32(p[3]),
         )
-        print(f"wrote {HEAD_PATH} ({time.monotonic() - t0:.0f} s)")
+        print(f"wrote {out} ({time.monotonic() - t0:.0f} s)")
     return 0
 
 

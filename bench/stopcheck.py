@@ -132,6 +132,7 @@ def figures(files: list[dict[str, Any]]) -> dict[str, Any]:
         check_ms = [f["check_ms"] for f in checked]
         alternatives_ms = [f["alternatives_ms"] for f in checked]
         worker_ms = [_worker_ms(f) for f in checked]
+        spotter_ms = [f["spotter_ms"] for f in checked if f.get("spotter_ms") is not None]
         out[key] = {
             "stop_files": len(stops),
             "recall_main": sum(f["stop_main"] for f in stops),
@@ -141,19 +142,19 @@ def figures(files: list[dict[str, Any]]) -> dict[str, Any]:
             "false_stops_main": sum(f["stop_main"] for f in clean),
             "false_stops_with_check": sum(f["stop_with_check"] for f in clean),
             "false_stops_with_both": sum(f["stop_with_both"] for f in clean),
-            "recall_with_all": sum(f["stop_with_all"] for f in stops),
-            "false_stops_with_all": sum(f["stop_with_all"] for f in clean),
-            "spotter_ms_p50": _q([f["spotter_ms"] for f in checked if f["spotter_ms"]], 0.5),
-            "spotter_ms_p90": _q([f["spotter_ms"] for f in checked if f["spotter_ms"]], 0.9),
+            "recall_with_all": sum(_all(f) for f in stops),
+            "false_stops_with_all": sum(_all(f) for f in clean),
+            "spotter_ms_p50": _q(spotter_ms, 0.5),
+            "spotter_ms_p90": _q(spotter_ms, 0.9),
             "recovered_by_spotter": [
                 f"{f['reference']} ({f['path'].split('__', 1)[1][:-4]}): {f['main']!r}"
                 for f in stops
-                if f["stop_with_all"] and not f["stop_with_both"]
+                if _all(f) and not f["stop_with_both"]
             ],
             "false_stops_by_spotter": [
                 f"{f['reference']} ({f['path'].split('__', 1)[1][:-4]}): p={f['spotter_p']}"
                 for f in clean
-                if f["stop_with_all"] and not f["stop_with_both"]
+                if _all(f) and not f["stop_with_both"]
             ],
             "files": len(fs),
             "checked": len(checked),
@@ -182,6 +183,11 @@ def figures(files: list[dict[str, Any]]) -> dict[str, Any]:
             ],
         }
     return out
+
+
+def _all(f: dict[str, Any]) -> bool:
+    """A STOP from any step, the spotter included (files saved before it: without)."""
+    return bool(f.get("stop_with_all", f["stop_with_both"]))
 
 
 def _q(values: list[float], q: float) -> float | None:
