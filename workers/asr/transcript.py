@@ -31,8 +31,9 @@ class Transcript:
     """When a second recogniser heard a stop word the main one did not
     (``workers/asr/stopcheck.py``): the main recogniser's text, which this one replaces."""
     checked_by: str = ""
-    """Then, who heard it: the check recogniser's name, or the main one's with ``-nbest`` when
-    one of its own other hypotheses held the stop word."""
+    """Then, who heard it: the check recogniser's name, the main one's with ``-nbest`` when
+    one of its own other hypotheses held the stop word, or ``stop-spotter`` when the keyword
+    model did (``workers/asr/spotter.py``; its text is then "stop")."""
 
     @property
     def is_speech(self) -> bool:
