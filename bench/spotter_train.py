@@ -38,7 +38,6 @@ import itertools
 import json
 import random
 import re
-import subprocess
 import time
 import zlib
 from pathlib import Path
@@ -170,13 +169,12 @@ class Speech:
     """The training voices, each speaking a stretch of text trimmed to its speech at 16 kHz."""
 
     def __init__(self, folder: Path) -> None:
-        from piper import PiperVoice
-
         from bench.understanding_voices import VOICES, Speakers, babble
+        from workers.tts.backends import Espeak
 
         self.speakers = Speakers(folder)
-        model, config = self.speakers._seeded_piper()
-        self.piper = PiperVoice.load(str(model), config_path=str(config))
+        self.fresh_piper()
+        self.espeak = {v: Espeak(voice_en=v[0], speed_wpm=v[1]) for v in ESPEAK}
         self.voices: list[tuple[str, Any]] = [("piper", s) for s in PIPER_SPEEDS]
         self.voices += [("espeak", v) for v in ESPEAK]
         self.babble = [
@@ -203,9 +201,7 @@ class Speech:
             raw = np.concatenate([c.audio_int16_array for c in self.piper.synthesize(text, cfg)])
             rate = int(self.piper.config.sample_rate)
         else:
-            cmd = ["espeak-ng", "-v", arg[0], "-s", str(arg[1]), "--stdout", text]
-            wav = subprocess.run(cmd, capture_output=True, check=True).stdout
-            raw, rate = np.frombuffer(wav[44:], dtype="<i2"), 22050
+            raw, rate = self.espeak[arg].synthesize(text, "en")
         return _trim(resample(raw.astype(np.float64) / 32768.0, rate, 16000))
 
 

@@ -11,7 +11,10 @@ of at most ``max_audio_s``, no stop word in the main transcript), by both of its
 its own: the main model's other hypotheses (``alternatives``, when set) and the ``stop_check``
 model: the worker's own classes (``workers.asr.backends.open_recognizer``), with host.yaml's
 settings. So the same run gives the check model alone and both steps (the worker reads the
-hypotheses first and asks the check model only when they hold no stop word).
+hypotheses first and asks the check model only when they hold no stop word). With
+``spotter_threshold`` set, the stop-word spotter (``workers/asr/spotter.py``) is scored too, on
+the same files, after the other steps so that its time is its own (the worker asks it first):
+its probability per file and the recall and false STOPs of all the steps together.
 
 For each corpus and split: STOP recall on the lines that want the car stopped (category
 ``stop``) and false STOPs on the lines without a stop word (a STOP there is a false command in

@@ -95,6 +95,8 @@ class StopSpotter:
         cpu = ["CPUExecutionProvider"]
         self._mel = ort.InferenceSession(str(mel), opts, providers=cpu)
         self._emb = ort.InferenceSession(str(emb), opts, providers=cpu)
+        self._mel_in = self._mel.get_inputs()[0].name
+        self._emb_in = self._emb.get_inputs()[0].name
         self._lead = np.random.default_rng(7).standard_normal(int(LEAD_S * RATE_HZ)) * QUIET
         self._tail = np.random.default_rng(8).standard_normal(int(TAIL_S * RATE_HZ)) * QUIET
 
@@ -102,13 +104,11 @@ class StopSpotter:
         """(n, 96) embeddings of ``samples`` (float in [-1, 1] at 16 kHz) with the quiet lead
         and tail, one every 80 ms."""
         x = np.concatenate([self._lead, np.asarray(samples, np.float64), self._tail]) * 32767.0
-        mel_in = self._mel.get_inputs()[0].name
-        mel = np.squeeze(self._mel.run(None, {mel_in: x[None, :].astype(np.float32)})[0])
+        mel = np.squeeze(self._mel.run(None, {self._mel_in: x[None, :].astype(np.float32)})[0])
         mel = mel / 10.0 + 2.0
         n = (mel.shape[0] - WINDOW) // STRIDE + 1
         idx = np.arange(n)[:, None] * STRIDE + np.arange(WINDOW)[None, :]
-        emb_in = self._emb.get_inputs()[0].name
-        out = self._emb.run(None, {emb_in: mel[idx][..., None].astype(np.float32)})[0]
+        out = self._emb.run(None, {self._emb_in: mel[idx][..., None].astype(np.float32)})[0]
         return np.asarray(out, np.float32).reshape(n, 96)
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:

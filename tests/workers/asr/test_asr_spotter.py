@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from audio.resample import resample
 from tests.workers.asr.test_stopcheck import Scripted, audio
 from workers.asr.errors import ModelDirError
-from workers.asr.settings import AsrSettings
+from workers.asr.settings import AsrSettings, StopCheckSettings
 from workers.asr.spotter import CONTEXT, HEAD_PATH, StopSpotter, contexts
 from workers.asr.stopcheck import StopChecked
 from workers.tts.backends import Espeak
@@ -105,7 +105,7 @@ def test_the_spotter_is_not_asked_about_long_audio_or_a_stop_already_heard() -> 
 
 
 def test_the_threshold_setting_is_a_probability_and_off_by_default() -> None:
-    assert AsrSettings().model_dump()["stop_check"] is None
+    assert StopCheckSettings().spotter_threshold is None
     base = {"language": "en", "whisper": {"model": "tiny.en"}}
     on = AsrSettings.model_validate({**base, "stop_check": {"spotter_threshold": HOST_THRESHOLD}})
     assert on.stop_check is not None and on.stop_check.spotter_threshold == HOST_THRESHOLD
